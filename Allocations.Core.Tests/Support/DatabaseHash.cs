@@ -1,0 +1,51 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Data.Sqlite;
+
+namespace Allocations.Tests.Support;
+
+/// <summary>Hashes the content of every table of a SQLite file (schema and rows, in a stable order).</summary>
+public static class DatabaseHash
+{
+    public static string Of(string path)
+    {
+        var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false };
+        using var connection = new SqliteConnection(builder.ToString());
+        connection.Open();
+        var text = new StringBuilder();
+        var tables = new List<string>();
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT name, sql FROM sqlite_schema WHERE type = 'table' ORDER BY name";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                tables.Add(reader.GetString(0));
+                text.Append(reader.GetString(1)).Append('\n');
+            }
+        }
+        foreach (var table in tables)
+        {
+            using var command = connection.CreateCommand();
+            // Table names come from sqlite_schema of our own test database, never from input.
+            command.CommandText = $"SELECT * FROM \"{table}\" ORDER BY 1, 2";
+            using var reader = command.ExecuteReader();
+            text.Append("## ").Append(table).Append('\n');
+            while (reader.Read())
+            {
+                for (var i = 0; i < reader.FieldCount; i++)
+                {
+                    text.Append(reader.IsDBNull(i) ? "NULL" : Convert.ToString(reader.GetValue(i), System.Globalization.CultureInfo.InvariantCulture)).Append('|');
+                }
+                text.Append('\n');
+            }
+        }
+        foreach (var pragma in new[] { "user_version", "application_id" })
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA " + pragma;
+            text.Append(pragma).Append('=').Append(command.ExecuteScalar()).Append('\n');
+        }
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+}

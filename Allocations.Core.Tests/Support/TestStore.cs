@@ -1,0 +1,91 @@
+using Allocations.Domain;
+using NodaTime;
+using NodaTime.Testing;
+
+namespace Allocations.Tests.Support;
+
+/// <summary>A store in a fresh temporary SQLite file with one organization, a core-hours unit and a CPU SKU whose
+/// rate changes mid-month; deleted on dispose.</summary>
+public sealed class TestStore : IDisposable
+{
+    public static readonly Instant November1 = Instant.FromUtc(2026, 11, 1, 0, 0);
+    public static readonly Instant November15 = Instant.FromUtc(2026, 11, 15, 0, 0);
+    public static readonly Principal Admin = Principal.User("admin");
+    public static readonly SkuCode Cpu = new("CPU_HOUR");
+    public static readonly SkuCode Gpu = new("GPU_HOUR");
+    public static readonly SkuCode License = new("LICENSE");
+    public static readonly UnitCode CoreHours = new("core-hours");
+
+    private TestStore(string directory, AllocationStore store, FakeClock clock, OrganizationId organization)
+    {
+        Directory = directory;
+        Store = store;
+        Clock = clock;
+        Organization = organization;
+    }
+
+    public string Directory { get; }
+
+    public string Path => System.IO.Path.Combine(Directory, "allocations.db");
+
+    public AllocationStore Store { get; private set; }
+
+    public FakeClock Clock { get; }
+
+    public OrganizationId Organization { get; }
+
+    public static string NewDirectory()
+    {
+        var directory = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "alloc-tests", Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(directory);
+        return directory;
+    }
+
+    /// <summary>Creates the store: CPU_HOUR (PerHour) at 1 until Nov 15 then 2; GPU_HOUR (PerHour) at 4; LICENSE
+    /// (PerUnit) at 10 then 20; all in core-hours.</summary>
+    public static async Task<TestStore> CreateAsync()
+    {
+        var directory = NewDirectory();
+        var clock = new FakeClock(Instant.FromUtc(2026, 11, 20, 12, 0));
+        var store = await AllocationStore.OpenAsync(System.IO.Path.Combine(directory, "allocations.db"), new AllocationStoreOptions { Clock = clock });
+        var org = await store.CreateOrganizationAsync(Principal.System, "Lab", Admin.Id);
+        await store.CreateUnitAsync(Admin, org.Id, CoreHours, 2);
+        await store.CreateSkuAsync(Admin, org.Id, Cpu, CoreHours, RateBasis.PerHour);
+        await store.AddRateRuleAsync(Admin, org.Id, Cpu, November1, November15, Rate.FromDecimal(1m));
+        await store.AddRateRuleAsync(Admin, org.Id, Cpu, November15, null, Rate.FromDecimal(2m));
+        await store.CreateSkuAsync(Admin, org.Id, Gpu, CoreHours, RateBasis.PerHour);
+        await store.AddRateRuleAsync(Admin, org.Id, Gpu, November1, null, Rate.FromDecimal(4m));
+        await store.CreateSkuAsync(Admin, org.Id, License, CoreHours, RateBasis.PerUnit);
+        await store.AddRateRuleAsync(Admin, org.Id, License, November1, November15, Rate.FromDecimal(10m));
+        await store.AddRateRuleAsync(Admin, org.Id, License, November15, null, Rate.FromDecimal(20m));
+        return new TestStore(directory, store, clock, org.Id);
+    }
+
+    public Task<Allocation> CreateAllocationAsync(string name, decimal total, Allocation? parent = null) =>
+        Store.CreateAllocationAsync(Admin, Organization, new NewAllocation(name, CoreHours, Amount.FromUnits(total), parent?.Id));
+
+    public static UsageRecord Cpu1(Allocation allocation, decimal cores, Instant start, Instant end, UsageStatus status = UsageStatus.Confirmed, string? key = null) =>
+        new(allocation.Id, Cpu, Quantity.FromDecimal(cores), start, end, status, key);
+
+    public async Task ReopenAsync()
+    {
+        Store.Dispose();
+        Store = await AllocationStore.OpenAsync(Path, new AllocationStoreOptions { Clock = Clock });
+    }
+
+    /// <summary>A hash of every row of every table, to prove that a refused call changed nothing.</summary>
+    public string ContentHash() => DatabaseHash.Of(Path);
+
+    public void Dispose()
+    {
+        Store.Dispose();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still open elsewhere in the test process; the OS temp cleaner takes it later.
+        }
+    }
+}

@@ -1,0 +1,27 @@
+using Allocations.Domain;
+using Allocations.Tests.Support;
+using NodaTime;
+using Xunit;
+
+namespace Allocations.Tests.Usage;
+
+public class SmokeTests
+{
+    [Fact]
+    public async Task Record_SpanningRateChange_IsPricedAtBothRates()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("Physics", 1000m);
+        var start = TestStore.November15 - Duration.FromHours(10);
+        var end = TestStore.November15 + Duration.FromHours(5);
+        var result = await t.Store.RecordUsageAsync(TestStore.Admin, TestStore.Cpu1(a, 4m, start, end));
+        Assert.Equal(RecordDisposition.Recorded, result.Disposition);
+        Assert.Equal(2, result.Event.Segments.Count);
+        Assert.Equal(Amount.FromUnits(40m), result.Event.Segments[0].Amount);
+        Assert.Equal(Amount.FromUnits(40m), result.Event.Segments[1].Amount);
+        Assert.Equal(Amount.FromUnits(80m), result.Event.Amount);
+        var after = await t.Store.GetAllocationAsync(TestStore.Admin, a.Id);
+        Assert.Equal(Amount.FromUnits(80m), after.Used);
+        Assert.True((await t.Store.VerifyAsync(TestStore.Admin, t.Organization)).IsClean);
+    }
+}

@@ -1,0 +1,91 @@
+namespace Allocations.Access;
+
+/// <summary>Every operation of the facade, by what it needs.</summary>
+internal enum Operation
+{
+    CreateOrganization,
+    ManageOrganizationAdmins,
+    ManageCatalogue,
+    ReadCatalogue,
+    CreateTopLevelAllocation,
+    CreateChildAllocation,
+    DeleteAllocation,
+    ReadAllocation,
+    ChangeTotal,
+    RecordUsage,
+    Reserve,
+    CheckFit,
+    Confirm,
+    ReleaseHold,
+    DeleteEstimatedEvent,
+    DeleteConfirmedEvent,
+    ReadEvents,
+    Verify,
+}
+
+/// <summary>What an operation needs: the system actor, an organization admin, or a level on the allocation.</summary>
+/// <param name="Scope">Who can satisfy it.</param>
+/// <param name="Level">For <see cref="RequirementScope.Allocation"/>, the level needed on the target allocation.</param>
+internal readonly record struct Requirement(RequirementScope Scope, AccessLevel Level = AccessLevel.None);
+
+internal enum RequirementScope
+{
+    System,
+    OrganizationAdmin,
+    Allocation,
+}
+
+/// <summary>The one table of who may do what (DESIGN §5). The system actor satisfies every row; an organization
+/// admin every row but <see cref="RequirementScope.System"/>; everyone else only allocation rows, through the level
+/// they hold on the allocation.</summary>
+internal static class Permissions
+{
+    private static readonly Dictionary<Operation, Requirement> Table = new()
+    {
+        [Operation.CreateOrganization] = new(RequirementScope.System),
+        [Operation.ManageOrganizationAdmins] = new(RequirementScope.OrganizationAdmin),
+        [Operation.ManageCatalogue] = new(RequirementScope.OrganizationAdmin),
+        [Operation.ReadCatalogue] = new(RequirementScope.OrganizationAdmin),
+        [Operation.CreateTopLevelAllocation] = new(RequirementScope.OrganizationAdmin),
+        [Operation.DeleteAllocation] = new(RequirementScope.OrganizationAdmin),
+        [Operation.Verify] = new(RequirementScope.OrganizationAdmin),
+        [Operation.CreateChildAllocation] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.ReadAllocation] = new(RequirementScope.Allocation, AccessLevel.Read),
+        [Operation.ReadEvents] = new(RequirementScope.Allocation, AccessLevel.Read),
+        [Operation.CheckFit] = new(RequirementScope.Allocation, AccessLevel.Read),
+        [Operation.ChangeTotal] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.RecordUsage] = new(RequirementScope.Allocation, AccessLevel.Use),
+        [Operation.Reserve] = new(RequirementScope.Allocation, AccessLevel.Use),
+        [Operation.Confirm] = new(RequirementScope.Allocation, AccessLevel.Use),
+        [Operation.ReleaseHold] = new(RequirementScope.Allocation, AccessLevel.Use),
+        [Operation.DeleteEstimatedEvent] = new(RequirementScope.Allocation, AccessLevel.Use),
+        [Operation.DeleteConfirmedEvent] = new(RequirementScope.Allocation, AccessLevel.Admin),
+    };
+
+    internal static Requirement For(Operation operation) => Table[operation];
+
+    internal static IReadOnlyDictionary<Operation, Requirement> All => Table;
+
+    internal static string Describe(Operation operation) => operation switch
+    {
+        Operation.CreateOrganization => "create an organization",
+        Operation.ManageOrganizationAdmins => "manage organization admins",
+        Operation.ManageCatalogue => "change units, SKUs or rates",
+        Operation.ReadCatalogue => "read units, SKUs or rates",
+        Operation.CreateTopLevelAllocation => "create a top-level allocation",
+        Operation.CreateChildAllocation => "create a child allocation",
+        Operation.DeleteAllocation => "delete an allocation",
+        Operation.ReadAllocation => "read the allocation",
+        Operation.ChangeTotal => "change the total",
+        Operation.RecordUsage => "record usage",
+        Operation.Reserve => "reserve",
+        Operation.CheckFit => "check a fit",
+        Operation.Confirm => "confirm usage",
+        Operation.ReleaseHold => "release a hold",
+        Operation.DeleteEstimatedEvent => "delete an Estimated event",
+        Operation.DeleteConfirmedEvent => "delete a Confirmed event",
+        Operation.ReadEvents => "read usage events",
+        Operation.Verify => "verify figures",
+        _ => operation.ToString(),
+    };
+}

@@ -1,0 +1,352 @@
+using Allocations.Access;
+using Allocations.Domain;
+using Allocations.Exceptions;
+using Allocations.Rating;
+using Allocations.Storage;
+using Allocations.Utility;
+using NodaTime;
+
+namespace Allocations;
+
+public sealed partial class AllocationStore
+{
+    private const int UsdDisplayPrecision = 2;
+
+    /// <summary>Creates an organization with the built-in USD unit and its first admin.</summary>
+    /// <param name="actor">Must be <see cref="Principal.System"/>.</param>
+    /// <param name="name">1 to 200 printable characters, trimmed; unique in the store ignoring case.</param>
+    /// <param name="firstAdmin">The user id of the organization's first admin.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The new organization.</returns>
+    /// <exception cref="InvalidInputException">The name or admin id is invalid.</exception>
+    /// <exception cref="AccessDeniedException">The actor is not the system actor.</exception>
+    /// <exception cref="ConflictException">An organization with that name exists.</exception>
+    public Task<Organization> CreateOrganizationAsync(Principal actor, string name, string firstAdmin, CancellationToken cancellationToken = default)
+    {
+        AccessResolver.CheckActor(actor);
+        var trimmed = Preconditions.CheckName(name, "name");
+        var admin = Principal.User(firstAdmin);
+        return engine.WriteAsync(
+            session =>
+            {
+                if (!actor.IsSystem)
+                {
+                    throw new AccessDeniedException(actor.Id, Permissions.Describe(Operation.CreateOrganization), "the store", "the system actor");
+                }
+                var key = Preconditions.NameKey(trimmed);
+                if (session.OrganizationNameExists(key))
+                {
+                    throw new ConflictException($"an organization named {InvalidInputException.Display(trimmed)} already exists", ["name"]);
+                }
+                var id = session.InsertOrganization(trimmed, key, NowNs());
+                session.InsertUnit(id, UnitCode.Usd.Value, CodeRules.Key(UnitCode.Usd.Value), UsdDisplayPrecision);
+                session.AddOrgAdmin(id, admin.Id);
+                return new Organization(new OrganizationId(id), trimmed);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Makes a user an admin of an organization.</summary>
+    /// <param name="actor">An organization admin or the system actor.</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="userId">The user to make admin.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when the change is durable.</returns>
+    /// <exception cref="InvalidInputException">The user id is invalid.</exception>
+    /// <exception cref="NotFoundException">The organization does not exist.</exception>
+    /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
+    public Task AddOrganizationAdminAsync(Principal actor, OrganizationId organization, string userId, CancellationToken cancellationToken = default)
+    {
+        var user = Principal.User(userId);
+        return engine.WriteAsync(
+            session =>
+            {
+                AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageOrganizationAdmins);
+                session.AddOrgAdmin(organization.Value, user.Id);
+                return 0;
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Defines a custom unit in an organization.</summary>
+    /// <param name="actor">An organization admin.</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="code">The unit's code, unique in the organization ignoring case.</param>
+    /// <param name="displayPrecision">Decimal places shown for amounts, 0 to 6 (amounts are always stored with six).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The unit.</returns>
+    /// <exception cref="InvalidInputException">The code or precision is invalid.</exception>
+    /// <exception cref="NotFoundException">The organization does not exist.</exception>
+    /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
+    /// <exception cref="ConflictException">The unit exists (USD always does).</exception>
+    public Task<UnitInfo> CreateUnitAsync(Principal actor, OrganizationId organization, UnitCode code, int displayPrecision, CancellationToken cancellationToken = default)
+    {
+        CheckCode(code.Value, "unit");
+        Preconditions.CheckArgument(displayPrecision is >= 0 and <= 6, "displayPrecision", displayPrecision.ToString(System.Globalization.CultureInfo.InvariantCulture), "must be between 0 and 6");
+        return engine.WriteAsync(
+            session =>
+            {
+                AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
+                var key = CodeRules.Key(code.Value);
+                if (session.FindUnit(organization.Value, key) is not null)
+                {
+                    throw new ConflictException($"unit '{code}' already exists in {organization}", ["unit"]);
+                }
+                session.InsertUnit(organization.Value, code.Value, key, displayPrecision);
+                return new UnitInfo(code, displayPrecision);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Lists the units of an organization, USD included.</summary>
+    /// <param name="actor">An organization admin.</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The units, by code.</returns>
+    /// <exception cref="NotFoundException">The organization does not exist.</exception>
+    /// <exception cref="AccessDeniedException">The actor may not read the catalogue.</exception>
+    public Task<IReadOnlyList<UnitInfo>> ListUnitsAsync(Principal actor, OrganizationId organization, CancellationToken cancellationToken = default) =>
+        engine.ReadAsync<IReadOnlyList<UnitInfo>>(
+            session =>
+            {
+                AccessResolver.RequireOrganization(session, actor, organization, Operation.ReadCatalogue);
+                return session.ListUnits(organization.Value).Select(u => new UnitInfo(new UnitCode(u.Code), u.DisplayPrecision)).ToList();
+            },
+            cancellationToken);
+
+    /// <summary>Defines a SKU of a unit.</summary>
+    /// <param name="actor">An organization admin.</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="code">The SKU's code, unique in the organization ignoring case.</param>
+    /// <param name="unit">The unit its rates convert into.</param>
+    /// <param name="basis">How its quantity turns into an amount.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The SKU.</returns>
+    /// <exception cref="InvalidInputException">The code or basis is invalid.</exception>
+    /// <exception cref="NotFoundException">The organization or the unit does not exist.</exception>
+    /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
+    /// <exception cref="ConflictException">The SKU exists.</exception>
+    public Task<SkuInfo> CreateSkuAsync(Principal actor, OrganizationId organization, SkuCode code, UnitCode unit, RateBasis basis, CancellationToken cancellationToken = default)
+    {
+        CheckCode(code.Value, "sku");
+        CheckCode(unit.Value, "unit");
+        Preconditions.CheckArgument(Enum.IsDefined(basis), "basis", basis.ToString(), "must be PerHour or PerUnit");
+        return engine.WriteAsync(
+            session =>
+            {
+                AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
+                var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException("unit", unit.Value);
+                var key = CodeRules.Key(code.Value);
+                if (session.FindSku(organization.Value, key) is not null)
+                {
+                    throw new ConflictException($"SKU '{code}' already exists in {organization}", ["sku"]);
+                }
+                session.InsertSku(organization.Value, code.Value, key, unitRow.Id, (int)basis);
+                return new SkuInfo(code, new UnitCode(unitRow.Code), basis);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Lists the SKUs of an organization.</summary>
+    /// <param name="actor">An organization admin.</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The SKUs, by code.</returns>
+    /// <exception cref="NotFoundException">The organization does not exist.</exception>
+    /// <exception cref="AccessDeniedException">The actor may not read the catalogue.</exception>
+    public Task<IReadOnlyList<SkuInfo>> ListSkusAsync(Principal actor, OrganizationId organization, CancellationToken cancellationToken = default) =>
+        engine.ReadAsync<IReadOnlyList<SkuInfo>>(
+            session =>
+            {
+                AccessResolver.RequireOrganization(session, actor, organization, Operation.ReadCatalogue);
+                return session.ListSkus(organization.Value).Select(ToSkuInfo).ToList();
+            },
+            cancellationToken);
+
+    /// <summary>Adds a rate rule to a SKU's schedule: from <paramref name="effectiveFrom"/> to
+    /// <paramref name="effectiveTo"/> (exclusive; null for open-ended) the SKU is rated at <paramref name="rate"/>.</summary>
+    /// <remarks>Rules of one SKU never overlap. Adding a rule never changes amounts already stored.</remarks>
+    /// <param name="actor">An organization admin.</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="sku">The SKU.</param>
+    /// <param name="effectiveFrom">The first instant the rule is in force.</param>
+    /// <param name="effectiveTo">The first instant it is not, or null.</param>
+    /// <param name="rate">Allocation units per SKU unit (per hour for PerHour SKUs).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The stored rule.</returns>
+    /// <exception cref="InvalidInputException">An instant is out of range or the period is empty.</exception>
+    /// <exception cref="NotFoundException">The organization or SKU does not exist.</exception>
+    /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
+    /// <exception cref="ConflictException">The rule overlaps another; the message names both periods.</exception>
+    public Task<RateRule> AddRateRuleAsync(Principal actor, OrganizationId organization, SkuCode sku, Instant effectiveFrom, Instant? effectiveTo, Rate rate, CancellationToken cancellationToken = default)
+    {
+        CheckCode(sku.Value, "sku");
+        var (fromNs, toNs) = CheckPeriod(effectiveFrom, effectiveTo);
+        return engine.WriteAsync(
+            session =>
+            {
+                AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
+                var skuRow = session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException("SKU", sku.Value);
+                var existing = session.ListSkuRules(skuRow.Id).Select(ToRule).ToList();
+                RateSchedule.CheckNoOverlap(skuRow.Code, existing, effectiveFrom, effectiveTo);
+                var id = session.InsertRule(skuRow.Id, null, fromNs, toNs, rate.Nanos, NowNs(), actor.Id);
+                return new RateRule(id, effectiveFrom, effectiveTo, rate);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Changes a SKU's rate from an instant on: the open-ended rule in force then is ended there and a new
+    /// open-ended rule at <paramref name="rate"/> begins.</summary>
+    /// <param name="actor">An organization admin.</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="sku">The SKU.</param>
+    /// <param name="effectiveFrom">When the new rate takes effect.</param>
+    /// <param name="rate">The new rate.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The new rule.</returns>
+    /// <exception cref="InvalidInputException">The instant is out of range.</exception>
+    /// <exception cref="NotFoundException">The organization or SKU does not exist.</exception>
+    /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
+    /// <exception cref="ConflictException">A bounded rule covers the instant, or a rule starts at or after it.</exception>
+    public Task<RateRule> ChangeRateAsync(Principal actor, OrganizationId organization, SkuCode sku, Instant effectiveFrom, Rate rate, CancellationToken cancellationToken = default)
+    {
+        CheckCode(sku.Value, "sku");
+        var (fromNs, _) = CheckPeriod(effectiveFrom, null);
+        return engine.WriteAsync(
+            session =>
+            {
+                AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
+                var skuRow = session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException("SKU", sku.Value);
+                var rules = session.ListSkuRules(skuRow.Id);
+                return ChangeOpenRule(session, actor, skuRow.Code, rules, fromNs, rate, skuId: skuRow.Id, unitId: null);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Gets a SKU's rate rules in time order.</summary>
+    /// <param name="actor">An organization admin.</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="sku">The SKU.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The rules.</returns>
+    /// <exception cref="NotFoundException">The organization or SKU does not exist.</exception>
+    /// <exception cref="AccessDeniedException">The actor may not read the catalogue.</exception>
+    public Task<IReadOnlyList<RateRule>> GetRateRulesAsync(Principal actor, OrganizationId organization, SkuCode sku, CancellationToken cancellationToken = default)
+    {
+        CheckCode(sku.Value, "sku");
+        return engine.ReadAsync<IReadOnlyList<RateRule>>(
+            session =>
+            {
+                AccessResolver.RequireOrganization(session, actor, organization, Operation.ReadCatalogue);
+                var skuRow = session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException("SKU", sku.Value);
+                return session.ListSkuRules(skuRow.Id).Select(ToRule).ToList();
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Adds a USD price rule to a custom unit: from <paramref name="effectiveFrom"/> to
+    /// <paramref name="effectiveTo"/>, one unit costs <paramref name="usdPerUnit"/> dollars.</summary>
+    /// <remarks>Once a unit has prices, every event in it is priced in USD too, and an event at an instant no price
+    /// covers is refused with <see cref="NoRateException"/>.</remarks>
+    /// <param name="actor">An organization admin.</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="unit">A custom unit (not USD).</param>
+    /// <param name="effectiveFrom">The first instant the price is in force.</param>
+    /// <param name="effectiveTo">The first instant it is not, or null.</param>
+    /// <param name="usdPerUnit">Dollars per unit.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The stored rule.</returns>
+    /// <exception cref="InvalidInputException">The unit is USD, or the period is invalid.</exception>
+    /// <exception cref="NotFoundException">The organization or unit does not exist.</exception>
+    /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
+    /// <exception cref="ConflictException">The rule overlaps another price of the unit.</exception>
+    public Task<RateRule> AddUsdPriceAsync(Principal actor, OrganizationId organization, UnitCode unit, Instant effectiveFrom, Instant? effectiveTo, Rate usdPerUnit, CancellationToken cancellationToken = default)
+    {
+        CheckCode(unit.Value, "unit");
+        Preconditions.CheckArgument(!unit.IsUsd, "unit", unit.Value, "USD has no USD price schedule");
+        var (fromNs, toNs) = CheckPeriod(effectiveFrom, effectiveTo);
+        return engine.WriteAsync(
+            session =>
+            {
+                AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
+                var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException("unit", unit.Value);
+                var existing = session.ListUnitPrices(unitRow.Id).Select(ToRule).ToList();
+                RateSchedule.CheckNoOverlap(unitRow.Code, existing, effectiveFrom, effectiveTo);
+                var id = session.InsertRule(null, unitRow.Id, fromNs, toNs, usdPerUnit.Nanos, NowNs(), actor.Id);
+                return new RateRule(id, effectiveFrom, effectiveTo, usdPerUnit);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Gets a unit's USD price rules in time order (empty for USD and for units without prices).</summary>
+    /// <param name="actor">An organization admin.</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="unit">The unit.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The price rules.</returns>
+    /// <exception cref="NotFoundException">The organization or unit does not exist.</exception>
+    /// <exception cref="AccessDeniedException">The actor may not read the catalogue.</exception>
+    public Task<IReadOnlyList<RateRule>> GetUsdPricesAsync(Principal actor, OrganizationId organization, UnitCode unit, CancellationToken cancellationToken = default)
+    {
+        CheckCode(unit.Value, "unit");
+        return engine.ReadAsync<IReadOnlyList<RateRule>>(
+            session =>
+            {
+                AccessResolver.RequireOrganization(session, actor, organization, Operation.ReadCatalogue);
+                var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException("unit", unit.Value);
+                return session.ListUnitPrices(unitRow.Id).Select(ToRule).ToList();
+            },
+            cancellationToken);
+    }
+
+    private RateRule ChangeOpenRule(IStorageSession session, Principal actor, string name, IReadOnlyList<RuleRow> rules, long fromNs, Rate rate, long? skuId, long? unitId)
+    {
+        var from = InstantCodec.FromNs(fromNs);
+        foreach (var rule in rules)
+        {
+            if (rule.FromNs >= fromNs)
+            {
+                throw new ConflictException(
+                    $"'{name}' already has a rule starting at {InstantCodec.FromNs(rule.FromNs)}, not before {from}; add bounded rules instead",
+                    ["effectiveFrom"]);
+            }
+            if (rule.ToNs is { } end && end > fromNs)
+            {
+                throw new ConflictException(
+                    $"the rule {RateSchedule.Describe(ToRule(rule))} of '{name}' is bounded and covers {from}; add a rule after it instead",
+                    ["effectiveFrom"]);
+            }
+        }
+        var open = rules.FirstOrDefault(r => r.ToNs is null);
+        if (open is not null)
+        {
+            session.SetRuleEnd(open.Id, fromNs);
+        }
+        var id = session.InsertRule(skuId, unitId, fromNs, null, rate.Nanos, NowNs(), actor.Id);
+        return new RateRule(id, from, null, rate);
+    }
+
+    private static (long FromNs, long? ToNs) CheckPeriod(Instant effectiveFrom, Instant? effectiveTo)
+    {
+        var fromNs = InstantCodec.ToNs(effectiveFrom, "effectiveFrom");
+        long? toNs = effectiveTo is { } to ? InstantCodec.ToNs(to, "effectiveTo") : null;
+        if (toNs is { } t && t <= fromNs)
+        {
+            throw new InvalidInputException("effectiveTo", effectiveTo.ToString(), $"must be later than effectiveFrom {effectiveFrom}");
+        }
+        return (fromNs, toNs);
+    }
+
+    private static void CheckCode(string value, string field)
+    {
+        if (value.Length == 0)
+        {
+            throw new InvalidInputException(field, null, "a code is required");
+        }
+    }
+
+    internal static RateRule ToRule(RuleRow row) =>
+        new(row.Id, InstantCodec.FromNs(row.FromNs), row.ToNs is { } to ? InstantCodec.FromNs(to) : null, Rate.FromNanos(row.Rate));
+
+    private static SkuInfo ToSkuInfo(SkuRow row) => new(new SkuCode(row.Code), new UnitCode(row.UnitCode), (RateBasis)row.Basis);
+}

@@ -1,0 +1,313 @@
+using Allocations.Access;
+using Allocations.Domain;
+using Allocations.Exceptions;
+using Allocations.Recording;
+using Allocations.Storage;
+using Allocations.Utility;
+using NodaTime;
+
+namespace Allocations;
+
+public sealed partial class AllocationStore
+{
+    /// <summary>Rates and records one usage event.</summary>
+    /// <remarks>Recording Confirmed usage never fails for lack of budget: an overrun shows as negative Remaining.
+    /// With an external key the call is idempotent (see <see cref="UsageRecord"/>).</remarks>
+    /// <param name="actor">Use on the allocation.</param>
+    /// <param name="record">What to record.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>What happened and the event as stored.</returns>
+    /// <exception cref="InvalidInputException">A field is invalid, or the SKU's unit differs from the allocation's.</exception>
+    /// <exception cref="NotFoundException">The allocation (or one the actor may not Read) or the SKU does not exist.</exception>
+    /// <exception cref="AccessDeniedException">The actor lacks Use.</exception>
+    /// <exception cref="NoRateException">No rate (or USD price) is in force at some instant of the interval.</exception>
+    /// <exception cref="ConflictException">The key names a Confirmed event with different content.</exception>
+    public Task<RecordResult> RecordUsageAsync(Principal actor, UsageRecord record, CancellationToken cancellationToken = default)
+    {
+        UsageWriter.Validate(record);
+        return engine.WriteAsync(
+            session =>
+            {
+                AccessResolver.CheckActor(actor);
+                var writer = new UsageWriter(session, actor, NowNs());
+                var plan = writer.Plan(record, Operation.RecordUsage, record.Status);
+                writer.Apply(plan);
+                writer.Flush();
+                return new RecordResult(plan.Disposition, writer.ToEvent(plan.Row, plan.Disposition == RecordDisposition.Unchanged ? null : plan.Segments));
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Records many events in one transaction: all of them or none.</summary>
+    /// <param name="actor">Use on every allocation named.</param>
+    /// <param name="records">The events, in order; a key repeated within the batch behaves as if recorded in turn.</param>
+    /// <param name="cancellationToken">Cancels the call; nothing is stored when cancelled.</param>
+    /// <returns>Counts of what happened and each item's event id.</returns>
+    /// <exception cref="AllocationsException">Any error of <see cref="RecordUsageAsync"/>, with
+    /// <see cref="AllocationsException.BatchIndex"/> naming the item; nothing was stored.</exception>
+    public Task<BatchResult> RecordBatchAsync(Principal actor, IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken = default)
+    {
+        Preconditions.CheckNotNull(records, "records");
+        for (var i = 0; i < records.Count; i++)
+        {
+            WithIndex(i, () => UsageWriter.Validate(records[i]));
+        }
+        return engine.WriteAsync(
+            session =>
+            {
+                AccessResolver.CheckActor(actor);
+                var writer = new UsageWriter(session, actor, NowNs());
+                var ids = new UsageEventId[records.Count];
+                int recorded = 0, replaced = 0, unchanged = 0;
+                for (var i = 0; i < records.Count; i++)
+                {
+                    if ((i & 255) == 0)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+                    var record = records[i];
+                    var id = WithIndex(i, () => writer.Apply(writer.Plan(record, Operation.RecordUsage, record.Status), out var disposition) is var eventId
+                        ? (eventId, disposition)
+                        : default);
+                    ids[i] = new UsageEventId(id.eventId);
+                    switch (id.disposition)
+                    {
+                        case RecordDisposition.Recorded: recorded++; break;
+                        case RecordDisposition.Replaced: replaced++; break;
+                        default: unchanged++; break;
+                    }
+                }
+                writer.Flush();
+                return new BatchResult(recorded, replaced, unchanged, ids);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Places an Estimated hold only if it fits the Remaining of the allocation and of its parent, atomically.</summary>
+    /// <remarks>The record's status is ignored: a hold is Estimated. "Does not fit" is a result, not an error; nothing
+    /// is written then. Racing reservations from several threads or processes never exceed a total.</remarks>
+    /// <param name="actor">Use on the allocation.</param>
+    /// <param name="record">The hold to place.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The hold, or the fit decision that refused it.</returns>
+    /// <exception cref="InvalidInputException">A field is invalid.</exception>
+    /// <exception cref="NotFoundException">The allocation or SKU does not exist.</exception>
+    /// <exception cref="AccessDeniedException">The actor lacks Use.</exception>
+    /// <exception cref="NoRateException">No rate is in force at some instant of the interval.</exception>
+    /// <exception cref="ConflictException">The key names a Confirmed event.</exception>
+    public Task<ReserveResult> ReserveAsync(Principal actor, UsageRecord record, CancellationToken cancellationToken = default)
+    {
+        UsageWriter.Validate(record);
+        return engine.WriteAsync(
+            session =>
+            {
+                AccessResolver.CheckActor(actor);
+                var writer = new UsageWriter(session, actor, NowNs());
+                var plan = writer.Plan(record, Operation.Reserve, UsageStatus.Estimated);
+                if (plan.Disposition == RecordDisposition.Unchanged)
+                {
+                    return new ReserveResult(new FitCheck(true, Amount.FromMicros(plan.Row.Amount), null, Amount.Zero), writer.ToEvent(plan.Row));
+                }
+                var fit = writer.Fit(plan);
+                if (!fit.Fits)
+                {
+                    return new ReserveResult(fit, null);
+                }
+                writer.Apply(plan);
+                writer.Flush();
+                return new ReserveResult(fit, writer.ToEvent(plan.Row, plan.Segments));
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Answers "would this fit?" without writing: the same decision <see cref="ReserveAsync"/> would make now.</summary>
+    /// <param name="actor">Read on the allocation.</param>
+    /// <param name="record">The usage to test.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The fit decision with the rated amount.</returns>
+    /// <exception cref="InvalidInputException">A field is invalid.</exception>
+    /// <exception cref="NotFoundException">The allocation or SKU does not exist.</exception>
+    /// <exception cref="NoRateException">No rate is in force at some instant of the interval.</exception>
+    public Task<FitCheck> CheckFitAsync(Principal actor, UsageRecord record, CancellationToken cancellationToken = default)
+    {
+        UsageWriter.Validate(record);
+        return engine.ReadAsync(
+            session =>
+            {
+                AccessResolver.CheckActor(actor);
+                var writer = new UsageWriter(session, actor, NowNs());
+                var plan = writer.Plan(record with { ExternalKey = null }, Operation.CheckFit, UsageStatus.Estimated);
+                return writer.Fit(plan);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Turns an Estimated event Confirmed, optionally with its final quantity and end (re-rated).</summary>
+    /// <remarks>Confirming a Confirmed event again without changes returns it unchanged, so retries are safe.</remarks>
+    /// <param name="actor">Use on the event's allocation.</param>
+    /// <param name="eventId">The event.</param>
+    /// <param name="finalQuantity">The final quantity, or null to keep it.</param>
+    /// <param name="finalEnd">The final end, or null to keep it; not earlier than the start.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The Confirmed event.</returns>
+    /// <exception cref="InvalidInputException">The final end is before the start or out of range.</exception>
+    /// <exception cref="NotFoundException">The event does not exist or the actor may not Read its allocation.</exception>
+    /// <exception cref="AccessDeniedException">The actor lacks Use.</exception>
+    /// <exception cref="ConflictException">It is already Confirmed with a different quantity or end.</exception>
+    /// <exception cref="NoRateException">No rate is in force over the new interval.</exception>
+    public Task<UsageEvent> ConfirmAsync(Principal actor, UsageEventId eventId, Quantity? finalQuantity = null, Instant? finalEnd = null, CancellationToken cancellationToken = default)
+    {
+        if (finalEnd is { } end)
+        {
+            InstantCodec.ToNs(end, "finalEnd");
+        }
+        return engine.WriteAsync(
+            session =>
+            {
+                AccessResolver.CheckActor(actor);
+                var writer = new UsageWriter(session, actor, NowNs());
+                var row = writer.Event(eventId, Operation.Confirm);
+                var confirmed = writer.Confirm(row, finalQuantity, finalEnd);
+                writer.Flush();
+                return writer.ToEvent(confirmed);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Releases an Estimated hold: deletes it and gives its amount back.</summary>
+    /// <param name="actor">Use on the event's allocation.</param>
+    /// <param name="eventId">The hold.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The released event as it was.</returns>
+    /// <exception cref="NotFoundException">The event does not exist or the actor may not Read its allocation.</exception>
+    /// <exception cref="AccessDeniedException">The actor lacks Use.</exception>
+    /// <exception cref="ConflictException">The event is Confirmed (delete it with <see cref="DeleteEventAsync"/>).</exception>
+    public Task<UsageEvent> ReleaseAsync(Principal actor, UsageEventId eventId, CancellationToken cancellationToken = default) =>
+        engine.WriteAsync(
+            session =>
+            {
+                AccessResolver.CheckActor(actor);
+                var writer = new UsageWriter(session, actor, NowNs());
+                var row = writer.Event(eventId, Operation.ReleaseHold);
+                if (row.Status != (int)UsageStatus.Estimated)
+                {
+                    throw new ConflictException($"{eventId} is Confirmed, not a hold; delete it instead (needs Admin)", ["status"]);
+                }
+                var released = writer.ToEvent(row);
+                writer.Remove(row);
+                writer.Flush();
+                return released;
+            },
+            cancellationToken);
+
+    /// <summary>Deletes a usage event and reverses its amount (a refund or a correction).</summary>
+    /// <param name="actor">Use on the allocation for an Estimated event; Admin for a Confirmed one.</param>
+    /// <param name="eventId">The event.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The deleted event as it was.</returns>
+    /// <exception cref="NotFoundException">The event does not exist or the actor may not Read its allocation.</exception>
+    /// <exception cref="AccessDeniedException">The actor lacks the level.</exception>
+    public Task<UsageEvent> DeleteEventAsync(Principal actor, UsageEventId eventId, CancellationToken cancellationToken = default) =>
+        engine.WriteAsync(
+            session =>
+            {
+                AccessResolver.CheckActor(actor);
+                var writer = new UsageWriter(session, actor, NowNs());
+                var row = writer.Event(eventId, Operation.ReadEvents);
+                writer.Allocation(row.AllocationId, row.Status == (int)UsageStatus.Confirmed ? Operation.DeleteConfirmedEvent : Operation.DeleteEstimatedEvent);
+                var deleted = writer.ToEvent(row);
+                writer.Remove(row);
+                writer.Flush();
+                return deleted;
+            },
+            cancellationToken);
+
+    /// <summary>Gets a usage event with its rated segments.</summary>
+    /// <param name="actor">Read on the event's allocation.</param>
+    /// <param name="eventId">The event.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The event.</returns>
+    /// <exception cref="NotFoundException">The event does not exist or the actor may not Read its allocation.</exception>
+    public Task<UsageEvent> GetEventAsync(Principal actor, UsageEventId eventId, CancellationToken cancellationToken = default) =>
+        engine.ReadAsync(
+            session =>
+            {
+                AccessResolver.CheckActor(actor);
+                var writer = new UsageWriter(session, actor, NowNs());
+                return writer.ToEvent(writer.Event(eventId, Operation.ReadEvents));
+            },
+            cancellationToken);
+
+    /// <summary>Recomputes every figure of an organization from its events and reports each difference.</summary>
+    /// <param name="actor">An organization admin.</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The report; <see cref="VerificationReport.IsClean"/> when every figure matches.</returns>
+    /// <exception cref="NotFoundException">The organization does not exist.</exception>
+    /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
+    public Task<VerificationReport> VerifyAsync(Principal actor, OrganizationId organization, CancellationToken cancellationToken = default) =>
+        engine.ReadAsync(
+            session =>
+            {
+                AccessResolver.RequireOrganization(session, actor, organization, Operation.Verify);
+                var rows = session.ListAllocations(organization.Value);
+                var own = new Dictionary<(long, int), long>();
+                long events = 0;
+                foreach (var sum in session.SumEventsByAllocation(organization.Value))
+                {
+                    own[(sum.AllocationId, sum.Status)] = sum.Total;
+                    events += sum.Count;
+                }
+                long Own(long id, UsageStatus status) => own.GetValueOrDefault((id, (int)status));
+                var discrepancies = new List<Discrepancy>();
+                void Compare(AllocationRow row, string figure, long stored, long recomputed)
+                {
+                    if (stored != recomputed)
+                    {
+                        discrepancies.Add(new Discrepancy(new AllocationId(row.Id), figure, Amount.FromMicros(stored), Amount.FromMicros(recomputed)));
+                    }
+                }
+                var children = rows.Where(r => r.ParentId is not null).ToLookup(r => r.ParentId!.Value);
+                foreach (var row in rows)
+                {
+                    var ownUsed = Own(row.Id, UsageStatus.Confirmed);
+                    var ownEstimated = Own(row.Id, UsageStatus.Estimated);
+                    var used = ownUsed;
+                    var estimated = ownEstimated;
+                    foreach (var child in children[row.Id])
+                    {
+                        used = checked(used + Own(child.Id, UsageStatus.Confirmed));
+                        estimated = checked(estimated + Own(child.Id, UsageStatus.Estimated));
+                    }
+                    Compare(row, "OwnUsed", row.OwnUsed, ownUsed);
+                    Compare(row, "OwnEstimated", row.OwnEstimated, ownEstimated);
+                    Compare(row, "Used", row.Used, used);
+                    Compare(row, "Estimated", row.Estimated, estimated);
+                }
+                foreach (var (eventId, allocationId, amount, segmentSum) in session.FindSegmentMismatches(organization.Value))
+                {
+                    discrepancies.Add(new Discrepancy(new AllocationId(allocationId), $"segments of {new UsageEventId(eventId)}", Amount.FromMicros(amount), Amount.FromMicros(segmentSum)));
+                }
+                return new VerificationReport(rows.Count, events, discrepancies);
+            },
+            cancellationToken);
+
+    private static T WithIndex<T>(int index, Func<T> work)
+    {
+        try
+        {
+            return work();
+        }
+        catch (AllocationsException ex) when (ex.BatchIndex is null)
+        {
+            ex.BatchIndex = index;
+            throw;
+        }
+    }
+
+    private static void WithIndex(int index, Action work) => WithIndex(index, () =>
+    {
+        work();
+        return 0;
+    });
+}

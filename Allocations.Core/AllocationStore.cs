@@ -1,0 +1,76 @@
+using Allocations.Domain;
+using Allocations.Exceptions;
+using Allocations.Storage;
+using NodaTime;
+
+namespace Allocations;
+
+/// <summary>The one entry point of the library: a long-lived, thread-safe store of organizations, units, SKUs,
+/// allocations and rated usage, kept in one SQLite file.</summary>
+/// <remarks>
+/// <para>Open one store per database file and share it across threads; several processes may open the same file
+/// at once. Every call takes the acting <see cref="Principal"/> and checks its level before it reads or writes.
+/// Every write is one transaction: it either happens whole or leaves the store exactly as it was.</para>
+/// <para>Errors are the sealed subclasses of <see cref="AllocationsException"/>; no <c>SqliteException</c> escapes.
+/// Decisions (a reservation that does not fit, a record that was already there) come back as result values.</para>
+/// </remarks>
+public sealed partial class AllocationStore : IDisposable
+{
+    private readonly IStorageEngine engine;
+    private readonly IClock clock;
+
+    private AllocationStore(IStorageEngine engine, IClock clock)
+    {
+        this.engine = engine;
+        this.clock = clock;
+    }
+
+    /// <summary>Gets where the store lives: the full path of its file, or <c>:memory:</c>.</summary>
+    public string Location => engine.Location;
+
+    /// <summary>Opens the store in a SQLite file, creating the file when it is missing and upgrading an older schema.</summary>
+    /// <param name="path">The database file's path.</param>
+    /// <param name="options">Options; null for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the open.</param>
+    /// <returns>The open store.</returns>
+    /// <exception cref="InvalidInputException">The path is empty.</exception>
+    /// <exception cref="StoreUnavailableException">The file is not an Allocations database, is damaged, or comes from a
+    /// newer version of the library; the file is left untouched.</exception>
+    public static Task<AllocationStore> OpenAsync(string path, AllocationStoreOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrWhiteSpace(path) || path == SqliteStorageEngine.MemoryPath)
+        {
+            throw new InvalidInputException("path", path, "a file path is required (use OpenInMemoryAsync for a store in memory)");
+        }
+        return Task.FromResult(Open(path, options, cancellationToken));
+    }
+
+    /// <summary>Opens a private store in memory, gone when disposed: for tests and trials.</summary>
+    /// <param name="options">Options; null for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the open.</param>
+    /// <returns>The open store.</returns>
+    public static Task<AllocationStore> OpenInMemoryAsync(AllocationStoreOptions? options = null, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Open(SqliteStorageEngine.MemoryPath, options, cancellationToken));
+
+    private static AllocationStore Open(string path, AllocationStoreOptions? options, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        options ??= new AllocationStoreOptions();
+        if (options.BusyTimeout < Duration.Zero)
+        {
+            throw new InvalidInputException("BusyTimeout", options.BusyTimeout.ToString(), "must not be negative");
+        }
+#pragma warning disable RS0030 // The system clock is the documented default when the host injects none.
+        var clock = options.Clock ?? SystemClock.Instance;
+#pragma warning restore RS0030
+        var engine = SqliteStorageEngine.Open(path, options.DurableWrites, options.BusyTimeout.ToTimeSpan());
+        return new AllocationStore(engine, clock);
+    }
+
+    /// <summary>Closes the store and releases its file handles.</summary>
+    public void Dispose() => engine.Dispose();
+
+    private long NowNs() => InstantCodec.ToNsUnchecked(clock.GetCurrentInstant());
+
+    internal IStorageEngine Engine => engine;
+}

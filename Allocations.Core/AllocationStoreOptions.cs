@@ -1,0 +1,21 @@
+using NodaTime;
+
+namespace Allocations;
+
+/// <summary>How an <see cref="AllocationStore"/> behaves; every setting has a safe default.</summary>
+public sealed class AllocationStoreOptions
+{
+    /// <summary>Gets or sets the clock that stamps records, history and journal entries.</summary>
+    /// <remarks>Default: the system clock. Tests pass a <c>NodaTime.Testing.FakeClock</c>.</remarks>
+    public IClock? Clock { get; set; }
+
+    /// <summary>Gets or sets whether every committed write is flushed to disk before the call returns.</summary>
+    /// <remarks>Default true (<c>synchronous=FULL</c>): a write that returned survives a power cut. False uses
+    /// <c>synchronous=NORMAL</c>: still crash-safe for the process, but the last writes may be lost on power loss.</remarks>
+    public bool DurableWrites { get; set; } = true;
+
+    /// <summary>Gets or sets how long a write waits for another process's write to finish before failing with
+    /// <see cref="Exceptions.StoreUnavailableException"/>.</summary>
+    /// <remarks>Default 30 seconds.</remarks>
+    public Duration BusyTimeout { get; set; } = Duration.FromSeconds(30);
+}

@@ -1,0 +1,122 @@
+using NodaTime;
+
+namespace Allocations.Domain;
+
+/// <summary>Consumption to record against an allocation.</summary>
+/// <remarks>
+/// The interval is half-open, <c>[Start, End)</c>, with <c>End ≥ Start</c>; both must lie between 1900 and 2200.
+/// With an <see cref="ExternalKey"/> the record is idempotent within the organization: the same content again
+/// returns the existing event; an Estimated event under the key is replaced; a Confirmed one with different content
+/// is a conflict. Attributes (user, project, cluster, job id …) are kept verbatim.
+/// </remarks>
+/// <param name="Allocation">The allocation to charge.</param>
+/// <param name="Sku">The SKU whose rates apply.</param>
+/// <param name="Quantity">The quantity: a level for PerHour SKUs, a count for PerUnit.</param>
+/// <param name="Start">The start of the interval (inclusive).</param>
+/// <param name="End">The end of the interval (exclusive).</param>
+/// <param name="Status">Estimated (in flight) or Confirmed (final).</param>
+/// <param name="ExternalKey">An optional idempotency key, 1 to 400 characters.</param>
+/// <param name="Attributes">Optional attributes; keys 1 to 64 characters, values up to 1,000.</param>
+public sealed record UsageRecord(
+    AllocationId Allocation,
+    SkuCode Sku,
+    Quantity Quantity,
+    Instant Start,
+    Instant End,
+    UsageStatus Status = UsageStatus.Confirmed,
+    string? ExternalKey = null,
+    IReadOnlyDictionary<string, string>? Attributes = null);
+
+/// <summary>A part of an event's interval priced by one rate rule.</summary>
+/// <param name="Interval">The part of the event's interval.</param>
+/// <param name="RuleId">The rate rule that priced it.</param>
+/// <param name="Rate">The rule's rate.</param>
+/// <param name="Amount">The part's amount, rounded to a millionth (half to even).</param>
+public sealed record RatedSegment(Interval Interval, long RuleId, Rate Rate, Amount Amount);
+
+/// <summary>A recorded usage event, rated.</summary>
+/// <param name="Id">The event's id.</param>
+/// <param name="Allocation">The allocation charged.</param>
+/// <param name="Sku">The SKU.</param>
+/// <param name="Quantity">The quantity.</param>
+/// <param name="Interval">The half-open interval it covers.</param>
+/// <param name="Status">Estimated or Confirmed.</param>
+/// <param name="ExternalKey">Its idempotency key, if any.</param>
+/// <param name="Amount">Its amount in the allocation's unit: the sum of its segments.</param>
+/// <param name="UsdAmount">Its cost in USD, where the unit is USD or has a USD price schedule; otherwise null.</param>
+/// <param name="Attributes">Its attributes.</param>
+/// <param name="Segments">The rated segments, in time order.</param>
+/// <param name="RecordedAt">When it was (last) recorded.</param>
+/// <param name="RecordedBy">Who recorded it.</param>
+public sealed record UsageEvent(
+    UsageEventId Id,
+    AllocationId Allocation,
+    SkuCode Sku,
+    Quantity Quantity,
+    Interval Interval,
+    UsageStatus Status,
+    string? ExternalKey,
+    Amount Amount,
+    Amount? UsdAmount,
+    IReadOnlyDictionary<string, string> Attributes,
+    IReadOnlyList<RatedSegment> Segments,
+    Instant RecordedAt,
+    string RecordedBy);
+
+/// <summary>What recording did.</summary>
+public enum RecordDisposition
+{
+    /// <summary>A new event was stored.</summary>
+    Recorded = 1,
+
+    /// <summary>An Estimated event with the same external key was replaced (re-rated, figures moved).</summary>
+    Replaced = 2,
+
+    /// <summary>An event with the same external key and the same content exists; nothing changed.</summary>
+    Unchanged = 3,
+}
+
+/// <summary>The outcome of recording one event.</summary>
+/// <param name="Disposition">What happened.</param>
+/// <param name="Event">The event as stored now.</param>
+public sealed record RecordResult(RecordDisposition Disposition, UsageEvent Event);
+
+/// <summary>The outcome of a batch: how many of each disposition, and the event ids in input order.</summary>
+/// <param name="Recorded">New events stored.</param>
+/// <param name="Replaced">Estimated events replaced.</param>
+/// <param name="Unchanged">Items that matched an existing event.</param>
+/// <param name="EventIds">The id of each item's event, in input order.</param>
+public sealed record BatchResult(int Recorded, int Replaced, int Unchanged, IReadOnlyList<UsageEventId> EventIds);
+
+/// <summary>Whether an amount fits, and if not, where and by how much it does not.</summary>
+/// <param name="Fits">True when the amount fits the allocation's and its parent's Remaining.</param>
+/// <param name="Amount">The rated amount of the request.</param>
+/// <param name="BlockedBy">The allocation whose Remaining is too small (the parent when both are); null when it fits.</param>
+/// <param name="Shortfall">How much more Remaining would be needed at <see cref="BlockedBy"/>; zero when it fits.</param>
+public sealed record FitCheck(bool Fits, Amount Amount, AllocationId? BlockedBy, Amount Shortfall);
+
+/// <summary>The outcome of a reservation: the hold recorded, or why it does not fit.</summary>
+/// <param name="Fit">The fit decision; nothing was written when it does not fit.</param>
+/// <param name="Event">The Estimated hold when it fits; otherwise null.</param>
+public sealed record ReserveResult(FitCheck Fit, UsageEvent? Event)
+{
+    /// <summary>Gets whether the hold was recorded.</summary>
+    public bool Reserved => Event is not null;
+}
+
+/// <summary>One figure that differs from what the events say.</summary>
+/// <param name="Allocation">The allocation.</param>
+/// <param name="Figure">Which figure: Used, Estimated, OwnUsed, OwnEstimated, or "segments of event N".</param>
+/// <param name="Stored">The stored value.</param>
+/// <param name="Recomputed">The value recomputed from events.</param>
+public sealed record Discrepancy(AllocationId Allocation, string Figure, Amount Stored, Amount Recomputed);
+
+/// <summary>The result of recomputing every figure from the events.</summary>
+/// <param name="AllocationsChecked">How many allocations were checked.</param>
+/// <param name="EventsChecked">How many events were read.</param>
+/// <param name="Discrepancies">Each difference found; empty when the store is consistent.</param>
+public sealed record VerificationReport(int AllocationsChecked, long EventsChecked, IReadOnlyList<Discrepancy> Discrepancies)
+{
+    /// <summary>Gets whether no difference was found.</summary>
+    public bool IsClean => Discrepancies.Count == 0;
+}

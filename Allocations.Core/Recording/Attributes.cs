@@ -1,0 +1,48 @@
+using System.Text.Json;
+using Allocations.Exceptions;
+
+namespace Allocations.Recording;
+
+/// <summary>Event attributes in their one stored form: a JSON object with keys in ordinal order, so that equal
+/// attributes are equal text.</summary>
+internal static class Attributes
+{
+    internal const int MaxKeyLength = 64;
+    internal const int MaxValueLength = 1000;
+    internal const int MaxCount = 32;
+
+    internal static readonly IReadOnlyDictionary<string, string> Empty = new Dictionary<string, string>();
+
+    internal static string? ToJson(IReadOnlyDictionary<string, string>? attributes)
+    {
+        if (attributes is null || attributes.Count == 0)
+        {
+            return null;
+        }
+        if (attributes.Count > MaxCount)
+        {
+            throw new InvalidInputException("attributes", $"{attributes.Count} entries", $"at most {MaxCount} attributes are allowed");
+        }
+        var sorted = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in attributes)
+        {
+            if (string.IsNullOrWhiteSpace(key) || key.Length > MaxKeyLength)
+            {
+                throw new InvalidInputException("attributes.key", key, $"an attribute key has 1 to {MaxKeyLength} characters, not all white space");
+            }
+            if (value is null)
+            {
+                throw new InvalidInputException($"attributes[{key}]", null, "an attribute value is required");
+            }
+            if (value.Length > MaxValueLength)
+            {
+                throw new InvalidInputException($"attributes[{key}]", value, $"an attribute value has at most {MaxValueLength} characters");
+            }
+            sorted[key] = value;
+        }
+        return JsonSerializer.Serialize(sorted);
+    }
+
+    internal static IReadOnlyDictionary<string, string> FromJson(string? json) =>
+        json is null ? Empty : JsonSerializer.Deserialize<Dictionary<string, string>>(json) ?? (IReadOnlyDictionary<string, string>)Empty;
+}

@@ -1,0 +1,457 @@
+using System.Globalization;
+using Allocations.Access;
+using Allocations.Domain;
+using Allocations.Exceptions;
+using Allocations.Rating;
+using Allocations.Storage;
+
+namespace Allocations.Recording;
+
+/// <summary>What recording one item will do, worked out before anything is written.</summary>
+internal sealed class PlannedRecord
+{
+    internal RecordDisposition Disposition { get; init; }
+
+    internal required EventRow Row { get; init; }
+
+    internal List<SegmentRow> Segments { get; init; } = [];
+
+    internal EventRow? Existing { get; init; }
+}
+
+/// <summary>Records, replaces, confirms and removes usage inside one write transaction. Allocations, SKUs and
+/// compiled schedules are loaded once per transaction; figures change in memory and are written once per allocation
+/// at <see cref="Flush"/>.</summary>
+internal sealed class UsageWriter
+{
+    private readonly IStorageSession session;
+    private readonly Principal actor;
+    private readonly long nowNs;
+    private readonly Dictionary<long, AllocationRow> allocations = [];
+    private readonly Dictionary<(long AllocationId, Operation Operation), bool> checkedAccess = [];
+    private readonly HashSet<long> dirty = [];
+    private readonly Dictionary<(long OrgId, string Key), (SkuRow Row, RateSchedule Schedule)> skus = [];
+    private readonly Dictionary<long, (SkuRow Row, RateSchedule Schedule)> skusById = [];
+    private readonly Dictionary<long, RateSchedule?> prices = [];
+    private readonly List<SegmentNs> buffer = [];
+
+    internal UsageWriter(IStorageSession session, Principal actor, long nowNs)
+    {
+        this.session = session;
+        this.actor = actor;
+        this.nowNs = nowNs;
+    }
+
+    internal IStorageSession Session => session;
+
+    /// <summary>Checks a record's own fields, before any storage is touched.</summary>
+    internal static (long StartNs, long EndNs, string? AttributesJson) Validate(UsageRecord record)
+    {
+        if (record is null)
+        {
+            throw new InvalidInputException("record", null, "a usage record is required");
+        }
+        if (record.Sku.Value.Length == 0)
+        {
+            throw new InvalidInputException("sku", null, "a SKU code is required");
+        }
+        if (record.Allocation.Value <= 0)
+        {
+            throw new InvalidInputException("allocation", record.Allocation.Value.ToString(CultureInfo.InvariantCulture), "an allocation id is required");
+        }
+        if (!Enum.IsDefined(record.Status))
+        {
+            throw new InvalidInputException("status", record.Status.ToString(), "must be Estimated or Confirmed");
+        }
+        var start = InstantCodec.ToNs(record.Start, "start");
+        var end = InstantCodec.ToNs(record.End, "end");
+        if (end < start)
+        {
+            throw new InvalidInputException("end", record.End.ToString(), $"must not be earlier than start {record.Start}");
+        }
+        if (record.ExternalKey is { } key && (key.Length == 0 || key.Length > 400))
+        {
+            throw new InvalidInputException("externalKey", key, "an external key has 1 to 400 characters");
+        }
+        return (start, end, Attributes.ToJson(record.Attributes));
+    }
+
+    internal AllocationRow Allocation(long id, Operation operation)
+    {
+        if (!allocations.TryGetValue(id, out var row))
+        {
+            row = session.GetAllocation(id) ?? throw new NotFoundException("allocation", new AllocationId(id).ToString());
+            allocations[id] = row;
+        }
+        if (!checkedAccess.ContainsKey((id, operation)))
+        {
+            AccessResolver.Require(session, actor, row, operation);
+            checkedAccess[(id, operation)] = true;
+        }
+        return row;
+    }
+
+    private AllocationRow Load(long id)
+    {
+        if (!allocations.TryGetValue(id, out var row))
+        {
+            row = session.GetAllocation(id)!;
+            allocations[id] = row;
+        }
+        return row;
+    }
+
+    private (SkuRow Row, RateSchedule Schedule) Sku(long orgId, SkuCode code)
+    {
+        var key = CodeRules.Key(code.Value);
+        if (!skus.TryGetValue((orgId, key), out var entry))
+        {
+            var row = session.FindSku(orgId, key) ?? throw new NotFoundException("SKU", code.Value);
+            entry = (row, Schedule(row));
+            skus[(orgId, key)] = entry;
+            skusById[row.Id] = entry;
+        }
+        return entry;
+    }
+
+    private (SkuRow Row, RateSchedule Schedule) SkuById(long orgId, long skuId, string code)
+    {
+        if (!skusById.TryGetValue(skuId, out var entry))
+        {
+            entry = Sku(orgId, new SkuCode(code));
+        }
+        return entry;
+    }
+
+    private RateSchedule Schedule(SkuRow row) =>
+        RateSchedule.Build(row.Code, session.ListSkuRules(row.Id).Select(AllocationStore.ToRule));
+
+    private RateSchedule? Prices(long unitId, string unitCode)
+    {
+        if (!prices.TryGetValue(unitId, out var schedule))
+        {
+            var rules = session.ListUnitPrices(unitId);
+            schedule = rules.Count == 0 ? null : RateSchedule.Build(unitCode, rules.Select(AllocationStore.ToRule));
+            prices[unitId] = schedule;
+        }
+        return schedule;
+    }
+
+    /// <summary>Rates a record and works out whether it is new, a replacement or a repeat; writes nothing.</summary>
+    internal PlannedRecord Plan(UsageRecord record, Operation operation, UsageStatus status)
+    {
+        var (startNs, endNs, attributesJson) = Validate(record);
+        var allocation = Allocation(record.Allocation.Value, operation);
+        var (sku, schedule) = Sku(allocation.OrgId, record.Sku);
+        if (sku.UnitId != allocation.UnitId)
+        {
+            throw new InvalidInputException(
+                "sku",
+                record.Sku.Value,
+                $"SKU '{sku.Code}' is rated in '{sku.UnitCode}' but allocation '{allocation.Name}' is in '{allocation.UnitCode}'");
+        }
+        var (amount, usd, segments) = Rate(allocation, sku, schedule, record.Quantity.Micros, startNs, endNs);
+        var row = new EventRow
+        {
+            OrgId = allocation.OrgId,
+            AllocationId = allocation.Id,
+            SkuId = sku.Id,
+            SkuCode = sku.Code,
+            Quantity = record.Quantity.Micros,
+            StartNs = startNs,
+            EndNs = endNs,
+            Status = (int)status,
+            ExternalKey = record.ExternalKey,
+            Amount = amount,
+            Usd = usd,
+            Attributes = attributesJson,
+            RecordedNs = nowNs,
+            RecordedBy = actor.Id,
+        };
+        if (record.ExternalKey is null)
+        {
+            return new PlannedRecord { Disposition = RecordDisposition.Recorded, Row = row, Segments = segments };
+        }
+        var existing = session.FindEventByKey(allocation.OrgId, record.ExternalKey);
+        if (existing is null)
+        {
+            return new PlannedRecord { Disposition = RecordDisposition.Recorded, Row = row, Segments = segments };
+        }
+        var differences = Differences(existing, row);
+        if (differences.Count == 0)
+        {
+            return new PlannedRecord { Disposition = RecordDisposition.Unchanged, Row = existing, Existing = existing };
+        }
+        if (existing.Status == (int)UsageStatus.Confirmed)
+        {
+            throw new ConflictException(
+                $"external key {InvalidInputException.Display(record.ExternalKey)} is already recorded as a Confirmed event with a different {string.Join(", ", differences)}",
+                differences);
+        }
+        Allocation(existing.AllocationId, operation);
+        row.Id = existing.Id;
+        return new PlannedRecord { Disposition = RecordDisposition.Replaced, Row = row, Segments = segments, Existing = existing };
+    }
+
+    private (long Amount, long? Usd, List<SegmentRow> Segments) Rate(AllocationRow allocation, SkuRow sku, RateSchedule schedule, long quantity, long startNs, long endNs)
+    {
+        buffer.Clear();
+        var amount = Rater.Rate(schedule, (RateBasis)sku.Basis, quantity, startNs, endNs, buffer);
+        long? usd = null;
+        if (string.Equals(allocation.UnitCode, UnitCode.Usd.Value, StringComparison.OrdinalIgnoreCase))
+        {
+            usd = amount;
+        }
+        else if (Prices(allocation.UnitId, allocation.UnitCode) is { } priceSchedule)
+        {
+            usd = Rater.PriceInUsd(priceSchedule, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(buffer));
+        }
+        var segments = new List<SegmentRow>(buffer.Count);
+        foreach (var s in buffer)
+        {
+            segments.Add(new SegmentRow
+            {
+                StartNs = s.StartNs,
+                EndNs = s.EndNs,
+                RuleId = schedule.RuleId(s.RuleIndex),
+                Rate = schedule.RateNanos(s.RuleIndex),
+                Amount = s.Amount,
+            });
+        }
+        return (amount, usd, segments);
+    }
+
+    private static List<string> Differences(EventRow existing, EventRow incoming)
+    {
+        var fields = new List<string>();
+        if (existing.AllocationId != incoming.AllocationId)
+        {
+            fields.Add("allocation");
+        }
+        if (existing.SkuId != incoming.SkuId)
+        {
+            fields.Add("sku");
+        }
+        if (existing.Quantity != incoming.Quantity)
+        {
+            fields.Add("quantity");
+        }
+        if (existing.StartNs != incoming.StartNs)
+        {
+            fields.Add("start");
+        }
+        if (existing.EndNs != incoming.EndNs)
+        {
+            fields.Add("end");
+        }
+        if (existing.Status != incoming.Status)
+        {
+            fields.Add("status");
+        }
+        if (!string.Equals(existing.Attributes, incoming.Attributes, StringComparison.Ordinal))
+        {
+            fields.Add("attributes");
+        }
+        return fields;
+    }
+
+    /// <summary>Would the planned record fit the Remaining of its allocation and of its parent?</summary>
+    internal FitCheck Fit(PlannedRecord plan)
+    {
+        var target = Load(plan.Row.AllocationId);
+        var levels = target.ParentId is { } parentId ? new[] { Load(parentId), target } : new[] { target };
+        AllocationRow? blocked = null;
+        long shortfall = 0;
+        foreach (var level in levels)
+        {
+            var remaining = checked(level.Total - level.Used - level.Estimated);
+            if (plan.Existing is { } old && Counts(old.AllocationId, level.Id))
+            {
+                remaining = checked(remaining + old.Amount);
+            }
+            var missing = checked(plan.Row.Amount - remaining);
+            if (missing > 0 && missing > shortfall)
+            {
+                blocked = level;
+                shortfall = missing;
+            }
+        }
+        return new FitCheck(
+            blocked is null,
+            Amount.FromMicros(plan.Row.Amount),
+            blocked is null ? null : new AllocationId(blocked.Id),
+            Amount.FromMicros(shortfall));
+    }
+
+    private bool Counts(long eventAllocationId, long levelId) =>
+        eventAllocationId == levelId || Load(eventAllocationId).ParentId == levelId;
+
+    /// <summary>Writes a planned record and moves the figures.</summary>
+    internal long Apply(PlannedRecord plan, out RecordDisposition disposition)
+    {
+        disposition = plan.Disposition;
+        return Apply(plan);
+    }
+
+    /// <summary>Writes a planned record and moves the figures.</summary>
+    internal long Apply(PlannedRecord plan)
+    {
+        switch (plan.Disposition)
+        {
+            case RecordDisposition.Unchanged:
+                return plan.Row.Id;
+            case RecordDisposition.Replaced:
+                var old = plan.Existing!;
+                Move(old.AllocationId, old.Status, -old.Amount);
+                session.UpdateEvent(plan.Row);
+                session.DeleteSegments(plan.Row.Id);
+                session.InsertSegments(plan.Row.Id, plan.Segments);
+                Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount);
+                return plan.Row.Id;
+            default:
+                plan.Row.Id = session.InsertEvent(plan.Row);
+                session.InsertSegments(plan.Row.Id, plan.Segments);
+                Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount);
+                return plan.Row.Id;
+        }
+    }
+
+    /// <summary>Loads an event the actor may act on with <paramref name="operation"/>.</summary>
+    internal EventRow Event(UsageEventId id, Operation operation)
+    {
+        var row = session.GetEvent(id.Value) ?? throw new NotFoundException("usage event", id.ToString());
+        try
+        {
+            Allocation(row.AllocationId, Operation.ReadEvents);
+        }
+        catch (NotFoundException)
+        {
+            throw new NotFoundException("usage event", id.ToString());
+        }
+        Allocation(row.AllocationId, operation);
+        return row;
+    }
+
+    /// <summary>Turns an Estimated event Confirmed, re-rated when the final quantity or end differs.</summary>
+    internal EventRow Confirm(EventRow row, Quantity? finalQuantity, NodaTime.Instant? finalEnd)
+    {
+        var quantity = finalQuantity?.Micros ?? row.Quantity;
+        var endNs = finalEnd is { } end ? InstantCodec.ToNs(end, "finalEnd") : row.EndNs;
+        if (endNs < row.StartNs)
+        {
+            throw new InvalidInputException("finalEnd", finalEnd.ToString(), $"must not be earlier than the event's start {InstantCodec.FromNs(row.StartNs)}");
+        }
+        if (row.Status == (int)UsageStatus.Confirmed)
+        {
+            if (quantity == row.Quantity && endNs == row.EndNs)
+            {
+                return row;
+            }
+            throw new ConflictException($"{new UsageEventId(row.Id)} is already Confirmed; its quantity and end are final", ["status"]);
+        }
+        var allocation = Load(row.AllocationId);
+        var (sku, schedule) = SkuById(row.OrgId, row.SkuId, row.SkuCode);
+        var (amount, usd, segments) = Rate(allocation, sku, schedule, quantity, row.StartNs, endNs);
+        Move(row.AllocationId, row.Status, -row.Amount);
+        var confirmed = new EventRow
+        {
+            Id = row.Id,
+            OrgId = row.OrgId,
+            AllocationId = row.AllocationId,
+            SkuId = row.SkuId,
+            SkuCode = row.SkuCode,
+            Quantity = quantity,
+            StartNs = row.StartNs,
+            EndNs = endNs,
+            Status = (int)UsageStatus.Confirmed,
+            ExternalKey = row.ExternalKey,
+            Amount = amount,
+            Usd = usd,
+            Attributes = row.Attributes,
+            RecordedNs = nowNs,
+            RecordedBy = actor.Id,
+        };
+        session.UpdateEvent(confirmed);
+        session.DeleteSegments(row.Id);
+        session.InsertSegments(row.Id, segments);
+        Move(row.AllocationId, confirmed.Status, amount);
+        return confirmed;
+    }
+
+    /// <summary>Deletes an event and reverses its amount.</summary>
+    internal void Remove(EventRow row)
+    {
+        session.DeleteEvent(row.Id);
+        Move(row.AllocationId, row.Status, -row.Amount);
+    }
+
+    private void Move(long allocationId, int status, long delta)
+    {
+        var row = Load(allocationId);
+        try
+        {
+            if (status == (int)UsageStatus.Confirmed)
+            {
+                row.OwnUsed = checked(row.OwnUsed + delta);
+                row.Used = checked(row.Used + delta);
+            }
+            else
+            {
+                row.OwnEstimated = checked(row.OwnEstimated + delta);
+                row.Estimated = checked(row.Estimated + delta);
+            }
+            dirty.Add(row.Id);
+            if (row.ParentId is { } parentId)
+            {
+                var parent = Load(parentId);
+                if (status == (int)UsageStatus.Confirmed)
+                {
+                    parent.Used = checked(parent.Used + delta);
+                }
+                else
+                {
+                    parent.Estimated = checked(parent.Estimated + delta);
+                }
+                dirty.Add(parent.Id);
+            }
+        }
+        catch (OverflowException ex)
+        {
+            throw new InvalidInputException("amount", FixedPoint.Format(delta, 6), $"the figures of allocation '{row.Name}' would exceed the amount range", ex);
+        }
+    }
+
+    /// <summary>Writes every changed allocation's figures once.</summary>
+    internal void Flush()
+    {
+        foreach (var id in dirty)
+        {
+            var row = allocations[id];
+            session.SetFigures(id, row.OwnUsed, row.OwnEstimated, row.Used, row.Estimated);
+        }
+        dirty.Clear();
+    }
+
+    internal UsageEvent ToEvent(EventRow row, IReadOnlyList<SegmentRow>? segments = null)
+    {
+        segments ??= session.ListSegments(row.Id);
+        return new UsageEvent(
+            new UsageEventId(row.Id),
+            new AllocationId(row.AllocationId),
+            new SkuCode(row.SkuCode),
+            Quantity.FromMicros(row.Quantity),
+            new NodaTime.Interval(InstantCodec.FromNs(row.StartNs), InstantCodec.FromNs(row.EndNs)),
+            (UsageStatus)row.Status,
+            row.ExternalKey,
+            Amount.FromMicros(row.Amount),
+            row.Usd is { } usd ? Amount.FromMicros(usd) : null,
+            Attributes.FromJson(row.Attributes),
+            segments.Select(s => new RatedSegment(
+                new NodaTime.Interval(InstantCodec.FromNs(s.StartNs), InstantCodec.FromNs(s.EndNs)),
+                s.RuleId,
+                Domain.Rate.FromNanos(s.Rate),
+                Amount.FromMicros(s.Amount))).ToList(),
+            InstantCodec.FromNs(row.RecordedNs),
+            row.RecordedBy);
+    }
+}

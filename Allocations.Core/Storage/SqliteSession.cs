@@ -1,0 +1,272 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace Allocations.Storage;
+
+/// <summary>One SQLite transaction. Every statement passes the transaction and takes its values as parameters.</summary>
+internal sealed class SqliteSession : IStorageSession, IDisposable
+{
+    private const string AllocationColumns =
+        "a.id AS Id, a.org_id AS OrgId, a.name AS Name, a.unit_id AS UnitId, u.code AS UnitCode, a.parent_id AS ParentId, " +
+        "a.total AS Total, a.own_used AS OwnUsed, a.own_estimated AS OwnEstimated, a.used AS Used, a.estimated AS Estimated, " +
+        "a.created_ns AS CreatedNs";
+
+    private const string EventColumns =
+        "e.id AS Id, e.org_id AS OrgId, e.allocation_id AS AllocationId, e.sku_id AS SkuId, s.code AS SkuCode, " +
+        "e.quantity AS Quantity, e.start_ns AS StartNs, e.end_ns AS EndNs, e.status AS Status, e.external_key AS ExternalKey, " +
+        "e.amount AS Amount, e.usd AS Usd, e.attributes AS Attributes, e.recorded_ns AS RecordedNs, e.recorded_by AS RecordedBy";
+
+    private readonly SqliteConnection connection;
+    private readonly SqliteTransaction transaction;
+    private SqliteCommand? insertEvent;
+    private SqliteCommand? insertSegment;
+
+    internal SqliteSession(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+    {
+        this.connection = connection;
+        this.transaction = transaction;
+        CancellationToken = cancellationToken;
+    }
+
+    public CancellationToken CancellationToken { get; }
+
+    internal SqliteConnection Connection => connection;
+
+    internal SqliteTransaction Transaction => transaction;
+
+    private CommandDefinition Cmd(string sql, object? parameters = null) =>
+        new(sql, parameters, transaction, cancellationToken: CancellationToken);
+
+    private T? One<T>(string sql, object? parameters = null) => connection.QuerySingleOrDefault<T>(Cmd(sql, parameters));
+
+    private IReadOnlyList<T> Many<T>(string sql, object? parameters = null) => connection.Query<T>(Cmd(sql, parameters)).AsList();
+
+    private int Exec(string sql, object? parameters = null) => connection.Execute(Cmd(sql, parameters));
+
+    private long InsertReturningId(string sql, object parameters) =>
+        connection.ExecuteScalar<long>(Cmd(sql + " RETURNING id", parameters));
+
+    // Organizations and admins
+    public long InsertOrganization(string name, string nameKey, long createdNs) =>
+        InsertReturningId("INSERT INTO organizations (name, name_key, created_ns) VALUES (@name, @nameKey, @createdNs)", new { name, nameKey, createdNs });
+
+    public OrganizationRow? GetOrganization(long orgId) =>
+        One<OrganizationRow>("SELECT id AS Id, name AS Name, created_ns AS CreatedNs FROM organizations WHERE id = @orgId", new { orgId });
+
+    public bool OrganizationNameExists(string nameKey) =>
+        One<long?>("SELECT 1 FROM organizations WHERE name_key = @nameKey", new { nameKey }) is not null;
+
+    public IReadOnlyList<OrganizationRow> ListOrganizations() =>
+        Many<OrganizationRow>("SELECT id AS Id, name AS Name, created_ns AS CreatedNs FROM organizations ORDER BY id");
+
+    public bool IsOrgAdmin(long orgId, string userId) =>
+        One<long?>("SELECT 1 FROM org_admins WHERE org_id = @orgId AND user_id = @userId", new { orgId, userId }) is not null;
+
+    public void AddOrgAdmin(long orgId, string userId) =>
+        Exec("INSERT OR IGNORE INTO org_admins (org_id, user_id) VALUES (@orgId, @userId)", new { orgId, userId });
+
+    public void RemoveOrgAdmin(long orgId, string userId) =>
+        Exec("DELETE FROM org_admins WHERE org_id = @orgId AND user_id = @userId", new { orgId, userId });
+
+    public IReadOnlyList<string> ListOrgAdmins(long orgId) =>
+        Many<string>("SELECT user_id FROM org_admins WHERE org_id = @orgId ORDER BY user_id", new { orgId });
+
+    // Units, SKUs, rules
+    public long InsertUnit(long orgId, string code, string codeKey, int displayPrecision) =>
+        InsertReturningId(
+            "INSERT INTO units (org_id, code, code_key, display_precision) VALUES (@orgId, @code, @codeKey, @displayPrecision)",
+            new { orgId, code, codeKey, displayPrecision });
+
+    private const string UnitColumns = "id AS Id, org_id AS OrgId, code AS Code, display_precision AS DisplayPrecision";
+
+    public UnitRow? FindUnit(long orgId, string codeKey) =>
+        One<UnitRow>($"SELECT {UnitColumns} FROM units WHERE org_id = @orgId AND code_key = @codeKey", new { orgId, codeKey });
+
+    public UnitRow? GetUnit(long unitId) =>
+        One<UnitRow>($"SELECT {UnitColumns} FROM units WHERE id = @unitId", new { unitId });
+
+    public IReadOnlyList<UnitRow> ListUnits(long orgId) =>
+        Many<UnitRow>($"SELECT {UnitColumns} FROM units WHERE org_id = @orgId ORDER BY code_key", new { orgId });
+
+    public long InsertSku(long orgId, string code, string codeKey, long unitId, int basis) =>
+        InsertReturningId(
+            "INSERT INTO skus (org_id, code, code_key, unit_id, basis) VALUES (@orgId, @code, @codeKey, @unitId, @basis)",
+            new { orgId, code, codeKey, unitId, basis });
+
+    private const string SkuColumns =
+        "s.id AS Id, s.org_id AS OrgId, s.code AS Code, s.unit_id AS UnitId, u.code AS UnitCode, s.basis AS Basis";
+
+    public SkuRow? FindSku(long orgId, string codeKey) =>
+        One<SkuRow>(
+            $"SELECT {SkuColumns} FROM skus s JOIN units u ON u.id = s.unit_id WHERE s.org_id = @orgId AND s.code_key = @codeKey",
+            new { orgId, codeKey });
+
+    public IReadOnlyList<SkuRow> ListSkus(long orgId) =>
+        Many<SkuRow>($"SELECT {SkuColumns} FROM skus s JOIN units u ON u.id = s.unit_id WHERE s.org_id = @orgId ORDER BY s.code_key", new { orgId });
+
+    public long InsertRule(long? skuId, long? unitId, long fromNs, long? toNs, long rate, long createdNs, string createdBy) =>
+        InsertReturningId(
+            "INSERT INTO rate_rules (sku_id, unit_id, from_ns, to_ns, rate, created_ns, created_by) " +
+            "VALUES (@skuId, @unitId, @fromNs, @toNs, @rate, @createdNs, @createdBy)",
+            new { skuId, unitId, fromNs, toNs, rate, createdNs, createdBy });
+
+    public IReadOnlyList<RuleRow> ListSkuRules(long skuId) =>
+        Many<RuleRow>("SELECT id AS Id, from_ns AS FromNs, to_ns AS ToNs, rate AS Rate FROM rate_rules WHERE sku_id = @skuId ORDER BY from_ns", new { skuId });
+
+    public IReadOnlyList<RuleRow> ListUnitPrices(long unitId) =>
+        Many<RuleRow>("SELECT id AS Id, from_ns AS FromNs, to_ns AS ToNs, rate AS Rate FROM rate_rules WHERE unit_id = @unitId ORDER BY from_ns", new { unitId });
+
+    public void SetRuleEnd(long ruleId, long toNs) =>
+        Exec("UPDATE rate_rules SET to_ns = @toNs WHERE id = @ruleId", new { ruleId, toNs });
+
+    // Allocations
+    public long InsertAllocation(long orgId, string name, string nameKey, long unitId, long? parentId, long total, long createdNs, string createdBy) =>
+        InsertReturningId(
+            "INSERT INTO allocations (org_id, name, name_key, unit_id, parent_id, total, created_ns, created_by) " +
+            "VALUES (@orgId, @name, @nameKey, @unitId, @parentId, @total, @createdNs, @createdBy)",
+            new { orgId, name, nameKey, unitId, parentId, total, createdNs, createdBy });
+
+    public AllocationRow? GetAllocation(long allocationId) =>
+        One<AllocationRow>($"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.id = @allocationId", new { allocationId });
+
+    public bool AllocationNameExists(long orgId, string nameKey) =>
+        One<long?>("SELECT 1 FROM allocations WHERE org_id = @orgId AND name_key = @nameKey", new { orgId, nameKey }) is not null;
+
+    public IReadOnlyList<AllocationRow> ListAllocations(long orgId) =>
+        Many<AllocationRow>($"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.org_id = @orgId ORDER BY a.id", new { orgId });
+
+    public IReadOnlyList<AllocationRow> ListChildren(long parentId) =>
+        Many<AllocationRow>($"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.parent_id = @parentId ORDER BY a.id", new { parentId });
+
+    public void SetTotal(long allocationId, long total) =>
+        Exec("UPDATE allocations SET total = @total WHERE id = @allocationId", new { allocationId, total });
+
+    public void SetFigures(long allocationId, long ownUsed, long ownEstimated, long used, long estimated) =>
+        Exec(
+            "UPDATE allocations SET own_used = @ownUsed, own_estimated = @ownEstimated, used = @used, estimated = @estimated WHERE id = @allocationId",
+            new { allocationId, ownUsed, ownEstimated, used, estimated });
+
+    public void DeleteAllocation(long allocationId) =>
+        Exec("DELETE FROM allocations WHERE id = @allocationId", new { allocationId });
+
+    public void InsertTotalChange(TotalChangeRow change) =>
+        Exec(
+            "INSERT INTO total_changes (allocation_id, old_total, new_total, actor, at_ns, reason) " +
+            "VALUES (@AllocationId, @OldTotal, @NewTotal, @Actor, @AtNs, @Reason)",
+            change);
+
+    public IReadOnlyList<TotalChangeRow> ListTotalChanges(long allocationId) =>
+        Many<TotalChangeRow>(
+            "SELECT allocation_id AS AllocationId, old_total AS OldTotal, new_total AS NewTotal, actor AS Actor, at_ns AS AtNs, reason AS Reason " +
+            "FROM total_changes WHERE allocation_id = @allocationId ORDER BY id",
+            new { allocationId });
+
+    // Usage events: the two inserts on the recording hot path reuse prepared commands for the whole transaction.
+    public long InsertEvent(EventRow row)
+    {
+        if (insertEvent is null)
+        {
+            insertEvent = Prepare(
+                "INSERT INTO usage_events (org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by) " +
+                "VALUES ($org, $alloc, $sku, $qty, $start, $end, $status, $key, $amount, $usd, $attrs, $recNs, $recBy) RETURNING id",
+                "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$status", "$key", "$amount", "$usd", "$attrs", "$recNs", "$recBy");
+        }
+        var p = insertEvent.Parameters;
+        p[0].Value = row.OrgId;
+        p[1].Value = row.AllocationId;
+        p[2].Value = row.SkuId;
+        p[3].Value = row.Quantity;
+        p[4].Value = row.StartNs;
+        p[5].Value = row.EndNs;
+        p[6].Value = row.Status;
+        p[7].Value = (object?)row.ExternalKey ?? DBNull.Value;
+        p[8].Value = row.Amount;
+        p[9].Value = (object?)row.Usd ?? DBNull.Value;
+        p[10].Value = (object?)row.Attributes ?? DBNull.Value;
+        p[11].Value = row.RecordedNs;
+        p[12].Value = row.RecordedBy;
+        return (long)insertEvent.ExecuteScalar()!;
+    }
+
+    public void UpdateEvent(EventRow row) =>
+        Exec(
+            "UPDATE usage_events SET allocation_id = @AllocationId, sku_id = @SkuId, quantity = @Quantity, start_ns = @StartNs, end_ns = @EndNs, " +
+            "status = @Status, amount = @Amount, usd = @Usd, attributes = @Attributes, recorded_ns = @RecordedNs, recorded_by = @RecordedBy WHERE id = @Id",
+            row);
+
+    public void InsertSegments(long eventId, IReadOnlyList<SegmentRow> segments)
+    {
+        if (insertSegment is null)
+        {
+            insertSegment = Prepare(
+                "INSERT INTO event_segments (event_id, seq, start_ns, end_ns, rule_id, rate, amount) VALUES ($e, $seq, $s, $t, $rule, $rate, $amount)",
+                "$e", "$seq", "$s", "$t", "$rule", "$rate", "$amount");
+        }
+        var p = insertSegment.Parameters;
+        for (var i = 0; i < segments.Count; i++)
+        {
+            var s = segments[i];
+            p[0].Value = eventId;
+            p[1].Value = i;
+            p[2].Value = s.StartNs;
+            p[3].Value = s.EndNs;
+            p[4].Value = s.RuleId;
+            p[5].Value = s.Rate;
+            p[6].Value = s.Amount;
+            insertSegment.ExecuteNonQuery();
+        }
+    }
+
+    public void DeleteSegments(long eventId) => Exec("DELETE FROM event_segments WHERE event_id = @eventId", new { eventId });
+
+    public EventRow? GetEvent(long eventId) =>
+        One<EventRow>($"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.id = @eventId", new { eventId });
+
+    public EventRow? FindEventByKey(long orgId, string externalKey) =>
+        One<EventRow>(
+            $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.org_id = @orgId AND e.external_key = @externalKey",
+            new { orgId, externalKey });
+
+    public IReadOnlyList<SegmentRow> ListSegments(long eventId) =>
+        Many<SegmentRow>(
+            "SELECT event_id AS EventId, seq AS Seq, start_ns AS StartNs, end_ns AS EndNs, rule_id AS RuleId, rate AS Rate, amount AS Amount " +
+            "FROM event_segments WHERE event_id = @eventId ORDER BY seq",
+            new { eventId });
+
+    public void DeleteEvent(long eventId) => Exec("DELETE FROM usage_events WHERE id = @eventId", new { eventId });
+
+    public long CountEvents(long allocationId) =>
+        One<long>("SELECT COUNT(*) FROM usage_events WHERE allocation_id = @allocationId", new { allocationId });
+
+    // Verification: SUM over INTEGER raises an error on overflow rather than wrapping.
+    public IReadOnlyList<EventSumRow> SumEventsByAllocation(long orgId) =>
+        Many<EventSumRow>(
+            "SELECT allocation_id AS AllocationId, status AS Status, SUM(amount) AS Total, COUNT(*) AS Count FROM usage_events " +
+            "WHERE org_id = @orgId GROUP BY allocation_id, status",
+            new { orgId });
+
+    public IReadOnlyList<(long EventId, long AllocationId, long Amount, long SegmentSum)> FindSegmentMismatches(long orgId) =>
+        connection.Query<(long, long, long, long)>(Cmd(
+            "SELECT e.id, e.allocation_id, e.amount, COALESCE((SELECT SUM(g.amount) FROM event_segments g WHERE g.event_id = e.id), 0) AS segsum " +
+            "FROM usage_events e WHERE e.org_id = @orgId AND e.amount <> COALESCE((SELECT SUM(g.amount) FROM event_segments g WHERE g.event_id = e.id), 0)",
+            new { orgId })).AsList();
+
+    private SqliteCommand Prepare(string sql, params string[] names)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var name in names)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+        command.Prepare();
+        return command;
+    }
+
+    public void Dispose()
+    {
+        insertEvent?.Dispose();
+        insertSegment?.Dispose();
+    }
+}

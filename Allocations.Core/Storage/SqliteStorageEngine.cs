@@ -1,0 +1,254 @@
+using System.Buffers.Binary;
+using Allocations.Exceptions;
+using Microsoft.Data.Sqlite;
+
+namespace Allocations.Storage;
+
+/// <summary>The SQLite engine: one database file (or one private in-memory database), WAL, foreign keys on,
+/// writes serialized in-process by a gate and across processes by <c>BEGIN IMMEDIATE</c> with a busy timeout.</summary>
+internal sealed class SqliteStorageEngine : IStorageEngine
+{
+    /// <summary>The file's application id, "ALLC": marks a SQLite file as an Allocations database.</summary>
+    internal const int ApplicationId = 0x414C4C43;
+
+    internal const string MemoryPath = ":memory:";
+
+    private readonly string connectionString;
+    private readonly SemaphoreSlim writeGate = new(1, 1);
+    private readonly SqliteConnection? memoryConnection;
+    private readonly bool durableFull;
+    private readonly int busyTimeoutMs;
+    private bool disposed;
+
+    private SqliteStorageEngine(string location, string connectionString, SqliteConnection? memoryConnection, bool durableFull, int busyTimeoutMs)
+    {
+        Location = location;
+        this.connectionString = connectionString;
+        this.memoryConnection = memoryConnection;
+        this.durableFull = durableFull;
+        this.busyTimeoutMs = busyTimeoutMs;
+    }
+
+    public string Location { get; }
+
+    /// <summary>Opens (creating when missing) and upgrades a store. A file that is not an Allocations database, or
+    /// comes from a newer schema, is refused before anything writes to it.</summary>
+    internal static SqliteStorageEngine Open(string path, bool durableFull, TimeSpan busyTimeout)
+    {
+        var busyMs = (int)Math.Clamp(busyTimeout.TotalMilliseconds, 0, int.MaxValue);
+        if (path == MemoryPath)
+        {
+            var memory = new SqliteConnection("Data Source=:memory:;Foreign Keys=True");
+            memory.Open();
+            var engine = new SqliteStorageEngine(MemoryPath, memory.ConnectionString, memory, durableFull, busyMs);
+            engine.Initialize(memory);
+            return engine;
+        }
+
+        var fullPath = System.IO.Path.GetFullPath(path);
+        InspectExistingFile(fullPath);
+        var builder = new SqliteConnectionStringBuilder
+        {
+            DataSource = fullPath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            ForeignKeys = true,
+            Pooling = true,
+            DefaultTimeout = Math.Max(1, busyMs / 1000),
+        };
+        var fileEngine = new SqliteStorageEngine(fullPath, builder.ToString(), null, durableFull, busyMs);
+        try
+        {
+            using var connection = fileEngine.OpenConnection();
+            fileEngine.Initialize(connection);
+        }
+        catch (SqliteException ex)
+        {
+            SqliteConnection.ClearAllPools();
+            throw Translate(fullPath, ex);
+        }
+        return fileEngine;
+    }
+
+    /// <summary>Reads the 100-byte SQLite header directly, so a foreign, damaged or newer file is refused without
+    /// SQLite ever opening it for writing.</summary>
+    private static void InspectExistingFile(string fullPath)
+    {
+        if (!File.Exists(fullPath))
+        {
+            return;
+        }
+        byte[] header = new byte[100];
+        long length;
+        try
+        {
+            using var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            length = stream.Length;
+            if (length == 0)
+            {
+                return;
+            }
+            stream.ReadExactly(header, 0, (int)Math.Min(100, length));
+        }
+        catch (IOException ex)
+        {
+            throw new StoreUnavailableException(fullPath, "the file cannot be read", ex);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new StoreUnavailableException(fullPath, "the file cannot be read (permission denied)", ex);
+        }
+
+        if (length < 100 || !header.AsSpan(0, 16).SequenceEqual("SQLite format 3\0"u8))
+        {
+            throw new StoreUnavailableException(fullPath, "it is not a SQLite database (the file header does not match)");
+        }
+        var pageSizeRaw = BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(16, 2));
+        long pageSize = pageSizeRaw == 1 ? 65536 : pageSizeRaw;
+        var pageCount = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(28, 4));
+        var changeCounter = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(24, 4));
+        var validFor = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(92, 4));
+        if (changeCounter == validFor && pageCount > 0 && length < pageSize * pageCount)
+        {
+            throw new StoreUnavailableException(fullPath, $"the file is truncated ({length} bytes, the header says {pageSize * pageCount})");
+        }
+        var userVersion = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(60, 4));
+        var applicationId = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(68, 4));
+        if (applicationId != ApplicationId)
+        {
+            if (applicationId == 0 && userVersion == 0 && HasNoTables(fullPath))
+            {
+                return; // an empty SQLite file, such as one left by an interrupted first open: ours to initialize
+            }
+            throw new StoreUnavailableException(fullPath, $"it is a SQLite database of another application (application_id 0x{applicationId:X8})");
+        }
+        if (userVersion > Migrations.Latest)
+        {
+            throw new StoreUnavailableException(
+                fullPath,
+                $"its schema version {userVersion} is newer than this library's {Migrations.Latest}; upgrade the library");
+        }
+    }
+
+    private static bool HasNoTables(string fullPath)
+    {
+        var builder = new SqliteConnectionStringBuilder { DataSource = fullPath, Mode = SqliteOpenMode.ReadOnly, Pooling = false };
+        try
+        {
+            using var connection = new SqliteConnection(builder.ToString());
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*) FROM sqlite_schema";
+            return (long)command.ExecuteScalar()! == 0;
+        }
+        catch (SqliteException ex)
+        {
+            throw new StoreUnavailableException(fullPath, "the file is damaged or not a database", ex);
+        }
+    }
+
+    private void Initialize(SqliteConnection connection)
+    {
+        if (memoryConnection is null)
+        {
+            using var wal = connection.CreateCommand();
+            wal.CommandText = "PRAGMA journal_mode=WAL";
+            var mode = wal.ExecuteScalar() as string;
+            if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new StoreUnavailableException(Location, $"write-ahead logging could not be enabled (journal_mode is '{mode}')");
+            }
+        }
+        using var transaction = connection.BeginTransaction(deferred: false);
+        Migrations.Apply(connection, transaction, Location);
+        transaction.Commit();
+    }
+
+    private SqliteConnection OpenConnection()
+    {
+        var connection = new SqliteConnection(connectionString);
+        connection.Open();
+        using var pragmas = connection.CreateCommand();
+        pragmas.CommandText = $"PRAGMA busy_timeout = {busyTimeoutMs}; PRAGMA synchronous = {(durableFull ? "FULL" : "NORMAL")};";
+        pragmas.ExecuteNonQuery();
+        return connection;
+    }
+
+    public Task<T> ReadAsync<T>(Func<IStorageSession, T> work, CancellationToken cancellationToken) =>
+        RunAsync(work, write: false, cancellationToken);
+
+    public Task<T> WriteAsync<T>(Func<IStorageSession, T> work, CancellationToken cancellationToken) =>
+        RunAsync(work, write: true, cancellationToken);
+
+    private async Task<T> RunAsync<T>(Func<IStorageSession, T> work, bool write, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var gated = write || memoryConnection is not null;
+        if (gated)
+        {
+            await writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        try
+        {
+            var connection = memoryConnection ?? OpenConnection();
+            try
+            {
+                using var transaction = connection.BeginTransaction(deferred: !write);
+                using var session = new SqliteSession(connection, transaction, cancellationToken);
+                var result = work(session);
+                cancellationToken.ThrowIfCancellationRequested();
+                transaction.Commit();
+                return result;
+            }
+            finally
+            {
+                if (memoryConnection is null)
+                {
+                    connection.Dispose();
+                }
+            }
+        }
+        catch (SqliteException ex)
+        {
+            throw Translate(Location, ex);
+        }
+        finally
+        {
+            if (gated)
+            {
+                writeGate.Release();
+            }
+        }
+    }
+
+    /// <summary>The storage boundary: no <see cref="SqliteException"/> passes it.</summary>
+    internal static AllocationsException Translate(string location, SqliteException ex) => ex.SqliteErrorCode switch
+    {
+        5 or 6 => new StoreUnavailableException(location, "the database stayed locked by another writer past the busy timeout; try again", ex),
+        8 => new StoreUnavailableException(location, "the database is read-only (check the file's permissions)", ex),
+        10 or 11 or 26 => new StoreUnavailableException(location, "the database file is damaged or not a database", ex),
+        13 => new StoreUnavailableException(location, "the disk is full", ex),
+        14 => new StoreUnavailableException(location, "the database file cannot be opened", ex),
+        19 => new ConflictException($"the change conflicts with stored data: {ex.Message}", []),
+        _ => new StoreUnavailableException(location, $"SQLite error {ex.SqliteErrorCode}: {ex.Message}", ex),
+    };
+
+    public void Dispose()
+    {
+        if (disposed)
+        {
+            return;
+        }
+        disposed = true;
+        if (memoryConnection is not null)
+        {
+            memoryConnection.Dispose();
+        }
+        else
+        {
+            using var connection = new SqliteConnection(connectionString);
+            SqliteConnection.ClearPool(connection);
+        }
+        writeGate.Dispose();
+    }
+}
