@@ -46,6 +46,21 @@ public sealed partial class AllocationStore
             cancellationToken);
     }
 
+    /// <summary>Lists the organizations the actor administers (every organization for the system actor).</summary>
+    /// <param name="actor">Any principal.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The organizations, oldest first.</returns>
+    public Task<IReadOnlyList<Organization>> ListOrganizationsAsync(Principal actor, CancellationToken cancellationToken = default)
+    {
+        AccessResolver.CheckActor(actor);
+        return engine.ReadAsync<IReadOnlyList<Organization>>(
+            session => session.ListOrganizations()
+                .Where(o => AccessResolver.IsOrgAdmin(session, actor, o.Id))
+                .Select(o => new Organization(new OrganizationId(o.Id), o.Name))
+                .ToList(),
+            cancellationToken);
+    }
+
     /// <summary>Makes a user an admin of an organization.</summary>
     /// <param name="actor">An organization admin or the system actor.</param>
     /// <param name="organization">The organization.</param>

@@ -238,6 +238,38 @@ public sealed partial class AllocationStore
             },
             cancellationToken);
 
+    /// <summary>Finds the event recorded under an external key in an organization.</summary>
+    /// <param name="actor">Read on the event's allocation.</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="externalKey">The key.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The event, or null when no event the actor may Read has that key.</returns>
+    /// <exception cref="InvalidInputException">The key is empty or longer than 400 characters.</exception>
+    public Task<UsageEvent?> FindEventByKeyAsync(Principal actor, OrganizationId organization, string externalKey, CancellationToken cancellationToken = default)
+    {
+        AccessResolver.CheckActor(actor);
+        Preconditions.CheckArgument(!string.IsNullOrEmpty(externalKey) && externalKey.Length <= 400, "externalKey", externalKey, "an external key has 1 to 400 characters");
+        return engine.ReadAsync(
+            session =>
+            {
+                var row = session.FindEventByKey(organization.Value, externalKey);
+                if (row is null)
+                {
+                    return null;
+                }
+                var writer = new UsageWriter(session, actor, NowNs());
+                try
+                {
+                    return writer.ToEvent(writer.Event(new UsageEventId(row.Id), Operation.ReadEvents));
+                }
+                catch (NotFoundException)
+                {
+                    return null;
+                }
+            },
+            cancellationToken);
+    }
+
     /// <summary>Recomputes every figure of an organization from its events and reports each difference.</summary>
     /// <param name="actor">An organization admin.</param>
     /// <param name="organization">The organization.</param>
