@@ -1,0 +1,283 @@
+using Allocations.Domain;
+using Allocations.Exceptions;
+using Allocations.Tests.Support;
+using NodaTime;
+using Xunit;
+
+namespace Allocations.Tests.Usage;
+
+public class UsageTests
+{
+    private static readonly Principal Admin = TestStore.Admin;
+    private static readonly Instant Start = TestStore.November1 + Duration.FromHours(1);
+
+    [Fact]
+    public async Task Record_EstimatedAndConfirmed_CountTowardTheirFigures_AndTheParentIncludesChildren()
+    {
+        using var t = await TestStore.CreateAsync();
+        var parent = await t.CreateAllocationAsync("P", 100m);
+        var child = await t.CreateAllocationAsync("C", 50m, parent);
+        await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(parent, 1m, Start, Start + Duration.FromHours(2)));
+        await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(child, 3m, Start, Start + Duration.FromHours(2)));
+        await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(child, 1m, Start, Start + Duration.FromHours(4), UsageStatus.Estimated));
+        var p = await t.Store.GetAllocationAsync(Admin, parent.Id);
+        var c = await t.Store.GetAllocationAsync(Admin, child.Id);
+        Assert.Equal((Amount.FromUnits(8m), Amount.FromUnits(4m)), (p.Used, p.Estimated));
+        Assert.Equal((Amount.FromUnits(2m), Amount.Zero), (p.OwnUsed, p.OwnEstimated));
+        Assert.Equal((Amount.FromUnits(6m), Amount.FromUnits(4m)), (c.Used, c.Estimated));
+        Assert.Equal(Amount.FromUnits(88m), p.Remaining);
+        Assert.Equal(12m, p.PercentUsed);
+    }
+
+    [Fact]
+    public async Task Record_KeepsAttributesAndKeyVerbatim()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 100m);
+        var attributes = new Dictionary<string, string> { ["user"] = "o'brien\"; DROP TABLE usage_events;--", ["note"] = "tab\there\u0001\n" };
+        var key = "lab:42:2026-11-01T00:00:00Z'--";
+        var recorded = await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 1m, Start, Start + Duration.FromHours(1), key: key) with { Attributes = attributes });
+        var read = await t.Store.GetEventAsync(Admin, recorded.Event.Id);
+        Assert.Equal(key, read.ExternalKey);
+        Assert.Equal(attributes, read.Attributes);
+        Assert.Equal("admin", read.RecordedBy);
+    }
+
+    [Fact]
+    public async Task Record_SameKeySameContent_IsUnchanged_AndNotCountedTwice()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 100m);
+        var record = TestStore.Cpu1(a, 2m, Start, Start + Duration.FromHours(3), key: "job-1");
+        var first = await t.Store.RecordUsageAsync(Admin, record);
+        var before = t.ContentHash();
+        var second = await t.Store.RecordUsageAsync(Admin, record);
+        Assert.Equal(RecordDisposition.Unchanged, second.Disposition);
+        Assert.Equal(first.Event.Id, second.Event.Id);
+        Assert.Equal(before, t.ContentHash());
+        Assert.Equal(Amount.FromUnits(6m), (await t.Store.GetAllocationAsync(Admin, a.Id)).Used);
+    }
+
+    [Fact]
+    public async Task Record_KeyOfEstimatedEvent_ReplacesIt_AndMovesTheFigures()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 100m);
+        var running = TestStore.Cpu1(a, 2m, Start, Start + Duration.FromHours(1), UsageStatus.Estimated, "job-2");
+        var first = await t.Store.RecordUsageAsync(Admin, running);
+        var later = await t.Store.RecordUsageAsync(Admin, running with { End = Start + Duration.FromHours(5) });
+        Assert.Equal(RecordDisposition.Replaced, later.Disposition);
+        Assert.Equal(first.Event.Id, later.Event.Id);
+        var finished = await t.Store.RecordUsageAsync(Admin, running with { End = Start + Duration.FromHours(6), Status = UsageStatus.Confirmed });
+        Assert.Equal(RecordDisposition.Replaced, finished.Disposition);
+        var after = await t.Store.GetAllocationAsync(Admin, a.Id);
+        Assert.Equal((Amount.FromUnits(12m), Amount.Zero), (after.Used, after.Estimated));
+        Assert.True((await t.Store.VerifyAsync(Admin, t.Organization)).IsClean);
+    }
+
+    [Fact]
+    public async Task Record_KeyOfConfirmedEventWithOtherContent_IsAConflictNamingTheFields()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 100m);
+        var record = TestStore.Cpu1(a, 2m, Start, Start + Duration.FromHours(1), key: "job-3");
+        await t.Store.RecordUsageAsync(Admin, record);
+        var before = t.ContentHash();
+        var ex = await Assert.ThrowsAsync<ConflictException>(() => t.Store.RecordUsageAsync(Admin, record with { Quantity = Quantity.FromDecimal(3m), End = Start + Duration.FromHours(2) }));
+        Assert.Equal(new[] { "quantity", "end" }, ex.Fields);
+        Assert.Contains("job-3", ex.Message);
+        Assert.Equal(before, t.ContentHash());
+    }
+
+    [Fact]
+    public async Task Record_BadInputs_AreRefusedNamingTheFieldAndChangeNothing()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 100m);
+        var usd = await t.Store.CreateAllocationAsync(Admin, t.Organization, new NewAllocation("Dollars", UnitCode.Usd, Amount.FromUnits(5m)));
+        var ok = TestStore.Cpu1(a, 1m, Start, Start + Duration.FromHours(1));
+        var before = t.ContentHash();
+
+        Assert.Equal("end", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok with { End = Start - Duration.FromSeconds(1) }))).Field);
+        Assert.Equal("start", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok with { Start = Instant.MinValue }))).Field);
+        Assert.Equal("end", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok with { End = Instant.MaxValue }))).Field);
+        Assert.Equal("sku", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok with { Sku = default }))).Field);
+        Assert.Equal("status", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok with { Status = (UsageStatus)7 }))).Field);
+        Assert.Equal("externalKey", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok with { ExternalKey = "" }))).Field);
+        Assert.Equal("sku", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok with { Allocation = usd.Id }))).Field);
+        var unknownSku = await Assert.ThrowsAsync<NotFoundException>(() => t.Store.RecordUsageAsync(Admin, ok with { Sku = new SkuCode("NOPE") }));
+        Assert.Equal(("SKU", "NOPE"), (unknownSku.Kind, unknownSku.Key));
+        await Assert.ThrowsAsync<NotFoundException>(() => t.Store.RecordUsageAsync(Admin, ok with { Allocation = new AllocationId(424242) }));
+        var noRate = await Assert.ThrowsAsync<NoRateException>(() => t.Store.RecordUsageAsync(Admin, ok with { Start = TestStore.November1 - Duration.FromHours(1) }));
+        Assert.Equal(("CPU_HOUR", TestStore.November1 - Duration.FromHours(1)), (noRate.Schedule, noRate.Instant));
+        var overflow = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok with { Quantity = Quantity.FromMicros(long.MaxValue), End = Start + Duration.FromDays(3000) }));
+        Assert.Equal("quantity", overflow.Field);
+        await Assert.ThrowsAsync<OperationCanceledException>(() => t.Store.RecordUsageAsync(Admin, ok, new CancellationToken(canceled: true)));
+        Assert.Equal("actor", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(default, ok))).Field);
+
+        Assert.Equal(before, t.ContentHash());
+    }
+
+    [Fact]
+    public async Task Record_FiguresThatWouldOverflow_AreRefused()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 1m);
+        var big = TestStore.Cpu1(a, 1m, Start, Start + Duration.FromHours(1)) with { Quantity = Quantity.FromDecimal(5_000_000_000_000m) };
+        await t.Store.RecordUsageAsync(Admin, big);
+        var before = t.ContentHash();
+        var ex = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, big));
+        Assert.Equal("amount", ex.Field);
+        Assert.Equal(before, t.ContentHash());
+    }
+
+    [Fact]
+    public async Task RuleChanges_NeverAlterStoredAmounts()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 1000m);
+        var recorded = await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 1m, TestStore.November15, TestStore.November15 + Duration.FromHours(10)));
+        await t.Store.ChangeRateAsync(Admin, t.Organization, TestStore.Cpu, TestStore.November15 + Duration.FromHours(2), Rate.FromDecimal(100m));
+        var again = await t.Store.GetEventAsync(Admin, recorded.Event.Id);
+        Assert.Equal(Amount.FromUnits(20m), again.Amount);
+        Assert.Equal(recorded.Event.Segments, again.Segments);
+        var newer = await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 1m, TestStore.November15, TestStore.November15 + Duration.FromHours(10)));
+        Assert.Equal(Amount.FromUnits(4m + 800m), newer.Event.Amount);
+        Assert.Equal(2, newer.Event.Segments.Count);
+    }
+
+    [Fact]
+    public async Task Reserve_WhenItFits_RecordsAnEstimatedHold()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 10m);
+        var result = await t.Store.ReserveAsync(Admin, TestStore.Cpu1(a, 5m, Start, Start + Duration.FromHours(2)));
+        Assert.True(result.Reserved);
+        Assert.True(result.Fit.Fits);
+        Assert.Equal(UsageStatus.Estimated, result.Event!.Status);
+        Assert.Equal(Amount.FromUnits(10m), (await t.Store.GetAllocationAsync(Admin, a.Id)).Estimated);
+    }
+
+    [Fact]
+    public async Task Reserve_WhenTheChildIsExhausted_ReturnsDoesNotFitAtTheChild_AndWritesNothing()
+    {
+        using var t = await TestStore.CreateAsync();
+        var parent = await t.CreateAllocationAsync("P", 100m);
+        var child = await t.CreateAllocationAsync("C", 10m, parent);
+        await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(child, 8m, Start, Start + Duration.FromHours(1)));
+        var before = t.ContentHash();
+        var result = await t.Store.ReserveAsync(Admin, TestStore.Cpu1(child, 3m, Start, Start + Duration.FromHours(1)));
+        Assert.False(result.Reserved);
+        Assert.Equal(child.Id, result.Fit.BlockedBy);
+        Assert.Equal(Amount.FromUnits(1m), result.Fit.Shortfall);
+        Assert.Equal(Amount.FromUnits(3m), result.Fit.Amount);
+        Assert.Equal(before, t.ContentHash());
+    }
+
+    [Fact]
+    public async Task Reserve_WhenTheParentIsExhausted_ReturnsDoesNotFitAtTheParent()
+    {
+        using var t = await TestStore.CreateAsync();
+        var parent = await t.CreateAllocationAsync("P", 10m);
+        var child1 = await t.CreateAllocationAsync("C1", 10m, parent);
+        var child2 = await t.CreateAllocationAsync("C2", 10m, parent);
+        await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(child1, 7m, Start, Start + Duration.FromHours(1)));
+        var result = await t.Store.ReserveAsync(Admin, TestStore.Cpu1(child2, 5m, Start, Start + Duration.FromHours(1)));
+        Assert.False(result.Reserved);
+        Assert.Equal(parent.Id, result.Fit.BlockedBy);
+        Assert.Equal(Amount.FromUnits(2m), result.Fit.Shortfall);
+        var fit = await t.Store.CheckFitAsync(Admin, TestStore.Cpu1(child2, 3m, Start, Start + Duration.FromHours(1)));
+        Assert.True(fit.Fits);
+        Assert.Null(fit.BlockedBy);
+    }
+
+    [Fact]
+    public async Task Reserve_ExactlyTheRemaining_Fits()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 6m);
+        Assert.True((await t.Store.ReserveAsync(Admin, TestStore.Cpu1(a, 3m, Start, Start + Duration.FromHours(2)))).Reserved);
+        Assert.False((await t.Store.CheckFitAsync(Admin, TestStore.Cpu1(a, 0.000001m, Start, Start + Duration.FromHours(1)))).Fits);
+    }
+
+    [Fact]
+    public async Task Confirm_WithFinalQuantityAndEnd_ReRatesAndMovesEstimatedToUsed()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 1000m);
+        var hold = (await t.Store.ReserveAsync(Admin, TestStore.Cpu1(a, 4m, TestStore.November15 - Duration.FromHours(2), TestStore.November15 + Duration.FromHours(8)))).Event!;
+        Assert.Equal(Amount.FromUnits(8m + 64m), hold.Amount);
+        var confirmed = await t.Store.ConfirmAsync(Admin, hold.Id, Quantity.FromDecimal(2m), TestStore.November15 + Duration.FromHours(1));
+        Assert.Equal(UsageStatus.Confirmed, confirmed.Status);
+        Assert.Equal(Amount.FromUnits(4m + 4m), confirmed.Amount);
+        var after = await t.Store.GetAllocationAsync(Admin, a.Id);
+        Assert.Equal((Amount.FromUnits(8m), Amount.Zero), (after.Used, after.Estimated));
+        var again = await t.Store.ConfirmAsync(Admin, hold.Id);
+        Assert.Equal((confirmed.Status, confirmed.Amount, confirmed.Interval), (again.Status, again.Amount, again.Interval));
+        Assert.Equal(confirmed.Segments, again.Segments);
+        Assert.Contains("status", (await Assert.ThrowsAsync<ConflictException>(() => t.Store.ConfirmAsync(Admin, hold.Id, Quantity.FromDecimal(9m)))).Fields);
+        Assert.Equal("finalEnd", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.ConfirmAsync(Admin, hold.Id, finalEnd: TestStore.November1))).Field);
+    }
+
+    [Fact]
+    public async Task Release_GivesTheHoldBack_ButNotAConfirmedCharge()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 100m);
+        var hold = (await t.Store.ReserveAsync(Admin, TestStore.Cpu1(a, 4m, Start, Start + Duration.FromHours(2)))).Event!;
+        var charge = (await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 1m, Start, Start + Duration.FromHours(2)))).Event;
+        await t.Store.ReleaseAsync(Admin, hold.Id);
+        Assert.Equal(Amount.Zero, (await t.Store.GetAllocationAsync(Admin, a.Id)).Estimated);
+        await Assert.ThrowsAsync<NotFoundException>(() => t.Store.GetEventAsync(Admin, hold.Id));
+        var before = t.ContentHash();
+        Assert.Contains("status", (await Assert.ThrowsAsync<ConflictException>(() => t.Store.ReleaseAsync(Admin, charge.Id))).Fields);
+        Assert.Equal(before, t.ContentHash());
+        await t.Store.DeleteEventAsync(Admin, charge.Id);
+        var after = await t.Store.GetAllocationAsync(Admin, a.Id);
+        Assert.Equal((Amount.Zero, Amount.FromUnits(100m)), (after.Used, after.Remaining));
+        Assert.True((await t.Store.VerifyAsync(Admin, t.Organization)).IsClean);
+    }
+
+    [Fact]
+    public async Task Batch_IsAllOrNothing_AndTheErrorNamesTheItem()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 100m);
+        var good = TestStore.Cpu1(a, 1m, Start, Start + Duration.FromHours(1));
+        var before = t.ContentHash();
+        var ex = await Assert.ThrowsAsync<NotFoundException>(() => t.Store.RecordBatchAsync(Admin, [good, good with { ExternalKey = "k" }, good with { Sku = new SkuCode("MISSING") }]));
+        Assert.Equal(2, ex.BatchIndex);
+        Assert.StartsWith("batch item 2:", ex.Message);
+        var invalid = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordBatchAsync(Admin, [good, good with { End = Start - Duration.FromHours(1) }]));
+        Assert.Equal((1, "end"), (invalid.BatchIndex!.Value, invalid.Field));
+        Assert.Equal(before, t.ContentHash());
+
+        var result = await t.Store.RecordBatchAsync(Admin, [good, good with { ExternalKey = "k" }, good with { ExternalKey = "k" }]);
+        Assert.Equal((2, 0, 1), (result.Recorded, result.Replaced, result.Unchanged));
+        Assert.Equal(result.EventIds[1], result.EventIds[2]);
+        Assert.Equal(Amount.FromUnits(2m), (await t.Store.GetAllocationAsync(Admin, a.Id)).Used);
+    }
+
+    [Fact]
+    public async Task PerUnitSku_SpanningTheChange_IsSpreadInProportionToTime()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 1000m);
+        var e = (await t.Store.RecordUsageAsync(Admin, new UsageRecord(a.Id, TestStore.License, Quantity.FromDecimal(4m), TestStore.November15 - Duration.FromHours(1), TestStore.November15 + Duration.FromHours(3)))).Event;
+        Assert.Equal(new[] { Amount.FromUnits(10m), Amount.FromUnits(60m) }, e.Segments.Select(s => s.Amount));
+        Assert.Equal(Amount.FromUnits(70m), e.Amount);
+    }
+
+    [Fact]
+    public async Task UsdPrice_PricesEventsOfACustomUnit_SplitAtPriceBoundaries()
+    {
+        using var t = await TestStore.CreateAsync();
+        await t.Store.AddUsdPriceAsync(Admin, t.Organization, TestStore.CoreHours, TestStore.November1, TestStore.November15, Rate.FromDecimal(0.10m));
+        await t.Store.AddUsdPriceAsync(Admin, t.Organization, TestStore.CoreHours, TestStore.November15, null, Rate.FromDecimal(0.05m));
+        var a = await t.CreateAllocationAsync("A", 1000m);
+        var e = (await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 1m, TestStore.November15 - Duration.FromHours(10), TestStore.November15 + Duration.FromHours(10)))).Event;
+        Assert.Equal(Amount.FromUnits(30m), e.Amount);
+        Assert.Equal(Amount.FromUnits(1.00m + 1.00m), e.UsdAmount);
+        Assert.Equal("unit", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.AddUsdPriceAsync(Admin, t.Organization, UnitCode.Usd, TestStore.November1, null, Rate.FromDecimal(1m)))).Field);
+    }
+}
