@@ -22,8 +22,9 @@ public sealed partial class AllocationStore
     /// taken in a write transaction before fetching. A second run while it is held returns
     /// <see cref="SlurmSyncOutcome.LockBusy"/> and does nothing; a run whose lock expired and was taken over returns
     /// <see cref="SlurmSyncOutcome.LockLost"/> and writes nothing.</para>
-    /// <para>Watermark: the snapshot instant, except that when the store refused a job (no rate, unknown
-    /// allocation…) it is held at that job's end so later runs retry it. A dry run takes no lock and writes
+    /// <para>Watermark: the snapshot instant, except that when the store refused a job for a reason that can be
+    /// fixed (no rate, unknown allocation or SKU) it is held at that job's end so later runs retry it; a conflict (a
+    /// Confirmed job re-sent with different content) is reported but does not hold it. A dry run takes no lock and writes
     /// nothing. The caller owns the returned reader.</para>
     /// </remarks>
     /// <param name="actor">An organization admin (or the system actor).</param>
@@ -284,7 +285,10 @@ public sealed partial class AllocationStore
         {
             var job = items[index].Job;
             skipped.Add(new SlurmSkip(job.LineNumber, job.JobId, SlurmSkipReason.Rejected, ex.Message));
-            Hold(items[index].End);
+            if (ex is not ConflictException)
+            {
+                Hold(items[index].End); // a missing rate or allocation can be fixed, so later runs retry the job
+            }
         }
         int recorded = 0, replaced = 0, unchanged = 0;
         if (write)

@@ -428,4 +428,36 @@ public class SlurmSyncTests
 
         Assert.Equal(hash, t.ContentHash());
     }
+
+    [Fact]
+    public async Task Sync_PendingJobShowingAnExpectedStart_RecordsNothing()
+    {
+        var (t, physics, _) = await CreateAsync();
+        using var __ = t;
+
+        var report = await SyncAsync(t, Text(
+            Line("1", "PENDING", "2026-11-24T01:00:00", "2026-11-24T02:00:00", "Unknown", 0),
+            Line("2", "RUNNING", "2026-11-24T01:00:00", "2026-11-24T05:00:00", "Unknown", 0)));
+
+        Assert.Equal((2, 0), (report.NotStarted, report.Recorded));
+        Assert.Equal((Amount.Zero, Amount.Zero), await FiguresAsync(t, physics));
+    }
+
+    [Fact]
+    public async Task Sync_ConfirmedJobResentWithDifferentContent_IsAConflictThatDoesNotHoldTheWatermark()
+    {
+        var (t, physics, _) = await CreateAsync();
+        using var __ = t;
+        await SyncAsync(t, Text(Line("1", "COMPLETED", "2026-11-24T01:00:00", "2026-11-24T01:00:00", "2026-11-24T02:00:00", 3600)));
+        t.Clock.Advance(Duration.FromMinutes(5));
+
+        var report = await SyncAsync(t, Text(Line("1", "COMPLETED", "2026-11-24T01:00:00", "2026-11-24T01:00:00", "2026-11-24T03:00:00", 7200)));
+
+        var skip = Assert.Single(report.Skipped);
+        Assert.Equal(SlurmSkipReason.Rejected, skip.Reason);
+        Assert.Contains("Confirmed", skip.Detail);
+        Assert.True(report.HasFailures);
+        Assert.Equal(t.Clock.GetCurrentInstant(), report.Watermark);
+        Assert.Equal(Amount.FromUnits(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
+    }
 }

@@ -12,7 +12,7 @@ internal readonly record struct MappedJob(UsageRecord? Record, SlurmSkip? Skip, 
 /// <remarks>
 /// <para>Key: <c>slurm:{cluster}:{JobIDRaw}:{Submit as Unix seconds}</c>, so each run of a requeued job (a new
 /// Submit) and a job id reused after a counter reset are distinct, and a re-import is idempotent.</para>
-/// <para>Status: a job without a start records nothing; a job without an end, or in a running state (RUNNING,
+/// <para>Status: a job without a start, in a pending state, or starting after the snapshot records nothing; a job without an end, or in a running state (RUNNING,
 /// SUSPENDED, COMPLETING, …), is Estimated from its start to the snapshot instant and replaced on each run; every
 /// other state with an end (COMPLETED, FAILED, CANCELLED, TIMEOUT, OUT_OF_MEMORY, BOOT_FAIL, DEADLINE, NODE_FAIL,
 /// PREEMPTED, REQUEUED, and any state a newer Slurm adds) is finished and Confirmed.</para>
@@ -28,6 +28,11 @@ internal static class SlurmJobMapper
     {
         "RUNNING", "SUSPENDED", "COMPLETING", "CONFIGURING", "STOPPED", "RESIZING", "SIGNALING", "STAGE_OUT",
         "UPDATE_DB", "POWER_UP_NODE",
+    };
+
+    private static readonly HashSet<string> PendingStates = new(StringComparer.Ordinal)
+    {
+        "PENDING", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD",
     };
 
     internal static string Key(string cluster, string jobIdRaw, Instant submit) =>
@@ -47,7 +52,8 @@ internal static class SlurmJobMapper
         {
             return new MappedJob(null, Skip(SlurmSkipReason.OtherCluster, $"cluster '{cluster}' is not the mapping's '{mapping.Cluster}'"), false, null);
         }
-        if (job.Start is not { } start)
+        // A pending job may show the scheduler's expected start; it has not started until it leaves PENDING.
+        if (job.Start is not { } start || PendingStates.Contains(job.BaseState) || (job.End is null && start > snapshot))
         {
             return new MappedJob(null, null, true, null);
         }

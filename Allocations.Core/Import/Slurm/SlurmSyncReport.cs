@@ -55,7 +55,8 @@ public enum SlurmSkipReason
     NoQuantity = 5,
 
     /// <summary>The store refused the record (allocation or SKU not found, no rate in force, a Confirmed job
-    /// re-sent with different content, access). A failure; the watermark is then not advanced.</summary>
+    /// re-sent with different content, access). A failure; unless it is a conflict, the watermark is held at the
+    /// job's end so later runs retry it.</summary>
     Rejected = 6,
 }
 
