@@ -57,30 +57,56 @@ public sealed partial class AllocationStore
             {
                 AccessResolver.CheckActor(actor);
                 var writer = new UsageWriter(session, actor, NowNs());
-                var ids = new UsageEventId[records.Count];
-                int recorded = 0, replaced = 0, unchanged = 0;
-                for (var i = 0; i < records.Count; i++)
-                {
-                    if ((i & 255) == 0)
-                    {
-                        cancellationToken.ThrowIfCancellationRequested();
-                    }
-                    var record = records[i];
-                    var id = WithIndex(i, () => writer.Apply(writer.Plan(record, Operation.RecordUsage, record.Status), out var disposition) is var eventId
-                        ? (eventId, disposition)
-                        : default);
-                    ids[i] = new UsageEventId(id.eventId);
-                    switch (id.disposition)
-                    {
-                        case RecordDisposition.Recorded: recorded++; break;
-                        case RecordDisposition.Replaced: replaced++; break;
-                        default: unchanged++; break;
-                    }
-                }
+                var result = ApplyBatch(writer, records, cancellationToken);
                 writer.Flush();
-                return new BatchResult(recorded, replaced, unchanged, ids);
+                return result;
             },
             cancellationToken);
+    }
+
+    /// <summary>The batch recording path inside a write transaction (the caller flushes). With
+    /// <paramref name="refused"/>, an item the store refuses while planning (before it writes anything) is handed to
+    /// it and left out (its id is default) instead of failing the batch; a failure while writing always fails it.</summary>
+    internal static BatchResult ApplyBatch(UsageWriter writer, IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken, Action<int, AllocationsException>? refused = null)
+    {
+        var ids = new UsageEventId[records.Count];
+        int recorded = 0, replaced = 0, unchanged = 0;
+        for (var i = 0; i < records.Count; i++)
+        {
+            if ((i & 255) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            var record = records[i];
+            PlannedRecord plan;
+            if (refused is null)
+            {
+                plan = WithIndex(i, () => writer.Plan(record, Operation.RecordUsage, record.Status));
+            }
+            else
+            {
+                try
+                {
+                    plan = writer.Plan(record, Operation.RecordUsage, record.Status);
+                }
+                catch (AllocationsException ex)
+                {
+                    refused(i, ex);
+                    continue;
+                }
+            }
+            var id = WithIndex(i, () => writer.Apply(plan, out var disposition) is var eventId
+                ? (eventId, disposition)
+                : default);
+            ids[i] = new UsageEventId(id.eventId);
+            switch (id.disposition)
+            {
+                case RecordDisposition.Recorded: recorded++; break;
+                case RecordDisposition.Replaced: replaced++; break;
+                default: unchanged++; break;
+            }
+        }
+        return new BatchResult(recorded, replaced, unchanged, ids);
     }
 
     /// <summary>Places an Estimated hold only if it fits the Remaining of the allocation and of its parent, atomically.</summary>

@@ -21,6 +21,7 @@ internal enum Operation
     DeleteConfirmedEvent,
     ReadEvents,
     Verify,
+    ImportUsage,
 }
 
 /// <summary>What an operation needs: the system actor, an organization admin, or a level on the allocation.</summary>
@@ -49,6 +50,7 @@ internal static class Permissions
         [Operation.CreateTopLevelAllocation] = new(RequirementScope.OrganizationAdmin),
         [Operation.DeleteAllocation] = new(RequirementScope.OrganizationAdmin),
         [Operation.Verify] = new(RequirementScope.OrganizationAdmin),
+        [Operation.ImportUsage] = new(RequirementScope.OrganizationAdmin),
         [Operation.CreateChildAllocation] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.ReadAllocation] = new(RequirementScope.Allocation, AccessLevel.Read),
         [Operation.ReadEvents] = new(RequirementScope.Allocation, AccessLevel.Read),
@@ -86,6 +88,7 @@ internal static class Permissions
         Operation.DeleteConfirmedEvent => "delete a Confirmed event",
         Operation.ReadEvents => "read usage events",
         Operation.Verify => "verify figures",
+        Operation.ImportUsage => "import usage (Slurm sync)",
         _ => operation.ToString(),
     };
 }

@@ -104,4 +104,9 @@ internal interface IStorageSession
     IReadOnlyList<EventSumRow> SumEventsByAllocation(long orgId);
 
     IReadOnlyList<(long EventId, long AllocationId, long Amount, long SegmentSum)> FindSegmentMismatches(long orgId);
+
+    // Slurm importer state (watermark and run lock)
+    SlurmStateRow? GetSlurmState(long orgId, string cluster);
+
+    void PutSlurmState(SlurmStateRow row);
 }
