@@ -42,6 +42,23 @@ public class EventListingTests
     }
 
     [Fact]
+    public async Task Pages_WithATimeRange_MatchOneBigPage_InBothOrders()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("Physics", 10_000m);
+        var records = Enumerable.Range(0, 80).Select(i => TestStore.Cpu1(a, 1m, Nov1 + Duration.FromMinutes(i * 37 % 1440), Nov1 + Duration.FromMinutes(i * 37 % 1440 + 45))).ToList();
+        await t.Store.RecordBatchAsync(Admin, records);
+        foreach (var order in new[] { EventOrder.NewestFirst, EventOrder.OldestFirst })
+        {
+            var range = new EventQuery(Nov1 + Duration.FromHours(5), Nov1 + Duration.FromHours(17), Order: order);
+            var whole = (await t.Store.ListEventsAsync(Admin, a.Id, range with { PageSize = 1000 })).Events.Select(e => e.Id).ToList();
+            var paged = (await AllPages(t.Store, a.Id, range with { PageSize = 4 })).Select(e => e.Id).ToList();
+            Assert.True(whole.Count > 20);
+            Assert.Equal(whole, paged);
+        }
+    }
+
+    [Fact]
     public async Task Filters_ByTimeSkuStatusAndAttribute_KeepOnlyMatchingEvents()
     {
         using var t = await TestStore.CreateAsync();

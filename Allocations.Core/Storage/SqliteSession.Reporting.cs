@@ -12,6 +12,12 @@ internal sealed partial class SqliteSession : IReportQueries
         var parameters = new DynamicParameters();
         var sql = new StringBuilder($"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.allocation_id = @allocationId");
         parameters.Add("allocationId", allocationId);
+        if (newestFirst && after is { } bound && filter.ToNs is { } to && bound.StartNs < to)
+        {
+            // The cursor is then the tighter upper bound on start_ns; leaving out the looser one lets the index range
+            // start right at the cursor, so a deep page costs the same as the first.
+            filter = filter with { ToNs = null };
+        }
         AppendFilter(sql, parameters, filter);
         if (after is { } cursor)
         {
