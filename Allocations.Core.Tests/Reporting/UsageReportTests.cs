@@ -66,7 +66,7 @@ public class UsageReportTests
         var b = await store.CreateAllocationAsync(Admin, org, new NewAllocation("B", TestStore.CoreHours, Amount.FromUnits(1000m)));
         var skus = new[] { TestStore.Cpu, TestStore.Gpu, TestStore.License };
         var records = new List<UsageRecord>();
-        foreach (var seed in seeds.Take(30).Append(fromSeed).Append(lengthSeed ^ cutSeed))
+        foreach (var seed in seeds.Take(30).Append(fromSeed).Append(lengthSeed).Append(cutSeed))
         {
             var r = new Random(seed);
             var start = Nov1 + Duration.FromSeconds(r.Next(0, 60 * 86400)) + Duration.FromNanoseconds(r.Next(0, 1000));
@@ -78,11 +78,12 @@ public class UsageReportTests
         {
             await store.RecordBatchAsync(Admin, records);
         }
-        var zone = ReportFixture.Zone(ReportFixture.ZoneIds[zoneSeed % ReportFixture.ZoneIds.Length]);
-        var from = Nov1 + Duration.FromMinutes(Math.Abs(fromSeed % (40 * 1440)));
-        var to = from + Duration.FromMinutes(Math.Abs(lengthSeed % (50 * 1440)));
-        var cut = from + (to - from) * (Math.Abs(cutSeed % 1000) / 1000.0);
-        cut = Instant.FromUnixTimeTicks(cut.ToUnixTimeTicks());
+        // FsCheck's integers are small; a Random seeded from them spreads the range over the two months of events.
+        var pick = new Random(HashCode.Combine(fromSeed, lengthSeed, cutSeed));
+        var zone = ReportFixture.Zone(ReportFixture.ZoneIds[(zoneSeed + pick.Next(100)) % ReportFixture.ZoneIds.Length]);
+        var from = Nov1 + Duration.FromSeconds(pick.Next(-86400, 40 * 86400)) + Duration.FromNanoseconds(pick.Next(0, 1000));
+        var to = from + Duration.FromSeconds(pick.Next(0, 50 * 86400)) + Duration.FromNanoseconds(pick.Next(0, 1000));
+        var cut = from + Duration.FromNanoseconds((long)((to - from).TotalNanoseconds * pick.NextDouble()));
 
         UsageReportRequest Request(Instant f, Instant t, CalendarBucket bucket) => new(org, f, t)
         {
