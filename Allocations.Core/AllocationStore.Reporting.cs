@@ -189,7 +189,7 @@ public sealed partial class AllocationStore
                 var queries = Queries(session);
                 foreach (var row in ReportAllocations(session, actor, request))
                 {
-                    builder.Add(row, queries.StreamReportSegments(row.Id, filter));
+                    builder.Add(row, queries.StreamReportSegments(row.Id, filter), session.CancellationToken);
                 }
                 return builder.Build();
             },

@@ -30,12 +30,17 @@ internal sealed class ReportBuilder
     }
 
     /// <summary>Adds the segments of one allocation's events, grouped by event in segment order.</summary>
-    internal void Add(AllocationRow allocation, IEnumerable<ReportSegmentRow> segments)
+    internal void Add(AllocationRow allocation, IEnumerable<ReportSegmentRow> segments, CancellationToken cancellationToken)
     {
         long currentEvent = -1;
         string?[] attributes = noAttributes;
+        var count = 0;
         foreach (var segment in segments)
         {
+            if ((++count & 4095) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
             if (segment.EventId != currentEvent)
             {
                 currentEvent = segment.EventId;

@@ -40,8 +40,8 @@ internal sealed partial class SqliteSession : IReportQueries
         }
         return Many<SegmentRow>(
             "SELECT event_id AS EventId, seq AS Seq, start_ns AS StartNs, end_ns AS EndNs, rule_id AS RuleId, rate AS Rate, amount AS Amount " +
-            "FROM event_segments WHERE event_id IN @eventIds ORDER BY event_id, seq",
-            new { eventIds });
+            "FROM event_segments WHERE event_id IN (SELECT value FROM json_each(@ids)) ORDER BY event_id, seq",
+            new { ids = "[" + string.Join(',', eventIds.Select(id => id.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]" });
     }
 
     public IEnumerable<ReportSegmentRow> StreamReportSegments(long allocationId, EventFilter filter)
