@@ -6,6 +6,9 @@ var commands = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.
 {
     ["demo"] = DemoCommand.RunAsync,
     ["slurm"] = SlurmCommand.RunAsync,
+    ["report"] = ReportCommand.RunAsync,
+    ["export"] = ExportCommand.RunAsync,
+    ["credits"] = CreditsCommand.RunAsync,
 };
 
 if (args.Length > 0 && (args[0] is "-h" or "--help" or "help"))

@@ -1,0 +1,51 @@
+namespace Allocations.Storage;
+
+/// <summary>The read-only queries of reporting: pages of events and a stream of rated segments. Values are always
+/// bound as parameters; only fixed SQL fragments are chosen by the filter's shape.</summary>
+internal interface IReportQueries
+{
+    /// <summary>One page of an allocation's events in (start, id) order, strictly after the cursor when given.</summary>
+    IReadOnlyList<EventRow> ListEventPage(long allocationId, EventFilter filter, bool newestFirst, (long StartNs, long Id)? after, int limit);
+
+    /// <summary>The segments of the given events, in event and segment order.</summary>
+    IReadOnlyList<SegmentRow> ListSegmentsOf(IReadOnlyList<long> eventIds);
+
+    /// <summary>Streams the rated segments of an allocation's events that meet the filter, grouped by event (event id,
+    /// then segment order). The sequence must be consumed inside the transaction.</summary>
+    IEnumerable<ReportSegmentRow> StreamReportSegments(long allocationId, EventFilter filter);
+}
+
+/// <summary>Which events a query keeps: those overlapping [FromNs, ToNs) (a zero-length event when its instant lies
+/// inside), of one SKU and status when given, whose attributes hold each (JSON path, value) pair.</summary>
+internal sealed record EventFilter(
+    long? FromNs,
+    long? ToNs,
+    long? SkuId,
+    int? Status,
+    IReadOnlyList<(string Path, string Value)> Attributes);
+
+/// <summary>A rated segment with the event fields a report groups and splits by.</summary>
+internal sealed class ReportSegmentRow
+{
+    public long EventId { get; set; }
+
+    public long SkuId { get; set; }
+
+    public string SkuCode { get; set; } = "";
+
+    public int Status { get; set; }
+
+    public long EventStartNs { get; set; }
+
+    public long EventEndNs { get; set; }
+
+    public long? Usd { get; set; }
+
+    public string? Attributes { get; set; }
+
+    public long StartNs { get; set; }
+
+    public long EndNs { get; set; }
+
+    public long Amount { get; set; }
+}
