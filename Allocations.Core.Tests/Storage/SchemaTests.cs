@@ -45,6 +45,16 @@ public class SchemaTests
     }
 
     [Fact]
+    public async Task Open_ASecondStoreOnANewFile_WhileTheFirstIsOpen_SeesTheSameStore()
+    {
+        var path = Path.Combine(TestStore.NewDirectory(), "shared.db");
+        using var first = await AllocationStore.OpenAsync(path);
+        var org = await first.CreateOrganizationAsync(Principal.System, "Shared", "admin");
+        using var second = await AllocationStore.OpenAsync(path);
+        Assert.Equal(org.Name, Assert.Single(await second.ListOrganizationsAsync(Principal.System)).Name);
+    }
+
+    [Fact]
     public async Task Open_EmptyFile_IsInitialized()
     {
         var path = Path.Combine(TestStore.NewDirectory(), "empty.db");

@@ -113,12 +113,19 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         }
         var userVersion = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(60, 4));
         var applicationId = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(68, 4));
-        if (applicationId != ApplicationId)
+        if (applicationId == 0 && userVersion == 0)
         {
-            if (applicationId == 0 && userVersion == 0 && HasNoTables(fullPath))
+            // The header alone cannot tell: a store another connection created moments ago may hold its first
+            // pages (application id included) only in the write-ahead log. Ask SQLite, which reads the log too.
+            var probe = Probe(fullPath);
+            if (probe.ApplicationId == 0 && probe.UserVersion == 0 && probe.Tables == 0)
             {
                 return; // an empty SQLite file, such as one left by an interrupted first open: ours to initialize
             }
+            (applicationId, userVersion) = (probe.ApplicationId, probe.UserVersion);
+        }
+        if (applicationId != ApplicationId)
+        {
             throw new StoreUnavailableException(fullPath, $"it is a SQLite database of another application (application_id 0x{applicationId:X8})");
         }
         if (userVersion > Migrations.Latest)
@@ -129,16 +136,26 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         }
     }
 
-    private static bool HasNoTables(string fullPath)
+    /// <summary>Reads the application id, schema version and table count through SQLite without writing: the
+    /// connection opens the existing file (never creating it) and only reads.</summary>
+    private static (int ApplicationId, int UserVersion, long Tables) Probe(string fullPath)
     {
-        var builder = new SqliteConnectionStringBuilder { DataSource = fullPath, Mode = SqliteOpenMode.ReadOnly, Pooling = false };
+        var builder = new SqliteConnectionStringBuilder { DataSource = fullPath, Mode = SqliteOpenMode.ReadWrite, Pooling = false };
         try
         {
             using var connection = new SqliteConnection(builder.ToString());
             connection.Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT COUNT(*) FROM sqlite_schema";
-            return (long)command.ExecuteScalar()! == 0;
+            command.CommandText = "PRAGMA application_id; PRAGMA user_version; SELECT COUNT(*) FROM sqlite_schema;";
+            using var reader = command.ExecuteReader();
+            reader.Read();
+            var applicationId = reader.GetInt32(0);
+            reader.NextResult();
+            reader.Read();
+            var userVersion = reader.GetInt32(0);
+            reader.NextResult();
+            reader.Read();
+            return (applicationId, userVersion, reader.GetInt64(0));
         }
         catch (SqliteException ex)
         {
