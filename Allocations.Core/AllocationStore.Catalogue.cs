@@ -108,7 +108,7 @@ public sealed partial class AllocationStore
     }
 
     /// <summary>Lists the units of an organization, USD included.</summary>
-    /// <param name="actor">An organization admin.</param>
+    /// <param name="actor">An organization admin, or anyone holding a grant on an allocation of the organization.</param>
     /// <param name="organization">The organization.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The units, by code.</returns>
@@ -159,7 +159,7 @@ public sealed partial class AllocationStore
     }
 
     /// <summary>Lists the SKUs of an organization.</summary>
-    /// <param name="actor">An organization admin.</param>
+    /// <param name="actor">An organization admin, or anyone holding a grant on an allocation of the organization.</param>
     /// <param name="organization">The organization.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The SKUs, by code.</returns>
@@ -237,7 +237,7 @@ public sealed partial class AllocationStore
     }
 
     /// <summary>Gets a SKU's rate rules in time order.</summary>
-    /// <param name="actor">An organization admin.</param>
+    /// <param name="actor">An organization admin, or anyone holding a grant on an allocation of the organization.</param>
     /// <param name="organization">The organization.</param>
     /// <param name="sku">The SKU.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
@@ -294,7 +294,7 @@ public sealed partial class AllocationStore
     }
 
     /// <summary>Gets a unit's USD price rules in time order (empty for USD and for units without prices).</summary>
-    /// <param name="actor">An organization admin.</param>
+    /// <param name="actor">An organization admin, or anyone holding a grant on an allocation of the organization.</param>
     /// <param name="organization">The organization.</param>
     /// <param name="unit">The unit.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

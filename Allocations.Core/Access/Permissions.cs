@@ -105,7 +105,7 @@ internal static class Permissions
         Operation.ReadEvents => "read usage events",
         Operation.Verify => "verify figures",
         Operation.ManageGroups => "manage groups or their members",
-        Operation.ReadGroups => "read groups",
+        Operation.ReadGroups => "read groups or organization admins",
         Operation.ManageGrants => "grant, change or revoke access",
         Operation.ReadGrants => "read the grants",
         Operation.ReadAllocationJournal => "read the journal of the allocation",
