@@ -1,4 +1,3 @@
-using System.Globalization;
 using Allocations.Access;
 using Allocations.Domain;
 using Allocations.Exceptions;
@@ -81,8 +80,9 @@ public sealed partial class AllocationStore
                 {
                     throw new ConflictException($"a group named {InvalidInputException.Display(trimmed)} already exists in {organization}", ["group"]);
                 }
-                session.InsertGroup(organization.Value, trimmed, key, NowNs());
-                var journal = new JournalWriter(session, actor, NowNs());
+                var now = NowNs();
+                session.InsertGroup(organization.Value, trimmed, key, now);
+                var journal = new JournalWriter(session, actor, now);
                 journal.Append(organization.Value, null, "group.create", "group:" + trimmed, null, journal.Object(("name", trimmed)));
                 return new GroupInfo(trimmed, []);
             },
@@ -320,6 +320,4 @@ public sealed partial class AllocationStore
         inherited,
         InstantCodec.FromNs(row.GrantedNs),
         row.GrantedBy);
-
-    private static string Id(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

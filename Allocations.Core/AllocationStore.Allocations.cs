@@ -126,7 +126,8 @@ public sealed partial class AllocationStore
             session =>
             {
                 var row = AccessResolver.RequireAllocation(session, actor, allocation, Operation.ChangeTotal);
-                var journal = new JournalWriter(session, actor, NowNs());
+                var now = NowNs();
+                var journal = new JournalWriter(session, actor, now);
                 journal.Append(
                     row.OrgId,
                     row.Id,
@@ -141,7 +142,7 @@ public sealed partial class AllocationStore
                     OldTotal = row.Total,
                     NewTotal = newTotal.Micros,
                     Actor = actor.Id,
-                    AtNs = NowNs(),
+                    AtNs = now,
                     Reason = why,
                 });
                 row.Total = newTotal.Micros;

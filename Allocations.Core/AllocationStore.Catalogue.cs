@@ -39,10 +39,11 @@ public sealed partial class AllocationStore
                 {
                     throw new ConflictException($"an organization named {InvalidInputException.Display(trimmed)} already exists", ["name"]);
                 }
-                var id = session.InsertOrganization(trimmed, key, NowNs());
+                var now = NowNs();
+                var id = session.InsertOrganization(trimmed, key, now);
                 session.InsertUnit(id, UnitCode.Usd.Value, CodeRules.Key(UnitCode.Usd.Value), UsdDisplayPrecision);
                 session.AddOrgAdmin(id, admin.Id);
-                var journal = new JournalWriter(session, actor, NowNs());
+                var journal = new JournalWriter(session, actor, now);
                 journal.Append(id, null, "organization.create", new OrganizationId(id).ToString(), null, journal.Object(("name", trimmed), ("firstAdmin", admin.Id)));
                 return new Organization(new OrganizationId(id), trimmed);
             },
@@ -200,8 +201,9 @@ public sealed partial class AllocationStore
                 var skuRow = session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException("SKU", sku.Value);
                 var existing = session.ListSkuRules(skuRow.Id).Select(ToRule).ToList();
                 RateSchedule.CheckNoOverlap(skuRow.Code, existing, effectiveFrom, effectiveTo);
-                var id = session.InsertRule(skuRow.Id, null, fromNs, toNs, rate.Nanos, NowNs(), actor.Id);
-                var journal = new JournalWriter(session, actor, NowNs());
+                var now = NowNs();
+                var id = session.InsertRule(skuRow.Id, null, fromNs, toNs, rate.Nanos, now, actor.Id);
+                var journal = new JournalWriter(session, actor, now);
                 journal.Append(organization.Value, null, "rate.add", "sku:" + skuRow.Code, null, RuleJson(journal, id, fromNs, toNs, rate.Nanos));
                 return new RateRule(id, effectiveFrom, effectiveTo, rate);
             },
@@ -285,8 +287,9 @@ public sealed partial class AllocationStore
                 var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException("unit", unit.Value);
                 var existing = session.ListUnitPrices(unitRow.Id).Select(ToRule).ToList();
                 RateSchedule.CheckNoOverlap(unitRow.Code, existing, effectiveFrom, effectiveTo);
-                var id = session.InsertRule(null, unitRow.Id, fromNs, toNs, usdPerUnit.Nanos, NowNs(), actor.Id);
-                var journal = new JournalWriter(session, actor, NowNs());
+                var now = NowNs();
+                var id = session.InsertRule(null, unitRow.Id, fromNs, toNs, usdPerUnit.Nanos, now, actor.Id);
+                var journal = new JournalWriter(session, actor, now);
                 journal.Append(organization.Value, null, "price.add", "unit:" + unitRow.Code, null, RuleJson(journal, id, fromNs, toNs, usdPerUnit.Nanos));
                 return new RateRule(id, effectiveFrom, effectiveTo, usdPerUnit);
             },
@@ -337,8 +340,9 @@ public sealed partial class AllocationStore
         {
             session.SetRuleEnd(open.Id, fromNs);
         }
-        var id = session.InsertRule(skuId, unitId, fromNs, null, rate.Nanos, NowNs(), actor.Id);
-        var journal = new JournalWriter(session, actor, NowNs());
+        var now = NowNs();
+        var id = session.InsertRule(skuId, unitId, fromNs, null, rate.Nanos, now, actor.Id);
+        var journal = new JournalWriter(session, actor, now);
         journal.Append(
             orgId,
             null,
