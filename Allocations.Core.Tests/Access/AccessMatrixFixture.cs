@@ -10,6 +10,8 @@ namespace Allocations.Tests.Access;
 /// <summary>A way of holding a level on the target allocation <c>Child</c> (whose parent is <c>Parent</c>).</summary>
 public enum Way
 {
+    /// <summary>Not in any group of the organization and not its admin: it does not even see the organization.</summary>
+    Outsider,
     None,
     Group,
     OrgWide,
@@ -24,6 +26,7 @@ public sealed record Holder(Way Way, AccessLevel Level)
     public string UserId => Way switch
     {
         Way.None => "none",
+        Way.Outsider => "outsider",
         Way.OrgAdmin => "orgadmin",
         Way.System => "system",
         _ => $"{Way}-{Level}".ToLowerInvariant(),
@@ -34,7 +37,7 @@ public sealed record Holder(Way Way, AccessLevel Level)
     /// <summary>The level held on Child, or on Parent when <paramref name="onParent"/>.</summary>
     public AccessLevel LevelOn(bool onParent) => Way switch
     {
-        Way.None => AccessLevel.None,
+        Way.None or Way.Outsider => AccessLevel.None,
         Way.OrgAdmin or Way.System => AccessLevel.Admin,
         Way.Inherited => Level,
         _ => onParent ? AccessLevel.None : Level,
@@ -46,6 +49,7 @@ public sealed record Holder(Way Way, AccessLevel Level)
 
     public static IEnumerable<Holder> All()
     {
+        yield return new Holder(Way.Outsider, AccessLevel.None);
         yield return new Holder(Way.None, AccessLevel.None);
         foreach (var way in new[] { Way.Group, Way.OrgWide, Way.Inherited })
         {
@@ -63,7 +67,7 @@ public sealed record Holder(Way Way, AccessLevel Level)
 public sealed record MatrixContext(OrganizationId Org, AllocationId Parent, AllocationId Child, UsageEventId Hold, UsageEventId Charge);
 
 /// <summary>Builds the matrix's base database once: an organization with two admins, a staff group every matrix user
-/// belongs to, a spare group with a Read grant on Child, Parent and Child allocations with an Estimated hold and a
+/// but the outsider belongs to, a spare group with a Read grant on Child, Parent and Child allocations with an Estimated hold and a
 /// Confirmed charge on Child. Each holder's template adds only that holder's grant.</summary>
 public sealed class AccessMatrixFixture : IAsyncLifetime
 {
@@ -87,7 +91,7 @@ public sealed class AccessMatrixFixture : IAsyncLifetime
         await store.AddOrganizationAdminAsync(admin, org, "admin2");
         await store.CreateSkuAsync(admin, org, new SkuCode("NEW_SKU"), TestStore.CoreHours, RateBasis.PerUnit);
         await store.CreateGroupAsync(admin, org, "staff");
-        foreach (var holder in Holder.All().Where(h => h.Way != Way.System))
+        foreach (var holder in Holder.All().Where(h => h.Way is not (Way.System or Way.Outsider)))
         {
             await store.AddGroupMemberAsync(admin, org, "staff", holder.UserId);
         }
