@@ -8,10 +8,12 @@ namespace Allocations.Journal;
 
 /// <summary>The journal's hash chain: every entry's hash is SHA-256 over the previous entry's hash (of the same
 /// organization; 32 zero bytes before the first) followed by the entry's canonical content.</summary>
-/// <remarks>The canonical content is, in order: id, organization id, allocation id (a presence byte, then the id),
-/// instant in nanoseconds (each integer 8 bytes big-endian), then actor, action, target, before and after, each as a
-/// 4-byte big-endian length of its UTF-8 bytes (−1 for null) followed by those bytes. Nothing else goes in, so any
-/// edit of a stored column changes the hash.</remarks>
+/// <remarks>The bytes hashed are, in order: the previous hash as a 4-byte big-endian length (32) and its bytes; the
+/// id and the organization id (each integer 8 bytes big-endian); the allocation id as a presence byte (0 or 1)
+/// followed, when present, by its 8 bytes; the instant in nanoseconds (8 bytes); then actor, action, target, before
+/// and after, each as a 4-byte big-endian length of its UTF-8 bytes (−1 for null) followed by those bytes. Every
+/// stored column but the hash itself goes in, so any edit of a stored column changes the hash. Files written earlier
+/// are verified with this encoding: never change it.</remarks>
 internal static class JournalChain
 {
     internal const int HashLength = 32;
