@@ -281,4 +281,28 @@ public class JournalTests
         Assert.True((await t.Store.VerifyJournalAsync(Admin, t.Organization)).IsIntact);
         Assert.Equal(theirs[1].Sequence, (await t.Store.VerifyJournalAsync(Principal.User("olga"), other.Id)).FirstBrokenSequence);
     }
+
+    [Fact]
+    public async Task TwoStoresOnOneFile_WritingAtOnce_KeepOneUnbrokenChain()
+    {
+        var (t, parent, child) = await SetUpAsync();
+        using var _ = t;
+        // Reopen first so the file's header is checkpointed: opening a second store on a file whose header still sits
+        // only in the WAL is refused by the core's header check (reported separately).
+        await t.ReopenAsync();
+        using var second = await AllocationStore.OpenAsync(t.Path, new AllocationStoreOptions { Clock = t.Clock });
+        async Task WriteAsync(AllocationStore store, Allocation target, string prefix)
+        {
+            for (var i = 0; i < 25; i++)
+            {
+                await store.RecordUsageAsync(Admin, TestStore.Cpu1(target, 1m, TestStore.November1, TestStore.November15, key: prefix + i));
+            }
+        }
+
+        await Task.WhenAll(Task.Run(() => WriteAsync(t.Store, parent, "a")), Task.Run(() => WriteAsync(second, child, "b")));
+
+        var verification = await t.Store.VerifyJournalAsync(Admin, t.Organization);
+        Assert.True(verification.IsIntact, verification.Problem);
+        Assert.Equal(50, (await AllEntriesAsync(t)).Count(e => e.Action == "usage.record"));
+    }
 }
