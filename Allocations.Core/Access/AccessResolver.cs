@@ -70,7 +70,13 @@ internal static class AccessResolver
         };
         if (!allowed)
         {
-            throw new AccessDeniedException(actor.Id, Permissions.Describe(operation), org.ToString(), requirement.Scope == RequirementScope.System ? "the system actor" : "organization admin");
+            var needed = requirement.Scope switch
+            {
+                RequirementScope.System => "the system actor",
+                RequirementScope.Grantee => "organization admin or a grant on one of its allocations",
+                _ => "organization admin",
+            };
+            throw new AccessDeniedException(actor.Id, Permissions.Describe(operation), org.ToString(), needed);
         }
         return row;
     }
