@@ -7,15 +7,34 @@ namespace Allocations.Sample.Commands;
 
 /// <summary>Shows access control: a user who can Use an allocation but not Admin it, a user who sees nothing, and the
 /// journal that records every change.</summary>
-/// <remarks>Usage: <c>access [--db FILE]</c>. Uses a fresh file next to the default database unless --db is given.</remarks>
+/// <remarks>Usage: <c>access [--db FILE]</c>. Uses a temporary file, deleted at the end, unless --db is given.</remarks>
 internal static class AccessCommand
 {
     internal static async Task<int> RunAsync(string[] args)
     {
-        var path = SampleOptions.Value(args, "--db")
-            ?? Path.Combine(Path.GetDirectoryName(SampleOptions.DefaultDatabasePath())!, $"access-sample-{Guid.NewGuid():N}.db");
-        Console.WriteLine($"database: {path}");
-        using var store = await AllocationStore.OpenAsync(path);
+        var given = SampleOptions.Value(args, "--db");
+        var path = given ?? Path.Combine(Path.GetTempPath(), $"allocations-access-sample-{Guid.NewGuid():N}.db");
+        Console.WriteLine(given is null ? "database: a temporary file, deleted at the end (pass --db FILE to keep one)" : $"database: {path}");
+        try
+        {
+            using var store = await AllocationStore.OpenAsync(path);
+            return await ShowAsync(store);
+        }
+        finally
+        {
+            if (given is null)
+            {
+                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+                foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+                {
+                    File.Delete(file);
+                }
+            }
+        }
+    }
+
+    private static async Task<int> ShowAsync(AllocationStore store)
+    {
 
         // The system actor bootstraps: it creates the organization and names its first admin.
         var org = await store.CreateOrganizationAsync(Principal.System, $"Access demo {Guid.NewGuid():N}"[..20], "alice");
