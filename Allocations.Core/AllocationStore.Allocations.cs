@@ -169,6 +169,8 @@ public sealed partial class AllocationStore
             cancellationToken);
 
     /// <summary>Deletes an allocation with all its usage events; a parent's figures lose the child's.</summary>
+    /// <remarks>The journal keeps one entry per allocation deleted, with its final figures, its event count and its
+    /// grants, and (for a child) an entry on the parent with its figures before and after.</remarks>
     /// <param name="actor">An organization admin.</param>
     /// <param name="allocation">The allocation.</param>
     /// <param name="cascade">Whether a parent's children are deleted with it; without it a parent with children is refused.</param>
