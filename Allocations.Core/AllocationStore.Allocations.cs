@@ -2,6 +2,7 @@ using System.Globalization;
 using Allocations.Access;
 using Allocations.Domain;
 using Allocations.Exceptions;
+using Allocations.Journal;
 using Allocations.Storage;
 using Allocations.Utility;
 
@@ -64,7 +65,10 @@ public sealed partial class AllocationStore
                 }
                 var now = NowNs();
                 var id = session.InsertAllocation(organization.Value, name, key, unit.Id, parentId, allocation.Total.Micros, now, actor.Id);
-                return ToAllocation(session.GetAllocation(id)!);
+                var created = session.GetAllocation(id)!;
+                var journal = new JournalWriter(session, actor, now);
+                journal.Append(organization.Value, id, "allocation.create", new AllocationId(id).ToString(), null, journal.Allocation(created));
+                return ToAllocation(created);
             },
             cancellationToken);
     }
@@ -92,9 +96,10 @@ public sealed partial class AllocationStore
                 AccessResolver.CheckActor(actor);
                 var rows = session.ListAllocations(organization.Value);
                 var visible = new List<Allocation>(rows.Count);
+                var levelOn = AccessResolver.Levels(session, actor, organization.Value);
                 foreach (var row in rows)
                 {
-                    if (AccessResolver.LevelOn(session, actor, row) >= AccessLevel.Read)
+                    if (levelOn(row) >= AccessLevel.Read)
                     {
                         visible.Add(ToAllocation(row));
                     }
@@ -121,6 +126,15 @@ public sealed partial class AllocationStore
             session =>
             {
                 var row = AccessResolver.RequireAllocation(session, actor, allocation, Operation.ChangeTotal);
+                var now = NowNs();
+                var journal = new JournalWriter(session, actor, now);
+                journal.Append(
+                    row.OrgId,
+                    row.Id,
+                    "allocation.total",
+                    allocation.ToString(),
+                    journal.Object(("total", JournalWriter.Amount(row.Total))),
+                    journal.Object(("total", JournalWriter.Amount(newTotal.Micros)), ("reason", why)));
                 session.SetTotal(row.Id, newTotal.Micros);
                 session.InsertTotalChange(new TotalChangeRow
                 {
@@ -128,7 +142,7 @@ public sealed partial class AllocationStore
                     OldTotal = row.Total,
                     NewTotal = newTotal.Micros,
                     Actor = actor.Id,
-                    AtNs = NowNs(),
+                    AtNs = now,
                     Reason = why,
                 });
                 row.Total = newTotal.Micros;
@@ -155,6 +169,8 @@ public sealed partial class AllocationStore
             cancellationToken);
 
     /// <summary>Deletes an allocation with all its usage events; a parent's figures lose the child's.</summary>
+    /// <remarks>The journal keeps one entry per allocation deleted, with its final figures, its event count and its
+    /// grants, and (for a child) an entry on the parent with its figures before and after.</remarks>
     /// <param name="actor">An organization admin.</param>
     /// <param name="allocation">The allocation.</param>
     /// <param name="cascade">Whether a parent's children are deleted with it; without it a parent with children is refused.</param>
@@ -175,15 +191,31 @@ public sealed partial class AllocationStore
                         $"allocation '{row.Name}' has {children.Count} children; delete them first or ask to cascade",
                         ["cascade"]);
                 }
+                // Each deleted allocation leaves an entry with its final figures, its event count and its grants.
+                var journal = new JournalWriter(session, actor, NowNs());
+                void Deleted(AllocationRow deleted, string cause) => journal.Append(
+                    deleted.OrgId,
+                    deleted.Id,
+                    "allocation.delete",
+                    new AllocationId(deleted.Id).ToString(),
+                    journal.Allocation(
+                        deleted,
+                        ("events", session.CountEvents(deleted.Id)),
+                        ("grants", session.ListGrants(deleted.Id).Select(g => $"{(g.GroupName is { } n ? "group:" + n : "organization")}={(AccessLevel)g.Level}").ToList())),
+                    journal.Object(("cause", cause)));
                 foreach (var child in children)
                 {
+                    Deleted(child, "cascade from " + allocation);
                     session.DeleteAllocation(child.Id);
                 }
                 if (row.ParentId is { } parentId)
                 {
                     var parent = session.GetAllocation(parentId)!;
+                    var before = journal.Allocation(parent);
                     session.SetFigures(parent.Id, parent.OwnUsed, parent.OwnEstimated, checked(parent.Used - row.Used), checked(parent.Estimated - row.Estimated));
+                    journal.Append(parent.OrgId, parent.Id, "allocation.child-deleted", new AllocationId(parent.Id).ToString(), before, journal.Allocation(session.GetAllocation(parentId)!, ("child", row.Id)));
                 }
+                Deleted(row, "request");
                 session.DeleteAllocation(row.Id);
                 return children.Count + 1;
             },

@@ -1,6 +1,7 @@
 using Allocations.Access;
 using Allocations.Domain;
 using Allocations.Exceptions;
+using Allocations.Journal;
 using Allocations.Rating;
 using Allocations.Storage;
 using Allocations.Utility;
@@ -38,9 +39,12 @@ public sealed partial class AllocationStore
                 {
                     throw new ConflictException($"an organization named {InvalidInputException.Display(trimmed)} already exists", ["name"]);
                 }
-                var id = session.InsertOrganization(trimmed, key, NowNs());
+                var now = NowNs();
+                var id = session.InsertOrganization(trimmed, key, now);
                 session.InsertUnit(id, UnitCode.Usd.Value, CodeRules.Key(UnitCode.Usd.Value), UsdDisplayPrecision);
                 session.AddOrgAdmin(id, admin.Id);
+                var journal = new JournalWriter(session, actor, now);
+                journal.Append(id, null, "organization.create", new OrganizationId(id).ToString(), null, journal.Object(("name", trimmed), ("firstAdmin", admin.Id)));
                 return new Organization(new OrganizationId(id), trimmed);
             },
             cancellationToken);
@@ -77,7 +81,11 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageOrganizationAdmins);
-                session.AddOrgAdmin(organization.Value, user.Id);
+                if (!session.IsOrgAdmin(organization.Value, user.Id))
+                {
+                    session.AddOrgAdmin(organization.Value, user.Id);
+                    new JournalWriter(session, actor, NowNs()).Append(organization.Value, null, "organization.admin.add", "user:" + user.Id, "{\"admin\":false}", "{\"admin\":true}");
+                }
                 return 0;
             },
             cancellationToken);
@@ -108,13 +116,15 @@ public sealed partial class AllocationStore
                     throw new ConflictException($"unit '{code}' already exists in {organization}", ["unit"]);
                 }
                 session.InsertUnit(organization.Value, code.Value, key, displayPrecision);
+                var journal = new JournalWriter(session, actor, NowNs());
+                journal.Append(organization.Value, null, "unit.create", "unit:" + code.Value, null, journal.Object(("code", code.Value), ("displayPrecision", displayPrecision)));
                 return new UnitInfo(code, displayPrecision);
             },
             cancellationToken);
     }
 
     /// <summary>Lists the units of an organization, USD included.</summary>
-    /// <param name="actor">An organization admin.</param>
+    /// <param name="actor">An organization admin, or anyone holding a grant on an allocation of the organization.</param>
     /// <param name="organization">The organization.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The units, by code.</returns>
@@ -157,13 +167,15 @@ public sealed partial class AllocationStore
                     throw new ConflictException($"SKU '{code}' already exists in {organization}", ["sku"]);
                 }
                 session.InsertSku(organization.Value, code.Value, key, unitRow.Id, (int)basis);
+                var journal = new JournalWriter(session, actor, NowNs());
+                journal.Append(organization.Value, null, "sku.create", "sku:" + code.Value, null, journal.Object(("code", code.Value), ("unit", unitRow.Code), ("basis", basis.ToString())));
                 return new SkuInfo(code, new UnitCode(unitRow.Code), basis);
             },
             cancellationToken);
     }
 
     /// <summary>Lists the SKUs of an organization.</summary>
-    /// <param name="actor">An organization admin.</param>
+    /// <param name="actor">An organization admin, or anyone holding a grant on an allocation of the organization.</param>
     /// <param name="organization">The organization.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The SKUs, by code.</returns>
@@ -204,7 +216,10 @@ public sealed partial class AllocationStore
                 var skuRow = session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException("SKU", sku.Value);
                 var existing = session.ListSkuRules(skuRow.Id).Select(ToRule).ToList();
                 RateSchedule.CheckNoOverlap(skuRow.Code, existing, effectiveFrom, effectiveTo);
-                var id = session.InsertRule(skuRow.Id, null, fromNs, toNs, rate.Nanos, NowNs(), actor.Id);
+                var now = NowNs();
+                var id = session.InsertRule(skuRow.Id, null, fromNs, toNs, rate.Nanos, now, actor.Id);
+                var journal = new JournalWriter(session, actor, now);
+                journal.Append(organization.Value, null, "rate.add", "sku:" + skuRow.Code, null, RuleJson(journal, id, fromNs, toNs, rate.Nanos));
                 return new RateRule(id, effectiveFrom, effectiveTo, rate);
             },
             cancellationToken);
@@ -233,13 +248,13 @@ public sealed partial class AllocationStore
                 AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
                 var skuRow = session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException("SKU", sku.Value);
                 var rules = session.ListSkuRules(skuRow.Id);
-                return ChangeOpenRule(session, actor, skuRow.Code, rules, fromNs, rate, skuId: skuRow.Id, unitId: null);
+                return ChangeOpenRule(session, actor, organization.Value, skuRow.Code, rules, fromNs, rate, skuId: skuRow.Id, unitId: null);
             },
             cancellationToken);
     }
 
     /// <summary>Gets a SKU's rate rules in time order.</summary>
-    /// <param name="actor">An organization admin.</param>
+    /// <param name="actor">An organization admin, or anyone holding a grant on an allocation of the organization.</param>
     /// <param name="organization">The organization.</param>
     /// <param name="sku">The SKU.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
@@ -287,14 +302,17 @@ public sealed partial class AllocationStore
                 var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException("unit", unit.Value);
                 var existing = session.ListUnitPrices(unitRow.Id).Select(ToRule).ToList();
                 RateSchedule.CheckNoOverlap(unitRow.Code, existing, effectiveFrom, effectiveTo);
-                var id = session.InsertRule(null, unitRow.Id, fromNs, toNs, usdPerUnit.Nanos, NowNs(), actor.Id);
+                var now = NowNs();
+                var id = session.InsertRule(null, unitRow.Id, fromNs, toNs, usdPerUnit.Nanos, now, actor.Id);
+                var journal = new JournalWriter(session, actor, now);
+                journal.Append(organization.Value, null, "price.add", "unit:" + unitRow.Code, null, RuleJson(journal, id, fromNs, toNs, usdPerUnit.Nanos));
                 return new RateRule(id, effectiveFrom, effectiveTo, usdPerUnit);
             },
             cancellationToken);
     }
 
     /// <summary>Gets a unit's USD price rules in time order (empty for USD and for units without prices).</summary>
-    /// <param name="actor">An organization admin.</param>
+    /// <param name="actor">An organization admin, or anyone holding a grant on an allocation of the organization.</param>
     /// <param name="organization">The organization.</param>
     /// <param name="unit">The unit.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
@@ -314,7 +332,7 @@ public sealed partial class AllocationStore
             cancellationToken);
     }
 
-    private RateRule ChangeOpenRule(IStorageSession session, Principal actor, string name, IReadOnlyList<RuleRow> rules, long fromNs, Rate rate, long? skuId, long? unitId)
+    private RateRule ChangeOpenRule(IStorageSession session, Principal actor, long orgId, string name, IReadOnlyList<RuleRow> rules, long fromNs, Rate rate, long? skuId, long? unitId)
     {
         var from = InstantCodec.FromNs(fromNs);
         foreach (var rule in rules)
@@ -337,9 +355,26 @@ public sealed partial class AllocationStore
         {
             session.SetRuleEnd(open.Id, fromNs);
         }
-        var id = session.InsertRule(skuId, unitId, fromNs, null, rate.Nanos, NowNs(), actor.Id);
+        var now = NowNs();
+        var id = session.InsertRule(skuId, unitId, fromNs, null, rate.Nanos, now, actor.Id);
+        var journal = new JournalWriter(session, actor, now);
+        journal.Append(
+            orgId,
+            null,
+            skuId is null ? "price.change" : "rate.change",
+            (skuId is null ? "unit:" : "sku:") + name,
+            open is null ? null : RuleJson(journal, open.Id, open.FromNs, null, open.Rate),
+            journal.Object(
+                ("ended", open is null ? null : new RawJson(RuleJson(journal, open.Id, open.FromNs, fromNs, open.Rate))),
+                ("added", new RawJson(RuleJson(journal, id, fromNs, null, rate.Nanos)))));
         return new RateRule(id, from, null, rate);
     }
+
+    private static string RuleJson(JournalWriter journal, long id, long fromNs, long? toNs, long rateNanos) => journal.Object(
+        ("rule", id),
+        ("from", NodaTime.Text.InstantPattern.ExtendedIso.Format(InstantCodec.FromNs(fromNs))),
+        ("to", toNs is { } to ? NodaTime.Text.InstantPattern.ExtendedIso.Format(InstantCodec.FromNs(to)) : null),
+        ("rate", FixedPoint.Format(rateNanos, 9)));
 
     private static (long FromNs, long? ToNs) CheckPeriod(Instant effectiveFrom, Instant? effectiveTo)
     {

@@ -220,7 +220,7 @@ public sealed partial class AllocationStore
                     throw new ConflictException($"{eventId} is Confirmed, not a hold; delete it instead (needs Admin)", ["status"]);
                 }
                 var released = writer.ToEvent(row);
-                writer.Remove(row);
+                writer.Remove(row, "usage.release");
                 writer.Flush();
                 return released;
             },

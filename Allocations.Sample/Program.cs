@@ -9,6 +9,7 @@ var commands = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.
     ["report"] = ReportCommand.RunAsync,
     ["export"] = ExportCommand.RunAsync,
     ["credits"] = CreditsCommand.RunAsync,
+    ["access"] = AccessCommand.RunAsync,
 };
 
 if (args.Length > 0 && (args[0] is "-h" or "--help" or "help"))

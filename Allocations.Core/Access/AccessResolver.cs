@@ -19,30 +19,64 @@ internal static class AccessResolver
     internal static bool IsOrgAdmin(IStorageSession session, Principal actor, long orgId) =>
         actor.IsSystem || session.IsOrgAdmin(orgId, actor.Id);
 
-    /// <summary>The level <paramref name="actor"/> holds on <paramref name="allocation"/>.</summary>
+    /// <summary>The level <paramref name="actor"/> holds on <paramref name="allocation"/>: Admin for the system actor
+    /// and organization admins; otherwise the highest level granted to one of the actor's groups or
+    /// organization-wide, on the allocation or on its parent.</summary>
     internal static AccessLevel LevelOn(IStorageSession session, Principal actor, AllocationRow allocation) =>
-        IsOrgAdmin(session, actor, allocation.OrgId) ? AccessLevel.Admin : AccessLevel.None;
+        IsOrgAdmin(session, actor, allocation.OrgId)
+            ? AccessLevel.Admin
+            : (AccessLevel)session.GrantedLevel(allocation.OrgId, actor.Id, allocation.Id, allocation.ParentId);
+
+    /// <summary>The levels <paramref name="actor"/> holds on the allocations of an organization, read once, for
+    /// listings.</summary>
+    internal static Func<AllocationRow, AccessLevel> Levels(IStorageSession session, Principal actor, long orgId)
+    {
+        if (IsOrgAdmin(session, actor, orgId))
+        {
+            return _ => AccessLevel.Admin;
+        }
+        var granted = session.GrantedLevels(orgId, actor.Id);
+        return row =>
+        {
+            var own = granted.GetValueOrDefault(row.Id);
+            var inherited = row.ParentId is { } parent ? granted.GetValueOrDefault(parent) : 0;
+            return (AccessLevel)Math.Max(own, inherited);
+        };
+    }
+
+    /// <summary>Whether the actor has anything to do with the organization: an admin, or a member of one of its
+    /// groups. Anyone else is told the organization does not exist.</summary>
+    private static bool KnowsOrganization(IStorageSession session, Principal actor, long orgId) =>
+        IsOrgAdmin(session, actor, orgId) || session.IsOrgMember(orgId, actor.Id);
 
     /// <summary>Checks an organization-scoped operation.</summary>
-    /// <exception cref="NotFoundException">The organization does not exist.</exception>
+    /// <exception cref="NotFoundException">The organization does not exist, or the actor is neither its admin nor a
+    /// member of one of its groups (the same answer, so organization ids are no oracle either).</exception>
     /// <exception cref="AccessDeniedException">The actor lacks the requirement.</exception>
     internal static OrganizationRow RequireOrganization(IStorageSession session, Principal actor, OrganizationId org, Operation operation)
     {
         CheckActor(actor);
         var row = session.GetOrganization(org.Value);
         var requirement = Permissions.For(operation);
-        var allowed = requirement.Scope switch
-        {
-            RequirementScope.System => actor.IsSystem,
-            _ => IsOrgAdmin(session, actor, org.Value),
-        };
-        if (row is null)
+        if (row is null || !KnowsOrganization(session, actor, org.Value))
         {
             throw new NotFoundException("organization", org.ToString());
         }
+        var allowed = requirement.Scope switch
+        {
+            RequirementScope.System => actor.IsSystem,
+            RequirementScope.Grantee => IsOrgAdmin(session, actor, org.Value) || session.GrantedLevels(org.Value, actor.Id).Count > 0,
+            _ => IsOrgAdmin(session, actor, org.Value),
+        };
         if (!allowed)
         {
-            throw new AccessDeniedException(actor.Id, Permissions.Describe(operation), org.ToString(), requirement.Scope == RequirementScope.System ? "the system actor" : "organization admin");
+            var needed = requirement.Scope switch
+            {
+                RequirementScope.System => "the system actor",
+                RequirementScope.Grantee => "organization admin or a grant on one of its allocations",
+                _ => "organization admin",
+            };
+            throw new AccessDeniedException(actor.Id, Permissions.Describe(operation), org.ToString(), needed);
         }
         return row;
     }
@@ -73,6 +107,7 @@ internal static class AccessResolver
         {
             RequirementScope.System => actor.IsSystem,
             RequirementScope.OrganizationAdmin => IsOrgAdmin(session, actor, row.OrgId),
+            RequirementScope.Grantee => level >= AccessLevel.Read,
             _ => level >= requirement.Level,
         };
         if (!allowed)

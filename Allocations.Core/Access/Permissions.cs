@@ -22,6 +22,13 @@ internal enum Operation
     ReadEvents,
     Verify,
     ImportUsage,
+    ManageGroups,
+    ReadGroups,
+    ManageGrants,
+    ReadGrants,
+    ReadAllocationJournal,
+    ReadOrganizationJournal,
+    VerifyJournal,
 }
 
 /// <summary>What an operation needs: the system actor, an organization admin, or a level on the allocation.</summary>
@@ -34,11 +41,15 @@ internal enum RequirementScope
     System,
     OrganizationAdmin,
     Allocation,
+
+    /// <summary>An organization admin, or anyone holding a grant (any level) on some allocation of the organization.</summary>
+    Grantee,
 }
 
 /// <summary>The one table of who may do what (DESIGN §5). The system actor satisfies every row; an organization
 /// admin every row but <see cref="RequirementScope.System"/>; everyone else only allocation rows, through the level
-/// they hold on the allocation.</summary>
+/// they hold on the allocation (the highest of their groups' grants and the organization-wide grant, on the
+/// allocation or its parent), and <see cref="RequirementScope.Grantee"/> rows when they hold any grant at all.</summary>
 internal static class Permissions
 {
     private static readonly Dictionary<Operation, Requirement> Table = new()
@@ -46,7 +57,7 @@ internal static class Permissions
         [Operation.CreateOrganization] = new(RequirementScope.System),
         [Operation.ManageOrganizationAdmins] = new(RequirementScope.OrganizationAdmin),
         [Operation.ManageCatalogue] = new(RequirementScope.OrganizationAdmin),
-        [Operation.ReadCatalogue] = new(RequirementScope.OrganizationAdmin),
+        [Operation.ReadCatalogue] = new(RequirementScope.Grantee),
         [Operation.CreateTopLevelAllocation] = new(RequirementScope.OrganizationAdmin),
         [Operation.DeleteAllocation] = new(RequirementScope.OrganizationAdmin),
         [Operation.Verify] = new(RequirementScope.OrganizationAdmin),
@@ -62,6 +73,13 @@ internal static class Permissions
         [Operation.ReleaseHold] = new(RequirementScope.Allocation, AccessLevel.Use),
         [Operation.DeleteEstimatedEvent] = new(RequirementScope.Allocation, AccessLevel.Use),
         [Operation.DeleteConfirmedEvent] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.ManageGroups] = new(RequirementScope.OrganizationAdmin),
+        [Operation.ReadGroups] = new(RequirementScope.OrganizationAdmin),
+        [Operation.ManageGrants] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.ReadGrants] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.ReadAllocationJournal] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.ReadOrganizationJournal] = new(RequirementScope.OrganizationAdmin),
+        [Operation.VerifyJournal] = new(RequirementScope.OrganizationAdmin),
     };
 
     internal static Requirement For(Operation operation) => Table[operation];
@@ -89,6 +107,13 @@ internal static class Permissions
         Operation.ReadEvents => "read usage events",
         Operation.Verify => "verify figures",
         Operation.ImportUsage => "import usage (Slurm sync)",
+        Operation.ManageGroups => "manage groups or their members",
+        Operation.ReadGroups => "read groups or organization admins",
+        Operation.ManageGrants => "grant, change or revoke access",
+        Operation.ReadGrants => "read the grants",
+        Operation.ReadAllocationJournal => "read the journal of the allocation",
+        Operation.ReadOrganizationJournal => "read the organization's journal",
+        Operation.VerifyJournal => "verify the journal",
         _ => operation.ToString(),
     };
 }

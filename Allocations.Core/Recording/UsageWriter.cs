@@ -2,6 +2,7 @@ using System.Globalization;
 using Allocations.Access;
 using Allocations.Domain;
 using Allocations.Exceptions;
+using Allocations.Journal;
 using Allocations.Rating;
 using Allocations.Storage;
 
@@ -34,6 +35,7 @@ internal sealed class UsageWriter
     private readonly Dictionary<long, (SkuRow Row, RateSchedule Schedule)> skusById = [];
     private readonly Dictionary<long, RateSchedule?> prices = [];
     private readonly List<SegmentNs> buffer = [];
+    private JournalWriter? journal;
 
     internal UsageWriter(IStorageSession session, Principal actor, long nowNs)
     {
@@ -43,6 +45,17 @@ internal sealed class UsageWriter
     }
 
     internal IStorageSession Session => session;
+
+    /// <summary>Gets the journal of this transaction: one entry per event change, chained in memory.</summary>
+    private JournalWriter Journal => journal ??= new JournalWriter(session, actor, nowNs);
+
+    private void Log(string action, EventRow target, EventRow? before, EventRow? after) => Journal.Append(
+        target.OrgId,
+        target.AllocationId,
+        action,
+        new UsageEventId(target.Id).ToString(),
+        before is null ? null : Journal.Event(before),
+        after is null ? null : Journal.Event(after));
 
     /// <summary>Checks a record's own fields, before any storage is touched.</summary>
     internal static (long StartNs, long EndNs, string? AttributesJson) Validate(UsageRecord record)
@@ -177,6 +190,13 @@ internal sealed class UsageWriter
         {
             return new PlannedRecord { Disposition = RecordDisposition.Recorded, Row = row, Segments = segments };
         }
+        if (existing.AllocationId != allocation.Id && AccessResolver.LevelOn(session, actor, Load(existing.AllocationId)) < AccessLevel.Read)
+        {
+            // Name neither the event nor its allocation: the caller may not know they exist.
+            throw new ConflictException(
+                $"external key {InvalidInputException.Display(record.ExternalKey)} is already used in this organization by an event the caller cannot see",
+                ["externalKey"]);
+        }
         var differences = Differences(existing, row);
         if (differences.Count == 0)
         {
@@ -307,11 +327,13 @@ internal sealed class UsageWriter
                 session.DeleteSegments(plan.Row.Id);
                 session.InsertSegments(plan.Row.Id, plan.Segments);
                 Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount);
+                Log("usage.replace", plan.Row, old, plan.Row);
                 return plan.Row.Id;
             default:
                 plan.Row.Id = session.InsertEvent(plan.Row);
                 session.InsertSegments(plan.Row.Id, plan.Segments);
                 Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount);
+                Log("usage.record", plan.Row, null, plan.Row);
                 return plan.Row.Id;
         }
     }
@@ -375,14 +397,18 @@ internal sealed class UsageWriter
         session.DeleteSegments(row.Id);
         session.InsertSegments(row.Id, segments);
         Move(row.AllocationId, confirmed.Status, amount);
+        Log("usage.confirm", confirmed, row, confirmed);
         return confirmed;
     }
 
     /// <summary>Deletes an event and reverses its amount.</summary>
-    internal void Remove(EventRow row)
+    /// <param name="row">The event.</param>
+    /// <param name="action">The journal action: <c>usage.delete</c>, or <c>usage.release</c> for a hold released.</param>
+    internal void Remove(EventRow row, string action = "usage.delete")
     {
         session.DeleteEvent(row.Id);
         Move(row.AllocationId, row.Status, -row.Amount);
+        Log(action, row, row, null);
     }
 
     private void Move(long allocationId, int status, long delta)

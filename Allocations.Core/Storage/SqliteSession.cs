@@ -268,5 +268,6 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     {
         insertEvent?.Dispose();
         insertSegment?.Dispose();
+        insertJournal?.Dispose();
     }
 }

@@ -1,0 +1,188 @@
+using Allocations.Access;
+using Allocations.Domain;
+using Allocations.Tests.Support;
+using NodaTime;
+using NodaTime.Testing;
+using Xunit;
+
+namespace Allocations.Tests.Access;
+
+/// <summary>A way of holding a level on the target allocation <c>Child</c> (whose parent is <c>Parent</c>).</summary>
+public enum Way
+{
+    /// <summary>Not in any group of the organization and not its admin: it does not even see the organization.</summary>
+    Outsider,
+    None,
+    Group,
+    OrgWide,
+    Inherited,
+    OrgAdmin,
+    System,
+}
+
+/// <summary>One principal of the matrix and how it holds its level.</summary>
+public sealed record Holder(Way Way, AccessLevel Level)
+{
+    public string UserId => Way switch
+    {
+        Way.None => "none",
+        Way.Outsider => "outsider",
+        Way.OrgAdmin => "orgadmin",
+        Way.System => "system",
+        _ => $"{Way}-{Level}".ToLowerInvariant(),
+    };
+
+    public Principal Principal => Way == Way.System ? Principal.System : Principal.User(UserId);
+
+    /// <summary>The level held on Child, or on Parent when <paramref name="onParent"/>.</summary>
+    public AccessLevel LevelOn(bool onParent) => Way switch
+    {
+        Way.None or Way.Outsider => AccessLevel.None,
+        Way.OrgAdmin or Way.System => AccessLevel.Admin,
+        Way.Inherited => Level,
+        _ => onParent ? AccessLevel.None : Level,
+    };
+
+    public bool HoldsAnyGrant => Way is Way.Group or Way.OrgWide or Way.Inherited;
+
+    public override string ToString() => UserId;
+
+    public static IEnumerable<Holder> All()
+    {
+        yield return new Holder(Way.Outsider, AccessLevel.None);
+        yield return new Holder(Way.None, AccessLevel.None);
+        foreach (var way in new[] { Way.Group, Way.OrgWide, Way.Inherited })
+        {
+            foreach (var level in new[] { AccessLevel.Read, AccessLevel.Use, AccessLevel.Admin })
+            {
+                yield return new Holder(way, level);
+            }
+        }
+        yield return new Holder(Way.OrgAdmin, AccessLevel.Admin);
+        yield return new Holder(Way.System, AccessLevel.Admin);
+    }
+}
+
+/// <summary>The ids every matrix operation aims at; the same in every copy of the template.</summary>
+public sealed record MatrixContext(OrganizationId Org, AllocationId Parent, AllocationId Child, UsageEventId Hold, UsageEventId Charge);
+
+/// <summary>Builds the matrix's base database once: an organization with two admins, a staff group every matrix user
+/// but the outsider belongs to, a spare group with a Read grant on Child, Parent and Child allocations with an Estimated hold and a
+/// Confirmed charge on Child. Each holder's template adds only that holder's grant.</summary>
+public sealed class AccessMatrixFixture : IAsyncLifetime
+{
+    public static readonly Instant Now = Instant.FromUtc(2026, 11, 20, 12, 0);
+
+    private readonly Dictionary<Holder, string> templates = [];
+    private readonly SemaphoreSlim gate = new(1, 1);
+
+    public string Directory { get; } = TestStore.NewDirectory();
+
+    public string BasePath => Path.Combine(Directory, "base.db");
+
+    public MatrixContext Context { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        using var t = await TestStore.CreateAsync();
+        var admin = TestStore.Admin;
+        var store = t.Store;
+        var org = t.Organization;
+        await store.AddOrganizationAdminAsync(admin, org, "admin2");
+        await store.CreateSkuAsync(admin, org, new SkuCode("NEW_SKU"), TestStore.CoreHours, RateBasis.PerUnit);
+        await store.CreateGroupAsync(admin, org, "staff");
+        foreach (var holder in Holder.All().Where(h => h.Way is not (Way.System or Way.Outsider)))
+        {
+            await store.AddGroupMemberAsync(admin, org, "staff", holder.UserId);
+        }
+        await store.CreateGroupAsync(admin, org, "spare");
+        await store.AddGroupMemberAsync(admin, org, "spare", "spare-member");
+        var parent = await t.CreateAllocationAsync("Parent", 1000m);
+        var child = await t.CreateAllocationAsync("Child", 500m, parent);
+        await store.GrantAsync(admin, child.Id, Grantee.Group("spare"), AccessLevel.Read);
+        var start = TestStore.November15 - Duration.FromHours(2);
+        var hold = await store.ReserveAsync(admin, TestStore.Cpu1(child, 1m, start, TestStore.November15, UsageStatus.Estimated, "hold-1"));
+        var charge = await store.RecordUsageAsync(admin, TestStore.Cpu1(child, 2m, start, TestStore.November15, UsageStatus.Confirmed, "charge-1"));
+        Context = new MatrixContext(org, parent.Id, child.Id, hold.Event!.Id, charge.Event.Id);
+        store.Dispose();
+        CopyDatabase(t.Path, BasePath);
+    }
+
+    /// <summary>The template of one holder: the base plus that holder's grant (or admin right).</summary>
+    public async Task<string> TemplateAsync(Holder holder)
+    {
+        await gate.WaitAsync();
+        try
+        {
+            if (templates.TryGetValue(holder, out var existing))
+            {
+                return existing;
+            }
+            var path = Path.Combine(Directory, $"template-{holder.UserId}.db");
+            CopyDatabase(BasePath, path);
+            using (var store = await OpenAsync(path))
+            {
+                var admin = TestStore.Admin;
+                var c = Context;
+                switch (holder.Way)
+                {
+                    case Way.Group:
+                        await store.CreateGroupAsync(admin, c.Org, "g-" + holder.UserId);
+                        await store.AddGroupMemberAsync(admin, c.Org, "g-" + holder.UserId, holder.UserId);
+                        await store.GrantAsync(admin, c.Child, Grantee.Group("g-" + holder.UserId), holder.Level);
+                        break;
+                    case Way.OrgWide:
+                        await store.GrantAsync(admin, c.Child, Grantee.Organization, holder.Level);
+                        break;
+                    case Way.Inherited:
+                        await store.CreateGroupAsync(admin, c.Org, "g-" + holder.UserId);
+                        await store.AddGroupMemberAsync(admin, c.Org, "g-" + holder.UserId, holder.UserId);
+                        await store.GrantAsync(admin, c.Parent, Grantee.Group("g-" + holder.UserId), holder.Level);
+                        break;
+                    case Way.OrgAdmin:
+                        await store.AddOrganizationAdminAsync(admin, c.Org, holder.UserId);
+                        break;
+                }
+            }
+            templates[holder] = path;
+            return path;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    public static Task<AllocationStore> OpenAsync(string path) =>
+        AllocationStore.OpenAsync(path, new AllocationStoreOptions { Clock = new FakeClock(Now), DurableWrites = false });
+
+    public static void CopyDatabase(string from, string to)
+    {
+        File.Copy(from, to, overwrite: true);
+        foreach (var suffix in new[] { "-wal", "-shm" })
+        {
+            if (File.Exists(from + suffix))
+            {
+                File.Copy(from + suffix, to + suffix, overwrite: true);
+            }
+            else if (File.Exists(to + suffix))
+            {
+                File.Delete(to + suffix);
+            }
+        }
+    }
+
+    public Task DisposeAsync()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still open elsewhere in the test process; the OS temp cleaner takes it later.
+        }
+        return Task.CompletedTask;
+    }
+}

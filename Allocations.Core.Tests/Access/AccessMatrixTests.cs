@@ -1,0 +1,263 @@
+using System.Reflection;
+using Allocations.Access;
+using Allocations.Domain;
+using Allocations.Exceptions;
+using Allocations.Tests.Support;
+using NodaTime;
+using Xunit;
+
+namespace Allocations.Tests.Access;
+
+/// <summary>What an operation needs, written here from DESIGN §5 and the access issue, independently of the library's
+/// own table in <c>Access/Permissions.cs</c>.</summary>
+public enum Need
+{
+    /// <summary>Only the system actor.</summary>
+    System,
+
+    /// <summary>An organization admin (or the system actor).</summary>
+    OrgAdmin,
+
+    /// <summary>An organization admin, or anyone holding a grant in the organization.</summary>
+    Grantee,
+
+    /// <summary>Read on the target allocation.</summary>
+    Read,
+
+    /// <summary>Use on the target allocation.</summary>
+    Use,
+
+    /// <summary>Admin on the target allocation.</summary>
+    Admin,
+
+    /// <summary>An organization admin, and the allocation must be visible (not found otherwise).</summary>
+    OrgAdminOnAllocation,
+
+    /// <summary>A listing: never refused; it shows only what the caller may Read.</summary>
+    Listing,
+}
+
+/// <summary>One facade call of the matrix.</summary>
+/// <param name="Method">The facade method's name.</param>
+/// <param name="Need">What it needs.</param>
+/// <param name="OnParent">Whether the target allocation is Parent (else Child).</param>
+/// <param name="ReadOnly">Whether an allowed call must leave the database unchanged too.</param>
+/// <param name="Exercises">The operations of the permission table it goes through.</param>
+/// <param name="Run">The call.</param>
+internal sealed record MatrixOp(string Method, Need Need, bool OnParent, bool ReadOnly, Operation[] Exercises, Func<AllocationStore, Principal, MatrixContext, Task<object?>> Run)
+{
+    public override string ToString() => Method + (Exercises.Length == 1 ? $"[{Exercises[0]}]" : string.Empty);
+}
+
+public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
+{
+    private static readonly Instant Start = TestStore.November15 - Duration.FromHours(1);
+
+    private readonly AccessMatrixFixture fixture;
+
+    public AccessMatrixTests(AccessMatrixFixture fixture) => this.fixture = fixture;
+
+    private static UsageRecord Cpu(MatrixContext c, string? key = null, UsageStatus status = UsageStatus.Confirmed) =>
+        new(c.Child, TestStore.Cpu, Quantity.FromDecimal(1m), Start, TestStore.November15, status, key);
+
+    private static MatrixOp Op(string method, Need need, Operation operation, Func<AllocationStore, Principal, MatrixContext, Task<object?>> run, bool readOnly = false, bool onParent = false) =>
+        new(method, need, onParent, readOnly, [operation], run);
+
+    private static async Task<object?> Done(Task task)
+    {
+        await task;
+        return null;
+    }
+
+    /// <summary>Every facade call that takes an actor.</summary>
+    internal static IReadOnlyList<MatrixOp> Operations { get; } =
+    [
+        // Organizations, admins and the catalogue
+        Op("CreateOrganizationAsync", Need.System, Operation.CreateOrganization, async (s, a, c) => await s.CreateOrganizationAsync(a, "Second org", "someone")),
+        Op("AddOrganizationAdminAsync", Need.OrgAdmin, Operation.ManageOrganizationAdmins, (s, a, c) => Done(s.AddOrganizationAdminAsync(a, c.Org, "new-admin"))),
+        Op("RemoveOrganizationAdminAsync", Need.OrgAdmin, Operation.ManageOrganizationAdmins, async (s, a, c) => await s.RemoveOrganizationAdminAsync(a, c.Org, "admin2")),
+        Op("ListOrganizationAdminsAsync", Need.OrgAdmin, Operation.ReadGroups, async (s, a, c) => await s.ListOrganizationAdminsAsync(a, c.Org), readOnly: true),
+        Op("CreateUnitAsync", Need.OrgAdmin, Operation.ManageCatalogue, async (s, a, c) => await s.CreateUnitAsync(a, c.Org, new UnitCode("gpu-hours"), 2)),
+        Op("ListUnitsAsync", Need.Grantee, Operation.ReadCatalogue, async (s, a, c) => await s.ListUnitsAsync(a, c.Org), readOnly: true),
+        Op("CreateSkuAsync", Need.OrgAdmin, Operation.ManageCatalogue, async (s, a, c) => await s.CreateSkuAsync(a, c.Org, new SkuCode("DISK"), TestStore.CoreHours, RateBasis.PerHour)),
+        Op("ListSkusAsync", Need.Grantee, Operation.ReadCatalogue, async (s, a, c) => await s.ListSkusAsync(a, c.Org), readOnly: true),
+        Op("AddRateRuleAsync", Need.OrgAdmin, Operation.ManageCatalogue, async (s, a, c) => await s.AddRateRuleAsync(a, c.Org, new SkuCode("NEW_SKU"), TestStore.November1, null, Rate.FromDecimal(3m))),
+        Op("ChangeRateAsync", Need.OrgAdmin, Operation.ManageCatalogue, async (s, a, c) => await s.ChangeRateAsync(a, c.Org, TestStore.Cpu, Instant.FromUtc(2026, 12, 1, 0, 0), Rate.FromDecimal(3m))),
+        Op("GetRateRulesAsync", Need.Grantee, Operation.ReadCatalogue, async (s, a, c) => await s.GetRateRulesAsync(a, c.Org, TestStore.Cpu), readOnly: true),
+        Op("AddUsdPriceAsync", Need.OrgAdmin, Operation.ManageCatalogue, async (s, a, c) => await s.AddUsdPriceAsync(a, c.Org, TestStore.CoreHours, TestStore.November1, null, Rate.FromDecimal(0.05m))),
+        Op("GetUsdPricesAsync", Need.Grantee, Operation.ReadCatalogue, async (s, a, c) => await s.GetUsdPricesAsync(a, c.Org, TestStore.CoreHours), readOnly: true),
+
+        // Allocations
+        Op("CreateAllocationAsync", Need.OrgAdmin, Operation.CreateTopLevelAllocation, async (s, a, c) => await s.CreateAllocationAsync(a, c.Org, new NewAllocation("Top", TestStore.CoreHours, Amount.FromUnits(10m)))),
+        Op("CreateAllocationAsync", Need.Admin, Operation.CreateChildAllocation, async (s, a, c) => await s.CreateAllocationAsync(a, c.Org, new NewAllocation("Sibling", TestStore.CoreHours, Amount.FromUnits(10m), c.Parent)), onParent: true),
+        Op("GetAllocationAsync", Need.Read, Operation.ReadAllocation, async (s, a, c) => await s.GetAllocationAsync(a, c.Child), readOnly: true),
+        Op("ListAllocationsAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.ListAllocationsAsync(a, c.Org), readOnly: true),
+        Op("ChangeTotalAsync", Need.Admin, Operation.ChangeTotal, async (s, a, c) => await s.ChangeTotalAsync(a, c.Child, Amount.FromUnits(600m), "top-up")),
+        Op("GetTotalHistoryAsync", Need.Read, Operation.ReadAllocation, async (s, a, c) => await s.GetTotalHistoryAsync(a, c.Child), readOnly: true),
+        Op("DeleteAllocationAsync", Need.OrgAdminOnAllocation, Operation.DeleteAllocation, async (s, a, c) => await s.DeleteAllocationAsync(a, c.Child)),
+
+        // Usage
+        Op("RecordUsageAsync", Need.Use, Operation.RecordUsage, async (s, a, c) => await s.RecordUsageAsync(a, Cpu(c))),
+        Op("RecordBatchAsync", Need.Use, Operation.RecordUsage, async (s, a, c) => await s.RecordBatchAsync(a, [Cpu(c, "batch-1"), Cpu(c, "batch-2")])),
+        Op("ReserveAsync", Need.Use, Operation.Reserve, async (s, a, c) => (await s.ReserveAsync(a, Cpu(c, status: UsageStatus.Estimated))).Event ?? throw new InvalidOperationException("the hold did not fit")),
+        Op("CheckFitAsync", Need.Read, Operation.CheckFit, async (s, a, c) => await s.CheckFitAsync(a, Cpu(c)), readOnly: true),
+        Op("ConfirmAsync", Need.Use, Operation.Confirm, async (s, a, c) => await s.ConfirmAsync(a, c.Hold)),
+        Op("ReleaseAsync", Need.Use, Operation.ReleaseHold, async (s, a, c) => await s.ReleaseAsync(a, c.Hold)),
+        Op("DeleteEventAsync", Need.Use, Operation.DeleteEstimatedEvent, async (s, a, c) => await s.DeleteEventAsync(a, c.Hold)),
+        Op("DeleteEventAsync", Need.Admin, Operation.DeleteConfirmedEvent, async (s, a, c) => await s.DeleteEventAsync(a, c.Charge)),
+        Op("GetEventAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.GetEventAsync(a, c.Charge), readOnly: true),
+        Op("VerifyAsync", Need.OrgAdmin, Operation.Verify, async (s, a, c) => await s.VerifyAsync(a, c.Org), readOnly: true),
+
+        // Groups, grants and the journal
+        Op("CreateGroupAsync", Need.OrgAdmin, Operation.ManageGroups, async (s, a, c) => await s.CreateGroupAsync(a, c.Org, "new group")),
+        Op("DeleteGroupAsync", Need.OrgAdmin, Operation.ManageGroups, async (s, a, c) => await s.DeleteGroupAsync(a, c.Org, "spare")),
+        Op("AddGroupMemberAsync", Need.OrgAdmin, Operation.ManageGroups, async (s, a, c) => await s.AddGroupMemberAsync(a, c.Org, "spare", "newcomer")),
+        Op("RemoveGroupMemberAsync", Need.OrgAdmin, Operation.ManageGroups, async (s, a, c) => await s.RemoveGroupMemberAsync(a, c.Org, "spare", "spare-member")),
+        Op("ListGroupsAsync", Need.OrgAdmin, Operation.ReadGroups, async (s, a, c) => await s.ListGroupsAsync(a, c.Org), readOnly: true),
+        Op("GrantAsync", Need.Admin, Operation.ManageGrants, async (s, a, c) => await s.GrantAsync(a, c.Child, Grantee.Group("spare"), AccessLevel.Use)),
+        Op("RevokeAsync", Need.Admin, Operation.ManageGrants, async (s, a, c) => await s.RevokeAsync(a, c.Child, Grantee.Group("spare")) ? true : throw new InvalidOperationException("nothing was revoked")),
+        Op("ListGrantsAsync", Need.Admin, Operation.ReadGrants, async (s, a, c) => await s.ListGrantsAsync(a, c.Child), readOnly: true),
+        Op("GetAllocationJournalAsync", Need.Admin, Operation.ReadAllocationJournal, async (s, a, c) => await s.GetAllocationJournalAsync(a, c.Child), readOnly: true),
+        Op("GetOrganizationJournalAsync", Need.OrgAdmin, Operation.ReadOrganizationJournal, async (s, a, c) => await s.GetOrganizationJournalAsync(a, c.Org), readOnly: true),
+        Op("VerifyJournalAsync", Need.OrgAdmin, Operation.VerifyJournal, async (s, a, c) => await s.VerifyJournalAsync(a, c.Org), readOnly: true),
+    ];
+
+    public static TheoryData<string> Holders()
+    {
+        var data = new TheoryData<string>();
+        foreach (var holder in Holder.All())
+        {
+            data.Add(holder.UserId);
+        }
+        return data;
+    }
+
+    /// <summary>The outcome the issue asks for: allowed, or refused as not found / access denied.</summary>
+    private static Type? Expected(MatrixOp op, Holder holder)
+    {
+        var level = holder.LevelOn(op.OnParent);
+        var orgAdmin = holder.Way is Way.OrgAdmin or Way.System;
+        if (holder.Way == Way.Outsider && op.Need is Need.OrgAdmin or Need.Grantee)
+        {
+            return typeof(NotFoundException); // the organization itself is hidden from outsiders
+        }
+        return op.Need switch
+        {
+            Need.System => holder.Way == Way.System ? null : typeof(AccessDeniedException),
+            Need.OrgAdmin => orgAdmin ? null : typeof(AccessDeniedException),
+            Need.Grantee => orgAdmin || holder.HoldsAnyGrant ? null : typeof(AccessDeniedException),
+            Need.Listing => null,
+            Need.OrgAdminOnAllocation => orgAdmin ? null : level < AccessLevel.Read ? typeof(NotFoundException) : typeof(AccessDeniedException),
+            _ => level >= NeededLevel(op.Need) ? null : level < AccessLevel.Read ? typeof(NotFoundException) : typeof(AccessDeniedException),
+        };
+    }
+
+    private static AccessLevel NeededLevel(Need need) => need switch
+    {
+        Need.Read => AccessLevel.Read,
+        Need.Use => AccessLevel.Use,
+        _ => AccessLevel.Admin,
+    };
+
+    [Theory]
+    [MemberData(nameof(Holders))]
+    public async Task EveryOperation_IsAllowedOrRefusedByTheLevelHeld_AndRefusalsChangeNothing(string userId)
+    {
+        var holder = Holder.All().Single(h => h.UserId == userId);
+        var template = await fixture.TemplateAsync(holder);
+        var failures = new List<string>();
+        var i = 0;
+        foreach (var op in Operations)
+        {
+            var path = Path.Combine(fixture.Directory, $"case-{holder.UserId}-{i++}.db");
+            AccessMatrixFixture.CopyDatabase(template, path);
+            var before = DatabaseHash.Of(path);
+            var expected = Expected(op, holder);
+            Exception? thrown = null;
+            object? result = null;
+            using (var store = await AccessMatrixFixture.OpenAsync(path))
+            {
+                try
+                {
+                    result = await op.Run(store, holder.Principal, fixture.Context);
+                }
+                catch (Exception ex)
+                {
+                    thrown = ex;
+                }
+            }
+            var after = DatabaseHash.Of(path);
+            if (expected is null && thrown is not null)
+            {
+                failures.Add($"{op}: expected allowed, got {thrown.GetType().Name}: {thrown.Message}");
+            }
+            else if (expected is not null && thrown is null)
+            {
+                failures.Add($"{op}: expected {expected.Name}, but the call was allowed");
+            }
+            else if (expected is not null && thrown!.GetType() != expected)
+            {
+                failures.Add($"{op}: expected {expected.Name}, got {thrown.GetType().Name}: {thrown.Message}");
+            }
+            if (thrown is not null && before != after)
+            {
+                failures.Add($"{op}: the refused call changed the database");
+            }
+            if (thrown is null && op.ReadOnly && before != after)
+            {
+                failures.Add($"{op}: the read changed the database");
+            }
+            if (op.Need == Need.Listing && result is IReadOnlyList<Allocation> listed)
+            {
+                var names = listed.Select(a => a.Name).ToHashSet();
+                if (names.Contains("Child") != holder.LevelOn(onParent: false) >= AccessLevel.Read ||
+                    names.Contains("Parent") != holder.LevelOn(onParent: true) >= AccessLevel.Read)
+                {
+                    failures.Add($"{op}: listed [{string.Join(", ", names)}] for a holder with {holder.LevelOn(false)} on Child and {holder.LevelOn(true)} on Parent");
+                }
+            }
+            File.Delete(path);
+        }
+        Assert.True(failures.Count == 0, $"{holder}:\n" + string.Join("\n", failures));
+    }
+
+    [Fact]
+    public void Matrix_CoversEveryFacadeMethodThatTakesAnActor()
+    {
+        var facade = typeof(AllocationStore)
+            .GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly)
+            .Where(m => m.GetParameters().FirstOrDefault()?.ParameterType == typeof(Principal))
+            .Select(m => m.Name)
+            .ToHashSet();
+        var covered = Operations.Select(o => o.Method).ToHashSet();
+        Assert.Empty(facade.Except(covered));
+        Assert.Empty(covered.Except(facade));
+    }
+
+    [Fact]
+    public void Matrix_CoversEveryRowOfThePermissionTable()
+    {
+        var covered = Operations.SelectMany(o => o.Exercises).ToHashSet();
+        Assert.Empty(Permissions.All.Keys.Except(covered));
+    }
+
+    [Fact]
+    public void PermissionTable_AgreesWithTheMatrixNeeds()
+    {
+        foreach (var op in Operations.Where(o => o.Need != Need.Listing))
+        {
+            foreach (var operation in op.Exercises)
+            {
+                var row = Permissions.For(operation);
+                var expected = op.Need switch
+                {
+                    Need.System => new Requirement(RequirementScope.System),
+                    Need.OrgAdmin or Need.OrgAdminOnAllocation => new Requirement(RequirementScope.OrganizationAdmin),
+                    Need.Grantee => new Requirement(RequirementScope.Grantee),
+                    _ => new Requirement(RequirementScope.Allocation, NeededLevel(op.Need)),
+                };
+                Assert.True(expected == row, $"{op}: the table says {row}, the matrix {expected}");
+            }
+        }
+    }
+}

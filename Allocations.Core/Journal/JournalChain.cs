@@ -1,0 +1,115 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using Allocations.Storage;
+
+namespace Allocations.Journal;
+
+/// <summary>The journal's hash chain: every entry's hash is SHA-256 over the previous entry's hash (of the same
+/// organization; 32 zero bytes before the first) followed by the entry's canonical content.</summary>
+/// <remarks>The bytes hashed are, in order: the previous hash as a 4-byte big-endian length (32) and its bytes; the
+/// id and the organization id (each integer 8 bytes big-endian); the allocation id as a presence byte (0 or 1)
+/// followed, when present, by its 8 bytes; the instant in nanoseconds (8 bytes); then actor, action, target, before
+/// and after, each as a 4-byte big-endian length of its UTF-8 bytes (−1 for null) followed by those bytes. Every
+/// stored column but the hash itself goes in, so any edit of a stored column changes the hash. Files written earlier
+/// are verified with this encoding: never change it.</remarks>
+internal static class JournalChain
+{
+    internal const int HashLength = 32;
+
+    internal static readonly byte[] Genesis = new byte[HashLength];
+
+    /// <summary>Computes the hash of <paramref name="row"/> chained to <see cref="JournalRow.PrevHash"/>.</summary>
+    /// <param name="row">The entry.</param>
+    /// <param name="buffer">A reusable buffer; cleared first.</param>
+    internal static byte[] Compute(JournalRow row, ArrayBufferWriter<byte> buffer)
+    {
+        buffer.ResetWrittenCount();
+        Write(buffer, row.PrevHash);
+        WriteInt64(buffer, row.Id);
+        WriteInt64(buffer, row.OrgId);
+        if (row.AllocationId is { } allocationId)
+        {
+            buffer.GetSpan(1)[0] = 1;
+            buffer.Advance(1);
+            WriteInt64(buffer, allocationId);
+        }
+        else
+        {
+            buffer.GetSpan(1)[0] = 0;
+            buffer.Advance(1);
+        }
+        WriteInt64(buffer, row.AtNs);
+        WriteString(buffer, row.Actor);
+        WriteString(buffer, row.Action);
+        WriteString(buffer, row.Target);
+        WriteString(buffer, row.Before);
+        WriteString(buffer, row.After);
+        return SHA256.HashData(buffer.WrittenSpan);
+    }
+
+    private static void Write(ArrayBufferWriter<byte> buffer, ReadOnlySpan<byte> bytes)
+    {
+        var span = buffer.GetSpan(bytes.Length + 4);
+        BinaryPrimitives.WriteInt32BigEndian(span, bytes.Length);
+        bytes.CopyTo(span[4..]);
+        buffer.Advance(bytes.Length + 4);
+    }
+
+    private static void WriteInt64(ArrayBufferWriter<byte> buffer, long value)
+    {
+        BinaryPrimitives.WriteInt64BigEndian(buffer.GetSpan(8), value);
+        buffer.Advance(8);
+    }
+
+    private static void WriteString(ArrayBufferWriter<byte> buffer, string? value)
+    {
+        if (value is null)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(buffer.GetSpan(4), -1);
+            buffer.Advance(4);
+            return;
+        }
+        var max = Encoding.UTF8.GetMaxByteCount(value.Length);
+        var span = buffer.GetSpan(max + 4);
+        var written = Encoding.UTF8.GetBytes(value, span[4..]);
+        BinaryPrimitives.WriteInt32BigEndian(span, written);
+        buffer.Advance(written + 4);
+    }
+
+    /// <summary>Walks an organization's entries in order and returns the first that does not hold: its stored hash
+    /// differs from the recomputed one, or it does not link to the entry before it.</summary>
+    internal static (long Checked, long? BrokenId, string? Problem, byte[]? Head) Verify(IStorageSession session, long orgId)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        byte[] previous = Genesis;
+        long previousId = 0;
+        long count = 0;
+        long? brokenId = null;
+        string? problem = null;
+        session.ScanJournal(orgId, row =>
+        {
+            count++;
+            if (!row.PrevHash.AsSpan().SequenceEqual(previous))
+            {
+                brokenId = row.Id;
+                problem = previousId == 0
+                    ? "it should be the first entry of the organization but links to another (an earlier entry was removed or the link edited)"
+                    : $"it does not link to entry {previousId} before it (an entry between them was removed, or the link edited)";
+                return false;
+            }
+            var recomputed = Compute(row, buffer);
+            if (!recomputed.AsSpan().SequenceEqual(row.Hash))
+            {
+                brokenId = row.Id;
+                problem = "its content does not match its hash (the row was edited after it was written)";
+                return false;
+            }
+            previous = row.Hash;
+            previousId = row.Id;
+            return true;
+        });
+        return (count, brokenId, problem, previousId == 0 ? null : previous);
+    }
+}

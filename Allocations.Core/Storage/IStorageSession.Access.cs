@@ -1,0 +1,57 @@
+namespace Allocations.Storage;
+
+/// <summary>The storage operations of access control (groups, members, grants) and of the journal.</summary>
+internal partial interface IStorageSession
+{
+    // Groups and members
+    long InsertGroup(long orgId, string name, string nameKey, long createdNs);
+
+    GroupRow? FindGroup(long orgId, string nameKey);
+
+    IReadOnlyList<GroupRow> ListGroups(long orgId);
+
+    IReadOnlyList<(long GroupId, string UserId)> ListGroupMembers(long orgId);
+
+    bool AddGroupMember(long groupId, string userId);
+
+    bool RemoveGroupMember(long groupId, string userId);
+
+    void DeleteGroup(long groupId);
+
+    /// <summary>Whether the user is a member of any group of the organization (what makes organization-wide grants
+    /// apply to them).</summary>
+    bool IsOrgMember(long orgId, string userId);
+
+    // Grants
+    GrantRow? FindGrant(long allocationId, long? groupId);
+
+    void InsertGrant(long allocationId, long? groupId, int level, long grantedNs, string grantedBy);
+
+    void UpdateGrant(long grantId, int level, long grantedNs, string grantedBy);
+
+    void DeleteGrant(long grantId);
+
+    /// <summary>The grants on one allocation, organization-wide first, then by group name.</summary>
+    IReadOnlyList<GrantRow> ListGrants(long allocationId);
+
+    IReadOnlyList<GrantRow> ListGrantsOfGroup(long groupId);
+
+    /// <summary>The highest level granted to the user on the allocation or its parent, through the user's groups or
+    /// organization-wide; 0 when none.</summary>
+    int GrantedLevel(long orgId, string userId, long allocationId, long? parentId);
+
+    /// <summary>The highest level granted to the user directly on each allocation of the organization that has one.</summary>
+    IReadOnlyDictionary<long, int> GrantedLevels(long orgId, string userId);
+
+    // Journal
+    /// <summary>The id the next journal entry takes and the hash of the organization's last entry (null before the
+    /// first); read once per transaction and then kept up to date by <see cref="InsertJournal"/>.</summary>
+    (long NextId, byte[]? Head) JournalTail(long orgId);
+
+    void InsertJournal(JournalRow row);
+
+    IReadOnlyList<JournalRow> ListJournal(long orgId, long? allocationId, long afterId, int limit);
+
+    /// <summary>Streams the organization's entries in order until <paramref name="visit"/> returns false.</summary>
+    void ScanJournal(long orgId, Func<JournalRow, bool> visit);
+}

@@ -1,0 +1,158 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace Allocations.Storage;
+
+/// <summary>Groups, grants and the journal.</summary>
+internal sealed partial class SqliteSession
+{
+    private const string GrantColumns =
+        "g.id AS Id, g.allocation_id AS AllocationId, g.group_id AS GroupId, gr.name AS GroupName, g.level AS Level, " +
+        "g.granted_ns AS GrantedNs, g.granted_by AS GrantedBy";
+
+    private const string JournalColumns =
+        "id AS Id, org_id AS OrgId, allocation_id AS AllocationId, at_ns AS AtNs, actor AS Actor, action AS Action, " +
+        "target AS Target, before AS Before, after AS After, prev_hash AS PrevHash, hash AS Hash";
+
+    // The user's groups in one organization; organization-wide grants apply to members of any of them.
+    private const string MyGroups =
+        "SELECT m.group_id FROM group_members m JOIN groups gr ON gr.id = m.group_id WHERE m.user_id = @userId AND gr.org_id = @orgId";
+
+    private readonly Dictionary<long, byte[]?> journalHeads = [];
+    private long journalNextId;
+    private SqliteCommand? insertJournal;
+
+    // Groups and members
+    public long InsertGroup(long orgId, string name, string nameKey, long createdNs) =>
+        InsertReturningId("INSERT INTO groups (org_id, name, name_key, created_ns) VALUES (@orgId, @name, @nameKey, @createdNs)", new { orgId, name, nameKey, createdNs });
+
+    public GroupRow? FindGroup(long orgId, string nameKey) =>
+        One<GroupRow>("SELECT id AS Id, org_id AS OrgId, name AS Name FROM groups WHERE org_id = @orgId AND name_key = @nameKey", new { orgId, nameKey });
+
+    public IReadOnlyList<GroupRow> ListGroups(long orgId) =>
+        Many<GroupRow>("SELECT id AS Id, org_id AS OrgId, name AS Name FROM groups WHERE org_id = @orgId ORDER BY name_key", new { orgId });
+
+    public IReadOnlyList<(long GroupId, string UserId)> ListGroupMembers(long orgId) =>
+        connection.Query<(long, string)>(Cmd(
+            "SELECT m.group_id, m.user_id FROM group_members m JOIN groups gr ON gr.id = m.group_id WHERE gr.org_id = @orgId ORDER BY m.group_id, m.user_id",
+            new { orgId })).AsList();
+
+    public bool AddGroupMember(long groupId, string userId) =>
+        Exec("INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (@groupId, @userId)", new { groupId, userId }) > 0;
+
+    public bool RemoveGroupMember(long groupId, string userId) =>
+        Exec("DELETE FROM group_members WHERE group_id = @groupId AND user_id = @userId", new { groupId, userId }) > 0;
+
+    public void DeleteGroup(long groupId) => Exec("DELETE FROM groups WHERE id = @groupId", new { groupId });
+
+    public bool IsOrgMember(long orgId, string userId) =>
+        One<long?>($"SELECT 1 WHERE EXISTS ({MyGroups})", new { orgId, userId }) is not null;
+
+    // Grants
+    public GrantRow? FindGrant(long allocationId, long? groupId) =>
+        One<GrantRow>(
+            $"SELECT {GrantColumns} FROM grants g LEFT JOIN groups gr ON gr.id = g.group_id " +
+            "WHERE g.allocation_id = @allocationId AND COALESCE(g.group_id, 0) = COALESCE(@groupId, 0)",
+            new { allocationId, groupId });
+
+    public void InsertGrant(long allocationId, long? groupId, int level, long grantedNs, string grantedBy) =>
+        Exec(
+            "INSERT INTO grants (allocation_id, group_id, level, granted_ns, granted_by) VALUES (@allocationId, @groupId, @level, @grantedNs, @grantedBy)",
+            new { allocationId, groupId, level, grantedNs, grantedBy });
+
+    public void UpdateGrant(long grantId, int level, long grantedNs, string grantedBy) =>
+        Exec("UPDATE grants SET level = @level, granted_ns = @grantedNs, granted_by = @grantedBy WHERE id = @grantId", new { grantId, level, grantedNs, grantedBy });
+
+    public void DeleteGrant(long grantId) => Exec("DELETE FROM grants WHERE id = @grantId", new { grantId });
+
+    public IReadOnlyList<GrantRow> ListGrants(long allocationId) =>
+        Many<GrantRow>(
+            $"SELECT {GrantColumns} FROM grants g LEFT JOIN groups gr ON gr.id = g.group_id WHERE g.allocation_id = @allocationId " +
+            "ORDER BY g.group_id IS NOT NULL, gr.name_key",
+            new { allocationId });
+
+    public IReadOnlyList<GrantRow> ListGrantsOfGroup(long groupId) =>
+        Many<GrantRow>(
+            $"SELECT {GrantColumns} FROM grants g LEFT JOIN groups gr ON gr.id = g.group_id WHERE g.group_id = @groupId ORDER BY g.allocation_id",
+            new { groupId });
+
+    public int GrantedLevel(long orgId, string userId, long allocationId, long? parentId) =>
+        One<int>(
+            "SELECT COALESCE(MAX(g.level), 0) FROM grants g WHERE g.allocation_id IN (@allocationId, @parentId) " +
+            $"AND (g.group_id IN ({MyGroups}) OR (g.group_id IS NULL AND EXISTS ({MyGroups})))",
+            new { orgId, userId, allocationId, parentId });
+
+    public IReadOnlyDictionary<long, int> GrantedLevels(long orgId, string userId) =>
+        connection.Query<(long, int)>(Cmd(
+            "SELECT g.allocation_id, MAX(g.level) FROM grants g JOIN allocations a ON a.id = g.allocation_id WHERE a.org_id = @orgId " +
+            $"AND (g.group_id IN ({MyGroups}) OR (g.group_id IS NULL AND EXISTS ({MyGroups}))) GROUP BY g.allocation_id",
+            new { orgId, userId })).ToDictionary(r => r.Item1, r => r.Item2);
+
+    // Journal: the chain's tail is read once per transaction (writes are serialized by BEGIN IMMEDIATE) and then
+    // followed in memory, so appending an entry is one prepared INSERT.
+    public (long NextId, byte[]? Head) JournalTail(long orgId)
+    {
+        if (journalNextId == 0)
+        {
+            journalNextId = One<long>("SELECT COALESCE(MAX(id), 0) + 1 FROM journal");
+        }
+        if (!journalHeads.TryGetValue(orgId, out var head))
+        {
+            head = One<byte[]?>("SELECT hash FROM journal WHERE org_id = @orgId ORDER BY id DESC LIMIT 1", new { orgId });
+            journalHeads[orgId] = head;
+        }
+        return (journalNextId, head);
+    }
+
+    public void InsertJournal(JournalRow row)
+    {
+        if (insertJournal is null)
+        {
+            insertJournal = Prepare(
+                "INSERT INTO journal (id, org_id, allocation_id, at_ns, actor, action, target, before, after, prev_hash, hash) " +
+                "VALUES ($id, $org, $alloc, $at, $actor, $action, $target, $before, $after, $prev, $hash)",
+                "$id", "$org", "$alloc", "$at", "$actor", "$action", "$target", "$before", "$after", "$prev", "$hash");
+        }
+        var p = insertJournal.Parameters;
+        p[0].Value = row.Id;
+        p[1].Value = row.OrgId;
+        p[2].Value = (object?)row.AllocationId ?? DBNull.Value;
+        p[3].Value = row.AtNs;
+        p[4].Value = row.Actor;
+        p[5].Value = row.Action;
+        p[6].Value = row.Target;
+        p[7].Value = (object?)row.Before ?? DBNull.Value;
+        p[8].Value = (object?)row.After ?? DBNull.Value;
+        p[9].Value = row.PrevHash;
+        p[10].Value = row.Hash;
+        insertJournal.ExecuteNonQuery();
+        journalNextId = row.Id + 1;
+        journalHeads[row.OrgId] = row.Hash;
+    }
+
+    public IReadOnlyList<JournalRow> ListJournal(long orgId, long? allocationId, long afterId, int limit) =>
+        allocationId is { } id
+            ? Many<JournalRow>(
+                $"SELECT {JournalColumns} FROM journal WHERE allocation_id = @id AND org_id = @orgId AND id > @afterId ORDER BY id LIMIT @limit",
+                new { orgId, id, afterId, limit })
+            : Many<JournalRow>(
+                $"SELECT {JournalColumns} FROM journal WHERE org_id = @orgId AND id > @afterId ORDER BY id LIMIT @limit",
+                new { orgId, afterId, limit });
+
+    public void ScanJournal(long orgId, Func<JournalRow, bool> visit)
+    {
+        var rows = connection.Query<JournalRow>(new CommandDefinition(
+            $"SELECT {JournalColumns} FROM journal WHERE org_id = @orgId ORDER BY id",
+            new { orgId },
+            transaction,
+            flags: CommandFlags.None,
+            cancellationToken: CancellationToken));
+        foreach (var row in rows)
+        {
+            if (!visit(row))
+            {
+                return;
+            }
+        }
+    }
+}
