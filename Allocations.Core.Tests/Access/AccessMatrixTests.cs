@@ -120,7 +120,28 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("GetAllocationJournalAsync", Need.Admin, Operation.ReadAllocationJournal, async (s, a, c) => await s.GetAllocationJournalAsync(a, c.Child), readOnly: true),
         Op("GetOrganizationJournalAsync", Need.OrgAdmin, Operation.ReadOrganizationJournal, async (s, a, c) => await s.GetOrganizationJournalAsync(a, c.Org), readOnly: true),
         Op("VerifyJournalAsync", Need.OrgAdmin, Operation.VerifyJournal, async (s, a, c) => await s.VerifyJournalAsync(a, c.Org), readOnly: true),
+
+        // Listings that are never refused: they show only what the caller may see
+        Op("ListOrganizationsAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.ListOrganizationsAsync(a), readOnly: true),
+        Op("FindEventByKeyAsync", Need.Listing, Operation.ReadEvents, async (s, a, c) => await s.FindEventByKeyAsync(a, c.Org, "no-such-key"), readOnly: true),
+
+        // Reports and export
+        Op("GetAllocationTableAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.GetAllocationTableAsync(a, c.Org), readOnly: true),
+        Op("ListEventsAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.ListEventsAsync(a, c.Child), readOnly: true),
+        Op("ExportEventsAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.ExportEventsAsync(a, c.Child, null, new StringWriter(), global::Allocations.Reporting.ExportFormat.Csv, null, CancellationToken.None), readOnly: true),
+        Op("GetUsageReportAsync", Need.Read, Operation.ReadAllocation, async (s, a, c) => await s.GetUsageReportAsync(a, new global::Allocations.Reporting.UsageReportRequest(c.Org) { Allocations = [c.Child] }), readOnly: true),
+
+        // Slurm import
+        Op("SyncSlurmAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.SyncSlurmAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson), new StringReader(SacctHeader))),
+        Op("SyncSlurmFromSacctAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.SyncSlurmFromSacctAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson), (_, _) => Task.FromResult<TextReader>(new StringReader(SacctHeader)))),
+        Op("CheckSlurmMappingAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.CheckSlurmMappingAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson)), readOnly: true),
     ];
+
+    private const string SlurmMappingJson = """
+        { "cluster": "lab", "timeZone": "UTC", "accounts": { "physics": "Child" }, "partitions": { "cpu": "CPU_HOUR" }, "defaults": { "quantity": "cpu" } }
+        """;
+
+    private const string SacctHeader = "JobID|JobIDRaw|Cluster|Account|Partition|User|State|Submit|Start|End|ElapsedRaw|AllocCPUS|AllocTRES|NNodes\n";
 
     public static TheoryData<string> Holders()
     {

@@ -175,7 +175,7 @@ public class AccessResolverTests
     {
         var (t, _, child, _) = await SetUpAsync();
         using var _ = t;
-        var hold = (await t.Store.ReserveAsync(Admin, TestStore.Cpu1(child, 1m, TestStore.November1, TestStore.November15, Domain.UsageStatus.Estimated))).Event!;
+        var hold = (await t.Store.ReserveAsync(Admin, TestStore.Cpu1(child, 1m, TestStore.November1, TestStore.November15, global::Allocations.Domain.UsageStatus.Estimated))).Event!;
         var missing = new AllocationId(987654);
         var missingEvent = new UsageEventId(987654);
         var calls = new (string Name, Func<AllocationId, UsageEventId, Task> Call)[]
@@ -218,10 +218,10 @@ public class AccessResolverTests
         var (t, _, child, other) = await SetUpAsync();
         using var _ = t;
         await t.Store.GrantAsync(Admin, child.Id, Grantee.Group("physicists"), AccessLevel.Use);
-        await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(other, 1m, TestStore.November1, TestStore.November15, Domain.UsageStatus.Estimated, "job-7"));
+        await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(other, 1m, TestStore.November1, TestStore.November15, global::Allocations.Domain.UsageStatus.Estimated, "job-7"));
         var before = t.ContentHash();
 
-        var ex = await Assert.ThrowsAsync<ConflictException>(() => t.Store.RecordUsageAsync(Ada, TestStore.Cpu1(child, 1m, TestStore.November1, TestStore.November15, Domain.UsageStatus.Estimated, "job-7")));
+        var ex = await Assert.ThrowsAsync<ConflictException>(() => t.Store.RecordUsageAsync(Ada, TestStore.Cpu1(child, 1m, TestStore.November1, TestStore.November15, global::Allocations.Domain.UsageStatus.Estimated, "job-7")));
 
         Assert.DoesNotContain(other.Id.ToString(), ex.Message);
         Assert.DoesNotContain("Chemistry", ex.Message);

@@ -77,7 +77,7 @@ public class CatalogueTests
         var other = await t.Store.CreateOrganizationAsync(Principal.System, "Other", "olga");
         Assert.Single(await t.Store.ListOrganizationsAsync(Admin));
         Assert.Equal(2, (await t.Store.ListOrganizationsAsync(Principal.System)).Count);
-        await Assert.ThrowsAsync<AccessDeniedException>(() => t.Store.ListUnitsAsync(Admin, other.Id));
+        await Assert.ThrowsAsync<NotFoundException>(() => t.Store.ListUnitsAsync(Admin, other.Id));
         await Assert.ThrowsAsync<NotFoundException>(() => t.Store.ListUnitsAsync(Admin, new OrganizationId(9999)));
     }
 }

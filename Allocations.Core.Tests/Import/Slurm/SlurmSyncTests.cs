@@ -421,10 +421,15 @@ public class SlurmSyncTests
     {
         var (t, _, _) = await CreateAsync();
         using var __ = t;
+        await t.Store.CreateGroupAsync(TestStore.Admin, t.Organization, "staff");
+        await t.Store.AddGroupMemberAsync(TestStore.Admin, t.Organization, "staff", "mallory");
         var hash = t.ContentHash();
 
+        // A member of the organization who is not an admin is denied; an outsider does not even see it.
         await Assert.ThrowsAsync<AccessDeniedException>(() =>
             t.Store.SyncSlurmAsync(Principal.User("mallory"), t.Organization, Mapping(), new StringReader(Capture("sacct-requested.txt"))));
+        await Assert.ThrowsAsync<NotFoundException>(() =>
+            t.Store.SyncSlurmAsync(Principal.User("outsider"), t.Organization, Mapping(), new StringReader(Capture("sacct-requested.txt"))));
 
         Assert.Equal(hash, t.ContentHash());
     }

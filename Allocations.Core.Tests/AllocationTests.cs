@@ -3,7 +3,7 @@ using Allocations.Exceptions;
 using Allocations.Tests.Support;
 using Xunit;
 
-namespace Allocations.Tests.Allocations;
+namespace Allocations.Tests;
 
 public class AllocationTests
 {
@@ -191,8 +191,9 @@ public class AllocationTests
         var absent = await Assert.ThrowsAsync<NotFoundException>(() => t.Store.GetAllocationAsync(mallory, new AllocationId(999_999)));
         Assert.Equal(absent.Message.Replace("999999", "X"), missing.Message.Replace(a.Id.Value.ToString(), "X"));
         var before = t.ContentHash();
-        await Assert.ThrowsAsync<AccessDeniedException>(() => t.Store.CreateAllocationAsync(mallory, t.Organization, new NewAllocation("M", TestStore.CoreHours, Amount.Zero)));
-        await Assert.ThrowsAsync<AccessDeniedException>(() => t.Store.CreateUnitAsync(mallory, t.Organization, new UnitCode("x"), 0));
+        // An outsider learns nothing about the organization either.
+        await Assert.ThrowsAsync<NotFoundException>(() => t.Store.CreateAllocationAsync(mallory, t.Organization, new NewAllocation("M", TestStore.CoreHours, Amount.Zero)));
+        await Assert.ThrowsAsync<NotFoundException>(() => t.Store.CreateUnitAsync(mallory, t.Organization, new UnitCode("x"), 0));
         await Assert.ThrowsAsync<NotFoundException>(() => t.Store.RecordUsageAsync(mallory, TestStore.Cpu1(a, 1m, TestStore.November1, TestStore.November15)));
         await Assert.ThrowsAsync<AccessDeniedException>(() => t.Store.CreateOrganizationAsync(mallory, "Mine", "mallory"));
         Assert.Equal(before, t.ContentHash());
