@@ -1,0 +1,41 @@
+using Allocations.Tests.Reliability.Model;
+using FsCheck;
+using FsCheck.Fluent;
+using Xunit;
+
+namespace Allocations.Tests.Reliability;
+
+/// <summary>Random sequences of operations against a store in memory and an independent model: every figure, outcome
+/// and error must agree after every step, and <c>VerifyAsync</c> must stay clean.</summary>
+public class ModelBasedTests
+{
+    /// <summary>1,000 sequences per CI run; <c>ALLOCATIONS_SOAK=1</c> raises it to 20,000 (or the number given).</summary>
+    internal static int SequenceCount(int ci) => Environment.GetEnvironmentVariable("ALLOCATIONS_SOAK") switch
+    {
+        null or "" or "0" => ci,
+        "1" => ci * 20,
+        var n when int.TryParse(n, out var count) && count > 1 => count,
+        var other => throw new InvalidOperationException($"ALLOCATIONS_SOAK must be 1 or a sequence count, not '{other}'"),
+    };
+
+    [Fact]
+    public void AnySequenceOfOperations_KeepsStoreAndModelInAgreement()
+    {
+        var property = Prop.ForAll(ModelOps.Sequences(ModelInterpreter.Skus.Count), (ModelOp[] ops) =>
+        {
+            using var interpreter = ModelInterpreter.Create();
+            interpreter.RunAll(ops);
+        });
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(SequenceCount(1_000)).WithQuietOnSuccess(true), property);
+    }
+
+    [Fact]
+    public void Shrinking_DropsOperationsUntilTheSequenceIsMinimal()
+    {
+        ModelOp[] ops = [new CreateTop(1), new Release(3), new CreateTop(2), new DeleteEvent(0)];
+        var candidates = ModelOps.Shrink(ops).ToList();
+        Assert.Contains(candidates, c => c.Length == 2);
+        Assert.Contains(candidates, c => c.SequenceEqual([new CreateTop(1), new CreateTop(2), new DeleteEvent(0)]));
+        Assert.All(candidates, c => Assert.True(c.Length < ops.Length));
+    }
+}
