@@ -77,6 +77,12 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         {
             return;
         }
+        // Checked here because SQLite would open a read-only file for writing anyway when the process may override
+        // its permissions (root), and would otherwise fail only at the first write.
+        if ((File.GetAttributes(fullPath) & FileAttributes.ReadOnly) != 0)
+        {
+            throw new StoreUnavailableException(fullPath, "the file is read-only (check its permissions); the store needs to write to it");
+        }
         byte[] header = new byte[100];
         long length;
         try
