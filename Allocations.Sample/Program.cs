@@ -5,6 +5,7 @@ using Allocations.Sample.Commands;
 var commands = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase)
 {
     ["demo"] = DemoCommand.RunAsync,
+    ["stress-worker"] = StressCommand.RunAsync,
 };
 
 if (args.Length > 0 && (args[0] is "-h" or "--help" or "help"))
