@@ -2,13 +2,23 @@ using Allocations.Tests.Reliability.Model;
 using FsCheck;
 using FsCheck.Fluent;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Allocations.Tests.Reliability;
 
 /// <summary>Random sequences of operations against a store in memory and an independent model: every figure, outcome
 /// and error must agree after every step, and <c>VerifyAsync</c> must stay clean.</summary>
-public class ModelBasedTests
+public class ModelBasedTests(ITestOutputHelper output)
 {
+    /// <summary>Every path the model knows must be reached in a run, or the test proves less than it claims.</summary>
+    private static readonly string[] MustReach =
+    [
+        "record Recorded", "record Replaced", "record Unchanged", "batch recorded", "batch with a replacement", "batch refused",
+        "reserve placed", "reserve replaced a hold", "reserve repeated", "reserve refused", "confirmed", "released", "event deleted",
+        "child created", "allocation deleted", "allocation deleted with children", "rate changed",
+        "NotFoundException", "ConflictException", "InvalidInputException", "NoRateException",
+    ];
+
     /// <summary>1,000 sequences per CI run; <c>ALLOCATIONS_SOAK=1</c> raises it to 20,000 (or the number given).</summary>
     internal static int SequenceCount(int ci) => Environment.GetEnvironmentVariable("ALLOCATIONS_SOAK") switch
     {
@@ -26,7 +36,13 @@ public class ModelBasedTests
             using var interpreter = ModelInterpreter.Create();
             interpreter.RunAll(ops);
         });
+        ModelInterpreter.Outcomes.Clear();
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(SequenceCount(1_000)).WithQuietOnSuccess(true), property);
+        foreach (var (outcome, count) in ModelInterpreter.Outcomes.OrderBy(o => o.Key, StringComparer.Ordinal))
+        {
+            output.WriteLine($"{outcome}: {count}");
+        }
+        Assert.All(MustReach, outcome => Assert.True(ModelInterpreter.Outcomes.GetValueOrDefault(outcome) > 0, $"no sequence reached '{outcome}'"));
     }
 
     [Fact]

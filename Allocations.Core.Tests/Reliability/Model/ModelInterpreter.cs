@@ -28,9 +28,16 @@ internal sealed class ModelInterpreter : IDisposable
 
     private readonly AllocationStore store;
     private readonly OrganizationId organization;
+    private readonly Dictionary<string, ModelSku> catalogue = Skus.ToDictionary(k => k.Code);
     private readonly List<MAllocation> allocations = [];
     private readonly List<MEvent> events = [];
     private int step;
+
+    /// <summary>How often each outcome was reached, over all sequences of the run: proof that the generator reaches
+    /// every path, not only the refusals.</summary>
+    internal static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> Outcomes = new();
+
+    private static void Tally(string outcome) => Outcomes.AddOrUpdate(outcome, 1, (_, n) => n + 1);
 
     private ModelInterpreter(AllocationStore store, OrganizationId organization)
     {
@@ -104,6 +111,7 @@ internal sealed class ModelInterpreter : IDisposable
                 else
                 {
                     var a = Run(store.CreateAllocationAsync(Admin, organization, request));
+                    Tally("child created");
                     Check(a.ParentId == parent.Id, $"child's parent is {a.ParentId}, expected {parent.Id}");
                     allocations.Add(new MAllocation(a.Id, parent, c.TotalMicros));
                 }
@@ -129,10 +137,32 @@ internal sealed class ModelInterpreter : IDisposable
                 return null;
             }
             case Record r when allocations.Count > 0:
-                DoRecord(Pick(allocations, r.Target), Skus[r.Sku], r.QuantityMicros, r.StartSeconds, r.DurationSeconds, r.Confirmed, r.Key);
+                DoRecord(Pick(allocations, r.Target), catalogue[Skus[r.Sku].Code], r.QuantityMicros, r.StartSeconds, r.DurationSeconds, r.Confirmed, r.Key);
+                return null;
+            case Batch b when allocations.Count > 0:
+                DoBatch(b.Items);
                 return null;
             case Reserve r when allocations.Count > 0:
-                return DoReserve(Pick(allocations, r.Target), Skus[r.Sku], r.QuantityMicros, r.StartSeconds, r.DurationSeconds, r.Key);
+                return DoReserve(Pick(allocations, r.Target), catalogue[Skus[r.Sku].Code], r.QuantityMicros, r.StartSeconds, r.DurationSeconds, r.Key);
+            case Resubmit r when events.Count > 0:
+            {
+                var e = Pick(events, r.Event);
+                var seconds = (e.StartNs - T0Ns) / NsPerSecond;
+                var duration = (e.EndNs - e.StartNs) / NsPerSecond;
+                var key = e.Key is { } k ? int.Parse(k["key-".Length..], System.Globalization.CultureInfo.InvariantCulture) : (int?)null;
+                if (r.AsReservation)
+                {
+                    return DoReserve(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, key);
+                }
+                DoRecord(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, e.Confirmed, key);
+                return null;
+            }
+            case CheckFit f when allocations.Count > 0:
+                DoCheckFit(Pick(allocations, f.Target), catalogue[Skus[f.Sku].Code], f.QuantityMicros, f.StartSeconds, f.DurationSeconds);
+                return null;
+            case ChangeRate c:
+                DoChangeRate(catalogue[Skus[c.Sku].Code], c.AtHour, c.RateNanos);
+                return null;
             case Confirm c when events.Count > 0:
                 DoConfirm(Pick(events, c.Event), c.FinalQuantityMicros, c.FinalDurationSeconds);
                 return null;
@@ -150,6 +180,7 @@ internal sealed class ModelInterpreter : IDisposable
                 else
                 {
                     var released = Run(store.ReleaseAsync(Admin, e.Id));
+                    Tally("released");
                     CheckEvent(e, released);
                     e.Deleted = true;
                 }
@@ -165,6 +196,7 @@ internal sealed class ModelInterpreter : IDisposable
                 else
                 {
                     CheckEvent(e, Run(store.DeleteEventAsync(Admin, e.Id)));
+                    Tally("event deleted");
                     e.Deleted = true;
                 }
                 return null;
@@ -184,6 +216,7 @@ internal sealed class ModelInterpreter : IDisposable
                 else
                 {
                     var count = Run(store.DeleteAllocationAsync(Admin, target.Id, d.Cascade));
+                    Tally(children.Count > 0 ? "allocation deleted with children" : "allocation deleted");
                     Check(count == children.Count + 1, $"deleted {count} allocations, expected {children.Count + 1}");
                     target.Deleted = true;
                     children.ForEach(c => c.Deleted = true);
@@ -195,85 +228,221 @@ internal sealed class ModelInterpreter : IDisposable
         }
     }
 
-    private void DoRecord(MAllocation target, ModelSku sku, long quantity, long startSeconds, long durationSeconds, bool confirmed, int? keyIndex)
+    /// <summary>The model's decision for one record, worked out before anything changes.</summary>
+    private abstract record Planned(MEvent? Event);
+
+    private sealed record Refused(Type Exception) : Planned((MEvent?)null);
+
+    private sealed record Same(MEvent Existing) : Planned(Existing);
+
+    private sealed record Replace(MEvent Existing, MEvent Incoming) : Planned(Existing);
+
+    private sealed record Insert(MEvent Incoming) : Planned(Incoming);
+
+    /// <summary>Recording, by the documentation: unknown allocation, then no rate, then the key: same content is a
+    /// repeat, a Confirmed event with other content a conflict, an Estimated one is replaced.</summary>
+    private Planned PlanRecord(MAllocation target, ModelSku sku, long quantity, long startNs, long endNs, bool confirmed, string? key)
     {
-        var (startNs, endNs) = Interval(startSeconds, durationSeconds);
-        var key = keyIndex is { } k ? $"key-{k}" : null;
-        var record = new UsageRecord(target.Id, new SkuCode(sku.Code), Domain.Quantity.FromMicros(quantity), Ns(startNs), Ns(endNs), confirmed ? UsageStatus.Confirmed : UsageStatus.Estimated, key);
         if (target.Deleted)
         {
-            Expect<NotFoundException>(() => store.RecordUsageAsync(Admin, record));
-            return;
+            return new Refused(typeof(NotFoundException));
         }
         if (ModelRater.Rate(sku, quantity, startNs, endNs) is not { } amount)
         {
-            Expect<NoRateException>(() => store.RecordUsageAsync(Admin, record));
-            return;
+            return new Refused(typeof(NoRateException));
         }
         var incoming = new MEvent(default, target, sku, quantity, startNs, endNs, confirmed, key, amount);
         var existing = key is null ? null : events.FirstOrDefault(e => e.Live && e.Key == key);
         if (existing is not null && existing.SameContent(incoming))
         {
-            var same = Run(store.RecordUsageAsync(Admin, record));
-            Check(same.Disposition == RecordDisposition.Unchanged, $"disposition {same.Disposition}, expected Unchanged");
-            CheckEvent(existing, same.Event);
-            return;
+            return new Same(existing);
         }
         if (existing is { Confirmed: true })
         {
-            Expect<ConflictException>(() => store.RecordUsageAsync(Admin, record));
+            return new Refused(typeof(ConflictException));
+        }
+        return existing is not null ? new Replace(existing, incoming) : new Insert(incoming);
+    }
+
+    private void ApplyToModel(Planned plan)
+    {
+        switch (plan)
+        {
+            case Replace r:
+                r.Existing.ReplaceWith(r.Incoming);
+                break;
+            case Insert i:
+                events.Add(i.Incoming);
+                break;
+        }
+    }
+
+    private static RecordDisposition DispositionOf(Planned plan) => plan switch
+    {
+        Same => RecordDisposition.Unchanged,
+        Replace => RecordDisposition.Replaced,
+        _ => RecordDisposition.Recorded,
+    };
+
+    private UsageRecord ToRecord(MAllocation target, ModelSku sku, long quantity, long startNs, long endNs, bool confirmed, string? key) =>
+        new(target.Id, new SkuCode(sku.Code), Domain.Quantity.FromMicros(quantity), Ns(startNs), Ns(endNs), confirmed ? UsageStatus.Confirmed : UsageStatus.Estimated, key);
+
+    private void DoRecord(MAllocation target, ModelSku sku, long quantity, long startSeconds, long durationSeconds, bool confirmed, int? keyIndex)
+    {
+        var (startNs, endNs) = Interval(startSeconds, durationSeconds);
+        var key = keyIndex is { } k ? $"key-{k}" : null;
+        var record = ToRecord(target, sku, quantity, startNs, endNs, confirmed, key);
+        var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed, key);
+        if (plan is Refused refused)
+        {
+            Expect(refused.Exception, () => store.RecordUsageAsync(Admin, record));
             return;
         }
         var result = Run(store.RecordUsageAsync(Admin, record));
-        if (existing is not null)
+        Tally("record " + DispositionOf(plan));
+        Check(result.Disposition == DispositionOf(plan), $"disposition {result.Disposition}, expected {DispositionOf(plan)}");
+        ApplyToModel(plan);
+        if (plan is Insert)
         {
-            Check(result.Disposition == RecordDisposition.Replaced, $"disposition {result.Disposition}, expected Replaced");
-            existing.ReplaceWith(incoming);
-            CheckEvent(existing, result.Event);
+            plan.Event!.Id = result.Event.Id;
         }
-        else
+        CheckEvent(plan.Event!, result.Event);
+    }
+
+    /// <summary>A batch is recorded item by item as if in turn; the first refused item refuses the whole batch, names
+    /// its index, and leaves the model (and must leave the store) as before.</summary>
+    private void DoBatch(IReadOnlyList<Record> items)
+    {
+        var before = events.Select(e => (Event: e, Copy: e with { })).ToList();
+        var plans = new List<Planned>();
+        var records = new List<UsageRecord>();
+        Refused? refused = null;
+        foreach (var item in items)
         {
-            Check(result.Disposition == RecordDisposition.Recorded, $"disposition {result.Disposition}, expected Recorded");
-            incoming.Id = result.Event.Id;
-            events.Add(incoming);
-            CheckEvent(incoming, result.Event);
+            var target = Pick(allocations, item.Target);
+            var sku = catalogue[Skus[item.Sku].Code];
+            var (startNs, endNs) = Interval(item.StartSeconds, item.DurationSeconds);
+            var key = item.Key is { } k ? $"key-{k}" : null;
+            records.Add(ToRecord(target, sku, item.QuantityMicros, startNs, endNs, item.Confirmed, key));
+            var plan = refused is null ? PlanRecord(target, sku, item.QuantityMicros, startNs, endNs, item.Confirmed, key) : null;
+            if (plan is Refused r)
+            {
+                refused = r;
+            }
+            else if (plan is not null)
+            {
+                ApplyToModel(plan);
+                plans.Add(plan);
+            }
         }
+        if (refused is not null)
+        {
+            events.RemoveRange(before.Count, events.Count - before.Count);
+            foreach (var (e, copy) in before)
+            {
+                e.ReplaceWith(copy);
+            }
+            var index = plans.Count;
+            var ex = Expect(refused.Exception, () => store.RecordBatchAsync(Admin, records));
+            Tally("batch refused");
+            Check(ex.BatchIndex == index, $"the batch error names item {ex.BatchIndex}, expected {index}");
+            return;
+        }
+        var result = Run(store.RecordBatchAsync(Admin, records));
+        Tally(plans.Count > 1 ? "batch recorded" : "batch of one recorded");
+        if (plans.Any(p => p is Replace))
+        {
+            Tally("batch with a replacement");
+        }
+        var counts = (result.Recorded, result.Replaced, result.Unchanged);
+        var expected = (plans.Count(p => p is Insert), plans.Count(p => p is Replace), plans.Count(p => p is Same));
+        Check(counts == expected, $"batch counts (Recorded, Replaced, Unchanged) {counts}, expected {expected}");
+        for (var i = 0; i < plans.Count; i++)
+        {
+            var e = plans[i].Event!;
+            if (plans[i] is Insert && e.Id == default)
+            {
+                e.Id = result.EventIds[i];
+            }
+            Check(result.EventIds[i] == e.Id, $"batch item {i} is {result.EventIds[i]}, expected {e.Id}");
+        }
+    }
+
+    private void DoCheckFit(MAllocation target, ModelSku sku, long quantity, long startSeconds, long durationSeconds)
+    {
+        var (startNs, endNs) = Interval(startSeconds, durationSeconds);
+        var record = ToRecord(target, sku, quantity, startNs, endNs, confirmed: false, key: "ignored-by-check-fit");
+        var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed: false, key: null);
+        if (plan is Refused refused)
+        {
+            Expect(refused.Exception, () => store.CheckFitAsync(Admin, record));
+            return;
+        }
+        var fit = Run(store.CheckFitAsync(Admin, record));
+        CheckFitDecision(fit, target, plan.Event!.Amount, existing: null);
+    }
+
+    /// <summary>Changing a rate ends the open rule at the instant and opens a new one; a rule starting at or after the
+    /// instant, or a bounded rule covering it, is a conflict. Stored amounts never change.</summary>
+    private void DoChangeRate(ModelSku sku, int atHour, long rateNanos)
+    {
+        var at = T0Ns + (atHour * NsPerHour);
+        Func<Task> call = () => store.ChangeRateAsync(Admin, organization, new SkuCode(sku.Code), Ns(at), Rate.FromNanos(rateNanos));
+        if (sku.Rules.Any(r => r.FromNs >= at || (r.ToNs is { } to && to > at)))
+        {
+            Expect(typeof(ConflictException), call);
+            return;
+        }
+        Run(call());
+        Tally("rate changed");
+        var rules = sku.Rules.Select(r => r.ToNs is null ? r with { ToNs = at } : r).Append(new ModelRule(at, null, rateNanos)).ToList();
+        catalogue[sku.Code] = sku with { Rules = rules };
     }
 
     private MAllocation? DoReserve(MAllocation target, ModelSku sku, long quantity, long startSeconds, long durationSeconds, int? keyIndex)
     {
         var (startNs, endNs) = Interval(startSeconds, durationSeconds);
         var key = keyIndex is { } k ? $"key-{k}" : null;
-        // The record's status is ignored by ReserveAsync; pass Confirmed to prove it.
-        var record = new UsageRecord(target.Id, new SkuCode(sku.Code), Domain.Quantity.FromMicros(quantity), Ns(startNs), Ns(endNs), UsageStatus.Confirmed, key);
-        if (target.Deleted)
+        // The record's status is ignored by ReserveAsync (a hold is Estimated); pass Confirmed to prove it.
+        var record = ToRecord(target, sku, quantity, startNs, endNs, confirmed: true, key);
+        var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed: false, key);
+        if (plan is Refused refused)
         {
-            Expect<NotFoundException>(() => store.ReserveAsync(Admin, record));
+            Expect(refused.Exception, () => store.ReserveAsync(Admin, record));
             return null;
         }
-        if (ModelRater.Rate(sku, quantity, startNs, endNs) is not { } amount)
+        var result = Run(store.ReserveAsync(Admin, record));
+        if (plan is Same same)
         {
-            Expect<NoRateException>(() => store.ReserveAsync(Admin, record));
+            Tally("reserve repeated");
+            Check(result.Reserved && result.Fit.Fits, "a repeated identical hold must come back as reserved");
+            CheckEvent(same.Existing, result.Event!);
             return null;
         }
-        var incoming = new MEvent(default, target, sku, quantity, startNs, endNs, Confirmed: false, key, amount);
-        var existing = key is null ? null : events.FirstOrDefault(e => e.Live && e.Key == key);
-        if (existing is not null && existing.SameContent(incoming))
+        var existing = (plan as Replace)?.Existing;
+        var incoming = plan is Replace r ? r.Incoming : ((Insert)plan).Incoming;
+        if (!CheckFitDecision(result.Fit, target, incoming.Amount, existing))
         {
-            var same = Run(store.ReserveAsync(Admin, record));
-            Check(same.Reserved && same.Fit.Fits, "a repeated identical hold must come back as reserved");
-            CheckEvent(existing, same.Event!);
+            Tally("reserve refused");
+            Check(!result.Reserved, "a hold that does not fit was recorded");
             return null;
         }
-        if (existing is { Confirmed: true })
+        Tally(plan is Replace ? "reserve replaced a hold" : "reserve placed");
+        Check(result.Reserved, "a hold that fits was not recorded");
+        ApplyToModel(plan);
+        if (plan is Insert)
         {
-            Expect<ConflictException>(() => store.ReserveAsync(Admin, record));
-            return null;
+            incoming.Id = result.Event!.Id;
         }
+        CheckEvent(plan.Event!, result.Event!);
+        return target;
+    }
 
-        // The fit rule, from the documentation: the hold must fit Remaining of the allocation and of its parent,
-        // where a hold it replaces no longer counts. When both are short, the one short by more is named (the parent
-        // on a tie).
+    /// <summary>The fit rule, from the documentation: an amount must fit Remaining of the allocation and of its parent,
+    /// where a hold it replaces no longer counts. When both are short, the one short by more is named (the parent on
+    /// a tie). Returns whether it fits.</summary>
+    private bool CheckFitDecision(FitCheck fit, MAllocation target, long amount, MEvent? existing)
+    {
         long Shortfall(MAllocation level)
         {
             var remaining = level.Total - Used(level) - Estimated(level);
@@ -285,30 +454,18 @@ internal sealed class ModelInterpreter : IDisposable
         }
         var parentShort = target.Parent is { } p ? Shortfall(p) : 0;
         var targetShort = Shortfall(target);
-        var result = Run(store.ReserveAsync(Admin, record));
-        Check(result.Fit.Amount.Micros == amount, $"fit amount {result.Fit.Amount.Micros}, expected {amount}");
-        if (parentShort > 0 || targetShort > 0)
+        Check(fit.Amount.Micros == amount, $"fit amount {fit.Amount.Micros}, expected {amount}");
+        if (parentShort == 0 && targetShort == 0)
         {
-            var blocked = parentShort >= targetShort ? target.Parent! : target;
-            var shortfall = Math.Max(parentShort, targetShort);
-            Check(!result.Reserved && !result.Fit.Fits, $"reserved {amount} although {blocked.Id} is short by {shortfall}");
-            Check(result.Fit.BlockedBy == blocked.Id, $"blocked by {result.Fit.BlockedBy}, expected {blocked.Id}");
-            Check(result.Fit.Shortfall.Micros == shortfall, $"shortfall {result.Fit.Shortfall.Micros}, expected {shortfall}");
-            return null;
+            Check(fit.Fits && fit.BlockedBy is null && fit.Shortfall == Amount.Zero, $"refused {amount} although it fits (blocked by {fit.BlockedBy})");
+            return true;
         }
-        Check(result.Reserved && result.Fit.Fits, $"refused {amount} although it fits (blocked by {result.Fit.BlockedBy})");
-        if (existing is not null)
-        {
-            existing.ReplaceWith(incoming);
-            CheckEvent(existing, result.Event!);
-        }
-        else
-        {
-            incoming.Id = result.Event!.Id;
-            events.Add(incoming);
-            CheckEvent(incoming, result.Event);
-        }
-        return target;
+        var blocked = parentShort >= targetShort ? target.Parent! : target;
+        var shortfall = Math.Max(parentShort, targetShort);
+        Check(!fit.Fits, $"{amount} fits although {blocked.Id} is short by {shortfall}");
+        Check(fit.BlockedBy == blocked.Id, $"blocked by {fit.BlockedBy}, expected {blocked.Id}");
+        Check(fit.Shortfall.Micros == shortfall, $"shortfall {fit.Shortfall.Micros}, expected {shortfall}");
+        return false;
     }
 
     private void DoConfirm(MEvent e, long? finalQuantity, long? finalDurationSeconds)
@@ -343,13 +500,15 @@ internal sealed class ModelInterpreter : IDisposable
             }
             return;
         }
-        if (ModelRater.Rate(e.Sku, quantity, e.StartNs, endNs) is not { } amount)
+        var sku = catalogue[e.Sku.Code]; // re-rated at today's rules
+        if (ModelRater.Rate(sku, quantity, e.StartNs, endNs) is not { } amount)
         {
             Expect<NoRateException>(call);
             return;
         }
         var confirmed = Run(call());
-        e.ReplaceWith(e with { Quantity = quantity, EndNs = endNs, Confirmed = true, Amount = amount });
+        Tally("confirmed");
+        e.ReplaceWith(e with { Sku = sku, Quantity = quantity, EndNs = endNs, Confirmed = true, Amount = amount });
         CheckEvent(e, confirmed);
     }
 
@@ -362,8 +521,11 @@ internal sealed class ModelInterpreter : IDisposable
         ChangeTotal c when allocations.Count > 0 => Reused(Pick(allocations, c.Target)),
         Record r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
         Reserve r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
+        CheckFit f when allocations.Count > 0 => Reused(Pick(allocations, f.Target)),
+        Batch b when allocations.Count > 0 => b.Items.Any(i => Reused(Pick(allocations, i.Target))),
         DeleteAllocation d when allocations.Count > 0 => Reused(Pick(allocations, d.Target)),
         Confirm c when events.Count > 0 => Reused(Pick(events, c.Event)),
+        Resubmit r when events.Count > 0 => Reused(Pick(events, r.Event).Allocation),
         Release r when events.Count > 0 => Reused(Pick(events, r.Event)),
         DeleteEvent d when events.Count > 0 => Reused(Pick(events, d.Event)),
         _ => false,
@@ -457,6 +619,24 @@ internal sealed class ModelInterpreter : IDisposable
 
     private static void Run(Task task) => task.GetAwaiter().GetResult();
 
+    private AllocationsException Expect(Type exception, Func<Task> call)
+    {
+        try
+        {
+            Run(call());
+        }
+        catch (AllocationsException ex) when (exception.IsInstanceOfType(ex))
+        {
+            Tally(exception.Name);
+            return ex;
+        }
+        catch (Exception ex)
+        {
+            throw new ModelMismatchException(step, $"expected {exception.Name}, got {ex.GetType().Name}: {ex.Message}", ex);
+        }
+        throw new ModelMismatchException(step, $"expected {exception.Name}, but the call succeeded");
+    }
+
     private void Expect<TException>(Func<Task> call, string? field = null)
         where TException : AllocationsException
     {
@@ -466,6 +646,7 @@ internal sealed class ModelInterpreter : IDisposable
         }
         catch (TException ex)
         {
+            Tally(typeof(TException).Name);
             if (field is not null)
             {
                 Check(ex is InvalidInputException invalid && invalid.Field == field, $"{typeof(TException).Name} names '{(ex as InvalidInputException)?.Field}', expected '{field}'");
@@ -524,7 +705,7 @@ internal sealed class ModelInterpreter : IDisposable
         public bool Live => !Deleted && !Allocation.Deleted;
 
         public bool SameContent(MEvent other) =>
-            Allocation == other.Allocation && Sku == other.Sku && Quantity == other.Quantity && StartNs == other.StartNs && EndNs == other.EndNs && Confirmed == other.Confirmed;
+            Allocation == other.Allocation && Sku.Code == other.Sku.Code && Quantity == other.Quantity && StartNs == other.StartNs && EndNs == other.EndNs && Confirmed == other.Confirmed;
 
         public void ReplaceWith(MEvent other)
         {

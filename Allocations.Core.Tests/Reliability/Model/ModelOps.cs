@@ -23,6 +23,22 @@ public sealed record ChangeTotal(int Target, long TotalMicros) : ModelOp;
 /// <summary>Record usage, Estimated or Confirmed, with one of a few keys (so keys repeat) or none.</summary>
 public sealed record Record(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds, bool Confirmed, int? Key) : ModelOp;
 
+/// <summary>Record several items in one batch (keys may repeat within it); any refused item refuses the batch.</summary>
+public sealed record Batch(Record[] Items) : ModelOp
+{
+    /// <inheritdoc />
+    public override string ToString() => $"Batch {{ {string.Join(", ", Items.AsEnumerable())} }}";
+}
+
+/// <summary>Submit an event's content again, as a retry would: by record or by reservation.</summary>
+public sealed record Resubmit(int Event, bool AsReservation) : ModelOp;
+
+/// <summary>Ask whether usage would fit, without writing.</summary>
+public sealed record CheckFit(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds) : ModelOp;
+
+/// <summary>Change a SKU's rate from an hour after T0 on (refused when rules start at or after it).</summary>
+public sealed record ChangeRate(int Sku, int AtHour, long RateNanos) : ModelOp;
+
 /// <summary>Reserve an Estimated hold.</summary>
 public sealed record Reserve(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds, int? Key) : ModelOp;
 
@@ -67,20 +83,34 @@ internal static class ModelOps
 
     private static Gen<int> Index(int max) => Gen.Choose(0, max);
 
+    private static Gen<Record> RecordOp(int skuCount) =>
+        from target in Index(7)
+        from sku in Index(skuCount - 1)
+        from quantity in Quantity
+        from start in Start
+        from duration in Duration
+        from confirmed in Gen.Elements(true, false)
+        from key in Key
+        select new Record(target, sku, quantity, start, duration, confirmed, key);
+
     internal static Gen<ModelOp> Operation(int skuCount) =>
         Gen.Frequency(
             (3, Total.Select(t => (ModelOp)new CreateTop(t))),
             (4, Gen.Zip(Index(7), Total).Select(x => (ModelOp)new CreateChild(x.Item1, x.Item2))),
             (2, Gen.Zip(Index(7), Gen.Frequency((9, Total), (1, Gen.Choose(-1000, -1).Select(m => (long)m))))
                 .Select(x => (ModelOp)new ChangeTotal(x.Item1, x.Item2))),
-            (8, from target in Index(7)
+            (8, RecordOp(skuCount).Select(r => (ModelOp)r)),
+            (2, Gen.Choose(1, 5).SelectMany(n => Gen.ArrayOf(RecordOp(skuCount), n)).Select(items => (ModelOp)new Batch(items))),
+            (1, from target in Index(7)
                 from sku in Index(skuCount - 1)
                 from quantity in Quantity
                 from start in Start
                 from duration in Duration
-                from confirmed in Gen.Elements(true, false)
-                from key in Key
-                select (ModelOp)new Record(target, sku, quantity, start, duration, confirmed, key)),
+                select (ModelOp)new CheckFit(target, sku, quantity, start, duration)),
+            (1, from sku in Index(skuCount - 1)
+                from hour in Gen.Choose(90, 220)
+                from rate in Gen.Choose(0, 5_000_000)
+                select (ModelOp)new ChangeRate(sku, hour, rate * 1_000L + 7)),
             (7, from target in Index(7)
                 from sku in Index(skuCount - 1)
                 from quantity in Quantity
@@ -96,6 +126,7 @@ internal static class ModelOps
                     (1, Gen.Choose(-3600, -1).Select(d => (long?)d)))
                 select (ModelOp)new Confirm(e, quantity, duration)),
             (2, Index(15).Select(e => (ModelOp)new Release(e))),
+            (3, Gen.Zip(Index(15), Gen.Elements(true, false)).Select(x => (ModelOp)new Resubmit(x.Item1, x.Item2))),
             (2, Index(15).Select(e => (ModelOp)new DeleteEvent(e))),
             (1, Gen.Zip(Index(7), Gen.Elements(true, false)).Select(x => (ModelOp)new DeleteAllocation(x.Item1, x.Item2))));
 
