@@ -113,7 +113,9 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         var pageCount = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(28, 4));
         var changeCounter = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(24, 4));
         var validFor = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(92, 4));
-        if (changeCounter == validFor && pageCount > 0 && length < pageSize * pageCount)
+        // With a write-ahead log beside it the header may be ahead of the file (a process killed while checkpointing
+        // copies page 1 first); SQLite recovers that from the log, and reports real damage itself.
+        if (changeCounter == validFor && pageCount > 0 && length < pageSize * pageCount && !HasWriteAheadLog(fullPath))
         {
             throw new StoreUnavailableException(fullPath, $"the file is truncated ({length} bytes, the header says {pageSize * pageCount})");
         }
@@ -133,6 +135,12 @@ internal sealed class SqliteStorageEngine : IStorageEngine
                 fullPath,
                 $"its schema version {userVersion} is newer than this library's {Migrations.Latest}; upgrade the library");
         }
+    }
+
+    private static bool HasWriteAheadLog(string fullPath)
+    {
+        var wal = new FileInfo(fullPath + "-wal");
+        return wal.Exists && wal.Length > 0;
     }
 
     private static bool HasNoTables(string fullPath)
