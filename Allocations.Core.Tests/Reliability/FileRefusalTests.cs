@@ -101,6 +101,56 @@ public sealed class FileRefusalTests : IDisposable
         Assert.Contains("read-only", ex.Reason, StringComparison.Ordinal);
     }
 
+    /// <summary>A process killed while checkpointing leaves the main file with page 1 (and its larger page count)
+    /// already copied from the WAL but later pages not yet written; the WAL still holds everything, so SQLite recovers.
+    /// Such a file must open with all its data, not be refused as truncated.</summary>
+    [Fact]
+    public async Task KilledMidCheckpoint_HeaderAheadOfTheFile_OpensFromTheWal()
+    {
+        var source = Path.Combine(directory, "live.db");
+        var copy = Path.Combine(directory, "mid-checkpoint.db");
+        await WriteFixtureAsync(source);
+        Execute(source, "PRAGMA journal_mode = WAL");
+        using (var store = await AllocationStore.OpenAsync(source))
+        {
+            var admin = Principal.User("fixture-admin");
+            var parent = (await store.ListAllocationsAsync(admin, new OrganizationId(1)))[0];
+            var records = Enumerable.Range(0, 300).Select(i => new UsageRecord(
+                parent.Id, new SkuCode("CPU_HOUR"), Quantity.FromDecimal(1m), TestStore.November15, TestStore.November15 + Duration.FromMinutes(i), UsageStatus.Confirmed, $"grow-{i}")).ToList();
+            await store.RecordBatchAsync(admin, records);
+            // The pool keeps a connection open, so the WAL is not checkpointed away: copy the pair as a crash leaves it.
+            File.Copy(source, copy);
+            File.Copy(source + "-wal", copy + "-wal");
+        }
+        SqliteConnection.ClearAllPools();
+        var wal = File.ReadAllBytes(copy + "-wal");
+        var pageSize = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(wal.AsSpan(8, 4));
+        var lastPageOne = -1;
+        for (var frame = 32; frame + 24 + pageSize <= wal.Length; frame += 24 + pageSize)
+        {
+            if (System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(wal.AsSpan(frame, 4)) == 1)
+            {
+                lastPageOne = frame + 24;
+            }
+        }
+        Assert.True(lastPageOne > 0, "the WAL should hold page 1");
+        var pageCount = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(wal.AsSpan(lastPageOne + 28, 4));
+        Assert.True(pageCount * pageSize > new FileInfo(copy).Length, "the WAL's database should be larger than the main file");
+        using (var main = new FileStream(copy, FileMode.Open, FileAccess.Write))
+        {
+            main.Write(wal, lastPageOne, pageSize); // the checkpoint wrote page 1, then the process died
+        }
+
+        using (var store = await AllocationStore.OpenAsync(copy))
+        {
+            var admin = Principal.User("fixture-admin");
+            var org = new OrganizationId(1);
+            var parent = (await store.ListAllocationsAsync(admin, org))[0];
+            Assert.Equal(Amount.FromUnits(30m) + Amount.FromUnits(300 * 299 / 2m / 60m * 2m), parent.Used);
+            Assert.True((await store.VerifyAsync(admin, org)).IsClean);
+        }
+    }
+
     [Fact]
     public async Task Version1Database_MadeByMigrationOne_UpgradesOnOpen_AndKeepsItsData()
     {
