@@ -121,9 +121,15 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         }
         var userVersion = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(60, 4));
         var applicationId = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(68, 4));
+        if (HasWriteAheadLog(fullPath))
+        {
+            // The newest page 1 may still be in the log (a store open elsewhere, or a process that died before its
+            // first checkpoint): ask SQLite, read-only, rather than trust the file's header.
+            (applicationId, userVersion, _) = ReadThroughSqlite(fullPath);
+        }
         if (applicationId != ApplicationId)
         {
-            if (applicationId == 0 && userVersion == 0 && HasNoTables(fullPath))
+            if (applicationId == 0 && userVersion == 0 && ReadThroughSqlite(fullPath).Tables == 0)
             {
                 return; // an empty SQLite file, such as one left by an interrupted first open: ours to initialize
             }
@@ -143,7 +149,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         return wal.Exists && wal.Length > 0;
     }
 
-    private static bool HasNoTables(string fullPath)
+    private static (int ApplicationId, int UserVersion, long Tables) ReadThroughSqlite(string fullPath)
     {
         var builder = new SqliteConnectionStringBuilder { DataSource = fullPath, Mode = SqliteOpenMode.ReadOnly, Pooling = false };
         try
@@ -151,8 +157,10 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             using var connection = new SqliteConnection(builder.ToString());
             connection.Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT COUNT(*) FROM sqlite_schema";
-            return (long)command.ExecuteScalar()! == 0;
+            command.CommandText = "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version), (SELECT COUNT(*) FROM sqlite_schema)";
+            using var reader = command.ExecuteReader();
+            reader.Read();
+            return (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt64(2));
         }
         catch (SqliteException ex)
         {
