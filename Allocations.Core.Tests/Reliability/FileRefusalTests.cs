@@ -74,6 +74,41 @@ public sealed class FileRefusalTests : IDisposable
     }
 
     [Fact]
+    public async Task AnotherApplicationsFileInWalMode_StillOpenThere_IsRefused_AndNotModified()
+    {
+        var path = Path.Combine(directory, "other-wal.db");
+        using var other = new SqliteConnection($"Data Source={path};Pooling=False");
+        other.Open();
+        using (var command = other.CreateCommand())
+        {
+            command.CommandText = "PRAGMA journal_mode = WAL; CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('hello');";
+            command.ExecuteNonQuery();
+        }
+        var wal = File.ReadAllBytes(path + "-wal");
+        Assert.NotEmpty(wal);
+        var ex = await AssertRefusedUnchangedAsync(path);
+        Assert.Contains("another application", ex.Reason, StringComparison.Ordinal);
+        Assert.Equal(wal, File.ReadAllBytes(path + "-wal"));
+    }
+
+    [Fact]
+    public async Task NewerSchemaOnlyInTheWal_IsRefused_AndNotModified()
+    {
+        var path = await WriteValidStoreAsync("newer-in-wal.db");
+        using var newer = new SqliteConnection($"Data Source={path};Pooling=False");
+        newer.Open();
+        using (var command = newer.CreateCommand())
+        {
+            command.CommandText = $"PRAGMA journal_mode = WAL; PRAGMA user_version = {Migrations.Latest + 1}; CREATE TABLE future (x);";
+            command.ExecuteNonQuery();
+        }
+        var wal = File.ReadAllBytes(path + "-wal");
+        var ex = await AssertRefusedUnchangedAsync(path);
+        Assert.Contains("is newer", ex.Reason, StringComparison.Ordinal);
+        Assert.Equal(wal, File.ReadAllBytes(path + "-wal"));
+    }
+
+    [Fact]
     public async Task SqliteFileWithAForeignApplicationId_IsRefused_AndNotModified()
     {
         var path = Path.Combine(directory, "foreign-id.db");
@@ -99,6 +134,36 @@ public sealed class FileRefusalTests : IDisposable
         File.SetAttributes(path, FileAttributes.ReadOnly);
         var ex = await AssertRefusedUnchangedAsync(path);
         Assert.Contains("read-only", ex.Reason, StringComparison.Ordinal);
+    }
+
+    /// <summary>A host app creates the store and keeps it open; a second opener (a cron importer, a second store
+    /// object) arrives before any checkpoint, when the schema, application id and version are still only in the WAL.</summary>
+    [Fact]
+    public async Task NewStoreStillOpenElsewhere_OpensAgain_BeforeAnyCheckpoint()
+    {
+        var path = Path.Combine(directory, "fresh.db");
+        using var first = await AllocationStore.OpenAsync(path);
+        var org = await first.CreateOrganizationAsync(Principal.System, "Early", "boss");
+        Assert.True(new FileInfo(path + "-wal").Length > 0, "the first store's writes should still be in the WAL");
+        using var second = await AllocationStore.OpenAsync(path);
+        await second.CreateAllocationAsync(Principal.User("boss"), org.Id, new NewAllocation("Seen", UnitCode.Usd, Amount.Zero));
+        Assert.Single(await first.ListAllocationsAsync(Principal.User("boss"), org.Id));
+    }
+
+    /// <summary>The same with the creator killed before its first checkpoint: the file must open after the crash.</summary>
+    [Fact]
+    public async Task NewStoreCopiedBeforeAnyCheckpoint_OpensFromItsWal()
+    {
+        var path = Path.Combine(directory, "fresh.db");
+        var copy = Path.Combine(directory, "crashed-fresh.db");
+        using (var first = await AllocationStore.OpenAsync(path))
+        {
+            await first.CreateOrganizationAsync(Principal.System, "Early", "boss");
+            File.Copy(path, copy);
+            File.Copy(path + "-wal", copy + "-wal");
+        }
+        using var reopened = await AllocationStore.OpenAsync(copy);
+        Assert.Single(await reopened.ListUnitsAsync(Principal.User("boss"), new OrganizationId(1)));
     }
 
     /// <summary>A process killed while checkpointing leaves the main file with page 1 (and its larger page count)
