@@ -121,18 +121,18 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         }
         var userVersion = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(60, 4));
         var applicationId = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(68, 4));
-        if (HasWriteAheadLog(fullPath))
+        if (applicationId != ApplicationId || HasWriteAheadLog(fullPath))
         {
-            // The newest page 1 may still be in the log (a store open elsewhere, or a process that died before its
-            // first checkpoint): ask SQLite, read-only, rather than trust the file's header.
-            (applicationId, userVersion, _) = ReadThroughSqlite(fullPath);
-        }
-        if (applicationId != ApplicationId)
-        {
-            if (applicationId == 0 && userVersion == 0 && ReadThroughSqlite(fullPath).Tables == 0)
+            // The newest page 1 may still be in the log (a store open elsewhere, being created right now, or a process
+            // that died before its first checkpoint): ask SQLite, read-only, for one consistent answer.
+            (applicationId, userVersion, var tables) = ReadThroughSqlite(fullPath);
+            if (applicationId == 0 && userVersion == 0 && tables == 0)
             {
                 return; // an empty SQLite file, such as one left by an interrupted first open: ours to initialize
             }
+        }
+        if (applicationId != ApplicationId)
+        {
             throw new StoreUnavailableException(fullPath, $"it is a SQLite database of another application (application_id 0x{applicationId:X8})");
         }
         if (userVersion > Migrations.Latest)
