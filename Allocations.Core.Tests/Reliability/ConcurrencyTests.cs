@@ -88,6 +88,32 @@ public sealed class ConcurrencyTests : IDisposable
     }
 
     [Fact]
+    public async Task ManyOpenersOfANewFileAtOnce_AllSucceed_AndMigrateItOnce()
+    {
+        for (var round = 0; round < 5; round++)
+        {
+            var path = Path.Combine(directory, $"fresh-{round}.db");
+            using var start = new Barrier(8);
+            var stores = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(async () =>
+            {
+                start.SignalAndWait();
+                var store = await AllocationStore.OpenAsync(path);
+                await store.CreateOrganizationAsync(Principal.System, $"Org {i}", "boss");
+                return store;
+            })));
+            foreach (var store in stores)
+            {
+                store.Dispose();
+            }
+            SqliteConnection.ClearAllPools();
+            using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+            connection.Open();
+            Assert.Equal(8L, Query(connection, "SELECT COUNT(*) FROM organizations"));
+            Assert.Equal((long)Allocations.Storage.Migrations.Latest, Query(connection, "PRAGMA user_version"));
+        }
+    }
+
+    [Fact]
     public async Task WriterBlockedPastTheBusyTimeout_GetsStoreUnavailable_AndTheStoreIsUnchanged()
     {
         var path = Path.Combine(directory, "busy.db");
