@@ -55,6 +55,7 @@ internal sealed class StressWorker : IDisposable
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
         var info = new ProcessStartInfo(dotnet)
         {
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -127,6 +128,13 @@ internal sealed class StressWorker : IDisposable
             // It already exited.
         }
         process.WaitForExit();
+    }
+
+    /// <summary>Releases a race worker that printed <c>ready</c>.</summary>
+    internal void Go()
+    {
+        process.StandardInput.WriteLine("go");
+        process.StandardInput.Flush();
     }
 
     internal int WaitForExit(TimeSpan timeout)

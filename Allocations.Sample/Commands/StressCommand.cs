@@ -13,7 +13,8 @@ namespace Allocations.Sample.Commands;
 /// <c>P</c> and children <c>C0</c>, <c>C1</c>, … . Output lines (amounts in millionths):
 /// <list type="bullet">
 /// <item><c>hold ALLOC ID AMOUNT</c>, <c>release ALLOC ID AMOUNT</c>, <c>confirm ALLOC ID AMOUNT</c>, <c>refused</c>,
-/// <c>shared KEY ALLOC ID AMOUNT</c> (race);</item>
+/// <c>shared KEY ALLOC ID AMOUNT</c>, <c>recorded KEY ALLOC ID AMOUNT DISPOSITION</c> (race);</item>
+/// <item>race prints <c>ready</c> and waits for a line on stdin before it starts;</item>
 /// <item><c>open</c>, then <c>committed BATCH</c> after each batch returns (crash);</item>
 /// <item><c>busy MESSAGE</c> for <see cref="StoreUnavailableException"/>, <c>error TYPE MESSAGE</c> for anything
 /// else (exit code 3).</item>
@@ -66,6 +67,9 @@ internal static class StressCommand
     /// must count once.</summary>
     internal static (string Allocation, long QuantityMicros) SharedContent(int key) => ($"C{key % 3}", (1 + (key % 7)) * 1_000_000L);
 
+    /// <summary>The content of shared recording <paramref name="key"/>: a Confirmed charge both processes submit.</summary>
+    internal static (string Allocation, long QuantityMicros) RecordedContent(int key) => (key % 4 == 3 ? "P" : $"C{key % 4}", (1 + (key % 5)) * 1_000_000L);
+
     /// <summary>The content of item <paramref name="item"/> of crash batch <paramref name="batch"/>.</summary>
     internal static (string Allocation, long QuantityMicros, string Key) CrashItem(int batch, int item) =>
         ((batch + item) % 4 == 3 ? "P" : $"C{(batch + item) % 4}", (1 + ((batch * 31) + (item * 7)) % 50) * 1_000_000L + item, $"crash-{batch}-{item}");
@@ -73,6 +77,9 @@ internal static class StressCommand
     private static async Task<int> RaceAsync(AllocationStore store, Principal actor, SkuCode sku, Dictionary<string, AllocationId> byName, int seed, int threads, int ops, int keys)
     {
         var names = byName.Keys.Order(StringComparer.Ordinal).ToArray();
+        // Start together with the other worker: say ready, then wait for the test's "go" line.
+        Emit("ready");
+        await Console.In.ReadLineAsync();
         var failed = 0;
         var workers = Enumerable.Range(0, threads).Select(thread => Task.Run(async () =>
         {
@@ -98,19 +105,26 @@ internal static class StressCommand
                             Emit("refused");
                         }
                     }
-                    else if (roll < 70)
+                    else if (roll < 60)
                     {
                         var key = random.Next(keys);
                         var (name, quantity) = SharedContent(key);
                         var result = await store.ReserveAsync(actor, Record(byName[name], sku, quantity, $"shared-{key}"));
                         Emit(result.Event is { } e ? $"shared {key} {name} {e.Id.Value} {e.Amount.Micros}" : "refused");
                     }
+                    else if (roll < 72)
+                    {
+                        var key = random.Next(keys);
+                        var (name, quantity) = RecordedContent(key);
+                        var result = await store.RecordUsageAsync(actor, Record(byName[name], sku, quantity, $"recorded-{key}") with { Status = UsageStatus.Confirmed });
+                        Emit($"recorded {key} {name} {result.Event.Id.Value} {result.Event.Amount.Micros} {result.Disposition}");
+                    }
                     else
                     {
                         var index = random.Next(holds.Count);
                         var (name, hold) = holds[index];
                         holds.RemoveAt(index);
-                        if (roll < 85)
+                        if (roll < 88)
                         {
                             var released = await store.ReleaseAsync(actor, hold.Id);
                             Emit($"release {name} {released.Id.Value} {released.Amount.Micros}");
