@@ -45,6 +45,36 @@ public class ModelBasedTests(ITestOutputHelper output)
         Assert.All(MustReach, outcome => Assert.True(ModelInterpreter.Outcomes.GetValueOrDefault(outcome) > 0, $"no sequence reached '{outcome}'"));
     }
 
+    /// <summary>The same on a SQLite file (pooled connections, reads outside the write gate), closed and reopened at
+    /// random: fewer sequences, as every one creates a file.</summary>
+    [Fact]
+    public void AnySequenceOfOperations_OnAFileStoreReopenedAtRandom_KeepsStoreAndModelInAgreement()
+    {
+        var directory = Support.TestStore.NewDirectory();
+        var reopened = 0;
+        try
+        {
+            var property = Prop.ForAll(ModelOps.Sequences(ModelInterpreter.Skus.Count), (ModelOp[] ops) =>
+            {
+                var path = Path.Combine(directory, Guid.NewGuid().ToString("N") + ".db");
+                using (var interpreter = ModelInterpreter.Create(path))
+                {
+                    interpreter.RunAll(ops);
+                }
+                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+                File.Delete(path);
+                reopened += ops.Count(o => o is Reopen);
+            });
+            Check.One(Config.QuickThrowOnFailure.WithMaxTest(SequenceCount(100)).WithQuietOnSuccess(true), property);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+        Assert.True(reopened > 0, "no sequence reopened the store");
+    }
+
     [Fact]
     public void Shrinking_DropsOperationsUntilTheSequenceIsMinimal()
     {

@@ -26,7 +26,9 @@ internal sealed class ModelInterpreter : IDisposable
         new("GAPPY", PerHour: true, [new(T0Ns, T0Ns + 20 * NsPerHour, 1_000_000_000), new(T0Ns + 40 * NsPerHour, T0Ns + 200 * NsPerHour, 500_000_001)]),
     ];
 
-    private readonly AllocationStore store;
+    private readonly string? path;
+    private readonly AllocationStoreOptions options;
+    private AllocationStore store;
     private readonly OrganizationId organization;
     private readonly Dictionary<string, ModelSku> catalogue = Skus.ToDictionary(k => k.Code);
     private readonly List<MAllocation> allocations = [];
@@ -39,16 +41,20 @@ internal sealed class ModelInterpreter : IDisposable
 
     private static void Tally(string outcome) => Outcomes.AddOrUpdate(outcome, 1, (_, n) => n + 1);
 
-    private ModelInterpreter(AllocationStore store, OrganizationId organization)
+    private ModelInterpreter(AllocationStore store, OrganizationId organization, string? path, AllocationStoreOptions options)
     {
         this.store = store;
+        this.path = path;
+        this.options = options;
         this.organization = organization;
     }
 
-    internal static ModelInterpreter Create()
+    /// <summary>Creates the catalogue in a store in memory, or in a file at <paramref name="path"/> (where the
+    /// <see cref="Reopen"/> operation closes and reopens it).</summary>
+    internal static ModelInterpreter Create(string? path = null)
     {
-        var clock = new FakeClock(T0 + Duration.FromDays(30));
-        var store = AllocationStore.OpenInMemoryAsync(new AllocationStoreOptions { Clock = clock }).GetAwaiter().GetResult();
+        var options = new AllocationStoreOptions { Clock = new FakeClock(T0 + Duration.FromDays(30)), DurableWrites = false };
+        var store = Run(path is null ? AllocationStore.OpenInMemoryAsync(options) : AllocationStore.OpenAsync(path, options));
         var org = Run(store.CreateOrganizationAsync(Principal.System, "Model", Admin.Id));
         Run(store.CreateUnitAsync(Admin, org.Id, Unit, 6));
         foreach (var sku in Skus)
@@ -60,7 +66,7 @@ internal sealed class ModelInterpreter : IDisposable
                 Run(store.AddRateRuleAsync(Admin, org.Id, code, Ns(rule.FromNs), rule.ToNs is { } to ? Ns(to) : null, Rate.FromNanos(rule.RateNanos)));
             }
         }
-        return new ModelInterpreter(store, org.Id);
+        return new ModelInterpreter(store, org.Id, path, options);
     }
 
     /// <summary>Runs every operation, checking the whole state after each.</summary>
@@ -159,6 +165,11 @@ internal sealed class ModelInterpreter : IDisposable
             }
             case CheckFit f when allocations.Count > 0:
                 DoCheckFit(Pick(allocations, f.Target), catalogue[Skus[f.Sku].Code], f.QuantityMicros, f.StartSeconds, f.DurationSeconds);
+                return null;
+            case Reopen when path is not null:
+                store.Dispose();
+                store = Run(AllocationStore.OpenAsync(path, options));
+                Tally("reopened");
                 return null;
             case ChangeRate c:
                 DoChangeRate(catalogue[Skus[c.Sku].Code], c.AtHour, c.RateNanos);

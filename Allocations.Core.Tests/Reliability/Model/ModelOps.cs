@@ -39,6 +39,9 @@ public sealed record CheckFit(int Target, int Sku, long QuantityMicros, long Sta
 /// <summary>Change a SKU's rate from an hour after T0 on (refused when rules start at or after it).</summary>
 public sealed record ChangeRate(int Sku, int AtHour, long RateNanos) : ModelOp;
 
+/// <summary>Close the store and open it again (a file store only; nothing in memory).</summary>
+public sealed record Reopen : ModelOp;
+
 /// <summary>Reserve an Estimated hold.</summary>
 public sealed record Reserve(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds, int? Key) : ModelOp;
 
@@ -126,6 +129,7 @@ internal static class ModelOps
                     (1, Gen.Choose(-3600, -1).Select(d => (long?)d)))
                 select (ModelOp)new Confirm(e, quantity, duration)),
             (2, Index(15).Select(e => (ModelOp)new Release(e))),
+            (1, Gen.Constant((ModelOp)new Reopen())),
             (3, Gen.Zip(Index(15), Gen.Elements(true, false)).Select(x => (ModelOp)new Resubmit(x.Item1, x.Item2))),
             (2, Index(15).Select(e => (ModelOp)new DeleteEvent(e))),
             (1, Gen.Zip(Index(7), Gen.Elements(true, false)).Select(x => (ModelOp)new DeleteAllocation(x.Item1, x.Item2))));
