@@ -143,6 +143,7 @@ public sealed class FileRefusalTests : IDisposable
     {
         var path = Path.Combine(directory, "fresh.db");
         using var first = await AllocationStore.OpenAsync(path);
+        using var pin = Pin(path);
         var org = await first.CreateOrganizationAsync(Principal.System, "Early", "boss");
         Assert.True(new FileInfo(path + "-wal").Length > 0, "the first store's writes should still be in the WAL");
         using var second = await AllocationStore.OpenAsync(path);
@@ -157,6 +158,7 @@ public sealed class FileRefusalTests : IDisposable
         var path = Path.Combine(directory, "fresh.db");
         var copy = Path.Combine(directory, "crashed-fresh.db");
         using (var first = await AllocationStore.OpenAsync(path))
+        using (Pin(path))
         {
             await first.CreateOrganizationAsync(Principal.System, "Early", "boss");
             File.Copy(path, copy);
@@ -177,13 +179,14 @@ public sealed class FileRefusalTests : IDisposable
         await WriteFixtureAsync(source);
         Execute(source, "PRAGMA journal_mode = WAL");
         using (var store = await AllocationStore.OpenAsync(source))
+        using (Pin(source))
         {
             var admin = Principal.User("fixture-admin");
             var parent = (await store.ListAllocationsAsync(admin, new OrganizationId(1)))[0];
             var records = Enumerable.Range(0, 300).Select(i => new UsageRecord(
                 parent.Id, new SkuCode("CPU_HOUR"), Quantity.FromDecimal(1m), TestStore.November15, TestStore.November15 + Duration.FromMinutes(i), UsageStatus.Confirmed, $"grow-{i}")).ToList();
             await store.RecordBatchAsync(admin, records);
-            // The pool keeps a connection open, so the WAL is not checkpointed away: copy the pair as a crash leaves it.
+            // The pinned connection keeps the WAL from being checkpointed away: copy the pair as a crash leaves it.
             File.Copy(source, copy);
             File.Copy(source + "-wal", copy + "-wal");
         }
@@ -356,6 +359,18 @@ public sealed class FileRefusalTests : IDisposable
         Assert.Equal(before, File.ReadAllBytes(path));
         Assert.Equal(filesBefore, Directory.GetFiles(directory).Order().ToArray());
         return ex;
+    }
+
+    /// <summary>Holds a connection open on the file, so the WAL is not checkpointed and deleted when the last pooled
+    /// connection closes (other tests clear the pools at any moment).</summary>
+    private static SqliteConnection Pin(string path)
+    {
+        var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM sqlite_schema";
+        command.ExecuteScalar();
+        return connection;
     }
 
     private static void Truncate(string path, long length)
