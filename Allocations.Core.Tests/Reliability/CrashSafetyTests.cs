@@ -1,4 +1,5 @@
 using System.Globalization;
+using Allocations.Domain;
 using Allocations.Tests.Support;
 using Microsoft.Data.Sqlite;
 using Xunit;
@@ -68,13 +69,63 @@ public sealed class CrashSafetyTests : IDisposable
         Assert.Equal(Batches, present);
     }
 
+    /// <summary>Kills the very first open of a new file at random moments (while SQLite creates it, switches it to WAL,
+    /// runs the migrations): whatever is left must open afterwards, never be refused as foreign or damaged.</summary>
+    [Fact]
+    public async Task KilledDuringTheFirstOpen_TheFileStillOpens()
+    {
+        var random = new Random(7);
+        var kills = ModelBasedTests.SequenceCount(20);
+        var leftBehind = 0;
+        for (var kill = 0; kill < kills; kill++)
+        {
+            var path = Path.Combine(directory, $"first-open-{kill}.db");
+            using (var worker = StressWorker.Start(path, default, "create"))
+            {
+                await Task.Delay(random.Next(0, 400));
+                worker.KillHard();
+                Assert.DoesNotContain(worker.Lines, l => l.StartsWith("error", StringComparison.Ordinal));
+            }
+            if (File.Exists(path))
+            {
+                leftBehind++;
+            }
+            using (var store = await AllocationStore.OpenAsync(path))
+            {
+                var orgs = 0;
+                try
+                {
+                    await store.CreateOrganizationAsync(Principal.System, "Created", "creator");
+                }
+                catch (Exceptions.ConflictException)
+                {
+                    orgs = 1; // the killed worker got that far
+                }
+                Assert.InRange(orgs, 0, 1);
+                Assert.True((await store.VerifyAsync(Principal.User("creator"), new OrganizationId(1))).IsClean);
+            }
+            SqliteConnection.ClearAllPools();
+            Assert.Equal((long)Allocations.Storage.Migrations.Latest, UserVersion(path));
+        }
+        Assert.True(leftBehind > 0, "no kill left a file behind; the moments are all too early");
+    }
+
+    private static long UserVersion(string path)
+    {
+        using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA user_version";
+        return (long)command.ExecuteScalar()!;
+    }
+
     private static HashSet<int> Committed(IEnumerable<string> lines) =>
         lines.Where(l => l.StartsWith("committed ", StringComparison.Ordinal))
             .Select(l => int.Parse(l["committed ".Length..], CultureInfo.InvariantCulture))
             .ToHashSet();
 
     /// <summary>Opens the store as a host would after a crash and checks it; returns how many batches are present.</summary>
-    private static async Task<int> AssertConsistentAsync(string path, Allocations.Domain.OrganizationId org, HashSet<int> acknowledged, string when)
+    private static async Task<int> AssertConsistentAsync(string path, OrganizationId org, HashSet<int> acknowledged, string when)
     {
         using (var store = await AllocationStore.OpenAsync(path))
         {

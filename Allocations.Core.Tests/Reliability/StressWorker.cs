@@ -60,7 +60,10 @@ internal sealed class StressWorker : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { SampleAssembly(), "stress-worker", mode, "--db", database, "--org", org.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), "--actor", Admin.Id, "--sku", Sku.Value }.Concat(options))
+        var common = mode == "create"
+            ? new[] { SampleAssembly(), "stress-worker", mode, "--db", database }
+            : [SampleAssembly(), "stress-worker", mode, "--db", database, "--org", org.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), "--actor", Admin.Id, "--sku", Sku.Value];
+        foreach (var arg in common.Concat(options))
         {
             info.ArgumentList.Add(arg);
         }

@@ -15,6 +15,7 @@ namespace Allocations.Sample.Commands;
 /// <item><c>hold ALLOC ID AMOUNT</c>, <c>release ALLOC ID AMOUNT</c>, <c>confirm ALLOC ID AMOUNT</c>, <c>refused</c>,
 /// <c>shared KEY ALLOC ID AMOUNT</c>, <c>recorded KEY ALLOC ID AMOUNT DISPOSITION</c> (race);</item>
 /// <item>race prints <c>ready</c> and waits for a line on stdin before it starts;</item>
+/// <item>create (only <c>--db</c>) opens or creates the file and one organization: <c>open</c>, <c>created</c>;</item>
 /// <item><c>open</c>, then <c>committed BATCH</c> after each batch returns (crash);</item>
 /// <item><c>busy MESSAGE</c> for <see cref="StoreUnavailableException"/>, <c>error TYPE MESSAGE</c> for anything
 /// else (exit code 3).</item>
@@ -31,6 +32,10 @@ internal static class StressCommand
     {
         var mode = args.Length > 0 ? args[0] : "";
         var path = Required(args, "--db");
+        if (mode == "create")
+        {
+            return await CreateAsync(path);
+        }
         var org = new OrganizationId(long.Parse(Required(args, "--org"), CultureInfo.InvariantCulture));
         var actor = Principal.User(Required(args, "--actor"));
         var sku = new SkuCode(Required(args, "--sku"));
@@ -169,6 +174,31 @@ internal static class StressCommand
             Emit($"committed {batch}");
         }
         return 0;
+    }
+
+    /// <summary>Creates (or finds) a store with one organization, for kills during the very first open.</summary>
+    private static async Task<int> CreateAsync(string path)
+    {
+        try
+        {
+            using var store = await AllocationStore.OpenAsync(path, new AllocationStoreOptions { DurableWrites = false });
+            Emit("open");
+            try
+            {
+                await store.CreateOrganizationAsync(Principal.System, "Created", "creator");
+            }
+            catch (ConflictException)
+            {
+                // created by an earlier run
+            }
+            Emit("created");
+            return 0;
+        }
+        catch (Exception ex)
+        {
+            Emit($"error {ex.GetType().Name} {ex.Message.ReplaceLineEndings(" ")}");
+            return 3;
+        }
     }
 
     private static UsageRecord Record(AllocationId allocation, SkuCode sku, long quantityMicros, string? key) =>
