@@ -34,8 +34,8 @@ public sealed partial class AllocationStore : IDisposable
     /// <param name="cancellationToken">Cancels the open.</param>
     /// <returns>The open store.</returns>
     /// <exception cref="InvalidInputException">The path is empty.</exception>
-    /// <exception cref="StoreUnavailableException">The file is not an Allocations database, is damaged, or comes from a
-    /// newer version of the library; the file is left untouched.</exception>
+    /// <exception cref="StoreUnavailableException">The file is not an Allocations database, is damaged, is read-only, or
+    /// comes from a newer version of the library; the file is left untouched.</exception>
     public static Task<AllocationStore> OpenAsync(string path, AllocationStoreOptions? options = null, CancellationToken cancellationToken = default)
     {
         if (string.IsNullOrWhiteSpace(path) || path == SqliteStorageEngine.MemoryPath)

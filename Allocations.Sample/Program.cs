@@ -10,6 +10,7 @@ var commands = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.
     ["export"] = ExportCommand.RunAsync,
     ["credits"] = CreditsCommand.RunAsync,
     ["access"] = AccessCommand.RunAsync,
+    ["stress-worker"] = StressCommand.RunAsync,
 };
 
 if (args.Length > 0 && (args[0] is "-h" or "--help" or "help"))

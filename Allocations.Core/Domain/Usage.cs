@@ -91,7 +91,8 @@ public sealed record BatchResult(int Recorded, int Replaced, int Unchanged, IRea
 /// <summary>Whether an amount fits, and if not, where and by how much it does not.</summary>
 /// <param name="Fits">True when the amount fits the allocation's and its parent's Remaining.</param>
 /// <param name="Amount">The rated amount of the request.</param>
-/// <param name="BlockedBy">The allocation whose Remaining is too small (the parent when both are); null when it fits.</param>
+/// <param name="BlockedBy">The allocation whose Remaining is too small; when both the allocation and its parent are, the one
+/// short by more (the parent on a tie); null when it fits.</param>
 /// <param name="Shortfall">How much more Remaining would be needed at <see cref="BlockedBy"/>; zero when it fits.</param>
 public sealed record FitCheck(bool Fits, Amount Amount, AllocationId? BlockedBy, Amount Shortfall);
 

@@ -77,6 +77,12 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         {
             return;
         }
+        // Checked here because SQLite would open a read-only file for writing anyway when the process may override
+        // its permissions (root), and would otherwise fail only at the first write.
+        if ((File.GetAttributes(fullPath) & FileAttributes.ReadOnly) != 0)
+        {
+            throw new StoreUnavailableException(fullPath, "the file is read-only (check its permissions); the store needs to write to it");
+        }
         byte[] header = new byte[100];
         long length;
         try
@@ -107,22 +113,23 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         var pageCount = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(28, 4));
         var changeCounter = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(24, 4));
         var validFor = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(92, 4));
-        if (changeCounter == validFor && pageCount > 0 && length < pageSize * pageCount)
+        // With a write-ahead log beside it the header may be ahead of the file (a process killed while checkpointing
+        // copies page 1 first); SQLite recovers that from the log, and reports real damage itself.
+        if (changeCounter == validFor && pageCount > 0 && length < pageSize * pageCount && !HasWriteAheadLog(fullPath))
         {
             throw new StoreUnavailableException(fullPath, $"the file is truncated ({length} bytes, the header says {pageSize * pageCount})");
         }
         var userVersion = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(60, 4));
         var applicationId = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(68, 4));
-        if (applicationId == 0 && userVersion == 0)
+        if (applicationId != ApplicationId || HasWriteAheadLog(fullPath))
         {
-            // The header alone cannot tell: a store another connection created moments ago may hold its first
-            // pages (application id included) only in the write-ahead log. Ask SQLite, which reads the log too.
-            var probe = Probe(fullPath);
-            if (probe.ApplicationId == 0 && probe.UserVersion == 0 && probe.Tables == 0)
+            // The newest page 1 may still be in the log (a store open elsewhere, being created right now, or a process
+            // that died before its first checkpoint): ask SQLite, read-only, for one consistent answer.
+            (applicationId, userVersion, var tables) = ReadThroughSqlite(fullPath);
+            if (applicationId == 0 && userVersion == 0 && tables == 0)
             {
                 return; // an empty SQLite file, such as one left by an interrupted first open: ours to initialize
             }
-            (applicationId, userVersion) = (probe.ApplicationId, probe.UserVersion);
         }
         if (applicationId != ApplicationId)
         {
@@ -136,26 +143,24 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         }
     }
 
-    /// <summary>Reads the application id, schema version and table count through SQLite without writing: the
-    /// connection opens the existing file (never creating it) and only reads.</summary>
-    private static (int ApplicationId, int UserVersion, long Tables) Probe(string fullPath)
+    private static bool HasWriteAheadLog(string fullPath)
     {
-        var builder = new SqliteConnectionStringBuilder { DataSource = fullPath, Mode = SqliteOpenMode.ReadWrite, Pooling = false };
+        var wal = new FileInfo(fullPath + "-wal");
+        return wal.Exists && wal.Length > 0;
+    }
+
+    private static (int ApplicationId, int UserVersion, long Tables) ReadThroughSqlite(string fullPath)
+    {
+        var builder = new SqliteConnectionStringBuilder { DataSource = fullPath, Mode = SqliteOpenMode.ReadOnly, Pooling = false };
         try
         {
             using var connection = new SqliteConnection(builder.ToString());
             connection.Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "PRAGMA application_id; PRAGMA user_version; SELECT COUNT(*) FROM sqlite_schema;";
+            command.CommandText = "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version), (SELECT COUNT(*) FROM sqlite_schema)";
             using var reader = command.ExecuteReader();
             reader.Read();
-            var applicationId = reader.GetInt32(0);
-            reader.NextResult();
-            reader.Read();
-            var userVersion = reader.GetInt32(0);
-            reader.NextResult();
-            reader.Read();
-            return (applicationId, userVersion, reader.GetInt64(0));
+            return (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt64(2));
         }
         catch (SqliteException ex)
         {

@@ -1,0 +1,249 @@
+using Allocations.Domain;
+using Allocations.Exceptions;
+using Allocations.Tests.Support;
+using NodaTime;
+using Xunit;
+
+namespace Allocations.Tests.Reliability;
+
+/// <summary>A table of malformed inputs across the public API: each must fail with its specific exception (and, for
+/// <see cref="InvalidInputException"/>, name its field) and leave the database content exactly as it was.</summary>
+public class BadInputCorpusTests
+{
+    private static readonly Instant Nov1 = TestStore.November1;
+    private static readonly Instant Nov15 = TestStore.November15;
+    private static readonly Instant Nov20 = Instant.FromUtc(2026, 11, 20, 0, 0);
+    private static readonly Principal Admin = TestStore.Admin;
+
+    /// <summary>What every case starts from: a parent with a child, a USD allocation, a USD SKU, an Estimated hold
+    /// and a keyed Confirmed event.</summary>
+    public sealed class Context
+    {
+        public required TestStore T { get; init; }
+
+        public required Allocation Parent { get; init; }
+
+        public required Allocation Child { get; init; }
+
+        public required Allocation Cash { get; init; }
+
+        public required UsageEvent Hold { get; init; }
+
+        public required UsageEvent Charge { get; init; }
+
+        public UsageEvent? Extra { get; set; }
+
+        public AllocationStore S => T.Store;
+
+        public OrganizationId Org => T.Organization;
+
+        public UsageRecord Cpu(Quantity? quantity = null, Instant? start = null, Instant? end = null, string? key = null, AllocationId? on = null) =>
+            new(on ?? Parent.Id, TestStore.Cpu, quantity ?? Quantity.FromDecimal(1m), start ?? Nov15, end ?? Nov15 + Duration.FromHours(1), UsageStatus.Confirmed, key);
+
+        public static async Task<Context> CreateAsync()
+        {
+            var t = await TestStore.CreateAsync();
+            var parent = await t.CreateAllocationAsync("Physics", 1000m);
+            var child = await t.CreateAllocationAsync("Physics/Alice", 100m, parent);
+            var cash = await t.Store.CreateAllocationAsync(Admin, t.Organization, new NewAllocation("Cash", UnitCode.Usd, Amount.FromUnits(500m)));
+            await t.Store.CreateSkuAsync(Admin, t.Organization, new SkuCode("STORAGE_GB"), UnitCode.Usd, RateBasis.PerHour);
+            await t.Store.AddRateRuleAsync(Admin, t.Organization, new SkuCode("STORAGE_GB"), Nov1, null, Rate.FromDecimal(0.0001m));
+            var hold = (await t.Store.ReserveAsync(Admin, TestStore.Cpu1(child, 2m, Nov20, Nov20 + Duration.FromHours(2)))).Event!;
+            var charge = (await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(parent, 3m, Nov15, Nov15 + Duration.FromHours(4), key: "job-1"))).Event;
+            return new Context { T = t, Parent = parent, Child = child, Cash = cash, Hold = hold, Charge = charge };
+        }
+    }
+
+    /// <summary>One malformed input: what to call, what it must throw, and which field it must name.</summary>
+    public sealed record Case(string Name, Type Exception, string? Field, Func<Context, Task> Act, Func<Context, Task>? Arrange = null)
+    {
+        public override string ToString() => Name;
+    }
+
+    private static Case Invalid(string name, string field, Func<Context, Task> act, Func<Context, Task>? arrange = null) =>
+        new(name, typeof(InvalidInputException), field, act, arrange);
+
+    private static Case Fails<TException>(string name, Func<Context, Task> act, Func<Context, Task>? arrange = null)
+        where TException : Exception =>
+        new(name, typeof(TException), null, act, arrange);
+
+    private static Task Create(Context c, string name, decimal total = 10m, AllocationId? parent = null, UnitCode? unit = null) =>
+        c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation(name, unit ?? TestStore.CoreHours, Amount.FromUnits(total), parent));
+
+    /// <summary>A SKU whose only rule ends an hour after Nov 20, and a hold on it that can be confirmed past that.</summary>
+    private static async Task ArrangeBurstHold(Context c)
+    {
+        var burst = new SkuCode("BURST");
+        await c.S.CreateSkuAsync(Admin, c.Org, burst, TestStore.CoreHours, RateBasis.PerHour);
+        await c.S.AddRateRuleAsync(Admin, c.Org, burst, Nov1, Nov20 + Duration.FromHours(1), Rate.FromDecimal(1m));
+        c.Extra = (await c.S.ReserveAsync(Admin, c.Cpu(start: Nov20, end: Nov20 + Duration.FromMinutes(30)) with { Sku = burst })).Event;
+    }
+
+    private static CancellationToken Cancelled => new(canceled: true);
+
+    public static readonly IReadOnlyList<Case> Cases =
+    [
+        // ---- names ----
+        Invalid("empty allocation name", "name", c => Create(c, "")),
+        Invalid("whitespace-only allocation name", "name", c => Create(c, " \t  ")),
+        Invalid("10,000-character allocation name", "name", c => Create(c, new string('x', 10_000))),
+        Invalid("NUL in allocation name", "name", c => Create(c, "a\0b")),
+        Invalid("tab inside allocation name", "name", c => Create(c, "a\tb")),
+        Invalid("newline inside allocation name", "name", c => Create(c, "line\nbreak")),
+        Invalid("escape character in allocation name", "name", c => Create(c, "red\u001b[31m")),
+        Invalid("line separator in allocation name", "name", c => Create(c, "a\u2028b")),
+        Invalid("unpaired surrogate in allocation name", "name", c => Create(c, "bad\ud800name")),
+        Invalid("null allocation name", "name", c => Create(c, null!)),
+        Invalid("empty organization name", "name", c => c.S.CreateOrganizationAsync(Principal.System, "", "boss")),
+        Invalid("10,000-character organization name", "name", c => c.S.CreateOrganizationAsync(Principal.System, new string('o', 10_000), "boss")),
+        Invalid("control character in first admin id", "userId", c => c.S.CreateOrganizationAsync(Principal.System, "Other", "bo\u0007ss")),
+        Invalid("empty user id", "userId", c => c.S.AddOrganizationAdminAsync(Admin, c.Org, "")),
+        Invalid("default principal", "actor", c => c.S.ListAllocationsAsync(default, c.Org)),
+        Invalid("reason of 2,001 characters", "reason", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromUnits(5m), new string('r', 2001))),
+        Invalid("null reason", "reason", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromUnits(5m), null!)),
+
+        // ---- SQL metacharacters where they are not allowed, or must match nothing ----
+        Invalid("SQL in a SKU code", "sku", c => c.S.CreateSkuAsync(Admin, c.Org, new SkuCode("X'; DROP TABLE skus;--"), TestStore.CoreHours, RateBasis.PerHour)),
+        Invalid("SQL in a unit code", "unit", c => c.S.CreateUnitAsync(Admin, c.Org, new UnitCode("u\" OR 1=1"), 2)),
+        Fails<ConflictException>("duplicate name with surrounding spaces", c => Create(c, "  physics  ")),
+        Fails<NotFoundException>("SQL-looking key on an unknown SKU", c => c.S.RecordUsageAsync(Admin, c.Cpu(key: "1' OR '1'='1") with { Sku = new SkuCode("NOPE") })),
+        Invalid("LIKE wildcard in a SKU code", "sku", c => c.S.GetRateRulesAsync(Admin, c.Org, new SkuCode("CPU%"))),
+        Fails<NotFoundException>("LIKE single-character wildcard matches nothing", c => c.S.GetRateRulesAsync(Admin, c.Org, new SkuCode("CPU_HOU_"))),
+
+        // ---- codes ----
+        Invalid("empty SKU code", "sku", c => c.S.CreateSkuAsync(Admin, c.Org, new SkuCode(""), TestStore.CoreHours, RateBasis.PerHour)),
+        Invalid("65-character SKU code", "sku", c => c.S.CreateSkuAsync(Admin, c.Org, new SkuCode(new string('S', 65)), TestStore.CoreHours, RateBasis.PerHour)),
+        Invalid("default SKU code in a record", "sku", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Sku = default })),
+        Invalid("default unit code", "unit", c => Create(c, "NoUnit", unit: default(UnitCode))),
+        Fails<NotFoundException>("unknown SKU", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Sku = new SkuCode("UNKNOWN") })),
+        Fails<NotFoundException>("unknown unit for an allocation", c => Create(c, "Mystery", unit: new UnitCode("parsecs"))),
+        Fails<NotFoundException>("unknown unit for a SKU", c => c.S.CreateSkuAsync(Admin, c.Org, new SkuCode("X1"), new UnitCode("parsecs"), RateBasis.PerUnit)),
+        Fails<NotFoundException>("rate rule for an unknown SKU", c => c.S.AddRateRuleAsync(Admin, c.Org, new SkuCode("NOPE"), Nov1, null, Rate.FromDecimal(1m))),
+        Fails<NotFoundException>("unknown organization", c => c.S.ListUnitsAsync(Admin, new OrganizationId(9999))),
+        Fails<NotFoundException>("unknown allocation", c => c.S.RecordUsageAsync(Admin, c.Cpu(on: new AllocationId(9999)))),
+        Fails<NotFoundException>("unknown event", c => c.S.ConfirmAsync(Admin, new UsageEventId(9999))),
+        Invalid("allocation id zero", "allocation", c => c.S.RecordUsageAsync(Admin, c.Cpu(on: new AllocationId(0)))),
+        Invalid("undefined basis", "basis", c => c.S.CreateSkuAsync(Admin, c.Org, new SkuCode("X2"), TestStore.CoreHours, (RateBasis)99)),
+        Invalid("undefined status", "status", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Status = (UsageStatus)0 })),
+        Invalid("display precision 7", "displayPrecision", c => c.S.CreateUnitAsync(Admin, c.Org, new UnitCode("gpu-hours"), 7)),
+        Invalid("display precision -1", "displayPrecision", c => c.S.CreateUnitAsync(Admin, c.Org, new UnitCode("gpu-hours"), -1)),
+        Fails<ConflictException>("duplicate unit (USD always exists)", c => c.S.CreateUnitAsync(Admin, c.Org, new UnitCode("usd"), 2)),
+
+        // ---- quantities, rates, amounts ----
+        Invalid("negative quantity in micros", "quantity", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromMicros(-1)))),
+        Invalid("negative decimal quantity", "quantity", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromDecimal(-0.5m)))),
+        Invalid("quantity with seven decimals", "quantity", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromDecimal(0.0000001m)))),
+        Invalid("quantity beyond 64 bits", "quantity", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromDecimal(decimal.MaxValue)))),
+        Invalid("PerHour amount that overflows", "quantity", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue), Nov15, Nov15 + Duration.FromDays(30)))),
+        Invalid("PerUnit amount that overflows", "quantity", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue)) with { Sku = TestStore.License })),
+        Invalid("figures that would overflow", "amount", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue / 4), Nov15, Nov15 + Duration.FromHours(1), key: "big-2")), c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue / 4), Nov15, Nov15 + Duration.FromHours(1), key: "big-1"))),
+        Invalid("final quantity whose amount overflows", "quantity", c => c.S.ConfirmAsync(Admin, c.Hold.Id, Quantity.FromMicros(long.MaxValue), Nov20 + Duration.FromDays(60))),
+        Invalid("reservation whose amount overflows", "quantity", c => c.S.ReserveAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue), Nov15, Nov15 + Duration.FromDays(300)))),
+        Invalid("null attribute value", "attributes[user]", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Attributes = new Dictionary<string, string> { ["user"] = null! } })),
+        Invalid("negative rate", "rate", c => c.S.AddRateRuleAsync(Admin, c.Org, TestStore.Gpu, Nov1 - Duration.FromDays(10), Nov1, Rate.FromNanos(-5))),
+        Invalid("rate beyond 64 bits", "rate", c => c.S.ChangeRateAsync(Admin, c.Org, TestStore.Gpu, Nov20, Rate.FromDecimal(decimal.MaxValue))),
+        Invalid("rate with ten decimals", "rate", c => c.S.ChangeRateAsync(Admin, c.Org, TestStore.Gpu, Nov20, Rate.FromDecimal(0.0000000001m))),
+        Invalid("negative initial total", "total", c => c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation("Neg", TestStore.CoreHours, Amount.FromMicros(-1)))),
+        Invalid("total changed below zero", "total", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromUnits(-100m), "oops")),
+        Invalid("total beyond 64 bits", "amount", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromUnits(decimal.MaxValue), "too rich")),
+        Invalid("total with seven decimals", "amount", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromUnits(1.0000001m), "too fine")),
+
+        // ---- instants and intervals ----
+        Invalid("end before start", "end", c => c.S.RecordUsageAsync(Admin, c.Cpu(start: Nov20, end: Nov20 - Duration.FromNanoseconds(1)))),
+        Invalid("start at Instant.MinValue", "start", c => c.S.RecordUsageAsync(Admin, c.Cpu(start: Instant.MinValue))),
+        Invalid("end at Instant.MaxValue", "end", c => c.S.RecordUsageAsync(Admin, c.Cpu(end: Instant.MaxValue))),
+        Invalid("start in 1899", "start", c => c.S.RecordUsageAsync(Admin, c.Cpu(start: Instant.FromUtc(1899, 12, 31, 23, 59), end: Nov1))),
+        Invalid("reservation ending after 2200", "end", c => c.S.ReserveAsync(Admin, c.Cpu(end: Instant.FromUtc(2200, 1, 1, 0, 0) + Duration.Epsilon))),
+        Invalid("final end before the start", "finalEnd", c => c.S.ConfirmAsync(Admin, c.Hold.Id, finalEnd: Nov20 - Duration.FromHours(1))),
+        Invalid("final end at Instant.MaxValue", "finalEnd", c => c.S.ConfirmAsync(Admin, c.Hold.Id, finalEnd: Instant.MaxValue)),
+        Invalid("rule starting at Instant.MinValue", "effectiveFrom", c => c.S.AddRateRuleAsync(Admin, c.Org, TestStore.Gpu, Instant.MinValue, Nov1, Rate.FromDecimal(1m))),
+        Invalid("zero-length rule", "effectiveTo", c => c.S.AddRateRuleAsync(Admin, c.Org, TestStore.Gpu, Nov1 - Duration.FromDays(1), Nov1 - Duration.FromDays(1), Rate.FromDecimal(1m))),
+        Invalid("rule ending before it starts", "effectiveTo", c => c.S.AddRateRuleAsync(Admin, c.Org, TestStore.Gpu, Nov1, Nov1 - Duration.FromDays(1), Rate.FromDecimal(1m))),
+        Invalid("rate change at Instant.MaxValue", "effectiveFrom", c => c.S.ChangeRateAsync(Admin, c.Org, TestStore.Gpu, Instant.MaxValue, Rate.FromDecimal(1m))),
+
+        // ---- structure and catalogue rules ----
+        Invalid("nesting under a child", "parentId", c => Create(c, "Grandchild", parent: c.Child.Id)),
+        Invalid("child in another unit than its parent", "unit", c => Create(c, "Dollars", parent: c.Parent.Id, unit: UnitCode.Usd)),
+        Invalid("SKU of another unit than the allocation", "sku", c => c.S.RecordUsageAsync(Admin, c.Cpu(on: c.Cash.Id))),
+        Invalid("USD SKU on a core-hours allocation", "sku", c => c.S.ReserveAsync(Admin, c.Cpu() with { Sku = new SkuCode("STORAGE_GB") })),
+        Invalid("USD price for USD", "unit", c => c.S.AddUsdPriceAsync(Admin, c.Org, UnitCode.Usd, Nov1, null, Rate.FromDecimal(1m))),
+        Fails<ConflictException>("overlapping rate rule", c => c.S.AddRateRuleAsync(Admin, c.Org, TestStore.Cpu, Nov1 + Duration.FromDays(3), Nov1 + Duration.FromDays(4), Rate.FromDecimal(5m))),
+        Fails<ConflictException>("rate change before the last rule starts", c => c.S.ChangeRateAsync(Admin, c.Org, TestStore.Cpu, Nov1 + Duration.FromDays(1), Rate.FromDecimal(5m))),
+        Fails<ConflictException>("overlapping USD price", c => c.S.AddUsdPriceAsync(Admin, c.Org, TestStore.CoreHours, Nov15, null, Rate.FromDecimal(2m)), c => c.S.AddUsdPriceAsync(Admin, c.Org, TestStore.CoreHours, Nov1, null, Rate.FromDecimal(1m))),
+        Fails<NoRateException>("event before the first rule", c => c.S.RecordUsageAsync(Admin, c.Cpu(start: Nov1 - Duration.FromHours(1), end: Nov1 + Duration.FromHours(1)))),
+        Fails<NoRateException>("event in a gap between rules", c => c.S.RecordUsageAsync(Admin, c.Cpu(start: Nov1 - Duration.FromDays(5), end: Nov1 - Duration.FromDays(4))), c => c.S.AddRateRuleAsync(Admin, c.Org, TestStore.Cpu, Nov1 - Duration.FromDays(10), Nov1 - Duration.FromDays(7), Rate.FromDecimal(1m))),
+        Fails<NoRateException>("zero-length PerUnit event in no rule", c => c.S.RecordUsageAsync(Admin, c.Cpu(start: Nov1 - Duration.FromDays(1), end: Nov1 - Duration.FromDays(1)) with { Sku = TestStore.License })),
+        Fails<NoRateException>("event with no USD price in force", c => c.S.RecordUsageAsync(Admin, c.Cpu()), c => c.S.AddUsdPriceAsync(Admin, c.Org, TestStore.CoreHours, Nov20, null, Rate.FromDecimal(1m))),
+        Fails<NoRateException>("confirming past the end of a SKU's rules", c => c.S.ConfirmAsync(Admin, c.Extra!.Id, finalEnd: Nov20 + Duration.FromHours(3)), ArrangeBurstHold),
+
+        // ---- state conflicts and access ----
+        Fails<ConflictException>("duplicate allocation name ignoring case", c => Create(c, "PHYSICS")),
+        Fails<ConflictException>("duplicate organization name", c => c.S.CreateOrganizationAsync(Principal.System, "lab", "boss")),
+        Fails<ConflictException>("deleting a parent without cascade", c => c.S.DeleteAllocationAsync(Admin, c.Parent.Id)),
+        Fails<ConflictException>("releasing a Confirmed event", c => c.S.ReleaseAsync(Admin, c.Charge.Id)),
+        Fails<ConflictException>("confirming a Confirmed event with another quantity", c => c.S.ConfirmAsync(Admin, c.Charge.Id, Quantity.FromDecimal(9m))),
+        Fails<ConflictException>("a Confirmed key recorded with other content", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromDecimal(7m), key: "job-1"))),
+        Fails<ConflictException>("a Confirmed key reserved again", c => c.S.ReserveAsync(Admin, c.Cpu(key: "job-1"))),
+        Fails<AccessDeniedException>("a stranger creating an organization", c => c.S.CreateOrganizationAsync(Principal.User("mallory"), "Evil", "mallory")),
+        Fails<AccessDeniedException>("a stranger creating a top-level allocation", c => c.S.CreateAllocationAsync(Principal.User("mallory"), c.Org, new NewAllocation("Mine", TestStore.CoreHours, Amount.Zero))),
+        Fails<NotFoundException>("a stranger charging an allocation it cannot see", c => c.S.RecordUsageAsync(Principal.User("mallory"), c.Cpu())),
+
+        // ---- keys, attributes, batches ----
+        Invalid("empty external key", "externalKey", c => c.S.RecordUsageAsync(Admin, c.Cpu(key: ""))),
+        Invalid("401-character external key", "externalKey", c => c.S.RecordUsageAsync(Admin, c.Cpu(key: new string('k', 401)))),
+        Invalid("whitespace attribute key", "attributes.key", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Attributes = new Dictionary<string, string> { [" "] = "x" } })),
+        Invalid("1,001-character attribute value", "attributes[user]", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Attributes = new Dictionary<string, string> { ["user"] = new string('v', 1001) } })),
+        Invalid("null batch", "records", c => c.S.RecordBatchAsync(Admin, null!)),
+        Invalid("null item in a batch", "record", c => c.S.RecordBatchAsync(Admin, [c.Cpu(key: "b-1"), null!])),
+        Fails<NotFoundException>("batch whose last item names an unknown SKU", c => c.S.RecordBatchAsync(Admin, [c.Cpu(key: "b-1"), c.Cpu(key: "b-2"), c.Cpu() with { Sku = new SkuCode("NOPE") }])),
+        Fails<ConflictException>("batch repeating a key with other content after a Confirmed item", c => c.S.RecordBatchAsync(Admin, [c.Cpu(key: "b-1"), c.Cpu(Quantity.FromDecimal(2m), key: "b-1")])),
+
+        // ---- cancellation and options ----
+        Fails<OperationCanceledException>("record with a cancelled token", c => c.S.RecordUsageAsync(Admin, c.Cpu(), Cancelled)),
+        Fails<OperationCanceledException>("batch with a cancelled token", c => c.S.RecordBatchAsync(Admin, [c.Cpu(key: "b-1"), c.Cpu(key: "b-2")], Cancelled)),
+        Fails<OperationCanceledException>("create with a cancelled token", c => c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation("Later", TestStore.CoreHours, Amount.Zero), Cancelled)),
+        Fails<OperationCanceledException>("delete with a cancelled token", c => c.S.DeleteAllocationAsync(Admin, c.Child.Id, cancellationToken: Cancelled)),
+        Invalid("empty path", "path", c => AllocationStore.OpenAsync("")),
+        Invalid(":memory: as a file path", "path", c => AllocationStore.OpenAsync(":memory:")),
+        Invalid("negative busy timeout", "BusyTimeout", c => AllocationStore.OpenAsync(c.T.Path, new AllocationStoreOptions { BusyTimeout = Duration.FromSeconds(-1) })),
+    ];
+
+    public static TheoryData<Case> All()
+    {
+        var data = new TheoryData<Case>();
+        foreach (var c in Cases)
+        {
+            data.Add(c);
+        }
+        return data;
+    }
+
+    [Fact]
+    public void Corpus_HasAtLeastFiftyDistinctCases()
+    {
+        Assert.True(Cases.Count >= 50, $"only {Cases.Count} cases");
+        Assert.Equal(Cases.Count, Cases.Select(c => c.Name).Distinct().Count());
+    }
+
+    [Theory]
+    [MemberData(nameof(All))]
+    public async Task MalformedInput_IsRefusedWithItsOwnError_AndChangesNothing(Case @case)
+    {
+        var c = await Context.CreateAsync();
+        using var t = c.T;
+        if (@case.Arrange is { } arrange)
+        {
+            await arrange(c);
+        }
+        var before = t.ContentHash();
+        var ex = await Record.ExceptionAsync(() => @case.Act(c));
+        Assert.NotNull(ex);
+        Assert.True(@case.Exception.IsInstanceOfType(ex), $"expected {@case.Exception.Name}, got {ex.GetType().Name}: {ex.Message}");
+        if (@case.Field is { } field)
+        {
+            Assert.Equal(field, ((InvalidInputException)ex).Field);
+        }
+        Assert.Equal(before, t.ContentHash());
+        Assert.True((await t.Store.VerifyAsync(Admin, t.Organization)).IsClean);
+    }
+}

@@ -1,0 +1,736 @@
+using Allocations.Domain;
+using Allocations.Exceptions;
+using NodaTime;
+using NodaTime.Testing;
+
+namespace Allocations.Tests.Reliability.Model;
+
+/// <summary>Applies a sequence of <see cref="ModelOp"/>s to a real store and to an independent in-memory model, and
+/// fails at the first step where they disagree: an outcome, an error type or field, a figure, an event, or a
+/// dirty <c>VerifyAsync</c>.</summary>
+internal sealed class ModelInterpreter : IDisposable
+{
+    internal static readonly Instant T0 = Instant.FromUtc(2026, 1, 1, 0, 0);
+    private static readonly Principal Admin = Principal.User("model-admin");
+    private static readonly UnitCode Unit = new("cu");
+    private static readonly long T0Ns = (T0 - NodaConstants.UnixEpoch).ToInt64Nanoseconds();
+    private const long NsPerSecond = 1_000_000_000L;
+    private const long NsPerHour = 3600 * NsPerSecond;
+
+    /// <summary>The catalogue: a PerHour SKU whose rate changes at 100 h, a PerUnit SKU whose rate changes at 60 h,
+    /// and a PerHour SKU with a gap (20 h to 40 h) and an end (200 h); nothing is in force before T0.</summary>
+    internal static readonly IReadOnlyList<ModelSku> Skus =
+    [
+        new("HOUR", PerHour: true, [new(T0Ns, T0Ns + 100 * NsPerHour, 1_500_000_000), new(T0Ns + 100 * NsPerHour, null, 2_333_333_333)]),
+        new("UNIT", PerHour: false, [new(T0Ns, T0Ns + 60 * NsPerHour, 700_000_000), new(T0Ns + 60 * NsPerHour, null, 3_000_000_007)]),
+        new("GAPPY", PerHour: true, [new(T0Ns, T0Ns + 20 * NsPerHour, 1_000_000_000), new(T0Ns + 40 * NsPerHour, T0Ns + 200 * NsPerHour, 500_000_001)]),
+    ];
+
+    private readonly string? path;
+    private readonly AllocationStoreOptions options;
+    private AllocationStore store;
+    private readonly OrganizationId organization;
+    private readonly Dictionary<string, ModelSku> catalogue = Skus.ToDictionary(k => k.Code);
+    private readonly List<MAllocation> allocations = [];
+    private readonly List<MEvent> events = [];
+    private int step;
+
+    /// <summary>How often each outcome was reached, over all sequences of the run: proof that the generator reaches
+    /// every path, not only the refusals.</summary>
+    internal static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> Outcomes = new();
+
+    private static void Tally(string outcome) => Outcomes.AddOrUpdate(outcome, 1, (_, n) => n + 1);
+
+    private ModelInterpreter(AllocationStore store, OrganizationId organization, string? path, AllocationStoreOptions options)
+    {
+        this.store = store;
+        this.path = path;
+        this.options = options;
+        this.organization = organization;
+    }
+
+    /// <summary>Creates the catalogue in a store in memory, or in a file at <paramref name="path"/> (where the
+    /// <see cref="Reopen"/> operation closes and reopens it).</summary>
+    internal static ModelInterpreter Create(string? path = null)
+    {
+        var options = new AllocationStoreOptions { Clock = new FakeClock(T0 + Duration.FromDays(30)), DurableWrites = false };
+        var store = Run(path is null ? AllocationStore.OpenInMemoryAsync(options) : AllocationStore.OpenAsync(path, options));
+        var org = Run(store.CreateOrganizationAsync(Principal.System, "Model", Admin.Id));
+        Run(store.CreateUnitAsync(Admin, org.Id, Unit, 6));
+        foreach (var sku in Skus)
+        {
+            var code = new SkuCode(sku.Code);
+            Run(store.CreateSkuAsync(Admin, org.Id, code, Unit, sku.PerHour ? RateBasis.PerHour : RateBasis.PerUnit));
+            foreach (var rule in sku.Rules)
+            {
+                Run(store.AddRateRuleAsync(Admin, org.Id, code, Ns(rule.FromNs), rule.ToNs is { } to ? Ns(to) : null, Rate.FromNanos(rule.RateNanos)));
+            }
+        }
+        return new ModelInterpreter(store, org.Id, path, options);
+    }
+
+    /// <summary>Runs every operation, checking the whole state after each.</summary>
+    internal void RunAll(IReadOnlyList<ModelOp> ops)
+    {
+        try
+        {
+            for (step = 0; step < ops.Count; step++)
+            {
+                var reservedAt = Step(ops[step]);
+                CheckState(reservedAt);
+            }
+            CheckEvents();
+        }
+        catch (Exception ex) when (ex is not ModelMismatchException)
+        {
+            throw new ModelMismatchException(step, $"unexpected {ex.GetType().Name}: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Applies one operation to both sides; returns the allocation a successful reservation charged.</summary>
+    private MAllocation? Step(ModelOp op)
+    {
+        if (TargetsReusedId(op))
+        {
+            return null;
+        }
+        switch (op)
+        {
+            case CreateTop c:
+            {
+                var a = Run(store.CreateAllocationAsync(Admin, organization, new NewAllocation(NextName(), Unit, Amount.FromMicros(c.TotalMicros))));
+                allocations.Add(new MAllocation(a.Id, null, c.TotalMicros));
+                return null;
+            }
+            case CreateChild c when allocations.Count > 0:
+            {
+                var parent = Pick(allocations, c.Parent);
+                var request = new NewAllocation(NextName(), Unit, Amount.FromMicros(c.TotalMicros), parent.Id);
+                if (parent.Deleted)
+                {
+                    Expect<NotFoundException>(() => store.CreateAllocationAsync(Admin, organization, request));
+                }
+                else if (parent.Parent is not null)
+                {
+                    Expect<InvalidInputException>(() => store.CreateAllocationAsync(Admin, organization, request), "parentId");
+                }
+                else
+                {
+                    var a = Run(store.CreateAllocationAsync(Admin, organization, request));
+                    Tally("child created");
+                    Check(a.ParentId == parent.Id, $"child's parent is {a.ParentId}, expected {parent.Id}");
+                    allocations.Add(new MAllocation(a.Id, parent, c.TotalMicros));
+                }
+                return null;
+            }
+            case ChangeTotal c when allocations.Count > 0:
+            {
+                var target = Pick(allocations, c.Target);
+                Func<Task> call = () => store.ChangeTotalAsync(Admin, target.Id, Amount.FromMicros(c.TotalMicros), "model step");
+                if (c.TotalMicros < 0)
+                {
+                    Expect<InvalidInputException>(call, "total");
+                }
+                else if (target.Deleted)
+                {
+                    Expect<NotFoundException>(call);
+                }
+                else
+                {
+                    Run(call());
+                    target.Total = c.TotalMicros;
+                }
+                return null;
+            }
+            case Record r when allocations.Count > 0:
+                DoRecord(Pick(allocations, r.Target), catalogue[Skus[r.Sku].Code], r.QuantityMicros, r.StartSeconds, r.DurationSeconds, r.Confirmed, r.Key);
+                return null;
+            case Batch b when allocations.Count > 0:
+                DoBatch(b.Items);
+                return null;
+            case Reserve r when allocations.Count > 0:
+                return DoReserve(Pick(allocations, r.Target), catalogue[Skus[r.Sku].Code], r.QuantityMicros, r.StartSeconds, r.DurationSeconds, r.Key);
+            case Resubmit r when events.Count > 0:
+            {
+                var e = Pick(events, r.Event);
+                var seconds = (e.StartNs - T0Ns) / NsPerSecond;
+                var duration = (e.EndNs - e.StartNs) / NsPerSecond;
+                var key = e.Key is { } k ? int.Parse(k["key-".Length..], System.Globalization.CultureInfo.InvariantCulture) : (int?)null;
+                if (r.AsReservation)
+                {
+                    return DoReserve(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, key);
+                }
+                DoRecord(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, e.Confirmed, key);
+                return null;
+            }
+            case CheckFit f when allocations.Count > 0:
+                DoCheckFit(Pick(allocations, f.Target), catalogue[Skus[f.Sku].Code], f.QuantityMicros, f.StartSeconds, f.DurationSeconds);
+                return null;
+            case Reopen when path is not null:
+                store.Dispose();
+                store = Run(AllocationStore.OpenAsync(path, options));
+                Tally("reopened");
+                return null;
+            case ChangeRate c:
+                DoChangeRate(catalogue[Skus[c.Sku].Code], c.AtHour, c.RateNanos);
+                return null;
+            case Confirm c when events.Count > 0:
+                DoConfirm(Pick(events, c.Event), c.FinalQuantityMicros, c.FinalDurationSeconds);
+                return null;
+            case Release r when events.Count > 0:
+            {
+                var e = Pick(events, r.Event);
+                if (!e.Live)
+                {
+                    Expect<NotFoundException>(() => store.ReleaseAsync(Admin, e.Id));
+                }
+                else if (e.Confirmed)
+                {
+                    Expect<ConflictException>(() => store.ReleaseAsync(Admin, e.Id));
+                }
+                else
+                {
+                    var released = Run(store.ReleaseAsync(Admin, e.Id));
+                    Tally("released");
+                    CheckEvent(e, released);
+                    e.Deleted = true;
+                }
+                return null;
+            }
+            case DeleteEvent d when events.Count > 0:
+            {
+                var e = Pick(events, d.Event);
+                if (!e.Live)
+                {
+                    Expect<NotFoundException>(() => store.DeleteEventAsync(Admin, e.Id));
+                }
+                else
+                {
+                    CheckEvent(e, Run(store.DeleteEventAsync(Admin, e.Id)));
+                    Tally("event deleted");
+                    e.Deleted = true;
+                }
+                return null;
+            }
+            case DeleteAllocation d when allocations.Count > 0:
+            {
+                var target = Pick(allocations, d.Target);
+                var children = allocations.Where(a => a.Parent == target && !a.Deleted).ToList();
+                if (target.Deleted)
+                {
+                    Expect<NotFoundException>(() => store.DeleteAllocationAsync(Admin, target.Id, d.Cascade));
+                }
+                else if (children.Count > 0 && !d.Cascade)
+                {
+                    Expect<ConflictException>(() => store.DeleteAllocationAsync(Admin, target.Id, d.Cascade));
+                }
+                else
+                {
+                    var count = Run(store.DeleteAllocationAsync(Admin, target.Id, d.Cascade));
+                    Tally(children.Count > 0 ? "allocation deleted with children" : "allocation deleted");
+                    Check(count == children.Count + 1, $"deleted {count} allocations, expected {children.Count + 1}");
+                    target.Deleted = true;
+                    children.ForEach(c => c.Deleted = true);
+                }
+                return null;
+            }
+            default:
+                return null; // nothing to act on yet
+        }
+    }
+
+    /// <summary>The model's decision for one record, worked out before anything changes.</summary>
+    private abstract record Planned(MEvent? Event);
+
+    private sealed record Refused(Type Exception) : Planned((MEvent?)null);
+
+    private sealed record Same(MEvent Existing) : Planned(Existing);
+
+    private sealed record Replace(MEvent Existing, MEvent Incoming) : Planned(Existing);
+
+    private sealed record Insert(MEvent Incoming) : Planned(Incoming);
+
+    /// <summary>Recording, by the documentation: unknown allocation, then no rate, then the key: same content is a
+    /// repeat, a Confirmed event with other content a conflict, an Estimated one is replaced.</summary>
+    private Planned PlanRecord(MAllocation target, ModelSku sku, long quantity, long startNs, long endNs, bool confirmed, string? key)
+    {
+        if (target.Deleted)
+        {
+            return new Refused(typeof(NotFoundException));
+        }
+        if (ModelRater.Rate(sku, quantity, startNs, endNs) is not { } amount)
+        {
+            return new Refused(typeof(NoRateException));
+        }
+        var incoming = new MEvent(default, target, sku, quantity, startNs, endNs, confirmed, key, amount);
+        var existing = key is null ? null : events.FirstOrDefault(e => e.Live && e.Key == key);
+        if (existing is not null && existing.SameContent(incoming))
+        {
+            return new Same(existing);
+        }
+        if (existing is { Confirmed: true })
+        {
+            return new Refused(typeof(ConflictException));
+        }
+        return existing is not null ? new Replace(existing, incoming) : new Insert(incoming);
+    }
+
+    private void ApplyToModel(Planned plan)
+    {
+        switch (plan)
+        {
+            case Replace r:
+                r.Existing.ReplaceWith(r.Incoming);
+                break;
+            case Insert i:
+                events.Add(i.Incoming);
+                break;
+        }
+    }
+
+    private static RecordDisposition DispositionOf(Planned plan) => plan switch
+    {
+        Same => RecordDisposition.Unchanged,
+        Replace => RecordDisposition.Replaced,
+        _ => RecordDisposition.Recorded,
+    };
+
+    private UsageRecord ToRecord(MAllocation target, ModelSku sku, long quantity, long startNs, long endNs, bool confirmed, string? key) =>
+        new(target.Id, new SkuCode(sku.Code), Domain.Quantity.FromMicros(quantity), Ns(startNs), Ns(endNs), confirmed ? UsageStatus.Confirmed : UsageStatus.Estimated, key);
+
+    private void DoRecord(MAllocation target, ModelSku sku, long quantity, long startSeconds, long durationSeconds, bool confirmed, int? keyIndex)
+    {
+        var (startNs, endNs) = Interval(startSeconds, durationSeconds);
+        var key = keyIndex is { } k ? $"key-{k}" : null;
+        var record = ToRecord(target, sku, quantity, startNs, endNs, confirmed, key);
+        var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed, key);
+        if (plan is Refused refused)
+        {
+            Expect(refused.Exception, () => store.RecordUsageAsync(Admin, record));
+            return;
+        }
+        var result = Run(store.RecordUsageAsync(Admin, record));
+        Tally("record " + DispositionOf(plan));
+        Check(result.Disposition == DispositionOf(plan), $"disposition {result.Disposition}, expected {DispositionOf(plan)}");
+        ApplyToModel(plan);
+        if (plan is Insert)
+        {
+            plan.Event!.Id = result.Event.Id;
+        }
+        CheckEvent(plan.Event!, result.Event);
+    }
+
+    /// <summary>A batch is recorded item by item as if in turn; the first refused item refuses the whole batch, names
+    /// its index, and leaves the model (and must leave the store) as before.</summary>
+    private void DoBatch(IReadOnlyList<Record> items)
+    {
+        var before = events.Select(e => (Event: e, Copy: e with { })).ToList();
+        var plans = new List<Planned>();
+        var records = new List<UsageRecord>();
+        Refused? refused = null;
+        foreach (var item in items)
+        {
+            var target = Pick(allocations, item.Target);
+            var sku = catalogue[Skus[item.Sku].Code];
+            var (startNs, endNs) = Interval(item.StartSeconds, item.DurationSeconds);
+            var key = item.Key is { } k ? $"key-{k}" : null;
+            records.Add(ToRecord(target, sku, item.QuantityMicros, startNs, endNs, item.Confirmed, key));
+            var plan = refused is null ? PlanRecord(target, sku, item.QuantityMicros, startNs, endNs, item.Confirmed, key) : null;
+            if (plan is Refused r)
+            {
+                refused = r;
+            }
+            else if (plan is not null)
+            {
+                ApplyToModel(plan);
+                plans.Add(plan);
+            }
+        }
+        if (refused is not null)
+        {
+            events.RemoveRange(before.Count, events.Count - before.Count);
+            foreach (var (e, copy) in before)
+            {
+                e.ReplaceWith(copy);
+            }
+            var index = plans.Count;
+            var ex = Expect(refused.Exception, () => store.RecordBatchAsync(Admin, records));
+            Tally("batch refused");
+            Check(ex.BatchIndex == index, $"the batch error names item {ex.BatchIndex}, expected {index}");
+            return;
+        }
+        var result = Run(store.RecordBatchAsync(Admin, records));
+        Tally(plans.Count > 1 ? "batch recorded" : "batch of one recorded");
+        if (plans.Any(p => p is Replace))
+        {
+            Tally("batch with a replacement");
+        }
+        var counts = (result.Recorded, result.Replaced, result.Unchanged);
+        var expected = (plans.Count(p => p is Insert), plans.Count(p => p is Replace), plans.Count(p => p is Same));
+        Check(counts == expected, $"batch counts (Recorded, Replaced, Unchanged) {counts}, expected {expected}");
+        for (var i = 0; i < plans.Count; i++)
+        {
+            var e = plans[i].Event!;
+            if (plans[i] is Insert && e.Id == default)
+            {
+                e.Id = result.EventIds[i];
+            }
+            Check(result.EventIds[i] == e.Id, $"batch item {i} is {result.EventIds[i]}, expected {e.Id}");
+        }
+    }
+
+    private void DoCheckFit(MAllocation target, ModelSku sku, long quantity, long startSeconds, long durationSeconds)
+    {
+        var (startNs, endNs) = Interval(startSeconds, durationSeconds);
+        var record = ToRecord(target, sku, quantity, startNs, endNs, confirmed: false, key: "ignored-by-check-fit");
+        var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed: false, key: null);
+        if (plan is Refused refused)
+        {
+            Expect(refused.Exception, () => store.CheckFitAsync(Admin, record));
+            return;
+        }
+        var fit = Run(store.CheckFitAsync(Admin, record));
+        CheckFitDecision(fit, target, plan.Event!.Amount, existing: null);
+    }
+
+    /// <summary>Changing a rate ends the open rule at the instant and opens a new one; a rule starting at or after the
+    /// instant, or a bounded rule covering it, is a conflict. Stored amounts never change.</summary>
+    private void DoChangeRate(ModelSku sku, int atHour, long rateNanos)
+    {
+        var at = T0Ns + (atHour * NsPerHour);
+        Func<Task> call = () => store.ChangeRateAsync(Admin, organization, new SkuCode(sku.Code), Ns(at), Rate.FromNanos(rateNanos));
+        if (sku.Rules.Any(r => r.FromNs >= at || (r.ToNs is { } to && to > at)))
+        {
+            Expect(typeof(ConflictException), call);
+            return;
+        }
+        Run(call());
+        Tally("rate changed");
+        var rules = sku.Rules.Select(r => r.ToNs is null ? r with { ToNs = at } : r).Append(new ModelRule(at, null, rateNanos)).ToList();
+        catalogue[sku.Code] = sku with { Rules = rules };
+    }
+
+    private MAllocation? DoReserve(MAllocation target, ModelSku sku, long quantity, long startSeconds, long durationSeconds, int? keyIndex)
+    {
+        var (startNs, endNs) = Interval(startSeconds, durationSeconds);
+        var key = keyIndex is { } k ? $"key-{k}" : null;
+        // The record's status is ignored by ReserveAsync (a hold is Estimated); pass Confirmed to prove it.
+        var record = ToRecord(target, sku, quantity, startNs, endNs, confirmed: true, key);
+        var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed: false, key);
+        if (plan is Refused refused)
+        {
+            Expect(refused.Exception, () => store.ReserveAsync(Admin, record));
+            return null;
+        }
+        var result = Run(store.ReserveAsync(Admin, record));
+        if (plan is Same same)
+        {
+            Tally("reserve repeated");
+            Check(result.Reserved && result.Fit.Fits, "a repeated identical hold must come back as reserved");
+            CheckEvent(same.Existing, result.Event!);
+            return null;
+        }
+        var existing = (plan as Replace)?.Existing;
+        var incoming = plan is Replace r ? r.Incoming : ((Insert)plan).Incoming;
+        if (!CheckFitDecision(result.Fit, target, incoming.Amount, existing))
+        {
+            Tally("reserve refused");
+            Check(!result.Reserved, "a hold that does not fit was recorded");
+            return null;
+        }
+        Tally(plan is Replace ? "reserve replaced a hold" : "reserve placed");
+        Check(result.Reserved, "a hold that fits was not recorded");
+        ApplyToModel(plan);
+        if (plan is Insert)
+        {
+            incoming.Id = result.Event!.Id;
+        }
+        CheckEvent(plan.Event!, result.Event!);
+        return target;
+    }
+
+    /// <summary>The fit rule, from the documentation: an amount must fit Remaining of the allocation and of its parent,
+    /// where a hold it replaces no longer counts. When both are short, the one short by more is named (the parent on
+    /// a tie). Returns whether it fits.</summary>
+    private bool CheckFitDecision(FitCheck fit, MAllocation target, long amount, MEvent? existing)
+    {
+        long Shortfall(MAllocation level)
+        {
+            var remaining = level.Total - Used(level) - Estimated(level);
+            if (existing is not null && (existing.Allocation == level || existing.Allocation.Parent == level))
+            {
+                remaining += existing.Amount;
+            }
+            return Math.Max(0, amount - remaining);
+        }
+        var parentShort = target.Parent is { } p ? Shortfall(p) : 0;
+        var targetShort = Shortfall(target);
+        Check(fit.Amount.Micros == amount, $"fit amount {fit.Amount.Micros}, expected {amount}");
+        if (parentShort == 0 && targetShort == 0)
+        {
+            Check(fit.Fits && fit.BlockedBy is null && fit.Shortfall == Amount.Zero, $"refused {amount} although it fits (blocked by {fit.BlockedBy})");
+            return true;
+        }
+        var blocked = parentShort >= targetShort ? target.Parent! : target;
+        var shortfall = Math.Max(parentShort, targetShort);
+        Check(!fit.Fits, $"{amount} fits although {blocked.Id} is short by {shortfall}");
+        Check(fit.BlockedBy == blocked.Id, $"blocked by {fit.BlockedBy}, expected {blocked.Id}");
+        Check(fit.Shortfall.Micros == shortfall, $"shortfall {fit.Shortfall.Micros}, expected {shortfall}");
+        return false;
+    }
+
+    private void DoConfirm(MEvent e, long? finalQuantity, long? finalDurationSeconds)
+    {
+        long? finalEndNs = finalDurationSeconds is { } d ? e.StartNs + d * NsPerSecond : null;
+        Func<Task<UsageEvent>> call = () => store.ConfirmAsync(
+            Admin,
+            e.Id,
+            finalQuantity is { } q ? Domain.Quantity.FromMicros(q) : null,
+            finalEndNs is { } end ? Ns(end) : null);
+        if (!e.Live)
+        {
+            Expect<NotFoundException>(call);
+            return;
+        }
+        var quantity = finalQuantity ?? e.Quantity;
+        var endNs = finalEndNs ?? e.EndNs;
+        if (endNs < e.StartNs)
+        {
+            Expect<InvalidInputException>(call, "finalEnd");
+            return;
+        }
+        if (e.Confirmed)
+        {
+            if (quantity == e.Quantity && endNs == e.EndNs)
+            {
+                CheckEvent(e, Run(call()));
+            }
+            else
+            {
+                Expect<ConflictException>(call);
+            }
+            return;
+        }
+        var sku = catalogue[e.Sku.Code]; // re-rated at today's rules
+        if (ModelRater.Rate(sku, quantity, e.StartNs, endNs) is not { } amount)
+        {
+            Expect<NoRateException>(call);
+            return;
+        }
+        var confirmed = Run(call());
+        Tally("confirmed");
+        e.ReplaceWith(e with { Sku = sku, Quantity = quantity, EndNs = endNs, Confirmed = true, Amount = amount });
+        CheckEvent(e, confirmed);
+    }
+
+    /// <summary>SQLite reuses the largest rowid after that row is deleted (the tables lack AUTOINCREMENT), so an id
+    /// the model holds for a deleted allocation or event may name a newer one in the store. Until a migration fixes
+    /// that (see IdReuseTests), operations through such a stale id are skipped rather than predicted.</summary>
+    private bool TargetsReusedId(ModelOp op) => op switch
+    {
+        CreateChild c when allocations.Count > 0 => Reused(Pick(allocations, c.Parent)),
+        ChangeTotal c when allocations.Count > 0 => Reused(Pick(allocations, c.Target)),
+        Record r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
+        Reserve r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
+        CheckFit f when allocations.Count > 0 => Reused(Pick(allocations, f.Target)),
+        Batch b when allocations.Count > 0 => b.Items.Any(i => Reused(Pick(allocations, i.Target))),
+        DeleteAllocation d when allocations.Count > 0 => Reused(Pick(allocations, d.Target)),
+        Confirm c when events.Count > 0 => Reused(Pick(events, c.Event)),
+        Resubmit r when events.Count > 0 => Reused(Pick(events, r.Event).Allocation),
+        Release r when events.Count > 0 => Reused(Pick(events, r.Event)),
+        DeleteEvent d when events.Count > 0 => Reused(Pick(events, d.Event)),
+        _ => false,
+    };
+
+    private bool Reused(MAllocation a) => a.Deleted && allocations.Any(o => !o.Deleted && o.Id == a.Id);
+
+    private bool Reused(MEvent e) => !e.Live && events.Any(o => o.Live && o.Id == e.Id);
+
+    // ---- the model's figures, recomputed from its events every time ----
+
+    private IEnumerable<MEvent> EventsOf(MAllocation a, bool withChildren) =>
+        events.Where(e => e.Live && (e.Allocation == a || (withChildren && e.Allocation.Parent == a)));
+
+    private long OwnUsed(MAllocation a) => EventsOf(a, false).Where(e => e.Confirmed).Sum(e => e.Amount);
+
+    private long OwnEstimated(MAllocation a) => EventsOf(a, false).Where(e => !e.Confirmed).Sum(e => e.Amount);
+
+    private long Used(MAllocation a) => EventsOf(a, true).Where(e => e.Confirmed).Sum(e => e.Amount);
+
+    private long Estimated(MAllocation a) => EventsOf(a, true).Where(e => !e.Confirmed).Sum(e => e.Amount);
+
+    private void CheckState(MAllocation? reservedAt)
+    {
+        var listed = Run(store.ListAllocationsAsync(Admin, organization)).ToDictionary(a => a.Id);
+        var live = allocations.Where(a => !a.Deleted).ToList();
+        Check(listed.Count == live.Count, $"the store lists {listed.Count} allocations, the model has {live.Count}");
+        foreach (var a in live)
+        {
+            Check(listed.TryGetValue(a.Id, out var s), $"{a.Id} is missing from the store");
+            var figures = (s!.Total.Micros, s.Used.Micros, s.Estimated.Micros, s.OwnUsed.Micros, s.OwnEstimated.Micros);
+            var expected = (a.Total, Used(a), Estimated(a), OwnUsed(a), OwnEstimated(a));
+            Check(figures == expected, $"{a.Id} figures (Total, Used, Estimated, OwnUsed, OwnEstimated) are {figures}, the model says {expected}");
+            Check(s.ParentId == a.Parent?.Id, $"{a.Id} parent is {s.ParentId}, expected {a.Parent?.Id}");
+        }
+        if (reservedAt is not null)
+        {
+            foreach (var level in new[] { reservedAt, reservedAt.Parent }.OfType<MAllocation>())
+            {
+                Check(listed[level.Id].Remaining.Micros >= 0, $"a reservation took {level.Id} below zero: Remaining {listed[level.Id].Remaining}");
+            }
+        }
+        var report = Run(store.VerifyAsync(Admin, organization));
+        Check(report.IsClean, "VerifyAsync found: " + string.Join("; ", report.Discrepancies));
+        Check(report.EventsChecked == events.Count(e => e.Live), $"VerifyAsync read {report.EventsChecked} events, the model has {events.Count(e => e.Live)}");
+    }
+
+    /// <summary>At the end: every live event reads back as the model has it, every deleted one is gone.</summary>
+    private void CheckEvents()
+    {
+        foreach (var e in events)
+        {
+            if (e.Live)
+            {
+                CheckEvent(e, Run(store.GetEventAsync(Admin, e.Id)));
+            }
+            else if (!Reused(e))
+            {
+                Expect<NotFoundException>(() => store.GetEventAsync(Admin, e.Id));
+            }
+        }
+    }
+
+    private void CheckEvent(MEvent expected, UsageEvent actual)
+    {
+        Check(actual.Id == expected.Id, $"event id {actual.Id}, expected {expected.Id}");
+        Check(actual.Allocation == expected.Allocation.Id, $"{actual.Id} is in {actual.Allocation}, expected {expected.Allocation.Id}");
+        Check(actual.Amount.Micros == expected.Amount, $"{actual.Id} amount {actual.Amount.Micros}, the model rates it {expected.Amount}");
+        Check(actual.Quantity.Micros == expected.Quantity, $"{actual.Id} quantity {actual.Quantity.Micros}, expected {expected.Quantity}");
+        Check(actual.Status == (expected.Confirmed ? UsageStatus.Confirmed : UsageStatus.Estimated), $"{actual.Id} status {actual.Status}");
+        Check(actual.Interval.End == Ns(expected.EndNs), $"{actual.Id} ends {actual.Interval.End}, expected {Ns(expected.EndNs)}");
+        Check(actual.ExternalKey == expected.Key, $"{actual.Id} key {actual.ExternalKey}, expected {expected.Key}");
+        Check(actual.Segments.Sum(s => s.Amount.Micros) == actual.Amount.Micros, $"{actual.Id} segments do not add up to its amount");
+    }
+
+    // ---- helpers ----
+
+    private string NextName() => $"A{allocations.Count}";
+
+    private static T Pick<T>(List<T> list, int index) => list[index % list.Count];
+
+    private static (long StartNs, long EndNs) Interval(long startSeconds, long durationSeconds)
+    {
+        var start = T0Ns + startSeconds * NsPerSecond;
+        return (start, start + durationSeconds * NsPerSecond);
+    }
+
+    private static Instant Ns(long ns) => NodaConstants.UnixEpoch.PlusNanoseconds(ns);
+
+    private static T Run<T>(Task<T> task) => task.GetAwaiter().GetResult();
+
+    private static void Run(Task task) => task.GetAwaiter().GetResult();
+
+    private AllocationsException Expect(Type exception, Func<Task> call)
+    {
+        try
+        {
+            Run(call());
+        }
+        catch (AllocationsException ex) when (exception.IsInstanceOfType(ex))
+        {
+            Tally(exception.Name);
+            return ex;
+        }
+        catch (Exception ex)
+        {
+            throw new ModelMismatchException(step, $"expected {exception.Name}, got {ex.GetType().Name}: {ex.Message}", ex);
+        }
+        throw new ModelMismatchException(step, $"expected {exception.Name}, but the call succeeded");
+    }
+
+    private void Expect<TException>(Func<Task> call, string? field = null)
+        where TException : AllocationsException
+    {
+        try
+        {
+            Run(call());
+        }
+        catch (TException ex)
+        {
+            Tally(typeof(TException).Name);
+            if (field is not null)
+            {
+                Check(ex is InvalidInputException invalid && invalid.Field == field, $"{typeof(TException).Name} names '{(ex as InvalidInputException)?.Field}', expected '{field}'");
+            }
+            return;
+        }
+        catch (Exception ex)
+        {
+            throw new ModelMismatchException(step, $"expected {typeof(TException).Name}, got {ex.GetType().Name}: {ex.Message}", ex);
+        }
+        throw new ModelMismatchException(step, $"expected {typeof(TException).Name}, but the call succeeded");
+    }
+
+    private void Check(bool condition, string message)
+    {
+        if (!condition)
+        {
+            throw new ModelMismatchException(step, message);
+        }
+    }
+
+    public void Dispose() => store.Dispose();
+
+    internal sealed class MAllocation(AllocationId id, MAllocation? parent, long total)
+    {
+        public AllocationId Id { get; } = id;
+
+        public MAllocation? Parent { get; } = parent;
+
+        public long Total { get; set; } = total;
+
+        public bool Deleted { get; set; }
+    }
+
+    internal sealed record MEvent(UsageEventId Id, MAllocation Allocation, ModelSku Sku, long Quantity, long StartNs, long EndNs, bool Confirmed, string? Key, long Amount)
+    {
+        public UsageEventId Id { get; set; } = Id;
+
+        public MAllocation Allocation { get; set; } = Allocation;
+
+        public ModelSku Sku { get; set; } = Sku;
+
+        public long Quantity { get; set; } = Quantity;
+
+        public long StartNs { get; set; } = StartNs;
+
+        public long EndNs { get; set; } = EndNs;
+
+        public bool Confirmed { get; set; } = Confirmed;
+
+        public long Amount { get; set; } = Amount;
+
+        public bool Deleted { get; set; }
+
+        /// <summary>Gone when deleted itself or with its allocation.</summary>
+        public bool Live => !Deleted && !Allocation.Deleted;
+
+        public bool SameContent(MEvent other) =>
+            Allocation == other.Allocation && Sku.Code == other.Sku.Code && Quantity == other.Quantity && StartNs == other.StartNs && EndNs == other.EndNs && Confirmed == other.Confirmed;
+
+        public void ReplaceWith(MEvent other)
+        {
+            Allocation = other.Allocation;
+            Sku = other.Sku;
+            Quantity = other.Quantity;
+            StartNs = other.StartNs;
+            EndNs = other.EndNs;
+            Confirmed = other.Confirmed;
+            Amount = other.Amount;
+        }
+    }
+}
+
+/// <summary>The store and the model disagree; names the step.</summary>
+internal sealed class ModelMismatchException(int step, string message, Exception? inner = null)
+    : Exception($"step {step}: {message}", inner);

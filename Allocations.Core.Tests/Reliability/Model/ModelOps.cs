@@ -1,0 +1,157 @@
+using FsCheck;
+using FsCheck.Fluent;
+
+namespace Allocations.Tests.Reliability.Model;
+
+// The operations of the model-based test, as plain data so FsCheck can print and shrink a failing sequence.
+// Indices pick among everything created so far (modulo the count), deleted things included, so operations on
+// deleted allocations and events are exercised too. To extend the test (grants and revocations, re-rating, ...):
+// add a record here, a generator line in ModelOps.Operation, and a case in ModelInterpreter.Step.
+
+/// <summary>One step of a generated sequence.</summary>
+public abstract record ModelOp;
+
+/// <summary>Create a top-level allocation.</summary>
+public sealed record CreateTop(long TotalMicros) : ModelOp;
+
+/// <summary>Create a child under the allocation picked by <paramref name="Parent"/> (a child there must be refused).</summary>
+public sealed record CreateChild(int Parent, long TotalMicros) : ModelOp;
+
+/// <summary>Change a total (a negative total must be refused).</summary>
+public sealed record ChangeTotal(int Target, long TotalMicros) : ModelOp;
+
+/// <summary>Record usage, Estimated or Confirmed, with one of a few keys (so keys repeat) or none.</summary>
+public sealed record Record(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds, bool Confirmed, int? Key) : ModelOp;
+
+/// <summary>Record several items in one batch (keys may repeat within it); any refused item refuses the batch.</summary>
+public sealed record Batch(Record[] Items) : ModelOp
+{
+    /// <inheritdoc />
+    public override string ToString() => $"Batch {{ {string.Join(", ", Items.AsEnumerable())} }}";
+}
+
+/// <summary>Submit an event's content again, as a retry would: by record or by reservation.</summary>
+public sealed record Resubmit(int Event, bool AsReservation) : ModelOp;
+
+/// <summary>Ask whether usage would fit, without writing.</summary>
+public sealed record CheckFit(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds) : ModelOp;
+
+/// <summary>Change a SKU's rate from an hour after T0 on (refused when rules start at or after it).</summary>
+public sealed record ChangeRate(int Sku, int AtHour, long RateNanos) : ModelOp;
+
+/// <summary>Close the store and open it again (a file store only; nothing in memory).</summary>
+public sealed record Reopen : ModelOp;
+
+/// <summary>Reserve an Estimated hold.</summary>
+public sealed record Reserve(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds, int? Key) : ModelOp;
+
+/// <summary>Confirm an event, optionally with a final quantity and duration (a negative duration must be refused).</summary>
+public sealed record Confirm(int Event, long? FinalQuantityMicros, long? FinalDurationSeconds) : ModelOp;
+
+/// <summary>Release a hold (a Confirmed event must be refused).</summary>
+public sealed record Release(int Event) : ModelOp;
+
+/// <summary>Delete an event.</summary>
+public sealed record DeleteEvent(int Event) : ModelOp;
+
+/// <summary>Delete an allocation, with or without cascading to its children.</summary>
+public sealed record DeleteAllocation(int Target, bool Cascade) : ModelOp;
+
+internal static class ModelOps
+{
+    internal const int MaxSteps = 50;
+
+    private static Gen<long> Total =>
+        Gen.Frequency(
+            (1, Gen.Constant(0L)),
+            (6, Gen.Choose(0, 3_000).Select(units => units * 1_000_000L)),
+            (3, Gen.Choose(0, int.MaxValue).Select(micros => (long)micros)));
+
+    private static Gen<long> Quantity =>
+        Gen.Frequency(
+            (1, Gen.Constant(0L)),
+            (4, Gen.Choose(1, 40).Select(units => units * 500_000L)),
+            (4, Gen.Choose(1, 20_000_000).Select(micros => (long)micros)));
+
+    // Start seconds relative to the catalogue's T0: a little before the first rule to a little after the last.
+    private static Gen<long> Start => Gen.Choose(-2 * 3600, 210 * 3600).Select(s => (long)s);
+
+    private static Gen<long> Duration =>
+        Gen.Frequency(
+            (1, Gen.Constant(0L)),
+            (4, Gen.Choose(1, 30 * 3600).Select(s => (long)s)),
+            (2, Gen.Choose(1, 30).Select(h => h * 3600L)));
+
+    private static Gen<int?> Key => Gen.Frequency((1, Gen.Constant<int?>(null)), (1, Gen.Choose(0, 4).Select(k => (int?)k)));
+
+    private static Gen<int> Index(int max) => Gen.Choose(0, max);
+
+    private static Gen<Record> RecordOp(int skuCount) =>
+        from target in Index(7)
+        from sku in Index(skuCount - 1)
+        from quantity in Quantity
+        from start in Start
+        from duration in Duration
+        from confirmed in Gen.Elements(true, false)
+        from key in Key
+        select new Record(target, sku, quantity, start, duration, confirmed, key);
+
+    internal static Gen<ModelOp> Operation(int skuCount) =>
+        Gen.Frequency(
+            (3, Total.Select(t => (ModelOp)new CreateTop(t))),
+            (4, Gen.Zip(Index(7), Total).Select(x => (ModelOp)new CreateChild(x.Item1, x.Item2))),
+            (2, Gen.Zip(Index(7), Gen.Frequency((9, Total), (1, Gen.Choose(-1000, -1).Select(m => (long)m))))
+                .Select(x => (ModelOp)new ChangeTotal(x.Item1, x.Item2))),
+            (8, RecordOp(skuCount).Select(r => (ModelOp)r)),
+            (2, Gen.Choose(1, 5).SelectMany(n => Gen.ArrayOf(RecordOp(skuCount), n)).Select(items => (ModelOp)new Batch(items))),
+            (1, from target in Index(7)
+                from sku in Index(skuCount - 1)
+                from quantity in Quantity
+                from start in Start
+                from duration in Duration
+                select (ModelOp)new CheckFit(target, sku, quantity, start, duration)),
+            (1, from sku in Index(skuCount - 1)
+                from hour in Gen.Choose(90, 220)
+                from rate in Gen.Choose(0, 5_000_000)
+                select (ModelOp)new ChangeRate(sku, hour, rate * 1_000L + 7)),
+            (7, from target in Index(7)
+                from sku in Index(skuCount - 1)
+                from quantity in Quantity
+                from start in Start
+                from duration in Duration
+                from key in Key
+                select (ModelOp)new Reserve(target, sku, quantity, start, duration, key)),
+            (4, from e in Index(15)
+                from quantity in Gen.Frequency((2, Gen.Constant<long?>(null)), (1, Quantity.Select(q => (long?)q)))
+                from duration in Gen.Frequency(
+                    (6, Gen.Constant<long?>(null)),
+                    (3, Duration.Select(d => (long?)d)),
+                    (1, Gen.Choose(-3600, -1).Select(d => (long?)d)))
+                select (ModelOp)new Confirm(e, quantity, duration)),
+            (2, Index(15).Select(e => (ModelOp)new Release(e))),
+            (1, Gen.Constant((ModelOp)new Reopen())),
+            (3, Gen.Zip(Index(15), Gen.Elements(true, false)).Select(x => (ModelOp)new Resubmit(x.Item1, x.Item2))),
+            (2, Index(15).Select(e => (ModelOp)new DeleteEvent(e))),
+            (1, Gen.Zip(Index(7), Gen.Elements(true, false)).Select(x => (ModelOp)new DeleteAllocation(x.Item1, x.Item2))));
+
+    /// <summary>Sequences of 1 to <see cref="MaxSteps"/> operations; they shrink by dropping operations, so a failure
+    /// is reported as a minimal sequence.</summary>
+    internal static Arbitrary<ModelOp[]> Sequences(int skuCount) =>
+        Arb.From(
+            from length in Gen.Choose(1, MaxSteps)
+            from ops in Gen.ArrayOf(Operation(skuCount), length)
+            select ops,
+            Shrink);
+
+    /// <summary>Drops a run of operations: halves first, then smaller runs, down to single operations.</summary>
+    internal static IEnumerable<ModelOp[]> Shrink(ModelOp[] ops)
+    {
+        for (var size = ops.Length / 2; size >= 1; size /= 2)
+        {
+            for (var at = 0; at + size <= ops.Length; at += size)
+            {
+                yield return [.. ops[..at], .. ops[(at + size)..]];
+            }
+        }
+    }
+}
