@@ -185,7 +185,7 @@ public class BadInputCorpusTests
         Fails<ConflictException>("a Confirmed key recorded with other content", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromDecimal(7m), key: "job-1"))),
         Fails<ConflictException>("a Confirmed key reserved again", c => c.S.ReserveAsync(Admin, c.Cpu(key: "job-1"))),
         Fails<AccessDeniedException>("a stranger creating an organization", c => c.S.CreateOrganizationAsync(Principal.User("mallory"), "Evil", "mallory")),
-        Fails<AccessDeniedException>("a stranger creating a top-level allocation", c => c.S.CreateAllocationAsync(Principal.User("mallory"), c.Org, new NewAllocation("Mine", TestStore.CoreHours, Amount.Zero))),
+        Fails<NotFoundException>("a stranger creating a top-level allocation in an organization it cannot see", c => c.S.CreateAllocationAsync(Principal.User("mallory"), c.Org, new NewAllocation("Mine", TestStore.CoreHours, Amount.Zero))),
         Fails<NotFoundException>("a stranger charging an allocation it cannot see", c => c.S.RecordUsageAsync(Principal.User("mallory"), c.Cpu())),
 
         // ---- keys, attributes, batches ----

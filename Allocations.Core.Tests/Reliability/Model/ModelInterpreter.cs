@@ -296,7 +296,7 @@ internal sealed class ModelInterpreter : IDisposable
     };
 
     private UsageRecord ToRecord(MAllocation target, ModelSku sku, long quantity, long startNs, long endNs, bool confirmed, string? key) =>
-        new(target.Id, new SkuCode(sku.Code), Domain.Quantity.FromMicros(quantity), Ns(startNs), Ns(endNs), confirmed ? UsageStatus.Confirmed : UsageStatus.Estimated, key);
+        new(target.Id, new SkuCode(sku.Code), global::Allocations.Domain.Quantity.FromMicros(quantity), Ns(startNs), Ns(endNs), confirmed ? UsageStatus.Confirmed : UsageStatus.Estimated, key);
 
     private void DoRecord(MAllocation target, ModelSku sku, long quantity, long startSeconds, long durationSeconds, bool confirmed, int? keyIndex)
     {
@@ -485,7 +485,7 @@ internal sealed class ModelInterpreter : IDisposable
         Func<Task<UsageEvent>> call = () => store.ConfirmAsync(
             Admin,
             e.Id,
-            finalQuantity is { } q ? Domain.Quantity.FromMicros(q) : null,
+            finalQuantity is { } q ? global::Allocations.Domain.Quantity.FromMicros(q) : null,
             finalEndNs is { } end ? Ns(end) : null);
         if (!e.Live)
         {
