@@ -59,6 +59,10 @@ internal static class FixedPoint
         if (bits <= 126)
         {
             var n = (Int128)a * b * c;
+            if (n >= 0 && d > 0 && TryDivRoundSmallQuotient(n, d, out var fast))
+            {
+                return fast;
+            }
             var q = n / d;
             var r = n - q * d;
             var twice = r * 2;
@@ -69,6 +73,50 @@ internal static class FixedPoint
             return checked((long)q);
         }
         return SlowMulMulDivRound(a, b, c, d);
+    }
+
+    /// <summary>The largest quotient the fast division accepts: 2^50.</summary>
+    private const double FastQuotientLimit = 1125899906842624.0;
+
+    /// <summary>Computes n / d rounded half to even without a 128-bit division, for 0 ≤ n and 0 &lt; d, when the
+    /// quotient is below 2^50 (any amount under a thousand million units); returns false otherwise.</summary>
+    /// <remarks>
+    /// <para>A 128-bit division costs about 40 ns, more than the rest of rating one event. Here a binary
+    /// floating-point quotient only <em>proposes</em> a candidate; the result is decided in exact integers. The
+    /// conversions of n and d and the division each err by at most 2^-53 relatively, so for a quotient below 2^50 the
+    /// candidate is off by less than one: it is the floor q or q ± 1. The exact remainder r = n − candidate·d is then
+    /// brought into [0, d) by at most one step, which proves the floor; rounding compares r with d − r. No result ever
+    /// depends on floating-point rounding, and the property tests compare this path with BigInteger arithmetic.</para>
+    /// </remarks>
+    private static bool TryDivRoundSmallQuotient(Int128 n, Int128 d, out long result)
+    {
+        var estimate = (double)n / (double)d;
+        if (!(estimate < FastQuotientLimit))
+        {
+            result = 0;
+            return false;
+        }
+        var q = (long)estimate;
+
+        // q ≤ n/d + 1, so q·d ≤ n + d with n < 2^126; where d ≥ 2^126, q ≤ 1. Nothing here can overflow.
+        var r = n - (Int128)q * d;
+        while (r < 0)
+        {
+            q--;
+            r += d;
+        }
+        while (r >= d)
+        {
+            q++;
+            r -= d;
+        }
+        var rest = d - r;
+        if (r > rest || (r == rest && (q & 1) == 1))
+        {
+            q++;
+        }
+        result = q;
+        return true;
     }
 
     private static long SlowMulMulDivRound(long a, long b, long c, Int128 d)
