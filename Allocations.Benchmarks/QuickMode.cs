@@ -25,10 +25,19 @@ internal static class QuickMode
         Print("machine", $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}");
         Print("durability", "default (DurableWrites=true: WAL, synchronous=FULL)");
 
-        Rating();
+        var only = args.FirstOrDefault(a => a.StartsWith("--only=", StringComparison.Ordinal))?["--only=".Length..];
+        if (only is null)
+        {
+            Rating();
+        }
         var directory = Workload.TempDirectory();
         try
         {
+            if (only == "ingest")
+            {
+                Print("ingest_events_per_s", (await IngestAsync(directory, ingestEvents)).EventsPerSecond);
+                return 0;
+            }
             var ingest = await IngestAsync(directory, ingestEvents);
             var raw = await RawSqliteAsync(directory, ingestEvents);
             Print("ingest_events_per_s", ingest.EventsPerSecond);

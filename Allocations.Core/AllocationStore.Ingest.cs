@@ -1,11 +1,15 @@
 using Allocations.Domain;
 using Allocations.Exceptions;
+using Allocations.Recording;
 using Allocations.Utility;
 
 namespace Allocations;
 
 public sealed partial class AllocationStore
 {
+    /// <summary>Compiled rate schedules shared by this store's transactions, validated by the catalogue version.</summary>
+    private readonly CatalogueCache catalogue = new();
+
     /// <summary>The default number of records committed per transaction by the streaming overloads.</summary>
     public const int DefaultChunkSize = 10_000;
 

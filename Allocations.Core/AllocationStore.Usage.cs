@@ -29,7 +29,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.CheckActor(actor);
-                var writer = new UsageWriter(session, actor, NowNs());
+                var writer = new UsageWriter(session, actor, NowNs()) { Catalogue = catalogue };
                 var plan = writer.Plan(record, Operation.RecordUsage, record.Status);
                 writer.Apply(plan);
                 writer.Flush();
@@ -48,15 +48,17 @@ public sealed partial class AllocationStore
     public Task<BatchResult> RecordBatchAsync(Principal actor, IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken = default)
     {
         Preconditions.CheckNotNull(records, "records");
+        var validated = new (long StartNs, long EndNs, string? AttributesJson)[records.Count];
         for (var i = 0; i < records.Count; i++)
         {
-            WithIndex(i, () => UsageWriter.Validate(records[i]));
+            validated[i] = WithIndex(i, () => UsageWriter.Validate(records[i]));
         }
         return engine.WriteAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
-                var writer = new UsageWriter(session, actor, NowNs());
+                var writer = new UsageWriter(session, actor, NowNs()) { Catalogue = catalogue };
+                writer.Prefetch(records);
                 var ids = new UsageEventId[records.Count];
                 int recorded = 0, replaced = 0, unchanged = 0;
                 for (var i = 0; i < records.Count; i++)
@@ -66,7 +68,7 @@ public sealed partial class AllocationStore
                         cancellationToken.ThrowIfCancellationRequested();
                     }
                     var record = records[i];
-                    var id = WithIndex(i, () => writer.Apply(writer.Plan(record, Operation.RecordUsage, record.Status), out var disposition) is var eventId
+                    var id = WithIndex(i, () => writer.Apply(writer.Plan(record, Operation.RecordUsage, record.Status, validated[i]), out var disposition) is var eventId
                         ? (eventId, disposition)
                         : default);
                     ids[i] = new UsageEventId(id.eventId);
@@ -102,7 +104,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.CheckActor(actor);
-                var writer = new UsageWriter(session, actor, NowNs());
+                var writer = new UsageWriter(session, actor, NowNs()) { Catalogue = catalogue };
                 var plan = writer.Plan(record, Operation.Reserve, UsageStatus.Estimated);
                 if (plan.Disposition == RecordDisposition.Unchanged)
                 {
@@ -135,7 +137,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.CheckActor(actor);
-                var writer = new UsageWriter(session, actor, NowNs());
+                var writer = new UsageWriter(session, actor, NowNs()) { Catalogue = catalogue };
                 var plan = writer.Plan(record with { ExternalKey = null }, Operation.CheckFit, UsageStatus.Estimated);
                 return writer.Fit(plan);
             },

@@ -16,7 +16,7 @@ internal interface IStorageEngine : IDisposable
 }
 
 /// <summary>The operations of one transaction, in storage terms (rows and raw integers). All SQL lives behind it.</summary>
-internal interface IStorageSession
+internal partial interface IStorageSession
 {
     CancellationToken CancellationToken { get; }
 

@@ -4,7 +4,7 @@ using Microsoft.Data.Sqlite;
 namespace Allocations.Storage;
 
 /// <summary>One SQLite transaction. Every statement passes the transaction and takes its values as parameters.</summary>
-internal sealed class SqliteSession : IStorageSession, IDisposable
+internal sealed partial class SqliteSession : IStorageSession, IDisposable
 {
     private const string AllocationColumns =
         "a.id AS Id, a.org_id AS OrgId, a.name AS Name, a.unit_id AS UnitId, u.code AS UnitCode, a.parent_id AS ParentId, " +
