@@ -24,6 +24,7 @@ internal static class QuickMode
         Print("mode", full ? "full" : "quick");
         Print("machine", $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}");
         Print("durability", "default (DurableWrites=true: WAL, synchronous=FULL)");
+        Print("load_average_at_start", File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a");
 
         var only = args.FirstOrDefault(a => a.StartsWith("--only=", StringComparison.Ordinal))?["--only=".Length..];
         if (only is null)
@@ -38,12 +39,16 @@ internal static class QuickMode
                 Print("ingest_events_per_s", (await IngestAsync(directory, ingestEvents)).EventsPerSecond);
                 return 0;
             }
-            var ingest = await IngestAsync(directory, ingestEvents);
-            var raw = await RawSqliteAsync(directory, ingestEvents);
-            Print("ingest_events_per_s", ingest.EventsPerSecond);
+            if (only == "breakdown")
+            {
+                await BreakdownAsync(directory, ingestEvents);
+                return 0;
+            }
+            var (ingest, raw, ingestPath) = await IngestVsRawAsync(directory, ingestEvents);
+            Print("ingest_events_per_s", ingest);
             Print("raw_sqlite_rows_per_s", raw);
-            Print("ingest_vs_raw", ingest.EventsPerSecond / raw, "F3");
-            await SingleAndReserveAsync(ingest.Path);
+            Print("ingest_vs_raw", ingest / raw, "F3");
+            await SingleAndReserveAsync(ingestPath);
             await StreamAsync(directory, streamEvents, full);
             await TableAsync(directory, tableEvents, full);
         }
@@ -59,6 +64,7 @@ internal static class QuickMode
                 // Left for the temp cleaner.
             }
         }
+        Print("load_average_at_end", File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a");
         Print("quick_total_s", total.Elapsed.TotalSeconds, "F1");
         return 0;
     }
@@ -134,10 +140,10 @@ internal static class QuickMode
         await AllocationStore.OpenAsync(path, new AllocationStoreOptions { DurableWrites = durable });
 
     /// <summary>Keyed batch ingest: batches of 10,000 through RecordBatchAsync; the median batch rate.</summary>
-    private static async Task<(double EventsPerSecond, string Path)> IngestAsync(string directory, int count)
+    private static async Task<(double EventsPerSecond, string Path)> IngestAsync(string directory, int count, bool keys = true, bool attributes = true, bool durable = true, string name = "ingest")
     {
-        var path = Path.Combine(directory, "ingest.db");
-        using var store = await NewStoreAsync(path);
+        var path = Path.Combine(directory, name + ".db");
+        using var store = await NewStoreAsync(path, durable);
         var (_, allocations) = await Workload.SetUpAsync(store);
         var events = Workload.Events(count, seed: 11);
         var rates = new List<double>();
@@ -146,7 +152,8 @@ internal static class QuickMode
             var batch = new List<UsageRecord>(Workload.BatchSize);
             for (var i = offset; i < Math.Min(count, offset + Workload.BatchSize); i++)
             {
-                batch.Add(Workload.ToRecord(events[i], allocations));
+                var record = Workload.ToRecord(events[i], allocations);
+                batch.Add(record with { ExternalKey = keys ? record.ExternalKey : null, Attributes = attributes ? record.Attributes : null });
             }
             var sw = Stopwatch.StartNew();
             var result = await store.RecordBatchAsync(Workload.Admin, batch);
@@ -157,35 +164,34 @@ internal static class QuickMode
             }
             rates.Add(batch.Count / sw.Elapsed.TotalSeconds);
         }
-        Print("ingest_batches", rates.Count);
         return (Median(rates), path);
     }
 
     /// <summary>The raw-SQLite limit: the same event rows (same columns, keys and attributes text, rated amounts computed
     /// beforehand) inserted into the same schema by one prepared statement, 10,000 rows per transaction — no rating,
-    /// no key look-ups, no segments, no totals.</summary>
-    private static async Task<double> RawSqliteAsync(string directory, int count)
+    /// no key look-ups, no segments, no totals. With <c>segments</c>, one segment row per event as well.</summary>
+    private sealed class RawInserter : IDisposable
     {
-        var path = Path.Combine(directory, "raw.db");
-        long orgId;
-        long[] allocationIds;
-        long[] skuIds = new long[Workload.SkuCount];
-        using (var store = await NewStoreAsync(path))
-        {
-            var (org, allocations) = await Workload.SetUpAsync(store);
-            orgId = org.Value;
-            allocationIds = allocations.Select(a => a.Value).ToArray();
-        }
-        SqliteConnection.ClearAllPools();
-        var events = Workload.Events(count, seed: 11);
-        var schedules = Enumerable.Range(0, Workload.SkuCount).Select(Workload.Schedule).ToArray();
-        var amounts = events.Select(e => Rater.Rate(schedules[e.Sku], Workload.Basis(e.Sku), e.QuantityMicros, e.StartNs, e.EndNs, (List<SegmentNs>?)null)).ToArray();
-        var attributes = events.Select(e => $"{{\"user\":\"{e.User}\"}}").ToArray();
+        private readonly SqliteConnection connection;
+        private readonly Workload.RawEvent[] events;
+        private readonly long[] amounts;
+        private readonly string[] attributes;
+        private readonly long orgId;
+        private readonly long[] allocationIds;
+        private readonly long[] skuIds = new long[Workload.SkuCount];
+        private readonly bool segments;
 
-        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, ForeignKeys = true, Pooling = false }.ToString());
-        connection.Open();
-        using (var pragma = connection.CreateCommand())
+        private RawInserter(SqliteConnection connection, Workload.RawEvent[] events, long orgId, long[] allocationIds, bool segments)
         {
+            this.connection = connection;
+            this.events = events;
+            this.orgId = orgId;
+            this.allocationIds = allocationIds;
+            this.segments = segments;
+            var schedules = Enumerable.Range(0, Workload.SkuCount).Select(Workload.Schedule).ToArray();
+            amounts = events.Select(e => Rater.Rate(schedules[e.Sku], Workload.Basis(e.Sku), e.QuantityMicros, e.StartNs, e.EndNs, (List<SegmentNs>?)null)).ToArray();
+            attributes = events.Select(e => $"{{\"user\":\"{e.User}\"}}").ToArray();
+            using var pragma = connection.CreateCommand();
             pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;";
             pragma.ExecuteNonQuery();
             pragma.CommandText = "SELECT id FROM skus ORDER BY code_key";
@@ -195,48 +201,133 @@ internal static class QuickMode
                 skuIds[i] = reader.GetInt64(0);
             }
         }
+
+        internal static async Task<RawInserter> CreateAsync(string path, Workload.RawEvent[] events, bool segments = false)
+        {
+            long orgId;
+            long[] allocationIds;
+            using (var store = await NewStoreAsync(path))
+            {
+                var (org, allocations) = await Workload.SetUpAsync(store);
+                orgId = org.Value;
+                allocationIds = allocations.Select(a => a.Value).ToArray();
+            }
+            SqliteConnection.ClearAllPools();
+            var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, ForeignKeys = true, Pooling = false }.ToString());
+            connection.Open();
+            return new RawInserter(connection, events, orgId, allocationIds, segments);
+        }
+
+        /// <summary>Inserts events [offset, end) in one transaction; returns rows per second.</summary>
+        internal double InsertBatch(int offset, int end)
+        {
+            var recordedNs = InstantCodec.ToNsUnchecked(Instant.FromUtc(2027, 1, 1, 0, 0));
+            var sw = Stopwatch.StartNew();
+            using var transaction = connection.BeginTransaction();
+            using var insert = connection.CreateCommand();
+            insert.Transaction = transaction;
+            insert.CommandText =
+                "INSERT INTO usage_events (org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by) " +
+                "VALUES ($org, $alloc, $sku, $qty, $start, $end, 2, $key, $amount, NULL, $attrs, $recNs, $recBy)" + (segments ? " RETURNING id" : "");
+            foreach (var name in new[] { "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$key", "$amount", "$attrs", "$recNs", "$recBy" })
+            {
+                insert.Parameters.Add(new SqliteParameter { ParameterName = name });
+            }
+            insert.Prepare();
+            using var segment = connection.CreateCommand();
+            segment.Transaction = transaction;
+            segment.CommandText = "INSERT INTO event_segments (event_id, seq, start_ns, end_ns, rule_id, rate, amount) VALUES ($e, 0, $s, $t, 1, 1, $a)";
+            foreach (var name in new[] { "$e", "$s", "$t", "$a" })
+            {
+                segment.Parameters.Add(new SqliteParameter { ParameterName = name });
+            }
+            segment.Prepare();
+            var p = insert.Parameters;
+            for (var i = offset; i < end; i++)
+            {
+                ref readonly var e = ref events[i];
+                p[0].Value = orgId;
+                p[1].Value = allocationIds[e.Allocation % allocationIds.Length];
+                p[2].Value = skuIds[e.Sku];
+                p[3].Value = e.QuantityMicros;
+                p[4].Value = e.StartNs;
+                p[5].Value = e.EndNs;
+                p[6].Value = e.Key;
+                p[7].Value = amounts[i];
+                p[8].Value = attributes[i];
+                p[9].Value = recordedNs;
+                p[10].Value = Workload.Admin.Id;
+                if (!segments)
+                {
+                    insert.ExecuteNonQuery();
+                    continue;
+                }
+                segment.Parameters[0].Value = (long)insert.ExecuteScalar()!;
+                segment.Parameters[1].Value = e.StartNs;
+                segment.Parameters[2].Value = e.EndNs;
+                segment.Parameters[3].Value = amounts[i];
+                segment.ExecuteNonQuery();
+            }
+            transaction.Commit();
+            return (end - offset) / sw.Elapsed.TotalSeconds;
+        }
+
+        public void Dispose() => connection.Dispose();
+    }
+
+    private static async Task<double> RawSqliteAsync(string directory, int count, bool segments = false, string file = "raw")
+    {
+        using var raw = await RawInserter.CreateAsync(Path.Combine(directory, file + ".db"), Workload.Events(count, seed: 11), segments);
         var rates = new List<double>();
-        var recordedNs = InstantCodec.ToNsUnchecked(Instant.FromUtc(2027, 1, 1, 0, 0));
+        for (var offset = 0; offset < count; offset += Workload.BatchSize)
+        {
+            rates.Add(raw.InsertBatch(offset, Math.Min(count, offset + Workload.BatchSize)));
+        }
+        return Median(rates);
+    }
+
+    /// <summary>Keyed batch ingest and the raw baseline over the same events, batch for batch in alternation, so that
+    /// both see the same load on a shared machine: medians of per-batch rates.</summary>
+    private static async Task<(double Ingest, double Raw, string Path)> IngestVsRawAsync(string directory, int count)
+    {
+        var path = Path.Combine(directory, "ingest.db");
+        using var store = await NewStoreAsync(path);
+        var (_, allocations) = await Workload.SetUpAsync(store);
+        var events = Workload.Events(count, seed: 11);
+        using var raw = await RawInserter.CreateAsync(Path.Combine(directory, "raw.db"), events);
+        var ingestRates = new List<double>();
+        var rawRates = new List<double>();
         for (var offset = 0; offset < count; offset += Workload.BatchSize)
         {
             var end = Math.Min(count, offset + Workload.BatchSize);
-            var sw = Stopwatch.StartNew();
-            using (var transaction = connection.BeginTransaction())
-            using (var insert = connection.CreateCommand())
+            var batch = new List<UsageRecord>(end - offset);
+            for (var i = offset; i < end; i++)
             {
-                insert.Transaction = transaction;
-                insert.CommandText =
-                    "INSERT INTO usage_events (org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by) " +
-                    "VALUES ($org, $alloc, $sku, $qty, $start, $end, 2, $key, $amount, NULL, $attrs, $recNs, $recBy)";
-                string[] names = ["$org", "$alloc", "$sku", "$qty", "$start", "$end", "$key", "$amount", "$attrs", "$recNs", "$recBy"];
-                foreach (var name in names)
-                {
-                    insert.Parameters.Add(new SqliteParameter { ParameterName = name });
-                }
-                insert.Prepare();
-                var p = insert.Parameters;
-                for (var i = offset; i < end; i++)
-                {
-                    ref readonly var e = ref events[i];
-                    p[0].Value = orgId;
-                    p[1].Value = allocationIds[e.Allocation % allocationIds.Length];
-                    p[2].Value = skuIds[e.Sku];
-                    p[3].Value = e.QuantityMicros;
-                    p[4].Value = e.StartNs;
-                    p[5].Value = e.EndNs;
-                    p[6].Value = e.Key;
-                    p[7].Value = amounts[i];
-                    p[8].Value = attributes[i];
-                    p[9].Value = recordedNs;
-                    p[10].Value = Workload.Admin.Id;
-                    insert.ExecuteNonQuery();
-                }
-                transaction.Commit();
+                batch.Add(Workload.ToRecord(events[i], allocations));
             }
+            var sw = Stopwatch.StartNew();
+            var result = await store.RecordBatchAsync(Workload.Admin, batch);
             sw.Stop();
-            rates.Add((end - offset) / sw.Elapsed.TotalSeconds);
+            if (result.Recorded != batch.Count)
+            {
+                throw new InvalidOperationException($"expected {batch.Count} new events, got {result.Recorded}");
+            }
+            ingestRates.Add(batch.Count / sw.Elapsed.TotalSeconds);
+            rawRates.Add(raw.InsertBatch(offset, end));
         }
-        return Median(rates);
+        Print("ingest_batches", ingestRates.Count);
+        return (Median(ingestRates), Median(rawRates), path);
+    }
+
+    /// <summary>Where ingest time goes, measured by taking one thing away at a time (same events, fresh files).</summary>
+    private static async Task BreakdownAsync(string directory, int count)
+    {
+        Print("breakdown_ingest_full", (await IngestAsync(directory, count, name: "b1")).EventsPerSecond);
+        Print("breakdown_ingest_no_keys", (await IngestAsync(directory, count, keys: false, name: "b2")).EventsPerSecond);
+        Print("breakdown_ingest_no_attributes", (await IngestAsync(directory, count, attributes: false, name: "b3")).EventsPerSecond);
+        Print("breakdown_ingest_durable_false", (await IngestAsync(directory, count, durable: false, name: "b4")).EventsPerSecond);
+        Print("breakdown_raw_events", await RawSqliteAsync(directory, count, file: "b5"));
+        Print("breakdown_raw_events_and_one_segment", await RawSqliteAsync(directory, count, segments: true, file: "b6"));
     }
 
     /// <summary>One event per call (RecordUsageAsync) and one hold per call (ReserveAsync), single thread, default

@@ -4,6 +4,27 @@ namespace Allocations.Storage;
 
 internal sealed partial class SqliteSession
 {
+    /// <summary>Org-admin answers of this transaction. Inside one transaction the answer can only change through this
+    /// session's own AddOrgAdmin/RemoveOrgAdmin, which clear it; so a table of 10,000 allocations asks once, not
+    /// 10,000 times.</summary>
+    private readonly Dictionary<(long OrgId, string UserId), bool> orgAdminMemo = [];
+
+    private bool MemoIsOrgAdmin(long orgId, string userId, Func<bool> query)
+    {
+        if (!orgAdminMemo.TryGetValue((orgId, userId), out var isAdmin))
+        {
+            isAdmin = query();
+            orgAdminMemo[(orgId, userId)] = isAdmin;
+        }
+        return isAdmin;
+    }
+
+    private SqliteSession ForgetOrgAdmins()
+    {
+        orgAdminMemo.Clear();
+        return this;
+    }
+
     public long CatalogueVersion() => One<long>("SELECT version FROM catalogue_version WHERE id = 1");
 
     // The ids and keys travel as one JSON array parameter, expanded by json_each: one statement, any count, still

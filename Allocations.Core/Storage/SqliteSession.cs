@@ -59,14 +59,14 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     public IReadOnlyList<OrganizationRow> ListOrganizations() =>
         Many<OrganizationRow>("SELECT id AS Id, name AS Name, created_ns AS CreatedNs FROM organizations ORDER BY id");
 
-    public bool IsOrgAdmin(long orgId, string userId) =>
-        One<long?>("SELECT 1 FROM org_admins WHERE org_id = @orgId AND user_id = @userId", new { orgId, userId }) is not null;
+    public bool IsOrgAdmin(long orgId, string userId) => MemoIsOrgAdmin(orgId, userId, () =>
+        One<long?>("SELECT 1 FROM org_admins WHERE org_id = @orgId AND user_id = @userId", new { orgId, userId }) is not null);
 
     public void AddOrgAdmin(long orgId, string userId) =>
-        Exec("INSERT OR IGNORE INTO org_admins (org_id, user_id) VALUES (@orgId, @userId)", new { orgId, userId });
+        ForgetOrgAdmins().Exec("INSERT OR IGNORE INTO org_admins (org_id, user_id) VALUES (@orgId, @userId)", new { orgId, userId });
 
     public void RemoveOrgAdmin(long orgId, string userId) =>
-        Exec("DELETE FROM org_admins WHERE org_id = @orgId AND user_id = @userId", new { orgId, userId });
+        ForgetOrgAdmins().Exec("DELETE FROM org_admins WHERE org_id = @orgId AND user_id = @userId", new { orgId, userId });
 
     public IReadOnlyList<string> ListOrgAdmins(long orgId) =>
         Many<string>("SELECT user_id FROM org_admins WHERE org_id = @orgId ORDER BY user_id", new { orgId });
