@@ -39,6 +39,11 @@ internal static class QuickMode
                 Print("ingest_events_per_s", (await IngestAsync(directory, ingestEvents)).EventsPerSecond);
                 return 0;
             }
+            if (only == "table")
+            {
+                await TableAsync(directory, tableEvents, full);
+                return 0;
+            }
             if (only == "breakdown")
             {
                 await BreakdownAsync(directory, ingestEvents);

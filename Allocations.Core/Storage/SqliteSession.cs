@@ -142,9 +142,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         Exec("UPDATE allocations SET total = @total WHERE id = @allocationId", new { allocationId, total });
 
     public void SetFigures(long allocationId, long ownUsed, long ownEstimated, long used, long estimated) =>
-        Exec(
-            "UPDATE allocations SET own_used = @ownUsed, own_estimated = @ownEstimated, used = @used, estimated = @estimated WHERE id = @allocationId",
-            new { allocationId, ownUsed, ownEstimated, used, estimated });
+        SetFiguresPrepared(allocationId, ownUsed, ownEstimated, used, estimated);
 
     public void DeleteAllocation(long allocationId) =>
         Exec("DELETE FROM allocations WHERE id = @allocationId", new { allocationId });
@@ -268,5 +266,6 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     {
         insertEvent?.Dispose();
         insertSegment?.Dispose();
+        setFigures?.Dispose();
     }
 }
