@@ -458,6 +458,23 @@ internal static class QuickMode
             rows = table.Count;
             times.Add(sw.Elapsed.TotalMilliseconds);
         }
+        if (Environment.GetEnvironmentVariable("ALLOC_BENCH_TABLE_PARTS") == "1")
+        {
+            // Stopwatch breakdown: the bare transaction, the row query alone, then the whole call.
+            var empty = new List<double>();
+            var query = new List<double>();
+            for (var i = 0; i < 21; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                await store.Engine.ReadAsync(_ => 0, CancellationToken.None);
+                empty.Add(sw.Elapsed.TotalMilliseconds);
+                sw.Restart();
+                await store.Engine.ReadAsync(session => session.ListAllocations(1).Count, CancellationToken.None);
+                query.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            Print("table_part_empty_transaction_ms", Median(empty), "F2");
+            Print("table_part_row_query_ms", Median(query), "F2");
+        }
         Print("table_allocations", rows);
         Print("table_events", eventCount);
         Print("table_scaled_down", full ? "false" : "true (10,000,000 events with quick --full; the read does not scan events)");
