@@ -39,6 +39,12 @@ internal static class QuickMode
                 Print("ingest_events_per_s", (await IngestAsync(directory, ingestEvents)).EventsPerSecond);
                 return 0;
             }
+            if (only == "reserve")
+            {
+                var (_, _, path) = await IngestVsRawAsync(directory, 20_000);
+                await SingleAndReserveAsync(path);
+                return 0;
+            }
             if (only == "table")
             {
                 await TableAsync(directory, tableEvents, full);
@@ -347,9 +353,27 @@ internal static class QuickMode
         Print("reserve_per_s", await CallsPerSecondAsync(2000, i => store.ReserveAsync(
             Workload.Admin,
             new UsageRecord(allocations[i % allocations.Length], Workload.Sku(i % 6), Quantity.FromMicros(4_000_000), start, start + Duration.FromHours(1), UsageStatus.Estimated))));
+        // The floor under any single-call write: a transaction through the same engine that rewrites one row with
+        // its own value (BEGIN IMMEDIATE, one UPDATE, COMMIT with the same durability: one WAL append and fsync).
+        var first = (await store.ListAllocationsAsync(Workload.Admin, new OrganizationId(1)))[0];
+        Print("one_row_write_tx_per_s", await CallsPerSecondAsync(2000, _ => store.Engine.WriteAsync(s => { s.SetTotal(first.Id.Value, first.Total.Micros); return 0; }, CancellationToken.None)));
+        // What one more statement costs inside a call: the same transaction plus 8 single-row reads (each compiled
+        // afresh, as every statement of a single call is: Microsoft.Data.Sqlite keeps no statement cache).
+        Print("one_row_write_tx_plus_8_reads_per_s", await CallsPerSecondAsync(2000, _ => store.Engine.WriteAsync(
+            s =>
+            {
+                for (var i = 0; i < 8; i++)
+                {
+                    s.GetAllocation(first.Id.Value);
+                }
+                s.SetTotal(first.Id.Value, first.Total.Micros);
+                return 0;
+            },
+            CancellationToken.None)));
         store.Dispose();
 
         using var fast = await NewStoreAsync(path, durable: false);
+        Print("one_row_write_tx_per_s_durable_false", await CallsPerSecondAsync(2000, _ => fast.Engine.WriteAsync(s => { s.SetTotal(first.Id.Value, first.Total.Micros); return 0; }, CancellationToken.None)));
         Print("reserve_per_s_durable_false", await CallsPerSecondAsync(2000, i => fast.ReserveAsync(
             Workload.Admin,
             new UsageRecord(allocations[i % allocations.Length], Workload.Sku(i % 6), Quantity.FromMicros(4_000_000), start, start + Duration.FromHours(2), UsageStatus.Estimated))));
