@@ -10,11 +10,15 @@ internal sealed partial class SqliteSession
     /// 10,000 times.</summary>
     private readonly Dictionary<(long OrgId, string UserId), bool> orgAdminMemo = [];
 
-    private bool MemoIsOrgAdmin(long orgId, string userId, Func<bool> query)
+    private bool MemoIsOrgAdmin(long orgId, string userId)
     {
         if (!orgAdminMemo.TryGetValue((orgId, userId), out var isAdmin))
         {
-            isAdmin = query();
+            isAdmin = Run(
+                "SELECT 1 FROM org_admins WHERE org_id = $org AND user_id = $user",
+                ["$org", "$user"],
+                [orgId, userId],
+                command => command.ExecuteScalar() is not null);
             orgAdminMemo[(orgId, userId)] = isAdmin;
         }
         return isAdmin;
@@ -34,7 +38,14 @@ internal sealed partial class SqliteSession
         var rows = new List<AllocationRow>();
         while (reader.Read())
         {
-            rows.Add(new AllocationRow
+            rows.Add(ToAllocationRow(reader));
+        }
+        return rows;
+    }
+
+    /// <summary>Maps a row of <see cref="AllocationColumns"/>, in that column order.</summary>
+    private static AllocationRow ToAllocationRow(SqliteDataReader reader) =>
+            new AllocationRow
             {
                 Id = reader.GetInt64(0),
                 OrgId = reader.GetInt64(1),
@@ -48,10 +59,7 @@ internal sealed partial class SqliteSession
                 Used = reader.GetInt64(9),
                 Estimated = reader.GetInt64(10),
                 CreatedNs = reader.GetInt64(11),
-            });
-        }
-        return rows;
-    }
+            };
 
     /// <summary>Writes one allocation's figures with a statement prepared once per transaction: a batch flushes up to
     /// one per allocation it touched.</summary>
@@ -75,7 +83,50 @@ internal sealed partial class SqliteSession
         return this;
     }
 
-    public long CatalogueVersion() => One<long>("SELECT version FROM catalogue_version WHERE id = 1");
+    /// <summary>Gets the long-lived statement cache of the engine's write connection; null for a one-off connection.</summary>
+    internal StatementCache? Statements { get; init; }
+
+    public long CatalogueVersion() => Run("SELECT version FROM catalogue_version WHERE id = 1", [], [], c => (long)c.ExecuteScalar()!);
+
+    /// <summary>Runs a statement: prepared once and kept when the session has a statement cache, otherwise compiled
+    /// for this one use.</summary>
+    private T Run<T>(string sql, string[] names, object[] values, Func<SqliteCommand, T> use)
+    {
+        if (Statements is { } cache)
+        {
+            var cached = cache.Get(sql, transaction, names);
+            Bind(cached, values);
+            return use(cached);
+        }
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var name in names)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+        Bind(command, values);
+        return use(command);
+
+        static void Bind(SqliteCommand command, object[] values)
+        {
+            for (var i = 0; i < values.Length; i++)
+            {
+                command.Parameters[i].Value = values[i];
+            }
+        }
+    }
+
+    private AllocationRow? ReadAllocation(long allocationId) =>
+        Run(
+            $"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.id = $id",
+            ["$id"],
+            [allocationId],
+            command =>
+            {
+                using var reader = command.ExecuteReader();
+                return reader.Read() ? ToAllocationRow(reader) : null;
+            });
 
     // The ids and keys travel as one JSON array parameter, expanded by json_each: one statement, any count, still
     // fully parameterized. The IN (...) term on external_key lets SQLite use the partial unique index.

@@ -59,8 +59,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     public IReadOnlyList<OrganizationRow> ListOrganizations() =>
         Many<OrganizationRow>("SELECT id AS Id, name AS Name, created_ns AS CreatedNs FROM organizations ORDER BY id");
 
-    public bool IsOrgAdmin(long orgId, string userId) => MemoIsOrgAdmin(orgId, userId, () =>
-        One<long?>("SELECT 1 FROM org_admins WHERE org_id = @orgId AND user_id = @userId", new { orgId, userId }) is not null);
+    public bool IsOrgAdmin(long orgId, string userId) => MemoIsOrgAdmin(orgId, userId);
 
     public void AddOrgAdmin(long orgId, string userId) =>
         ForgetOrgAdmins().Exec("INSERT OR IGNORE INTO org_admins (org_id, user_id) VALUES (@orgId, @userId)", new { orgId, userId });
@@ -126,8 +125,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
             "VALUES (@orgId, @name, @nameKey, @unitId, @parentId, @total, @createdNs, @createdBy)",
             new { orgId, name, nameKey, unitId, parentId, total, createdNs, createdBy });
 
-    public AllocationRow? GetAllocation(long allocationId) =>
-        One<AllocationRow>($"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.id = @allocationId", new { allocationId });
+    public AllocationRow? GetAllocation(long allocationId) => ReadAllocation(allocationId);
 
     public bool AllocationNameExists(long orgId, string nameKey) =>
         One<long?>("SELECT 1 FROM allocations WHERE org_id = @orgId AND name_key = @nameKey", new { orgId, nameKey }) is not null;
@@ -250,6 +248,10 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
 
     private SqliteCommand Prepare(string sql, params string[] names)
     {
+        if (Statements is { } cache)
+        {
+            return cache.Get(sql, transaction, names);
+        }
         var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = sql;
@@ -263,6 +265,10 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
 
     public void Dispose()
     {
+        if (Statements is not null)
+        {
+            return; // the commands belong to the cache, which outlives this transaction
+        }
         insertEvent?.Dispose();
         insertSegment?.Dispose();
         setFigures?.Dispose();
