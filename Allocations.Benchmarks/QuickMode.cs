@@ -370,6 +370,30 @@ internal static class QuickMode
                 return 0;
             },
             CancellationToken.None)));
+        if (Environment.GetEnvironmentVariable("ALLOC_BENCH_RESERVE_PARTS") == "1")
+        {
+            var hold = new UsageRecord(allocations[7], Workload.Sku(1), Quantity.FromMicros(1_000_000), start, start + Duration.FromHours(1), UsageStatus.Estimated);
+            Print("reserve_part_plan_per_s", await CallsPerSecondAsync(2000, _ => store.Engine.WriteAsync(
+                s => new Recording.UsageWriter(s, Workload.Admin, 0) { Catalogue = store.Catalogue }.Plan(hold, Access.Operation.Reserve, UsageStatus.Estimated), CancellationToken.None)));
+            Print("reserve_part_plan_fit_per_s", await CallsPerSecondAsync(2000, _ => store.Engine.WriteAsync(
+                s =>
+                {
+                    var w = new Recording.UsageWriter(s, Workload.Admin, 0) { Catalogue = store.Catalogue };
+                    return w.Fit(w.Plan(hold, Access.Operation.Reserve, UsageStatus.Estimated));
+                },
+                CancellationToken.None)));
+            Print("reserve_part_plan_fit_apply_flush_per_s", await CallsPerSecondAsync(2000, _ => store.Engine.WriteAsync(
+                s =>
+                {
+                    var w = new Recording.UsageWriter(s, Workload.Admin, 0) { Catalogue = store.Catalogue };
+                    var plan = w.Plan(hold, Access.Operation.Reserve, UsageStatus.Estimated);
+                    w.Fit(plan);
+                    w.Apply(plan);
+                    w.Flush();
+                    return 0;
+                },
+                CancellationToken.None)));
+        }
         store.Dispose();
 
         using var fast = await NewStoreAsync(path, durable: false);

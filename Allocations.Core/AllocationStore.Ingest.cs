@@ -10,6 +10,8 @@ public sealed partial class AllocationStore
     /// <summary>Compiled rate schedules shared by this store's transactions, validated by the catalogue version.</summary>
     private readonly CatalogueCache catalogue = new();
 
+    internal CatalogueCache Catalogue => catalogue;
+
     /// <summary>The default number of records committed per transaction by the streaming overloads.</summary>
     public const int DefaultChunkSize = 10_000;
 
