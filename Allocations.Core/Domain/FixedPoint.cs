@@ -59,7 +59,7 @@ internal static class FixedPoint
         if (bits <= 126)
         {
             var n = (Int128)a * b * c;
-            if (n >= 0 && d > 0 && TryDivRoundSmallQuotient(n, d, out var fast))
+            if (a >= 0 && b >= 0 && c >= 0 && d > 0 && TryDivRoundSmallQuotient(n, (double)a * b * c, d, out var fast))
             {
                 return fast;
             }
@@ -75,22 +75,23 @@ internal static class FixedPoint
         return SlowMulMulDivRound(a, b, c, d);
     }
 
-    /// <summary>The largest quotient the fast division accepts: 2^50.</summary>
-    private const double FastQuotientLimit = 1125899906842624.0;
+    /// <summary>The largest quotient the fast division accepts: 2^48.</summary>
+    private const double FastQuotientLimit = 281474976710656.0;
 
     /// <summary>Computes n / d rounded half to even without a 128-bit division, for 0 ≤ n and 0 &lt; d, when the
-    /// quotient is below 2^50 (any amount under a thousand million units); returns false otherwise.</summary>
+    /// quotient is below 2^48 (any amount under 281 million units); returns false otherwise.</summary>
     /// <remarks>
     /// <para>A 128-bit division costs about 40 ns, more than the rest of rating one event. Here a binary
-    /// floating-point quotient only <em>proposes</em> a candidate; the result is decided in exact integers. The
-    /// conversions of n and d and the division each err by at most 2^-53 relatively, so for a quotient below 2^50 the
-    /// candidate is off by less than one: it is the floor q or q ± 1. The exact remainder r = n − candidate·d is then
+    /// floating-point quotient only <em>proposes</em> a candidate; the result is decided in exact integers.
+    /// <paramref name="approximateN"/> is a·b·c in doubles (at most five roundings with the conversions) and the
+    /// conversion of d and the division add two more, each within 2^-53 relatively, so the candidate is within
+    /// 7·2^-53 of the quotient: below 2^48 that is less than one, the floor q or q ± 1. The exact remainder r = n − candidate·d is then
     /// brought into [0, d) by at most one step, which proves the floor; rounding compares r with d − r. No result ever
     /// depends on floating-point rounding, and the property tests compare this path with BigInteger arithmetic.</para>
     /// </remarks>
-    private static bool TryDivRoundSmallQuotient(Int128 n, Int128 d, out long result)
+    private static bool TryDivRoundSmallQuotient(Int128 n, double approximateN, Int128 d, out long result)
     {
-        var estimate = (double)n / (double)d;
+        var estimate = approximateN / (double)d;
         if (!(estimate < FastQuotientLimit))
         {
             result = 0;
