@@ -90,9 +90,9 @@ internal sealed class RateSchedule
     internal static string Describe(RateRule r) => $"[{r.EffectiveFrom}, {(r.EffectiveTo?.ToString() ?? "open")})";
 
     /// <summary>Finds the rule in force at <paramref name="ns"/>, or -1 when none is.</summary>
-    /// <remarks>Events arrive roughly in time order, so the rule found last is tried first. The hint is a plain field
-    /// shared by every thread rating with this schedule: a stale or torn-free int read only costs a search, because it
-    /// is checked against the arrays before it is used.</remarks>
+    /// <remarks>Events often arrive in time order, so the rule found last is tried first. The hint is a plain int
+    /// field shared by every thread rating with this schedule (int reads and writes are atomic): a stale value only
+    /// costs the binary search, because it is checked against the arrays before it is used.</remarks>
     internal int Find(long ns)
     {
         var h = hint;

@@ -45,21 +45,21 @@ internal sealed partial class SqliteSession
 
     /// <summary>Maps a row of <see cref="AllocationColumns"/>, in that column order.</summary>
     private static AllocationRow ToAllocationRow(SqliteDataReader reader) =>
-            new AllocationRow
-            {
-                Id = reader.GetInt64(0),
-                OrgId = reader.GetInt64(1),
-                Name = reader.GetString(2),
-                UnitId = reader.GetInt64(3),
-                UnitCode = reader.GetString(4),
-                ParentId = reader.IsDBNull(5) ? null : reader.GetInt64(5),
-                Total = reader.GetInt64(6),
-                OwnUsed = reader.GetInt64(7),
-                OwnEstimated = reader.GetInt64(8),
-                Used = reader.GetInt64(9),
-                Estimated = reader.GetInt64(10),
-                CreatedNs = reader.GetInt64(11),
-            };
+        new AllocationRow
+        {
+            Id = reader.GetInt64(0),
+            OrgId = reader.GetInt64(1),
+            Name = reader.GetString(2),
+            UnitId = reader.GetInt64(3),
+            UnitCode = reader.GetString(4),
+            ParentId = reader.IsDBNull(5) ? null : reader.GetInt64(5),
+            Total = reader.GetInt64(6),
+            OwnUsed = reader.GetInt64(7),
+            OwnEstimated = reader.GetInt64(8),
+            Used = reader.GetInt64(9),
+            Estimated = reader.GetInt64(10),
+            CreatedNs = reader.GetInt64(11),
+        };
 
     /// <summary>Writes one allocation's figures with a statement prepared once per transaction: a batch flushes up to
     /// one per allocation it touched.</summary>
