@@ -43,6 +43,40 @@ internal sealed partial class SqliteSession
         return rows;
     }
 
+    /// <summary>The event under an external key, through the statement cache when there is one (every keyed single
+    /// record asks this).</summary>
+    private EventRow? ReadEventByKey(long orgId, string externalKey) =>
+        Run(
+            $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.org_id = $org AND e.external_key = $key",
+            ["$org", "$key"],
+            [orgId, externalKey],
+            command =>
+            {
+                using var reader = command.ExecuteReader();
+                return reader.Read() ? ToEventRow(reader) : null;
+            });
+
+    /// <summary>Maps a row of <see cref="EventColumns"/>, in that column order.</summary>
+    private static EventRow ToEventRow(SqliteDataReader reader) =>
+        new EventRow
+        {
+            Id = reader.GetInt64(0),
+            OrgId = reader.GetInt64(1),
+            AllocationId = reader.GetInt64(2),
+            SkuId = reader.GetInt64(3),
+            SkuCode = reader.GetString(4),
+            Quantity = reader.GetInt64(5),
+            StartNs = reader.GetInt64(6),
+            EndNs = reader.GetInt64(7),
+            Status = reader.GetInt32(8),
+            ExternalKey = reader.IsDBNull(9) ? null : reader.GetString(9),
+            Amount = reader.GetInt64(10),
+            Usd = reader.IsDBNull(11) ? null : reader.GetInt64(11),
+            Attributes = reader.IsDBNull(12) ? null : reader.GetString(12),
+            RecordedNs = reader.GetInt64(13),
+            RecordedBy = reader.GetString(14),
+        };
+
     /// <summary>Maps a row of <see cref="AllocationColumns"/>, in that column order.</summary>
     private static AllocationRow ToAllocationRow(SqliteDataReader reader) =>
         new AllocationRow

@@ -217,10 +217,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     public EventRow? GetEvent(long eventId) =>
         One<EventRow>($"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.id = @eventId", new { eventId });
 
-    public EventRow? FindEventByKey(long orgId, string externalKey) =>
-        One<EventRow>(
-            $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.org_id = @orgId AND e.external_key = @externalKey",
-            new { orgId, externalKey });
+    public EventRow? FindEventByKey(long orgId, string externalKey) => ReadEventByKey(orgId, externalKey);
 
     public IReadOnlyList<SegmentRow> ListSegments(long eventId) =>
         Many<SegmentRow>(
