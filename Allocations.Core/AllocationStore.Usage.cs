@@ -29,7 +29,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.CheckActor(actor);
-                var writer = new UsageWriter(session, actor, NowNs());
+                var writer = new UsageWriter(session, actor, NowNs()) { Catalogue = catalogue };
                 var plan = writer.Plan(record, Operation.RecordUsage, record.Status);
                 writer.Apply(plan);
                 writer.Flush();
@@ -48,16 +48,18 @@ public sealed partial class AllocationStore
     public Task<BatchResult> RecordBatchAsync(Principal actor, IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken = default)
     {
         Preconditions.CheckNotNull(records, "records");
+        var validated = new (long StartNs, long EndNs, string? AttributesJson)[records.Count];
         for (var i = 0; i < records.Count; i++)
         {
-            WithIndex(i, () => UsageWriter.Validate(records[i]));
+            validated[i] = WithIndex(i, () => UsageWriter.Validate(records[i]));
         }
         return engine.WriteAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
-                var writer = new UsageWriter(session, actor, NowNs());
-                var result = ApplyBatch(writer, records, cancellationToken);
+                var writer = new UsageWriter(session, actor, NowNs()) { Catalogue = catalogue };
+                writer.Prefetch(records);
+                var result = ApplyBatch(writer, records, cancellationToken, validated: validated);
                 writer.Flush();
                 return result;
             },
@@ -67,7 +69,12 @@ public sealed partial class AllocationStore
     /// <summary>The batch recording path inside a write transaction (the caller flushes). With
     /// <paramref name="refused"/>, an item the store refuses while planning (before it writes anything) is handed to
     /// it and left out (its id is default) instead of failing the batch; a failure while writing always fails it.</summary>
-    internal static BatchResult ApplyBatch(UsageWriter writer, IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken, Action<int, AllocationsException>? refused = null)
+    internal static BatchResult ApplyBatch(
+        UsageWriter writer,
+        IReadOnlyList<UsageRecord> records,
+        CancellationToken cancellationToken,
+        Action<int, AllocationsException>? refused = null,
+        (long StartNs, long EndNs, string? AttributesJson)[]? validated = null)
     {
         var ids = new UsageEventId[records.Count];
         int recorded = 0, replaced = 0, unchanged = 0;
@@ -81,7 +88,9 @@ public sealed partial class AllocationStore
             PlannedRecord plan;
             if (refused is null)
             {
-                plan = WithIndex(i, () => writer.Plan(record, Operation.RecordUsage, record.Status));
+                plan = WithIndex(i, () => validated is null
+                    ? writer.Plan(record, Operation.RecordUsage, record.Status)
+                    : writer.Plan(record, Operation.RecordUsage, record.Status, validated[i]));
             }
             else
             {
@@ -128,7 +137,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.CheckActor(actor);
-                var writer = new UsageWriter(session, actor, NowNs());
+                var writer = new UsageWriter(session, actor, NowNs()) { Catalogue = catalogue };
                 var plan = writer.Plan(record, Operation.Reserve, UsageStatus.Estimated);
                 if (plan.Disposition == RecordDisposition.Unchanged)
                 {
@@ -161,7 +170,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.CheckActor(actor);
-                var writer = new UsageWriter(session, actor, NowNs());
+                var writer = new UsageWriter(session, actor, NowNs()) { Catalogue = catalogue };
                 var plan = writer.Plan(record with { ExternalKey = null }, Operation.CheckFit, UsageStatus.Estimated);
                 return writer.Fit(plan);
             },

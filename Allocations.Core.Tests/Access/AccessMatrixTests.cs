@@ -99,6 +99,7 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         // Usage
         Op("RecordUsageAsync", Need.Use, Operation.RecordUsage, async (s, a, c) => await s.RecordUsageAsync(a, Cpu(c))),
         Op("RecordBatchAsync", Need.Use, Operation.RecordUsage, async (s, a, c) => await s.RecordBatchAsync(a, [Cpu(c, "batch-1"), Cpu(c, "batch-2")])),
+        Op("RecordStreamAsync", Need.Use, Operation.RecordUsage, async (s, a, c) => await s.RecordStreamAsync(a, [Cpu(c, "stream-1"), Cpu(c, "stream-2")], chunkSize: 1)),
         Op("ReserveAsync", Need.Use, Operation.Reserve, async (s, a, c) => (await s.ReserveAsync(a, Cpu(c, status: UsageStatus.Estimated))).Event ?? throw new InvalidOperationException("the hold did not fit")),
         Op("CheckFitAsync", Need.Read, Operation.CheckFit, async (s, a, c) => await s.CheckFitAsync(a, Cpu(c)), readOnly: true),
         Op("ConfirmAsync", Need.Use, Operation.Confirm, async (s, a, c) => await s.ConfirmAsync(a, c.Hold)),

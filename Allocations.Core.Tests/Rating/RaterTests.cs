@@ -14,6 +14,8 @@ public class RaterTests
 {
     private static readonly Instant T0 = Instant.FromUtc(2026, 11, 1, 0, 0);
 
+    private static readonly List<SegmentNs>? NoSegments = null;
+
     private static long Ns(Instant i) => InstantCodec.ToNsUnchecked(i);
 
     private static RateSchedule Schedule(params (int FromHour, int? ToHour, decimal Rate)[] rules) =>
@@ -62,14 +64,14 @@ public class RaterTests
     {
         var schedule = Schedule((0, 10, 10m), (10, null, 20m));
         var at = Ns(T0 + Duration.FromHours(10));
-        Assert.Equal(40_000_000, Rater.Rate(schedule, RateBasis.PerUnit, Quantity.FromDecimal(2m).Micros, at, at, null));
+        Assert.Equal(40_000_000, Rater.Rate(schedule, RateBasis.PerUnit, Quantity.FromDecimal(2m).Micros, at, at, NoSegments));
     }
 
     [Fact]
     public void PerHour_ZeroLength_IsZero()
     {
         var at = Ns(T0 + Duration.FromHours(3));
-        Assert.Equal(0, Rater.Rate(Schedule((0, null, 7m)), RateBasis.PerHour, Quantity.FromDecimal(2m).Micros, at, at, null));
+        Assert.Equal(0, Rater.Rate(Schedule((0, null, 7m)), RateBasis.PerHour, Quantity.FromDecimal(2m).Micros, at, at, NoSegments));
     }
 
     [Fact]
@@ -77,17 +79,17 @@ public class RaterTests
     {
         var schedule = Schedule((0, null, 1m));
         // A quantity of one millionth at rate 1: 30 min = 0.5 µ → 0 (even); 90 min = 1.5 µ → 2; 150 min = 2.5 µ → 2.
-        Assert.Equal(0, Rater.Rate(schedule, RateBasis.PerHour, 1, Ns(T0), Ns(T0 + Duration.FromMinutes(30)), null));
-        Assert.Equal(2, Rater.Rate(schedule, RateBasis.PerHour, 1, Ns(T0), Ns(T0 + Duration.FromMinutes(90)), null));
-        Assert.Equal(2, Rater.Rate(schedule, RateBasis.PerHour, 1, Ns(T0), Ns(T0 + Duration.FromMinutes(150)), null));
-        Assert.Equal(1, Rater.Rate(schedule, RateBasis.PerHour, 1, Ns(T0), Ns(T0 + Duration.FromMinutes(31)), null));
+        Assert.Equal(0, Rater.Rate(schedule, RateBasis.PerHour, 1, Ns(T0), Ns(T0 + Duration.FromMinutes(30)), NoSegments));
+        Assert.Equal(2, Rater.Rate(schedule, RateBasis.PerHour, 1, Ns(T0), Ns(T0 + Duration.FromMinutes(90)), NoSegments));
+        Assert.Equal(2, Rater.Rate(schedule, RateBasis.PerHour, 1, Ns(T0), Ns(T0 + Duration.FromMinutes(150)), NoSegments));
+        Assert.Equal(1, Rater.Rate(schedule, RateBasis.PerHour, 1, Ns(T0), Ns(T0 + Duration.FromMinutes(31)), NoSegments));
     }
 
     [Fact]
     public void Gap_BetweenRules_ThrowsNoRateNamingSkuAndInstant()
     {
         var schedule = Schedule((0, 10, 1m), (12, null, 1m));
-        var ex = Assert.Throws<NoRateException>(() => Rater.Rate(schedule, RateBasis.PerHour, 1_000_000, Ns(T0 + Duration.FromHours(9)), Ns(T0 + Duration.FromHours(13)), null));
+        var ex = Assert.Throws<NoRateException>(() => Rater.Rate(schedule, RateBasis.PerHour, 1_000_000, Ns(T0 + Duration.FromHours(9)), Ns(T0 + Duration.FromHours(13)), NoSegments));
         Assert.Equal("SKU", ex.Schedule);
         Assert.Equal(T0 + Duration.FromHours(10), ex.Instant);
     }
@@ -95,7 +97,7 @@ public class RaterTests
     [Fact]
     public void BeforeFirstRule_ThrowsNoRate()
     {
-        var ex = Assert.Throws<NoRateException>(() => Rater.Rate(Schedule((5, null, 1m)), RateBasis.PerHour, 1, Ns(T0), Ns(T0 + Duration.FromHours(6)), null));
+        var ex = Assert.Throws<NoRateException>(() => Rater.Rate(Schedule((5, null, 1m)), RateBasis.PerHour, 1, Ns(T0), Ns(T0 + Duration.FromHours(6)), NoSegments));
         Assert.Equal(T0, ex.Instant);
     }
 
@@ -107,14 +109,14 @@ public class RaterTests
         var q = Quantity.FromDecimal(9_000_000_000_000m).Micros;
         var start = Ns(T0);
         var end = Ns(T0 + Duration.FromHours(1));
-        Assert.Equal(9_000_000_000L, Rater.Rate(schedule, RateBasis.PerHour, q, start, end, null)); // 9e12 × 1 h × 1e-9 = 9000 units
+        Assert.Equal(9_000_000_000L, Rater.Rate(schedule, RateBasis.PerHour, q, start, end, NoSegments)); // 9e12 × 1 h × 1e-9 = 9000 units
     }
 
     [Fact]
     public void AmountBeyondRange_IsAnInvalidQuantityNotAWrap()
     {
         var schedule = Schedule((0, null, 1000m));
-        var ex = Assert.Throws<InvalidInputException>(() => Rater.Rate(schedule, RateBasis.PerHour, Quantity.FromDecimal(9_000_000_000_000m).Micros, Ns(T0), Ns(T0 + Duration.FromDays(365)), null));
+        var ex = Assert.Throws<InvalidInputException>(() => Rater.Rate(schedule, RateBasis.PerHour, Quantity.FromDecimal(9_000_000_000_000m).Micros, Ns(T0), Ns(T0 + Duration.FromDays(365)), NoSegments));
         Assert.Equal("quantity", ex.Field);
         Assert.IsType<OverflowException>(ex.InnerException);
     }

@@ -121,3 +121,11 @@ public sealed record VerificationReport(int AllocationsChecked, long EventsCheck
     /// <summary>Gets whether no difference was found.</summary>
     public bool IsClean => Discrepancies.Count == 0;
 }
+
+/// <summary>Running totals of a streamed ingest: reported after each committed chunk and returned at the end.</summary>
+/// <param name="Items">Items committed so far.</param>
+/// <param name="Recorded">New events stored.</param>
+/// <param name="Replaced">Estimated events replaced.</param>
+/// <param name="Unchanged">Items that matched an existing event.</param>
+/// <param name="Chunks">Chunks committed, each in its own transaction.</param>
+public sealed record IngestSummary(long Items, long Recorded, long Replaced, long Unchanged, int Chunks);

@@ -22,6 +22,7 @@ internal sealed class RateSchedule
     private readonly long[] to;
     private readonly long[] rates;
     private readonly long[] ruleIds;
+    private int hint;
 
     private RateSchedule(string name, long[] from, long[] to, long[] rates, long[] ruleIds)
     {
@@ -89,8 +90,16 @@ internal sealed class RateSchedule
     internal static string Describe(RateRule r) => $"[{r.EffectiveFrom}, {(r.EffectiveTo?.ToString() ?? "open")})";
 
     /// <summary>Finds the rule in force at <paramref name="ns"/>, or -1 when none is.</summary>
+    /// <remarks>Events often arrive in time order, so the rule found last is tried first. The hint is a plain int
+    /// field shared by every thread rating with this schedule (int reads and writes are atomic): a stale value only
+    /// costs the binary search, because it is checked against the arrays before it is used.</remarks>
     internal int Find(long ns)
     {
+        var h = hint;
+        if ((uint)h < (uint)from.Length && from[h] <= ns && ns < to[h])
+        {
+            return h;
+        }
         var index = Array.BinarySearch(from, ns);
         if (index < 0)
         {
@@ -100,6 +109,7 @@ internal sealed class RateSchedule
         {
             return -1;
         }
+        hint = index;
         return index;
     }
 }

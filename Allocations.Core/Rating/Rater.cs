@@ -31,9 +31,37 @@ internal static class Rater
     /// <exception cref="InvalidInputException">The amount would exceed the 64-bit range.</exception>
     internal static long Rate(RateSchedule schedule, RateBasis basis, long quantityMicros, long startNs, long endNs, List<SegmentNs>? segments)
     {
+        if (segments is null)
+        {
+            var none = default(NoSegments);
+            return Rate(schedule, basis, quantityMicros, startNs, endNs, ref none);
+        }
+        var sink = new ListSink(segments);
+        return Rate(schedule, basis, quantityMicros, startNs, endNs, ref sink);
+    }
+
+    /// <summary>Rates an event into a reusable buffer (cleared first): the allocation-free form of
+    /// <see cref="Rate(RateSchedule, RateBasis, long, long, long, List{SegmentNs})"/>.</summary>
+    /// <returns>The event's amount in millionths.</returns>
+    /// <exception cref="NoRateException">Some instant of the interval has no rule in force.</exception>
+    /// <exception cref="InvalidInputException">The amount would exceed the 64-bit range.</exception>
+    internal static long Rate(RateSchedule schedule, RateBasis basis, long quantityMicros, long startNs, long endNs, SegmentBuffer segments)
+    {
+        segments.Clear();
+        var sink = segments.AsSink();
+        return Rate(schedule, basis, quantityMicros, startNs, endNs, ref sink);
+    }
+
+    /// <summary>Rates an event, handing each segment to <paramref name="sink"/>; specialized per sink type.</summary>
+    /// <returns>The event's amount in millionths.</returns>
+    /// <exception cref="NoRateException">Some instant of the interval has no rule in force.</exception>
+    /// <exception cref="InvalidInputException">The amount would exceed the 64-bit range.</exception>
+    internal static long Rate<TSink>(RateSchedule schedule, RateBasis basis, long quantityMicros, long startNs, long endNs, ref TSink sink)
+        where TSink : struct, ISegmentSink
+    {
         try
         {
-            return RateCore(schedule, basis, quantityMicros, startNs, endNs, segments);
+            return RateCore(schedule, basis, quantityMicros, startNs, endNs, ref sink);
         }
         catch (OverflowException ex)
         {
@@ -45,7 +73,8 @@ internal static class Rater
         }
     }
 
-    private static long RateCore(RateSchedule schedule, RateBasis basis, long q, long startNs, long endNs, List<SegmentNs>? segments)
+    private static long RateCore<TSink>(RateSchedule schedule, RateBasis basis, long q, long startNs, long endNs, ref TSink segments)
+        where TSink : struct, ISegmentSink
     {
         var index = schedule.Find(startNs);
         if (index < 0)
@@ -55,7 +84,7 @@ internal static class Rater
         if (startNs == endNs)
         {
             var point = basis == RateBasis.PerHour ? 0 : FixedPoint.MulMulDivRound(q, schedule.RateNanos(index), 1, FixedPoint.NanoScale);
-            segments?.Add(new SegmentNs(startNs, endNs, index, point));
+            segments.Add(new SegmentNs(startNs, endNs, index, point));
             return point;
         }
 
@@ -68,7 +97,7 @@ internal static class Rater
             var segmentEnd = Math.Min(schedule.ToNs(index), endNs);
             var amount = FixedPoint.MulMulDivRound(q, segmentEnd - t, schedule.RateNanos(index), divisor);
             total = checked(total + amount);
-            segments?.Add(new SegmentNs(t, segmentEnd, index, amount));
+            segments.Add(new SegmentNs(t, segmentEnd, index, amount));
             t = segmentEnd;
             if (t >= endNs)
             {
@@ -93,7 +122,8 @@ internal static class Rater
         {
             foreach (var segment in segments)
             {
-                total = checked(total + Rate(prices, RateBasis.PerUnit, segment.Amount, segment.StartNs, segment.EndNs, null));
+                var none = default(NoSegments);
+                total = checked(total + Rate(prices, RateBasis.PerUnit, segment.Amount, segment.StartNs, segment.EndNs, ref none));
             }
         }
         catch (InvalidInputException ex) when (ex.InnerException is OverflowException)

@@ -23,7 +23,7 @@ internal sealed class PlannedRecord
 /// <summary>Records, replaces, confirms and removes usage inside one write transaction. Allocations, SKUs and
 /// compiled schedules are loaded once per transaction; figures change in memory and are written once per allocation
 /// at <see cref="Flush"/>.</summary>
-internal sealed class UsageWriter
+internal sealed partial class UsageWriter
 {
     private readonly IStorageSession session;
     private readonly Principal actor;
@@ -56,6 +56,8 @@ internal sealed class UsageWriter
         new UsageEventId(target.Id).ToString(),
         before is null ? null : Journal.Event(before),
         after is null ? null : Journal.Event(after));
+    /// <summary>Gets the store's cross-transaction cache of compiled schedules; null to read the catalogue afresh.</summary>
+    internal CatalogueCache? Catalogue { get; init; }
 
     /// <summary>Checks a record's own fields, before any storage is touched.</summary>
     internal static (long StartNs, long EndNs, string? AttributesJson) Validate(UsageRecord record)
@@ -119,10 +121,14 @@ internal sealed class UsageWriter
         var key = CodeRules.Key(code.Value);
         if (!skus.TryGetValue((orgId, key), out var entry))
         {
-            var row = session.FindSku(orgId, key) ?? throw new NotFoundException("SKU", code.Value);
-            entry = (row, Schedule(row));
+            if (Catalogue is null || !Catalogue.TryGetSku(CatalogueVersion(), orgId, key, out entry))
+            {
+                var row = session.FindSku(orgId, key) ?? throw new NotFoundException("SKU", code.Value);
+                entry = (row, Schedule(row));
+                Catalogue?.PutSku(CatalogueVersion(), orgId, key, entry);
+            }
             skus[(orgId, key)] = entry;
-            skusById[row.Id] = entry;
+            skusById[entry.Row.Id] = entry;
         }
         return entry;
     }
@@ -143,17 +149,25 @@ internal sealed class UsageWriter
     {
         if (!prices.TryGetValue(unitId, out var schedule))
         {
-            var rules = session.ListUnitPrices(unitId);
-            schedule = rules.Count == 0 ? null : RateSchedule.Build(unitCode, rules.Select(AllocationStore.ToRule));
+            if (Catalogue is null || !Catalogue.TryGetPrices(CatalogueVersion(), unitId, out schedule))
+            {
+                var rules = session.ListUnitPrices(unitId);
+                schedule = rules.Count == 0 ? null : RateSchedule.Build(unitCode, rules.Select(AllocationStore.ToRule));
+                Catalogue?.PutPrices(CatalogueVersion(), unitId, schedule);
+            }
             prices[unitId] = schedule;
         }
         return schedule;
     }
 
     /// <summary>Rates a record and works out whether it is new, a replacement or a repeat; writes nothing.</summary>
-    internal PlannedRecord Plan(UsageRecord record, Operation operation, UsageStatus status)
+    internal PlannedRecord Plan(UsageRecord record, Operation operation, UsageStatus status) =>
+        Plan(record, operation, status, Validate(record));
+
+    /// <summary>Plans a record whose fields <see cref="Validate"/> has already checked, with its result.</summary>
+    internal PlannedRecord Plan(UsageRecord record, Operation operation, UsageStatus status, (long StartNs, long EndNs, string? AttributesJson) validated)
     {
-        var (startNs, endNs, attributesJson) = Validate(record);
+        var (startNs, endNs, attributesJson) = validated;
         var allocation = Allocation(record.Allocation.Value, operation);
         var (sku, schedule) = Sku(allocation.OrgId, record.Sku);
         if (sku.UnitId != allocation.UnitId)
@@ -185,7 +199,7 @@ internal sealed class UsageWriter
         {
             return new PlannedRecord { Disposition = RecordDisposition.Recorded, Row = row, Segments = segments };
         }
-        var existing = session.FindEventByKey(allocation.OrgId, record.ExternalKey);
+        var existing = FindByKey(allocation.OrgId, record.ExternalKey);
         if (existing is null)
         {
             return new PlannedRecord { Disposition = RecordDisposition.Recorded, Row = row, Segments = segments };
@@ -328,12 +342,14 @@ internal sealed class UsageWriter
                 session.InsertSegments(plan.Row.Id, plan.Segments);
                 Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount);
                 Log("usage.replace", plan.Row, old, plan.Row);
+                RememberKey(plan.Row);
                 return plan.Row.Id;
             default:
                 plan.Row.Id = session.InsertEvent(plan.Row);
                 session.InsertSegments(plan.Row.Id, plan.Segments);
                 Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount);
                 Log("usage.record", plan.Row, null, plan.Row);
+                RememberKey(plan.Row);
                 return plan.Row.Id;
         }
     }
@@ -393,6 +409,7 @@ internal sealed class UsageWriter
             RecordedNs = nowNs,
             RecordedBy = actor.Id,
         };
+        ForgetKey(row);
         session.UpdateEvent(confirmed);
         session.DeleteSegments(row.Id);
         session.InsertSegments(row.Id, segments);
@@ -406,6 +423,7 @@ internal sealed class UsageWriter
     /// <param name="action">The journal action: <c>usage.delete</c>, or <c>usage.release</c> for a hold released.</param>
     internal void Remove(EventRow row, string action = "usage.delete")
     {
+        ForgetKey(row);
         session.DeleteEvent(row.Id);
         Move(row.AllocationId, row.Status, -row.Amount);
         Log(action, row, row, null);

@@ -59,14 +59,13 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     public IReadOnlyList<OrganizationRow> ListOrganizations() =>
         Many<OrganizationRow>("SELECT id AS Id, name AS Name, created_ns AS CreatedNs FROM organizations ORDER BY id");
 
-    public bool IsOrgAdmin(long orgId, string userId) =>
-        One<long?>("SELECT 1 FROM org_admins WHERE org_id = @orgId AND user_id = @userId", new { orgId, userId }) is not null;
+    public bool IsOrgAdmin(long orgId, string userId) => MemoIsOrgAdmin(orgId, userId);
 
     public void AddOrgAdmin(long orgId, string userId) =>
-        Exec("INSERT OR IGNORE INTO org_admins (org_id, user_id) VALUES (@orgId, @userId)", new { orgId, userId });
+        ForgetOrgAdmins().Exec("INSERT OR IGNORE INTO org_admins (org_id, user_id) VALUES (@orgId, @userId)", new { orgId, userId });
 
     public void RemoveOrgAdmin(long orgId, string userId) =>
-        Exec("DELETE FROM org_admins WHERE org_id = @orgId AND user_id = @userId", new { orgId, userId });
+        ForgetOrgAdmins().Exec("DELETE FROM org_admins WHERE org_id = @orgId AND user_id = @userId", new { orgId, userId });
 
     public IReadOnlyList<string> ListOrgAdmins(long orgId) =>
         Many<string>("SELECT user_id FROM org_admins WHERE org_id = @orgId ORDER BY user_id", new { orgId });
@@ -126,14 +125,12 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
             "VALUES (@orgId, @name, @nameKey, @unitId, @parentId, @total, @createdNs, @createdBy)",
             new { orgId, name, nameKey, unitId, parentId, total, createdNs, createdBy });
 
-    public AllocationRow? GetAllocation(long allocationId) =>
-        One<AllocationRow>($"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.id = @allocationId", new { allocationId });
+    public AllocationRow? GetAllocation(long allocationId) => ReadAllocation(allocationId);
 
     public bool AllocationNameExists(long orgId, string nameKey) =>
         One<long?>("SELECT 1 FROM allocations WHERE org_id = @orgId AND name_key = @nameKey", new { orgId, nameKey }) is not null;
 
-    public IReadOnlyList<AllocationRow> ListAllocations(long orgId) =>
-        Many<AllocationRow>($"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.org_id = @orgId ORDER BY a.id", new { orgId });
+    public IReadOnlyList<AllocationRow> ListAllocations(long orgId) => ReadAllocations(orgId);
 
     public IReadOnlyList<AllocationRow> ListChildren(long parentId) =>
         Many<AllocationRow>($"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.parent_id = @parentId ORDER BY a.id", new { parentId });
@@ -142,9 +139,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         Exec("UPDATE allocations SET total = @total WHERE id = @allocationId", new { allocationId, total });
 
     public void SetFigures(long allocationId, long ownUsed, long ownEstimated, long used, long estimated) =>
-        Exec(
-            "UPDATE allocations SET own_used = @ownUsed, own_estimated = @ownEstimated, used = @used, estimated = @estimated WHERE id = @allocationId",
-            new { allocationId, ownUsed, ownEstimated, used, estimated });
+        SetFiguresPrepared(allocationId, ownUsed, ownEstimated, used, estimated);
 
     public void DeleteAllocation(long allocationId) =>
         Exec("DELETE FROM allocations WHERE id = @allocationId", new { allocationId });
@@ -222,10 +217,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     public EventRow? GetEvent(long eventId) =>
         One<EventRow>($"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.id = @eventId", new { eventId });
 
-    public EventRow? FindEventByKey(long orgId, string externalKey) =>
-        One<EventRow>(
-            $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.org_id = @orgId AND e.external_key = @externalKey",
-            new { orgId, externalKey });
+    public EventRow? FindEventByKey(long orgId, string externalKey) => ReadEventByKey(orgId, externalKey);
 
     public IReadOnlyList<SegmentRow> ListSegments(long eventId) =>
         Many<SegmentRow>(
@@ -253,6 +245,10 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
 
     private SqliteCommand Prepare(string sql, params string[] names)
     {
+        if (Statements is { } cache)
+        {
+            return cache.Get(sql, transaction, names);
+        }
         var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = sql;
@@ -266,8 +262,13 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
 
     public void Dispose()
     {
+        if (Statements is not null)
+        {
+            return; // the commands belong to the cache, which outlives this transaction
+        }
         insertEvent?.Dispose();
         insertSegment?.Dispose();
         insertJournal?.Dispose();
+        setFigures?.Dispose();
     }
 }

@@ -20,6 +20,11 @@ internal sealed class SqliteStorageEngine : IStorageEngine
     private readonly int busyTimeoutMs;
     private bool disposed;
 
+    // File stores write through one long-lived connection with its compiled statements (see StatementCache); the
+    // write gate serializes its use. An in-memory store has one connection for everything, gated likewise.
+    private SqliteConnection? writeConnection;
+    private StatementCache? statements;
+
     private SqliteStorageEngine(string location, string connectionString, SqliteConnection? memoryConnection, bool durableFull, int busyTimeoutMs)
     {
         Location = location;
@@ -212,11 +217,16 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         }
         try
         {
-            var connection = memoryConnection ?? OpenConnection();
+            var cached = gated;
+            var connection = memoryConnection ?? (write ? (writeConnection ??= OpenConnection()) : OpenConnection());
+            if (cached)
+            {
+                statements ??= new StatementCache(connection);
+            }
             try
             {
                 using var transaction = connection.BeginTransaction(deferred: !write);
-                using var session = new SqliteSession(connection, transaction, cancellationToken);
+                using var session = new SqliteSession(connection, transaction, cancellationToken) { Statements = cached ? statements : null };
                 var result = work(session);
                 cancellationToken.ThrowIfCancellationRequested();
                 transaction.Commit();
@@ -224,7 +234,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             }
             finally
             {
-                if (memoryConnection is null)
+                if (memoryConnection is null && !write)
                 {
                     connection.Dispose();
                 }
@@ -232,6 +242,10 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         }
         catch (SqliteException ex)
         {
+            if (write && memoryConnection is null)
+            {
+                DropWriteConnection(); // start the next write on a fresh connection, whatever state SQLite left
+            }
             throw Translate(Location, ex);
         }
         finally
@@ -255,6 +269,14 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         _ => new StoreUnavailableException(location, $"SQLite error {ex.SqliteErrorCode}: {ex.Message}", ex),
     };
 
+    private void DropWriteConnection()
+    {
+        statements?.Dispose();
+        statements = null;
+        writeConnection?.Dispose();
+        writeConnection = null;
+    }
+
     public void Dispose()
     {
         if (disposed)
@@ -262,6 +284,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             return;
         }
         disposed = true;
+        DropWriteConnection();
         if (memoryConnection is not null)
         {
             memoryConnection.Dispose();

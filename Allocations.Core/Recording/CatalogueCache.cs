@@ -1,0 +1,84 @@
+using Allocations.Rating;
+using Allocations.Storage;
+
+namespace Allocations.Recording;
+
+/// <summary>Compiled SKU schedules and unit price schedules kept by a store across transactions, so that a batch
+/// does not re-read and re-compile the catalogue on every call.</summary>
+/// <remarks>
+/// <para>Every entry is tagged with the catalogue version it was read under, and is only served to a transaction
+/// that read the same version. Migration 0005 bumps the version by trigger, in the writing transaction, on every
+/// insert, update or delete of a unit, SKU or rate rule — whichever process or code path makes it — so equal
+/// versions mean an equal catalogue. A transaction reads the version once (one indexed row).</para>
+/// <para>Thread-safe: one lock around small dictionaries; the compiled schedules are immutable.</para>
+/// </remarks>
+internal sealed class CatalogueCache
+{
+    private readonly Lock gate = new();
+    private long version = -1;
+    private Dictionary<(long OrgId, string Key), (SkuRow Row, RateSchedule Schedule)> skus = [];
+    private Dictionary<long, RateSchedule?> prices = [];
+
+    /// <summary>Moves the cache to a newer version read by a transaction, dropping every entry; an older version
+    /// (a reader on an older snapshot) leaves it alone and simply misses.</summary>
+    internal void Observe(long currentVersion)
+    {
+        lock (gate)
+        {
+            if (currentVersion > version)
+            {
+                version = currentVersion;
+                skus = [];
+                prices = [];
+            }
+        }
+    }
+
+    internal bool TryGetSku(long atVersion, long orgId, string key, out (SkuRow Row, RateSchedule Schedule) entry)
+    {
+        lock (gate)
+        {
+            if (atVersion == version && skus.TryGetValue((orgId, key), out entry))
+            {
+                return true;
+            }
+        }
+        entry = default;
+        return false;
+    }
+
+    internal void PutSku(long atVersion, long orgId, string key, (SkuRow Row, RateSchedule Schedule) entry)
+    {
+        lock (gate)
+        {
+            if (atVersion == version)
+            {
+                skus[(orgId, key)] = entry;
+            }
+        }
+    }
+
+    internal bool TryGetPrices(long atVersion, long unitId, out RateSchedule? schedule)
+    {
+        lock (gate)
+        {
+            if (atVersion == version && prices.TryGetValue(unitId, out schedule))
+            {
+                return true;
+            }
+        }
+        schedule = null;
+        return false;
+    }
+
+    internal void PutPrices(long atVersion, long unitId, RateSchedule? schedule)
+    {
+        lock (gate)
+        {
+            if (atVersion == version)
+            {
+                prices[unitId] = schedule;
+            }
+        }
+    }
+}

@@ -1,0 +1,181 @@
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+
+namespace Allocations.Storage;
+
+internal sealed partial class SqliteSession
+{
+    /// <summary>Org-admin answers of this transaction. Inside one transaction the answer can only change through this
+    /// session's own AddOrgAdmin/RemoveOrgAdmin, which clear it; so a table of 10,000 allocations asks once, not
+    /// 10,000 times.</summary>
+    private readonly Dictionary<(long OrgId, string UserId), bool> orgAdminMemo = [];
+
+    private bool MemoIsOrgAdmin(long orgId, string userId)
+    {
+        if (!orgAdminMemo.TryGetValue((orgId, userId), out var isAdmin))
+        {
+            isAdmin = Run(
+                "SELECT 1 FROM org_admins WHERE org_id = $org AND user_id = $user",
+                ["$org", "$user"],
+                [orgId, userId],
+                command => command.ExecuteScalar() is not null);
+            orgAdminMemo[(orgId, userId)] = isAdmin;
+        }
+        return isAdmin;
+    }
+
+    private SqliteCommand? setFigures;
+
+    /// <summary>All allocations of an organization, read column by column without Dapper's per-row mapping: the
+    /// allocation table of 10,000 rows is read in a few milliseconds.</summary>
+    private List<AllocationRow> ReadAllocations(long orgId)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.org_id = $orgId ORDER BY a.id";
+        command.Parameters.AddWithValue("$orgId", orgId);
+        using var reader = command.ExecuteReader();
+        var rows = new List<AllocationRow>();
+        while (reader.Read())
+        {
+            rows.Add(ToAllocationRow(reader));
+        }
+        return rows;
+    }
+
+    /// <summary>The event under an external key, through the statement cache when there is one (every keyed single
+    /// record asks this).</summary>
+    private EventRow? ReadEventByKey(long orgId, string externalKey) =>
+        Run(
+            $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.org_id = $org AND e.external_key = $key",
+            ["$org", "$key"],
+            [orgId, externalKey],
+            command =>
+            {
+                using var reader = command.ExecuteReader();
+                return reader.Read() ? ToEventRow(reader) : null;
+            });
+
+    /// <summary>Maps a row of <see cref="EventColumns"/>, in that column order.</summary>
+    private static EventRow ToEventRow(SqliteDataReader reader) =>
+        new EventRow
+        {
+            Id = reader.GetInt64(0),
+            OrgId = reader.GetInt64(1),
+            AllocationId = reader.GetInt64(2),
+            SkuId = reader.GetInt64(3),
+            SkuCode = reader.GetString(4),
+            Quantity = reader.GetInt64(5),
+            StartNs = reader.GetInt64(6),
+            EndNs = reader.GetInt64(7),
+            Status = reader.GetInt32(8),
+            ExternalKey = reader.IsDBNull(9) ? null : reader.GetString(9),
+            Amount = reader.GetInt64(10),
+            Usd = reader.IsDBNull(11) ? null : reader.GetInt64(11),
+            Attributes = reader.IsDBNull(12) ? null : reader.GetString(12),
+            RecordedNs = reader.GetInt64(13),
+            RecordedBy = reader.GetString(14),
+        };
+
+    /// <summary>Maps a row of <see cref="AllocationColumns"/>, in that column order.</summary>
+    private static AllocationRow ToAllocationRow(SqliteDataReader reader) =>
+        new AllocationRow
+        {
+            Id = reader.GetInt64(0),
+            OrgId = reader.GetInt64(1),
+            Name = reader.GetString(2),
+            UnitId = reader.GetInt64(3),
+            UnitCode = reader.GetString(4),
+            ParentId = reader.IsDBNull(5) ? null : reader.GetInt64(5),
+            Total = reader.GetInt64(6),
+            OwnUsed = reader.GetInt64(7),
+            OwnEstimated = reader.GetInt64(8),
+            Used = reader.GetInt64(9),
+            Estimated = reader.GetInt64(10),
+            CreatedNs = reader.GetInt64(11),
+        };
+
+    /// <summary>Writes one allocation's figures with a statement prepared once per transaction: a batch flushes up to
+    /// one per allocation it touched.</summary>
+    private void SetFiguresPrepared(long allocationId, long ownUsed, long ownEstimated, long used, long estimated)
+    {
+        setFigures ??= Prepare(
+            "UPDATE allocations SET own_used = $ownUsed, own_estimated = $ownEstimated, used = $used, estimated = $estimated WHERE id = $id",
+            "$ownUsed", "$ownEstimated", "$used", "$estimated", "$id");
+        var p = setFigures.Parameters;
+        p[0].Value = ownUsed;
+        p[1].Value = ownEstimated;
+        p[2].Value = used;
+        p[3].Value = estimated;
+        p[4].Value = allocationId;
+        setFigures.ExecuteNonQuery();
+    }
+
+    private SqliteSession ForgetOrgAdmins()
+    {
+        orgAdminMemo.Clear();
+        return this;
+    }
+
+    /// <summary>Gets the long-lived statement cache of the engine's write connection; null for a one-off connection.</summary>
+    internal StatementCache? Statements { get; init; }
+
+    public long CatalogueVersion() => Run("SELECT version FROM catalogue_version WHERE id = 1", [], [], c => (long)c.ExecuteScalar()!);
+
+    /// <summary>Runs a statement: prepared once and kept when the session has a statement cache, otherwise compiled
+    /// for this one use.</summary>
+    private T Run<T>(string sql, string[] names, object[] values, Func<SqliteCommand, T> use)
+    {
+        if (Statements is { } cache)
+        {
+            var cached = cache.Get(sql, transaction, names);
+            Bind(cached, values);
+            return use(cached);
+        }
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var name in names)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+        Bind(command, values);
+        return use(command);
+
+        static void Bind(SqliteCommand command, object[] values)
+        {
+            for (var i = 0; i < values.Length; i++)
+            {
+                command.Parameters[i].Value = values[i];
+            }
+        }
+    }
+
+    private AllocationRow? ReadAllocation(long allocationId) =>
+        Run(
+            $"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.id = $id",
+            ["$id"],
+            [allocationId],
+            command =>
+            {
+                using var reader = command.ExecuteReader();
+                return reader.Read() ? ToAllocationRow(reader) : null;
+            });
+
+    // The ids and keys travel as one JSON array parameter, expanded by json_each: one statement, any count, still
+    // fully parameterized. The IN (...) term on external_key lets SQLite use the partial unique index.
+    public IReadOnlyList<AllocationRow> GetAllocations(IReadOnlyList<long> allocationIds) =>
+        allocationIds.Count == 0
+            ? []
+            : Many<AllocationRow>(
+                $"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.id IN (SELECT value FROM json_each(@ids))",
+                new { ids = JsonSerializer.Serialize(allocationIds) });
+
+    public IReadOnlyList<EventRow> FindEventsByKeys(long orgId, IReadOnlyList<string> externalKeys) =>
+        externalKeys.Count == 0
+            ? []
+            : Many<EventRow>(
+                $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id " +
+                "WHERE e.org_id = @orgId AND e.external_key IN (SELECT value FROM json_each(@keys))",
+                new { orgId, keys = JsonSerializer.Serialize(externalKeys) });
+}
