@@ -8,14 +8,11 @@ namespace Allocations.Tests.Reliability;
 
 /// <summary>Ids of deleted allocations and events must never name something else later: a host that kept a released
 /// hold's id must not confirm a stranger's event with it.</summary>
-/// <remarks>Found by the model-based test: the tables are <c>INTEGER PRIMARY KEY</c> without <c>AUTOINCREMENT</c>,
-/// so SQLite hands the largest deleted id out again. The fix needs a schema migration (AUTOINCREMENT or a
-/// high-water mark), which is not this branch's to add; the tests are skipped, with this reason, until it lands.</remarks>
+/// <remarks>Found by the model-based test: the tables were <c>INTEGER PRIMARY KEY</c> without <c>AUTOINCREMENT</c>,
+/// so SQLite handed the largest deleted id out again. Migration 0006 rebuilds them with AUTOINCREMENT.</remarks>
 public class IdReuseTests
 {
-    private const string NeedsMigration = "ids are reused after delete until a migration adds AUTOINCREMENT (reported by the reliability branch)";
-
-    [Fact(Skip = NeedsMigration)]
+    [Fact]
     public async Task ReleasedHoldId_IsNeverGivenToALaterEvent()
     {
         using var t = await TestStore.CreateAsync();
@@ -28,7 +25,7 @@ public class IdReuseTests
         await Assert.ThrowsAsync<NotFoundException>(() => t.Store.ConfirmAsync(TestStore.Admin, hold.Event.Id));
     }
 
-    [Fact(Skip = NeedsMigration)]
+    [Fact]
     public async Task DeletedAllocationId_IsNeverGivenToALaterAllocation()
     {
         using var t = await TestStore.CreateAsync();

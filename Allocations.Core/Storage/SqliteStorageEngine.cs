@@ -185,9 +185,36 @@ internal sealed class SqliteStorageEngine : IStorageEngine
                 throw new StoreUnavailableException(Location, $"write-ahead logging could not be enabled (journal_mode is '{mode}')");
             }
         }
-        using var transaction = connection.BeginTransaction(deferred: false);
-        Migrations.Apply(connection, transaction, Location);
-        transaction.Commit();
+        // Migrations may rebuild tables (SQLite's documented procedure: create, copy, drop, rename), which needs
+        // foreign-key enforcement off for the transaction; the result is checked before it commits.
+        Pragma(connection, "PRAGMA foreign_keys = OFF");
+        try
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            Migrations.Apply(connection, transaction, Location);
+            using (var check = connection.CreateCommand())
+            {
+                check.Transaction = transaction;
+                check.CommandText = "PRAGMA foreign_key_check";
+                using var reader = check.ExecuteReader();
+                if (reader.Read())
+                {
+                    throw new StoreUnavailableException(Location, $"the schema upgrade left a broken reference in table '{reader.GetString(0)}'");
+                }
+            }
+            transaction.Commit();
+        }
+        finally
+        {
+            Pragma(connection, "PRAGMA foreign_keys = ON");
+        }
+    }
+
+    private static void Pragma(SqliteConnection connection, string pragma)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = pragma;
+        command.ExecuteNonQuery();
     }
 
     private SqliteConnection OpenConnection()
