@@ -214,13 +214,7 @@ public sealed partial class AllocationStore
             {
                 AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
                 var skuRow = session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException("SKU", sku.Value);
-                var existing = session.ListSkuRules(skuRow.Id).Select(ToRule).ToList();
-                RateSchedule.CheckNoOverlap(skuRow.Code, existing, effectiveFrom, effectiveTo);
-                var now = NowNs();
-                var id = session.InsertRule(skuRow.Id, null, fromNs, toNs, rate.Nanos, now, actor.Id);
-                var journal = new JournalWriter(session, actor, now);
-                journal.Append(organization.Value, null, "rate.add", "sku:" + skuRow.Code, null, RuleJson(journal, id, fromNs, toNs, rate.Nanos));
-                return new RateRule(id, effectiveFrom, effectiveTo, rate);
+                return AddRule(session, actor, organization, session.ListSkuRules(skuRow.Id), skuRow.Id, null, "rate.add", "sku:" + skuRow.Code, skuRow.Code, fromNs, toNs, rate);
             },
             cancellationToken);
     }
@@ -300,13 +294,7 @@ public sealed partial class AllocationStore
             {
                 AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
                 var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException("unit", unit.Value);
-                var existing = session.ListUnitPrices(unitRow.Id).Select(ToRule).ToList();
-                RateSchedule.CheckNoOverlap(unitRow.Code, existing, effectiveFrom, effectiveTo);
-                var now = NowNs();
-                var id = session.InsertRule(null, unitRow.Id, fromNs, toNs, usdPerUnit.Nanos, now, actor.Id);
-                var journal = new JournalWriter(session, actor, now);
-                journal.Append(organization.Value, null, "price.add", "unit:" + unitRow.Code, null, RuleJson(journal, id, fromNs, toNs, usdPerUnit.Nanos));
-                return new RateRule(id, effectiveFrom, effectiveTo, usdPerUnit);
+                return AddRule(session, actor, organization, session.ListUnitPrices(unitRow.Id), null, unitRow.Id, "price.add", "unit:" + unitRow.Code, unitRow.Code, fromNs, toNs, usdPerUnit);
             },
             cancellationToken);
     }
@@ -330,6 +318,22 @@ public sealed partial class AllocationStore
                 return session.ListUnitPrices(unitRow.Id).Select(ToRule).ToList();
             },
             cancellationToken);
+    }
+
+    /// <summary>Adds a bounded or open rule to a SKU's rate schedule or a unit's price schedule, refusing overlaps,
+    /// and journals it.</summary>
+    private RateRule AddRule(
+        IStorageSession session, Principal actor, OrganizationId organization, IReadOnlyList<RuleRow> existing, long? skuId, long? unitId,
+        string action, string target, string scheduleName, long fromNs, long? toNs, Rate rate)
+    {
+        var from = InstantCodec.FromNs(fromNs);
+        Instant? to = toNs is { } t ? InstantCodec.FromNs(t) : null;
+        RateSchedule.CheckNoOverlap(scheduleName, existing.Select(ToRule), from, to);
+        var now = NowNs();
+        var id = session.InsertRule(skuId, unitId, fromNs, toNs, rate.Nanos, now, actor.Id);
+        var journal = new JournalWriter(session, actor, now);
+        journal.Append(organization.Value, null, action, target, null, RuleJson(journal, id, fromNs, toNs, rate.Nanos));
+        return new RateRule(id, from, to, rate);
     }
 
     private RateRule ChangeOpenRule(IStorageSession session, Principal actor, long orgId, string name, IReadOnlyList<RuleRow> rules, long fromNs, Rate rate, long? skuId, long? unitId)
