@@ -16,7 +16,8 @@ var commands = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.
 if (args.Length > 0 && (args[0] is "-h" or "--help" or "help"))
 {
     Console.WriteLine("usage: Allocations.Sample [COMMAND] [options]");
-    Console.WriteLine("commands: " + string.Join(", ", commands.Keys));
+    // stress-worker is the reliability tests' child process, not a command for people.
+    Console.WriteLine("commands: " + string.Join(", ", commands.Keys.Where(k => k != "stress-worker")));
     Console.WriteLine("with no command, runs 'demo' (options: --db FILE)");
     return 0;
 }
