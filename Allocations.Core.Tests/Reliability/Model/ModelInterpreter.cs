@@ -287,6 +287,7 @@ internal sealed class ModelInterpreter : IDisposable
         var existing = key is null ? null : events.FirstOrDefault(e => e.Live && e.Key == key);
         if (existing is not null && existing.Allocation != target && Level(actor, existing.Allocation) < AccessLevel.Read)
         {
+            Tally("key held by an event the caller cannot see");
             return new Refused(typeof(ConflictException));
         }
         if (existing is not null && existing.SameContent(incoming))
@@ -299,6 +300,7 @@ internal sealed class ModelInterpreter : IDisposable
         }
         if (existing is not null && Level(actor, existing.Allocation) < need)
         {
+            Tally("replacing an event needs the level on its allocation");
             return new Refused(typeof(AccessDeniedException));
         }
         return existing is not null ? new Replace(existing, incoming) : new Insert(incoming);

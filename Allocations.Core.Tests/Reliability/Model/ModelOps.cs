@@ -186,7 +186,7 @@ internal static class ModelOps
             (3, Gen.Zip(Index(15), Gen.Elements(true, false)).Select(x => (ModelOp)new Resubmit(x.Item1, x.Item2))),
             (2, Gen.Zip(Index(15), Actor).Select(x => (ModelOp)new DeleteEvent(x.Item1, x.Item2))),
             (1, Gen.Zip(Index(7), Gen.Elements(true, false)).Select(x => (ModelOp)new DeleteAllocation(x.Item1, x.Item2))),
-            (4, from target in Index(7)
+            (6, from target in Index(7)
                 from grantee in GranteeGen
                 from level in Gen.Elements(Allocations.Access.AccessLevel.Read, Allocations.Access.AccessLevel.Use, Allocations.Access.AccessLevel.Admin)
                 select (ModelOp)new GrantOp(target, grantee, level)),
