@@ -17,6 +17,8 @@ public class ModelBasedTests(ITestOutputHelper output)
         "reserve placed", "reserve replaced a hold", "reserve repeated", "reserve refused", "confirmed", "released", "event deleted",
         "child created", "allocation deleted", "allocation deleted with children", "rate changed",
         "NotFoundException", "ConflictException", "InvalidInputException", "NoRateException",
+        "granted", "grant replaced", "revoked", "revoke of no grant", "refused as NotFound", "refused as AccessDenied",
+        "allowed through a grant", "AccessDeniedException", "list shows granted allocations",
     ];
 
     /// <summary>1,000 sequences per CI run; <c>ALLOCATIONS_SOAK=1</c> raises it to 20,000 (or the number given).</summary>

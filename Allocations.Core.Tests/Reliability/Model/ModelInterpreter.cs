@@ -1,3 +1,4 @@
+using Allocations.Access;
 using Allocations.Domain;
 using Allocations.Exceptions;
 using NodaTime;
@@ -12,6 +13,9 @@ internal sealed class ModelInterpreter : IDisposable
 {
     internal static readonly Instant T0 = Instant.FromUtc(2026, 1, 1, 0, 0);
     private static readonly Principal Admin = Principal.User("model-admin");
+
+    /// <summary>The principal of each <see cref="ModelActor"/>.</summary>
+    private static readonly Principal[] Actors = [Admin, Principal.User("u1"), Principal.User("u2"), Principal.User("u3")];
     private static readonly UnitCode Unit = new("cu");
     private static readonly long T0Ns = (T0 - NodaConstants.UnixEpoch).ToInt64Nanoseconds();
     private const long NsPerSecond = 1_000_000_000L;
@@ -57,6 +61,10 @@ internal sealed class ModelInterpreter : IDisposable
         var store = Run(path is null ? AllocationStore.OpenInMemoryAsync(options) : AllocationStore.OpenAsync(path, options));
         var org = Run(store.CreateOrganizationAsync(Principal.System, "Model", Admin.Id));
         Run(store.CreateUnitAsync(Admin, org.Id, Unit, 6));
+        Run(store.CreateGroupAsync(Admin, org.Id, "g1"));
+        Run(store.AddGroupMemberAsync(Admin, org.Id, "g1", "u1"));
+        Run(store.CreateGroupAsync(Admin, org.Id, "g2"));
+        Run(store.AddGroupMemberAsync(Admin, org.Id, "g2", "u2"));
         foreach (var sku in Skus)
         {
             var code = new SkuCode(sku.Code);
@@ -126,14 +134,14 @@ internal sealed class ModelInterpreter : IDisposable
             case ChangeTotal c when allocations.Count > 0:
             {
                 var target = Pick(allocations, c.Target);
-                Func<Task> call = () => store.ChangeTotalAsync(Admin, target.Id, Amount.FromMicros(c.TotalMicros), "model step");
+                Func<Task> call = () => store.ChangeTotalAsync(Actors[(int)c.As], target.Id, Amount.FromMicros(c.TotalMicros), "model step");
                 if (c.TotalMicros < 0)
                 {
                     Expect<InvalidInputException>(call, "total");
                 }
-                else if (target.Deleted)
+                else if (Refusal(c.As, target, AccessLevel.Admin) is { } refusal)
                 {
-                    Expect<NotFoundException>(call);
+                    Expect(refusal, call);
                 }
                 else
                 {
@@ -143,13 +151,13 @@ internal sealed class ModelInterpreter : IDisposable
                 return null;
             }
             case Record r when allocations.Count > 0:
-                DoRecord(Pick(allocations, r.Target), catalogue[Skus[r.Sku].Code], r.QuantityMicros, r.StartSeconds, r.DurationSeconds, r.Confirmed, r.Key);
+                DoRecord(Pick(allocations, r.Target), catalogue[Skus[r.Sku].Code], r.QuantityMicros, r.StartSeconds, r.DurationSeconds, r.Confirmed, r.Key, r.As);
                 return null;
             case Batch b when allocations.Count > 0:
                 DoBatch(b.Items);
                 return null;
             case Reserve r when allocations.Count > 0:
-                return DoReserve(Pick(allocations, r.Target), catalogue[Skus[r.Sku].Code], r.QuantityMicros, r.StartSeconds, r.DurationSeconds, r.Key);
+                return DoReserve(Pick(allocations, r.Target), catalogue[Skus[r.Sku].Code], r.QuantityMicros, r.StartSeconds, r.DurationSeconds, r.Key, r.As);
             case Resubmit r when events.Count > 0:
             {
                 var e = Pick(events, r.Event);
@@ -158,9 +166,9 @@ internal sealed class ModelInterpreter : IDisposable
                 var key = e.Key is { } k ? int.Parse(k["key-".Length..], System.Globalization.CultureInfo.InvariantCulture) : (int?)null;
                 if (r.AsReservation)
                 {
-                    return DoReserve(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, key);
+                    return DoReserve(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, key, ModelActor.Admin);
                 }
-                DoRecord(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, e.Confirmed, key);
+                DoRecord(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, e.Confirmed, key, ModelActor.Admin);
                 return null;
             }
             case CheckFit f when allocations.Count > 0:
@@ -175,22 +183,23 @@ internal sealed class ModelInterpreter : IDisposable
                 DoChangeRate(catalogue[Skus[c.Sku].Code], c.AtHour, c.RateNanos);
                 return null;
             case Confirm c when events.Count > 0:
-                DoConfirm(Pick(events, c.Event), c.FinalQuantityMicros, c.FinalDurationSeconds);
+                DoConfirm(Pick(events, c.Event), c.FinalQuantityMicros, c.FinalDurationSeconds, c.As);
                 return null;
             case Release r when events.Count > 0:
             {
                 var e = Pick(events, r.Event);
-                if (!e.Live)
+                var actor = Actors[(int)r.As];
+                if (Refusal(r.As, e.Allocation, AccessLevel.Use, e.Live) is { } refusal)
                 {
-                    Expect<NotFoundException>(() => store.ReleaseAsync(Admin, e.Id));
+                    Expect(refusal, () => store.ReleaseAsync(actor, e.Id));
                 }
                 else if (e.Confirmed)
                 {
-                    Expect<ConflictException>(() => store.ReleaseAsync(Admin, e.Id));
+                    Expect<ConflictException>(() => store.ReleaseAsync(actor, e.Id));
                 }
                 else
                 {
-                    var released = Run(store.ReleaseAsync(Admin, e.Id));
+                    var released = Run(store.ReleaseAsync(actor, e.Id));
                     Tally("released");
                     CheckEvent(e, released);
                     e.Deleted = true;
@@ -200,13 +209,14 @@ internal sealed class ModelInterpreter : IDisposable
             case DeleteEvent d when events.Count > 0:
             {
                 var e = Pick(events, d.Event);
-                if (!e.Live)
+                var actor = Actors[(int)d.As];
+                if (Refusal(d.As, e.Allocation, e.Confirmed ? AccessLevel.Admin : AccessLevel.Use, e.Live) is { } refusal)
                 {
-                    Expect<NotFoundException>(() => store.DeleteEventAsync(Admin, e.Id));
+                    Expect(refusal, () => store.DeleteEventAsync(actor, e.Id));
                 }
                 else
                 {
-                    CheckEvent(e, Run(store.DeleteEventAsync(Admin, e.Id)));
+                    CheckEvent(e, Run(store.DeleteEventAsync(actor, e.Id)));
                     Tally("event deleted");
                     e.Deleted = true;
                 }
@@ -234,6 +244,15 @@ internal sealed class ModelInterpreter : IDisposable
                 }
                 return null;
             }
+            case GrantOp g when allocations.Count > 0:
+                DoGrant(Pick(allocations, g.Target), g.Grantee, g.Level);
+                return null;
+            case RevokeOp r when allocations.Count > 0:
+                DoRevoke(Pick(allocations, r.Target), r.Grantee);
+                return null;
+            case ReadAllocation r when allocations.Count > 0:
+                DoReadAllocation(Pick(allocations, r.Target), r.As);
+                return null;
             default:
                 return null; // nothing to act on yet
         }
@@ -250,13 +269,15 @@ internal sealed class ModelInterpreter : IDisposable
 
     private sealed record Insert(MEvent Incoming) : Planned(Incoming);
 
-    /// <summary>Recording, by the documentation: unknown allocation, then no rate, then the key: same content is a
-    /// repeat, a Confirmed event with other content a conflict, an Estimated one is replaced.</summary>
-    private Planned PlanRecord(MAllocation target, ModelSku sku, long quantity, long startNs, long endNs, bool confirmed, string? key)
+    /// <summary>Recording, by the documentation: unknown allocation (or one the actor may not Read), then too low a
+    /// level, then no rate, then the key: an event the actor may not Read elsewhere is a conflict, same content is a
+    /// repeat, a Confirmed event with other content a conflict, an Estimated one is replaced (which needs the level on
+    /// its allocation too).</summary>
+    private Planned PlanRecord(MAllocation target, ModelSku sku, long quantity, long startNs, long endNs, bool confirmed, string? key, ModelActor actor, AccessLevel need, bool tally = true)
     {
-        if (target.Deleted)
+        if (Refusal(actor, target, need, tally: tally) is { } refusal)
         {
-            return new Refused(typeof(NotFoundException));
+            return new Refused(refusal);
         }
         if (ModelRater.Rate(sku, quantity, startNs, endNs) is not { } amount)
         {
@@ -264,6 +285,11 @@ internal sealed class ModelInterpreter : IDisposable
         }
         var incoming = new MEvent(default, target, sku, quantity, startNs, endNs, confirmed, key, amount);
         var existing = key is null ? null : events.FirstOrDefault(e => e.Live && e.Key == key);
+        if (existing is not null && existing.Allocation != target && Level(actor, existing.Allocation) < AccessLevel.Read)
+        {
+            Tally("key held by an event the caller cannot see");
+            return new Refused(typeof(ConflictException));
+        }
         if (existing is not null && existing.SameContent(incoming))
         {
             return new Same(existing);
@@ -271,6 +297,11 @@ internal sealed class ModelInterpreter : IDisposable
         if (existing is { Confirmed: true })
         {
             return new Refused(typeof(ConflictException));
+        }
+        if (existing is not null && Level(actor, existing.Allocation) < need)
+        {
+            Tally("replacing an event needs the level on its allocation");
+            return new Refused(typeof(AccessDeniedException));
         }
         return existing is not null ? new Replace(existing, incoming) : new Insert(incoming);
     }
@@ -298,18 +329,19 @@ internal sealed class ModelInterpreter : IDisposable
     private UsageRecord ToRecord(MAllocation target, ModelSku sku, long quantity, long startNs, long endNs, bool confirmed, string? key) =>
         new(target.Id, new SkuCode(sku.Code), global::Allocations.Domain.Quantity.FromMicros(quantity), Ns(startNs), Ns(endNs), confirmed ? UsageStatus.Confirmed : UsageStatus.Estimated, key);
 
-    private void DoRecord(MAllocation target, ModelSku sku, long quantity, long startSeconds, long durationSeconds, bool confirmed, int? keyIndex)
+    private void DoRecord(MAllocation target, ModelSku sku, long quantity, long startSeconds, long durationSeconds, bool confirmed, int? keyIndex, ModelActor actor)
     {
+        var principal = Actors[(int)actor];
         var (startNs, endNs) = Interval(startSeconds, durationSeconds);
         var key = keyIndex is { } k ? $"key-{k}" : null;
         var record = ToRecord(target, sku, quantity, startNs, endNs, confirmed, key);
-        var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed, key);
+        var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed, key, actor, AccessLevel.Use);
         if (plan is Refused refused)
         {
-            Expect(refused.Exception, () => store.RecordUsageAsync(Admin, record));
+            Expect(refused.Exception, () => store.RecordUsageAsync(principal, record));
             return;
         }
-        var result = Run(store.RecordUsageAsync(Admin, record));
+        var result = Run(store.RecordUsageAsync(principal, record));
         Tally("record " + DispositionOf(plan));
         Check(result.Disposition == DispositionOf(plan), $"disposition {result.Disposition}, expected {DispositionOf(plan)}");
         ApplyToModel(plan);
@@ -335,7 +367,7 @@ internal sealed class ModelInterpreter : IDisposable
             var (startNs, endNs) = Interval(item.StartSeconds, item.DurationSeconds);
             var key = item.Key is { } k ? $"key-{k}" : null;
             records.Add(ToRecord(target, sku, item.QuantityMicros, startNs, endNs, item.Confirmed, key));
-            var plan = refused is null ? PlanRecord(target, sku, item.QuantityMicros, startNs, endNs, item.Confirmed, key) : null;
+            var plan = refused is null ? PlanRecord(target, sku, item.QuantityMicros, startNs, endNs, item.Confirmed, key, ModelActor.Admin, AccessLevel.Use) : null;
             if (plan is Refused r)
             {
                 refused = r;
@@ -383,7 +415,7 @@ internal sealed class ModelInterpreter : IDisposable
     {
         var (startNs, endNs) = Interval(startSeconds, durationSeconds);
         var record = ToRecord(target, sku, quantity, startNs, endNs, confirmed: false, key: "ignored-by-check-fit");
-        var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed: false, key: null);
+        var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed: false, key: null, ModelActor.Admin, AccessLevel.Read);
         if (plan is Refused refused)
         {
             Expect(refused.Exception, () => store.CheckFitAsync(Admin, record));
@@ -410,19 +442,20 @@ internal sealed class ModelInterpreter : IDisposable
         catalogue[sku.Code] = sku with { Rules = rules };
     }
 
-    private MAllocation? DoReserve(MAllocation target, ModelSku sku, long quantity, long startSeconds, long durationSeconds, int? keyIndex)
+    private MAllocation? DoReserve(MAllocation target, ModelSku sku, long quantity, long startSeconds, long durationSeconds, int? keyIndex, ModelActor actor)
     {
+        var principal = Actors[(int)actor];
         var (startNs, endNs) = Interval(startSeconds, durationSeconds);
         var key = keyIndex is { } k ? $"key-{k}" : null;
         // The record's status is ignored by ReserveAsync (a hold is Estimated); pass Confirmed to prove it.
         var record = ToRecord(target, sku, quantity, startNs, endNs, confirmed: true, key);
-        var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed: false, key);
+        var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed: false, key, actor, AccessLevel.Use);
         if (plan is Refused refused)
         {
-            Expect(refused.Exception, () => store.ReserveAsync(Admin, record));
+            Expect(refused.Exception, () => store.ReserveAsync(principal, record));
             return null;
         }
-        var result = Run(store.ReserveAsync(Admin, record));
+        var result = Run(store.ReserveAsync(principal, record));
         if (plan is Same same)
         {
             Tally("reserve repeated");
@@ -479,17 +512,17 @@ internal sealed class ModelInterpreter : IDisposable
         return false;
     }
 
-    private void DoConfirm(MEvent e, long? finalQuantity, long? finalDurationSeconds)
+    private void DoConfirm(MEvent e, long? finalQuantity, long? finalDurationSeconds, ModelActor actor)
     {
         long? finalEndNs = finalDurationSeconds is { } d ? e.StartNs + d * NsPerSecond : null;
         Func<Task<UsageEvent>> call = () => store.ConfirmAsync(
-            Admin,
+            Actors[(int)actor],
             e.Id,
             finalQuantity is { } q ? global::Allocations.Domain.Quantity.FromMicros(q) : null,
             finalEndNs is { } end ? Ns(end) : null);
-        if (!e.Live)
+        if (Refusal(actor, e.Allocation, AccessLevel.Use, e.Live) is { } refusal)
         {
-            Expect<NotFoundException>(call);
+            Expect(refusal, call);
             return;
         }
         var quantity = finalQuantity ?? e.Quantity;
@@ -536,6 +569,9 @@ internal sealed class ModelInterpreter : IDisposable
         Batch b when allocations.Count > 0 => b.Items.Any(i => Reused(Pick(allocations, i.Target))),
         DeleteAllocation d when allocations.Count > 0 => Reused(Pick(allocations, d.Target)),
         Confirm c when events.Count > 0 => Reused(Pick(events, c.Event)),
+        GrantOp g when allocations.Count > 0 => Reused(Pick(allocations, g.Target)),
+        RevokeOp r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
+        ReadAllocation r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
         Resubmit r when events.Count > 0 => Reused(Pick(events, r.Event).Allocation),
         Release r when events.Count > 0 => Reused(Pick(events, r.Event)),
         DeleteEvent d when events.Count > 0 => Reused(Pick(events, d.Event)),
@@ -545,6 +581,137 @@ internal sealed class ModelInterpreter : IDisposable
     private bool Reused(MAllocation a) => a.Deleted && allocations.Any(o => !o.Deleted && o.Id == a.Id);
 
     private bool Reused(MEvent e) => !e.Live && events.Any(o => o.Live && o.Id == e.Id);
+
+    // ---- access: the model's own reading of the rules, from its grant table ----
+
+    /// <summary>The members of g1 and g2 are members of the organization; u3, in no group, is not, so an
+    /// organization-wide grant does not reach it.</summary>
+    private static ModelGrantee[] GranteesOf(ModelActor actor) => actor switch
+    {
+        ModelActor.U1 => [ModelGrantee.G1, ModelGrantee.Organization],
+        ModelActor.U2 => [ModelGrantee.G2, ModelGrantee.Organization],
+        _ => [],
+    };
+
+    /// <summary>The admin is Admin of every allocation; anyone else holds the highest level granted to a grantee it
+    /// belongs to, on the allocation or on its parent. Nobody holds anything on a deleted allocation.</summary>
+    private static AccessLevel Level(ModelActor actor, MAllocation a)
+    {
+        if (a.Deleted)
+        {
+            return AccessLevel.None;
+        }
+        if (actor == ModelActor.Admin)
+        {
+            return AccessLevel.Admin;
+        }
+        var grantees = GranteesOf(actor);
+        return new[] { a, a.Parent }.OfType<MAllocation>()
+            .SelectMany(x => x.Grants)
+            .Where(g => grantees.Contains(g.Key))
+            .Select(g => g.Value)
+            .DefaultIfEmpty(AccessLevel.None)
+            .Max();
+    }
+
+    /// <summary>The error a call needing <paramref name="need"/> on <paramref name="target"/> must get, or null when
+    /// it may go on: without Read the allocation (or event) does not exist for the caller, with Read but less than
+    /// needed the call is denied. <paramref name="exists"/> is false for a deleted event.</summary>
+    private static Type? Refusal(ModelActor actor, MAllocation target, AccessLevel need, bool exists = true, bool tally = true)
+    {
+        var level = exists ? Level(actor, target) : AccessLevel.None;
+        var visibleToAdmin = exists && !target.Deleted;
+        if (level < AccessLevel.Read)
+        {
+            if (tally && actor != ModelActor.Admin && visibleToAdmin)
+            {
+                Tally("refused as NotFound");
+            }
+            return typeof(NotFoundException);
+        }
+        if (level < need)
+        {
+            if (tally)
+            {
+                Tally("refused as AccessDenied");
+            }
+            return typeof(AccessDeniedException);
+        }
+        if (tally && actor != ModelActor.Admin)
+        {
+            Tally("allowed through a grant");
+        }
+        return null;
+    }
+
+    private static Grantee ToGrantee(ModelGrantee grantee) => grantee switch
+    {
+        ModelGrantee.G1 => Grantee.Group("g1"),
+        ModelGrantee.G2 => Grantee.Group("g2"),
+        _ => Grantee.Organization,
+    };
+
+    private void DoGrant(MAllocation target, ModelGrantee grantee, AccessLevel level)
+    {
+        Func<Task<Grant>> call = () => store.GrantAsync(Admin, target.Id, ToGrantee(grantee), level);
+        if (target.Deleted)
+        {
+            Expect<NotFoundException>(call);
+            return;
+        }
+        var grant = Run(call());
+        Tally(target.Grants.ContainsKey(grantee) ? "grant replaced" : "granted");
+        Check(grant.Allocation == target.Id && grant.Grantee == ToGrantee(grantee) && grant.Level == level && !grant.Inherited, $"granted {grant}, expected {level} to {grantee} on {target.Id}");
+        target.Grants[grantee] = level;
+        CheckGrants(target);
+    }
+
+    private void DoRevoke(MAllocation target, ModelGrantee grantee)
+    {
+        Func<Task<bool>> call = () => store.RevokeAsync(Admin, target.Id, ToGrantee(grantee));
+        if (target.Deleted)
+        {
+            Expect<NotFoundException>(call);
+            return;
+        }
+        var revoked = Run(call());
+        var held = target.Grants.Remove(grantee);
+        Tally(held ? "revoked" : "revoke of no grant");
+        Check(revoked == held, $"revoke of {grantee} on {target.Id} returned {revoked}, expected {held}");
+        CheckGrants(target);
+    }
+
+    /// <summary>The grants in force on an allocation: its own, then its parent's as inherited.</summary>
+    private void CheckGrants(MAllocation target)
+    {
+        static string Show(IEnumerable<(AllocationId, Grantee, AccessLevel, bool)> grants) =>
+            string.Join(", ", grants.Select(g => g.ToString()).Order(StringComparer.Ordinal));
+        var actual = Show(Run(store.ListGrantsAsync(Admin, target.Id)).Select(g => (g.Allocation, g.Grantee, g.Level, g.Inherited)));
+        var expected = Show(new[] { target, target.Parent }.OfType<MAllocation>()
+            .SelectMany(a => a.Grants.Select(g => (a.Id, ToGrantee(g.Key), g.Value, a != target))));
+        Check(actual == expected, $"grants on {target.Id} are [{actual}], the model has [{expected}]");
+    }
+
+    /// <summary>Reads one allocation and the list as <paramref name="actor"/>: the list holds exactly what it may Read.</summary>
+    private void DoReadAllocation(MAllocation target, ModelActor actor)
+    {
+        var principal = Actors[(int)actor];
+        if (Refusal(actor, target, AccessLevel.Read) is { } refusal)
+        {
+            Expect(refusal, () => store.GetAllocationAsync(principal, target.Id));
+        }
+        else
+        {
+            var a = Run(store.GetAllocationAsync(principal, target.Id));
+            var figures = (a.Total.Micros, a.Used.Micros, a.Estimated.Micros);
+            var expected = (target.Total, Used(target), Estimated(target));
+            Check(figures == expected, $"{target.Id} read as {actor}: (Total, Used, Estimated) {figures}, the model says {expected}");
+        }
+        var listed = string.Join(", ", Run(store.ListAllocationsAsync(principal, organization)).Select(a => a.Id.ToString()).Order(StringComparer.Ordinal));
+        var visible = string.Join(", ", allocations.Where(a => Level(actor, a) >= AccessLevel.Read).Select(a => a.Id.ToString()).Order(StringComparer.Ordinal));
+        Check(listed == visible, $"{actor} sees [{listed}], the model says [{visible}]");
+        Tally(visible.Length > 0 ? "list shows granted allocations" : "list shows nothing");
+    }
 
     // ---- the model's figures, recomputed from its events every time ----
 
@@ -690,6 +857,9 @@ internal sealed class ModelInterpreter : IDisposable
         public long Total { get; set; } = total;
 
         public bool Deleted { get; set; }
+
+        /// <summary>The grants stored on this allocation (not the inherited ones).</summary>
+        public Dictionary<ModelGrantee, AccessLevel> Grants { get; } = [];
     }
 
     internal sealed record MEvent(UsageEventId Id, MAllocation Allocation, ModelSku Sku, long Quantity, long StartNs, long EndNs, bool Confirmed, string? Key, long Amount)

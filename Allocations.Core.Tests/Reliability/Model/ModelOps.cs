@@ -5,7 +5,7 @@ namespace Allocations.Tests.Reliability.Model;
 
 // The operations of the model-based test, as plain data so FsCheck can print and shrink a failing sequence.
 // Indices pick among everything created so far (modulo the count), deleted things included, so operations on
-// deleted allocations and events are exercised too. To extend the test (grants and revocations, re-rating, ...):
+// deleted allocations and events are exercised too. To extend the test (re-rating, ...):
 // add a record here, a generator line in ModelOps.Operation, and a case in ModelInterpreter.Step.
 
 /// <summary>One step of a generated sequence.</summary>
@@ -18,12 +18,13 @@ public sealed record CreateTop(long TotalMicros) : ModelOp;
 public sealed record CreateChild(int Parent, long TotalMicros) : ModelOp;
 
 /// <summary>Change a total (a negative total must be refused).</summary>
-public sealed record ChangeTotal(int Target, long TotalMicros) : ModelOp;
+public sealed record ChangeTotal(int Target, long TotalMicros, ModelActor As = ModelActor.Admin) : ModelOp;
 
 /// <summary>Record usage, Estimated or Confirmed, with one of a few keys (so keys repeat) or none.</summary>
-public sealed record Record(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds, bool Confirmed, int? Key) : ModelOp;
+public sealed record Record(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds, bool Confirmed, int? Key, ModelActor As = ModelActor.Admin) : ModelOp;
 
-/// <summary>Record several items in one batch (keys may repeat within it); any refused item refuses the batch.</summary>
+/// <summary>Record several items in one batch (keys may repeat within it); any refused item refuses the batch. Always
+/// by the admin: the items' <c>As</c> is ignored.</summary>
 public sealed record Batch(Record[] Items) : ModelOp
 {
     /// <inheritdoc />
@@ -43,19 +44,60 @@ public sealed record ChangeRate(int Sku, int AtHour, long RateNanos) : ModelOp;
 public sealed record Reopen : ModelOp;
 
 /// <summary>Reserve an Estimated hold.</summary>
-public sealed record Reserve(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds, int? Key) : ModelOp;
+public sealed record Reserve(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds, int? Key, ModelActor As = ModelActor.Admin) : ModelOp;
 
 /// <summary>Confirm an event, optionally with a final quantity and duration (a negative duration must be refused).</summary>
-public sealed record Confirm(int Event, long? FinalQuantityMicros, long? FinalDurationSeconds) : ModelOp;
+public sealed record Confirm(int Event, long? FinalQuantityMicros, long? FinalDurationSeconds, ModelActor As = ModelActor.Admin) : ModelOp;
 
 /// <summary>Release a hold (a Confirmed event must be refused).</summary>
-public sealed record Release(int Event) : ModelOp;
+public sealed record Release(int Event, ModelActor As = ModelActor.Admin) : ModelOp;
 
 /// <summary>Delete an event.</summary>
-public sealed record DeleteEvent(int Event) : ModelOp;
+public sealed record DeleteEvent(int Event, ModelActor As = ModelActor.Admin) : ModelOp;
 
 /// <summary>Delete an allocation, with or without cascading to its children.</summary>
 public sealed record DeleteAllocation(int Target, bool Cascade) : ModelOp;
+
+/// <summary>Grant a level on an allocation to a group or the organization (by the admin); it replaces the grantee's
+/// previous level there.</summary>
+public sealed record GrantOp(int Target, ModelGrantee Grantee, Allocations.Access.AccessLevel Level) : ModelOp;
+
+/// <summary>Revoke a grantee's grant on an allocation (by the admin); false when it held none there.</summary>
+public sealed record RevokeOp(int Target, ModelGrantee Grantee) : ModelOp;
+
+/// <summary>Get an allocation and list the organization's allocations as <paramref name="As"/>: exactly the ones it
+/// may Read are visible.</summary>
+public sealed record ReadAllocation(int Target, ModelActor As) : ModelOp;
+
+/// <summary>Who acts: the organization admin, or a user with no standing of its own: u1 is in group g1, u2 in g2, u3 in
+/// no group (so not a member of the organization, and organization-wide grants do not reach it).</summary>
+public enum ModelActor
+{
+    /// <summary>The organization admin, Admin everywhere.</summary>
+    Admin,
+
+    /// <summary>Member of g1.</summary>
+    U1,
+
+    /// <summary>Member of g2.</summary>
+    U2,
+
+    /// <summary>In no group.</summary>
+    U3,
+}
+
+/// <summary>Who a grant is for.</summary>
+public enum ModelGrantee
+{
+    /// <summary>Group g1.</summary>
+    G1,
+
+    /// <summary>Group g2.</summary>
+    G2,
+
+    /// <summary>The whole organization.</summary>
+    Organization,
+}
 
 internal static class ModelOps
 {
@@ -86,6 +128,12 @@ internal static class ModelOps
 
     private static Gen<int> Index(int max) => Gen.Choose(0, max);
 
+    /// <summary>The admin half the time, so every path the admin reaches stays well covered.</summary>
+    private static Gen<ModelActor> Actor =>
+        Gen.Frequency((3, Gen.Constant(ModelActor.Admin)), (1, Gen.Constant(ModelActor.U1)), (1, Gen.Constant(ModelActor.U2)), (1, Gen.Constant(ModelActor.U3)));
+
+    private static Gen<ModelGrantee> GranteeGen => Gen.Elements(ModelGrantee.G1, ModelGrantee.G2, ModelGrantee.Organization);
+
     private static Gen<Record> RecordOp(int skuCount) =>
         from target in Index(7)
         from sku in Index(skuCount - 1)
@@ -94,16 +142,19 @@ internal static class ModelOps
         from duration in Duration
         from confirmed in Gen.Elements(true, false)
         from key in Key
-        select new Record(target, sku, quantity, start, duration, confirmed, key);
+        from actor in Actor
+        select new Record(target, sku, quantity, start, duration, confirmed, key, actor);
 
     internal static Gen<ModelOp> Operation(int skuCount) =>
         Gen.Frequency(
             (3, Total.Select(t => (ModelOp)new CreateTop(t))),
             (4, Gen.Zip(Index(7), Total).Select(x => (ModelOp)new CreateChild(x.Item1, x.Item2))),
-            (2, Gen.Zip(Index(7), Gen.Frequency((9, Total), (1, Gen.Choose(-1000, -1).Select(m => (long)m))))
-                .Select(x => (ModelOp)new ChangeTotal(x.Item1, x.Item2))),
+            (2, from target in Index(7)
+                from total in Gen.Frequency((9, Total), (1, Gen.Choose(-1000, -1).Select(m => (long)m)))
+                from actor in Actor
+                select (ModelOp)new ChangeTotal(target, total, actor)),
             (8, RecordOp(skuCount).Select(r => (ModelOp)r)),
-            (2, Gen.Choose(1, 5).SelectMany(n => Gen.ArrayOf(RecordOp(skuCount), n)).Select(items => (ModelOp)new Batch(items))),
+            (2, Gen.Choose(1, 5).SelectMany(n => Gen.ArrayOf(RecordOp(skuCount).Select(r => r with { As = ModelActor.Admin }), n)).Select(items => (ModelOp)new Batch(items))),
             (1, from target in Index(7)
                 from sku in Index(skuCount - 1)
                 from quantity in Quantity
@@ -120,19 +171,27 @@ internal static class ModelOps
                 from start in Start
                 from duration in Duration
                 from key in Key
-                select (ModelOp)new Reserve(target, sku, quantity, start, duration, key)),
+                from actor in Actor
+                select (ModelOp)new Reserve(target, sku, quantity, start, duration, key, actor)),
             (4, from e in Index(15)
                 from quantity in Gen.Frequency((2, Gen.Constant<long?>(null)), (1, Quantity.Select(q => (long?)q)))
                 from duration in Gen.Frequency(
                     (6, Gen.Constant<long?>(null)),
                     (3, Duration.Select(d => (long?)d)),
                     (1, Gen.Choose(-3600, -1).Select(d => (long?)d)))
-                select (ModelOp)new Confirm(e, quantity, duration)),
-            (2, Index(15).Select(e => (ModelOp)new Release(e))),
+                from actor in Actor
+                select (ModelOp)new Confirm(e, quantity, duration, actor)),
+            (2, Gen.Zip(Index(15), Actor).Select(x => (ModelOp)new Release(x.Item1, x.Item2))),
             (1, Gen.Constant((ModelOp)new Reopen())),
             (3, Gen.Zip(Index(15), Gen.Elements(true, false)).Select(x => (ModelOp)new Resubmit(x.Item1, x.Item2))),
-            (2, Index(15).Select(e => (ModelOp)new DeleteEvent(e))),
-            (1, Gen.Zip(Index(7), Gen.Elements(true, false)).Select(x => (ModelOp)new DeleteAllocation(x.Item1, x.Item2))));
+            (2, Gen.Zip(Index(15), Actor).Select(x => (ModelOp)new DeleteEvent(x.Item1, x.Item2))),
+            (1, Gen.Zip(Index(7), Gen.Elements(true, false)).Select(x => (ModelOp)new DeleteAllocation(x.Item1, x.Item2))),
+            (6, from target in Index(7)
+                from grantee in GranteeGen
+                from level in Gen.Elements(Allocations.Access.AccessLevel.Read, Allocations.Access.AccessLevel.Use, Allocations.Access.AccessLevel.Admin)
+                select (ModelOp)new GrantOp(target, grantee, level)),
+            (1, Gen.Zip(Index(7), GranteeGen).Select(x => (ModelOp)new RevokeOp(x.Item1, x.Item2))),
+            (2, Gen.Zip(Index(7), Gen.Elements(ModelActor.U1, ModelActor.U2, ModelActor.U3)).Select(x => (ModelOp)new ReadAllocation(x.Item1, x.Item2))));
 
     /// <summary>Sequences of 1 to <see cref="MaxSteps"/> operations; they shrink by dropping operations, so a failure
     /// is reported as a minimal sequence.</summary>
