@@ -77,13 +77,21 @@ public sealed class CrashSafetyTests : IDisposable
         var random = new Random(7);
         var kills = ModelBasedTests.SequenceCount(20);
         var leftBehind = 0;
+        var killedBeforeCreated = 0;
         for (var kill = 0; kill < kills; kill++)
         {
             var path = Path.Combine(directory, $"first-open-{kill}.db");
             using (var worker = StressWorker.Start(path, default, "create"))
             {
-                await Task.Delay(random.Next(0, 400));
+                // Time the kill from the moment the worker starts to open the store: process start-up alone can take
+                // longer than any fixed delay on a loaded machine, which left no file behind in every round.
+                Assert.True(worker.WaitForLine("opening", TimeSpan.FromSeconds(60)), "the worker never started to open the store: " + worker.Errors);
+                await Task.Delay(random.Next(0, 60));
                 worker.KillHard();
+                if (!worker.Lines.Contains("created"))
+                {
+                    killedBeforeCreated++;
+                }
                 Assert.DoesNotContain(worker.Lines, l => l.StartsWith("error", StringComparison.Ordinal));
             }
             if (File.Exists(path))
@@ -108,6 +116,7 @@ public sealed class CrashSafetyTests : IDisposable
             Assert.Equal((long)Allocations.Storage.Migrations.Latest, UserVersion(path));
         }
         Assert.True(leftBehind > 0, "no kill left a file behind; the moments are all too early");
+        Assert.True(killedBeforeCreated > 0, "every worker finished before its kill; the moments are all too late");
     }
 
     private static long UserVersion(string path)

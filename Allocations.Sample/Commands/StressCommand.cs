@@ -181,6 +181,7 @@ internal static class StressCommand
     {
         try
         {
+            Emit("opening"); // the test times its kill from here, not from process start-up
             using var store = await AllocationStore.OpenAsync(path, new AllocationStoreOptions { DurableWrites = false });
             Emit("open");
             try
