@@ -280,7 +280,7 @@ public sealed partial class AllocationStore
         var items = order.Select(k => byKey[k]).ToList();
         var records = items.Select(i => i.Record).ToList();
 
-        var writer = new UsageWriter(session, actor, NowNs());
+        var writer = Writer(session, actor);
         void Refused(int index, AllocationsException ex)
         {
             var job = items[index].Job;
@@ -299,6 +299,7 @@ public sealed partial class AllocationStore
         }
         else
         {
+            writer.Prefetch(records);
             for (var i = 0; i < records.Count; i++)
             {
                 try

@@ -29,7 +29,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.CheckActor(actor);
-                var writer = new UsageWriter(session, actor, NowNs()) { Catalogue = catalogue };
+                var writer = Writer(session, actor);
                 var plan = writer.Plan(record, Operation.RecordUsage, record.Status);
                 writer.Apply(plan);
                 writer.Flush();
@@ -57,8 +57,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.CheckActor(actor);
-                var writer = new UsageWriter(session, actor, NowNs()) { Catalogue = catalogue };
-                writer.Prefetch(records);
+                var writer = Writer(session, actor);
                 var result = ApplyBatch(writer, records, cancellationToken, validated: validated);
                 writer.Flush();
                 return result;
@@ -66,7 +65,11 @@ public sealed partial class AllocationStore
             cancellationToken);
     }
 
-    /// <summary>The batch recording path inside a write transaction (the caller flushes). With
+    /// <summary>A writer for one transaction of this store, sharing the store's compiled-schedule cache.</summary>
+    private UsageWriter Writer(IStorageSession session, Principal actor) => new(session, actor, NowNs()) { Catalogue = catalogue };
+
+    /// <summary>The batch recording path inside a write transaction (the caller flushes): the chunk's allocations and
+    /// keys are prefetched, then the items planned and applied in order. With
     /// <paramref name="refused"/>, an item the store refuses while planning (before it writes anything) is handed to
     /// it and left out (its id is default) instead of failing the batch; a failure while writing always fails it.</summary>
     internal static BatchResult ApplyBatch(
@@ -76,6 +79,7 @@ public sealed partial class AllocationStore
         Action<int, AllocationsException>? refused = null,
         (long StartNs, long EndNs, string? AttributesJson)[]? validated = null)
     {
+        writer.Prefetch(records);
         var ids = new UsageEventId[records.Count];
         int recorded = 0, replaced = 0, unchanged = 0;
         for (var i = 0; i < records.Count; i++)
@@ -137,7 +141,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.CheckActor(actor);
-                var writer = new UsageWriter(session, actor, NowNs()) { Catalogue = catalogue };
+                var writer = Writer(session, actor);
                 var plan = writer.Plan(record, Operation.Reserve, UsageStatus.Estimated);
                 if (plan.Disposition == RecordDisposition.Unchanged)
                 {
@@ -170,7 +174,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.CheckActor(actor);
-                var writer = new UsageWriter(session, actor, NowNs()) { Catalogue = catalogue };
+                var writer = Writer(session, actor);
                 var plan = writer.Plan(record with { ExternalKey = null }, Operation.CheckFit, UsageStatus.Estimated);
                 return writer.Fit(plan);
             },
@@ -200,7 +204,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.CheckActor(actor);
-                var writer = new UsageWriter(session, actor, NowNs());
+                var writer = Writer(session, actor);
                 var row = writer.Event(eventId, Operation.Confirm);
                 var confirmed = writer.Confirm(row, finalQuantity, finalEnd);
                 writer.Flush();
@@ -222,7 +226,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.CheckActor(actor);
-                var writer = new UsageWriter(session, actor, NowNs());
+                var writer = Writer(session, actor);
                 var row = writer.Event(eventId, Operation.ReleaseHold);
                 if (row.Status != (int)UsageStatus.Estimated)
                 {
@@ -247,7 +251,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.CheckActor(actor);
-                var writer = new UsageWriter(session, actor, NowNs());
+                var writer = Writer(session, actor);
                 var row = writer.Event(eventId, Operation.ReadEvents);
                 writer.Allocation(row.AllocationId, row.Status == (int)UsageStatus.Confirmed ? Operation.DeleteConfirmedEvent : Operation.DeleteEstimatedEvent);
                 var deleted = writer.ToEvent(row);
@@ -268,7 +272,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.CheckActor(actor);
-                var writer = new UsageWriter(session, actor, NowNs());
+                var writer = Writer(session, actor);
                 return writer.ToEvent(writer.Event(eventId, Operation.ReadEvents));
             },
             cancellationToken);
@@ -292,7 +296,7 @@ public sealed partial class AllocationStore
                 {
                     return null;
                 }
-                var writer = new UsageWriter(session, actor, NowNs());
+                var writer = Writer(session, actor);
                 try
                 {
                     return writer.ToEvent(writer.Event(new UsageEventId(row.Id), Operation.ReadEvents));

@@ -34,7 +34,7 @@ internal sealed partial class UsageWriter
     private readonly Dictionary<(long OrgId, string Key), (SkuRow Row, RateSchedule Schedule)> skus = [];
     private readonly Dictionary<long, (SkuRow Row, RateSchedule Schedule)> skusById = [];
     private readonly Dictionary<long, RateSchedule?> prices = [];
-    private readonly List<SegmentNs> buffer = [];
+    private readonly SegmentBuffer buffer = new();
     private JournalWriter? journal;
 
     internal UsageWriter(IStorageSession session, Principal actor, long nowNs)
@@ -177,7 +177,6 @@ internal sealed partial class UsageWriter
                 record.Sku.Value,
                 $"SKU '{sku.Code}' is rated in '{sku.UnitCode}' but allocation '{allocation.Name}' is in '{allocation.UnitCode}'");
         }
-        var (amount, usd, segments) = Rate(allocation, sku, schedule, record.Quantity.Micros, startNs, endNs);
         var row = new EventRow
         {
             OrgId = allocation.OrgId,
@@ -189,17 +188,19 @@ internal sealed partial class UsageWriter
             EndNs = endNs,
             Status = (int)status,
             ExternalKey = record.ExternalKey,
-            Amount = amount,
-            Usd = usd,
             Attributes = attributesJson,
             RecordedNs = nowNs,
             RecordedBy = actor.Id,
         };
-        if (record.ExternalKey is null)
+
+        // A repeat of a recorded event (every re-import) is recognized before rating, and needs none. Otherwise the
+        // event is rated first, so that a rating error keeps precedence over what the key says.
+        var existing = record.ExternalKey is null ? null : FindByKey(allocation.OrgId, record.ExternalKey);
+        if (existing is not null && Differences(existing, row).Count == 0)
         {
-            return new PlannedRecord { Disposition = RecordDisposition.Recorded, Row = row, Segments = segments };
+            return new PlannedRecord { Disposition = RecordDisposition.Unchanged, Row = existing, Existing = existing };
         }
-        var existing = FindByKey(allocation.OrgId, record.ExternalKey);
+        (row.Amount, row.Usd, var segments) = Rate(allocation, sku, schedule, record.Quantity.Micros, startNs, endNs);
         if (existing is null)
         {
             return new PlannedRecord { Disposition = RecordDisposition.Recorded, Row = row, Segments = segments };
@@ -212,10 +213,6 @@ internal sealed partial class UsageWriter
                 ["externalKey"]);
         }
         var differences = Differences(existing, row);
-        if (differences.Count == 0)
-        {
-            return new PlannedRecord { Disposition = RecordDisposition.Unchanged, Row = existing, Existing = existing };
-        }
         if (existing.Status == (int)UsageStatus.Confirmed)
         {
             throw new ConflictException(
@@ -229,7 +226,6 @@ internal sealed partial class UsageWriter
 
     private (long Amount, long? Usd, List<SegmentRow> Segments) Rate(AllocationRow allocation, SkuRow sku, RateSchedule schedule, long quantity, long startNs, long endNs)
     {
-        buffer.Clear();
         var amount = Rater.Rate(schedule, (RateBasis)sku.Basis, quantity, startNs, endNs, buffer);
         long? usd = null;
         if (string.Equals(allocation.UnitCode, UnitCode.Usd.Value, StringComparison.OrdinalIgnoreCase))
@@ -238,10 +234,10 @@ internal sealed partial class UsageWriter
         }
         else if (Prices(allocation.UnitId, allocation.UnitCode) is { } priceSchedule)
         {
-            usd = Rater.PriceInUsd(priceSchedule, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(buffer));
+            usd = Rater.PriceInUsd(priceSchedule, buffer.Span);
         }
         var segments = new List<SegmentRow>(buffer.Count);
-        foreach (var s in buffer)
+        foreach (var s in buffer.Span)
         {
             segments.Add(new SegmentRow
             {
