@@ -154,23 +154,48 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         return wal.Exists && wal.Length > 0;
     }
 
+    /// <summary>Reads the application id, schema version and table count through SQLite, writing nothing to the
+    /// database file.</summary>
+    /// <remarks>A read-only connection is tried first. It cannot recover the write-ahead log a killed writer left
+    /// (SQLite answers SQLITE_READONLY), so then a read-write connection that only reads is used, with the checkpoint
+    /// SQLite would run when it closes turned off: recovery rebuilds only the log's index (the -shm file).</remarks>
     private static (int ApplicationId, int UserVersion, long Tables) ReadThroughSqlite(string fullPath)
     {
-        var builder = new SqliteConnectionStringBuilder { DataSource = fullPath, Mode = SqliteOpenMode.ReadOnly, Pooling = false };
         try
         {
-            using var connection = new SqliteConnection(builder.ToString());
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version), (SELECT COUNT(*) FROM sqlite_schema)";
-            using var reader = command.ExecuteReader();
-            reader.Read();
-            return (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt64(2));
+            return Probe(fullPath, SqliteOpenMode.ReadOnly);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == 8)
+        {
+            try
+            {
+                return Probe(fullPath, SqliteOpenMode.ReadWrite);
+            }
+            catch (SqliteException inner)
+            {
+                throw new StoreUnavailableException(fullPath, "the file is damaged or not a database", inner);
+            }
         }
         catch (SqliteException ex)
         {
             throw new StoreUnavailableException(fullPath, "the file is damaged or not a database", ex);
         }
+    }
+
+    private static (int ApplicationId, int UserVersion, long Tables) Probe(string fullPath, SqliteOpenMode mode)
+    {
+        var builder = new SqliteConnectionStringBuilder { DataSource = fullPath, Mode = mode, Pooling = false };
+        using var connection = new SqliteConnection(builder.ToString());
+        connection.Open();
+        if (mode != SqliteOpenMode.ReadOnly)
+        {
+            SQLitePCL.raw.sqlite3_db_config(connection.Handle, SQLitePCL.raw.SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, out _);
+        }
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version), (SELECT COUNT(*) FROM sqlite_schema)";
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt64(2));
     }
 
     private void Initialize(SqliteConnection connection)
