@@ -25,7 +25,7 @@ public sealed partial class AllocationStore
     public Task<RecordResult> RecordUsageAsync(Principal actor, UsageRecord record, CancellationToken cancellationToken = default)
     {
         UsageWriter.Validate(record);
-        return engine.WriteAsync(
+        return Observed("record", () => engine.WriteAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
@@ -35,7 +35,7 @@ public sealed partial class AllocationStore
                 writer.Flush();
                 return new RecordResult(plan.Disposition, writer.ToEvent(plan.Row, plan.Disposition == RecordDisposition.Unchanged ? null : plan.Segments));
             },
-            cancellationToken);
+            cancellationToken), CountRecord);
     }
 
     /// <summary>Records many events in one transaction: all of them or none.</summary>
@@ -53,7 +53,7 @@ public sealed partial class AllocationStore
         {
             validated[i] = WithIndex(i, () => UsageWriter.Validate(records[i]));
         }
-        return engine.WriteAsync(
+        return Observed("batch", () => engine.WriteAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
@@ -62,7 +62,7 @@ public sealed partial class AllocationStore
                 writer.Flush();
                 return result;
             },
-            cancellationToken);
+            cancellationToken), CountBatch);
     }
 
     /// <summary>A writer for one transaction of this store, sharing the store's compiled-schedule cache.</summary>
@@ -137,7 +137,7 @@ public sealed partial class AllocationStore
     public Task<ReserveResult> ReserveAsync(Principal actor, UsageRecord record, CancellationToken cancellationToken = default)
     {
         UsageWriter.Validate(record);
-        return engine.WriteAsync(
+        return Observed("reserve", () => engine.WriteAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
@@ -150,13 +150,14 @@ public sealed partial class AllocationStore
                 var fit = writer.Fit(plan);
                 if (!fit.Fits)
                 {
+                    LogReservationRefused(record.Allocation, fit);
                     return new ReserveResult(fit, null);
                 }
                 writer.Apply(plan);
                 writer.Flush();
                 return new ReserveResult(fit, writer.ToEvent(plan.Row, plan.Segments));
             },
-            cancellationToken);
+            cancellationToken), CountReservation);
     }
 
     /// <summary>Answers "would this fit?" without writing: the same decision <see cref="ReserveAsync"/> would make now.</summary>
@@ -200,7 +201,7 @@ public sealed partial class AllocationStore
         {
             InstantCodec.ToNs(end, "finalEnd");
         }
-        return engine.WriteAsync(
+        return Observed("confirm", () => engine.WriteAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
@@ -210,7 +211,7 @@ public sealed partial class AllocationStore
                 writer.Flush();
                 return writer.ToEvent(confirmed);
             },
-            cancellationToken);
+            cancellationToken));
     }
 
     /// <summary>Releases an Estimated hold: deletes it and gives its amount back.</summary>
@@ -222,7 +223,7 @@ public sealed partial class AllocationStore
     /// <exception cref="AccessDeniedException">The actor lacks Use.</exception>
     /// <exception cref="ConflictException">The event is Confirmed (delete it with <see cref="DeleteEventAsync"/>).</exception>
     public Task<UsageEvent> ReleaseAsync(Principal actor, UsageEventId eventId, CancellationToken cancellationToken = default) =>
-        engine.WriteAsync(
+        Observed("release", () => engine.WriteAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
@@ -237,7 +238,7 @@ public sealed partial class AllocationStore
                 writer.Flush();
                 return released;
             },
-            cancellationToken);
+            cancellationToken));
 
     /// <summary>Deletes a usage event and reverses its amount (a refund or a correction).</summary>
     /// <param name="actor">Use on the allocation for an Estimated event; Admin for a Confirmed one.</param>
@@ -268,14 +269,14 @@ public sealed partial class AllocationStore
     /// <returns>The event.</returns>
     /// <exception cref="NotFoundException">The event does not exist or the actor may not Read its allocation.</exception>
     public Task<UsageEvent> GetEventAsync(Principal actor, UsageEventId eventId, CancellationToken cancellationToken = default) =>
-        engine.ReadAsync(
+        Observed("get_event", () => engine.ReadAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
                 var writer = Writer(session, actor);
                 return writer.ToEvent(writer.Event(eventId, Operation.ReadEvents));
             },
-            cancellationToken);
+            cancellationToken));
 
     /// <summary>Finds the event recorded under an external key in an organization.</summary>
     /// <param name="actor">Read on the event's allocation.</param>

@@ -1,6 +1,9 @@
+using Allocations.Diagnostics;
 using Allocations.Domain;
 using Allocations.Exceptions;
 using Allocations.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using NodaTime;
 
 namespace Allocations;
@@ -52,6 +55,16 @@ public sealed partial class AllocationStore : IDisposable
     public static Task<AllocationStore> OpenInMemoryAsync(AllocationStoreOptions? options = null, CancellationToken cancellationToken = default) =>
         Task.FromResult(Open(SqliteStorageEngine.MemoryPath, options, cancellationToken));
 
+    /// <summary>Opens a file store synchronously: what <see cref="OpenAsync"/> does, for the container's factory.</summary>
+    internal static AllocationStore OpenSynchronously(string path, AllocationStoreOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(path) || path == SqliteStorageEngine.MemoryPath)
+        {
+            throw new InvalidInputException("path", path, "a file path is required");
+        }
+        return Open(path, options, CancellationToken.None);
+    }
+
     private static AllocationStore Open(string path, AllocationStoreOptions? options, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -63,12 +76,19 @@ public sealed partial class AllocationStore : IDisposable
 #pragma warning disable RS0030 // The system clock is the documented default when the host injects none.
         var clock = options.Clock ?? SystemClock.Instance;
 #pragma warning restore RS0030
-        var engine = SqliteStorageEngine.Open(path, options.DurableWrites, options.BusyTimeout.ToTimeSpan());
-        return new AllocationStore(engine, clock);
+        var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
+        var engine = SqliteStorageEngine.Open(path, options.DurableWrites, options.BusyTimeout.ToTimeSpan(), loggerFactory.CreateLogger(AllocationsTelemetry.StorageLogCategory));
+        var store = new AllocationStore(engine, clock);
+        store.AttachHost(loggerFactory, options.MeterFactory);
+        return store;
     }
 
     /// <summary>Closes the store and releases its file handles.</summary>
-    public void Dispose() => engine.Dispose();
+    public void Dispose()
+    {
+        engine.Dispose();
+        telemetry.Dispose();
+    }
 
     private long NowNs() => InstantCodec.ToNsUnchecked(clock.GetCurrentInstant());
 

@@ -88,11 +88,11 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("GetUsdPricesAsync", Need.Grantee, Operation.ReadCatalogue, async (s, a, c) => await s.GetUsdPricesAsync(a, c.Org, TestStore.CoreHours), readOnly: true),
 
         // Allocations
-        Op("CreateAllocationAsync", Need.OrgAdmin, Operation.CreateTopLevelAllocation, async (s, a, c) => await s.CreateAllocationAsync(a, c.Org, new NewAllocation("Top", TestStore.CoreHours, Amount.FromUnits(10m)))),
-        Op("CreateAllocationAsync", Need.Admin, Operation.CreateChildAllocation, async (s, a, c) => await s.CreateAllocationAsync(a, c.Org, new NewAllocation("Sibling", TestStore.CoreHours, Amount.FromUnits(10m), c.Parent)), onParent: true),
+        Op("CreateAllocationAsync", Need.OrgAdmin, Operation.CreateTopLevelAllocation, async (s, a, c) => await s.CreateAllocationAsync(a, c.Org, new NewAllocation("Top", TestStore.CoreHours, Amount.FromDecimal(10m)))),
+        Op("CreateAllocationAsync", Need.Admin, Operation.CreateChildAllocation, async (s, a, c) => await s.CreateAllocationAsync(a, c.Org, new NewAllocation("Sibling", TestStore.CoreHours, Amount.FromDecimal(10m), c.Parent)), onParent: true),
         Op("GetAllocationAsync", Need.Read, Operation.ReadAllocation, async (s, a, c) => await s.GetAllocationAsync(a, c.Child), readOnly: true),
         Op("ListAllocationsAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.ListAllocationsAsync(a, c.Org), readOnly: true),
-        Op("ChangeTotalAsync", Need.Admin, Operation.ChangeTotal, async (s, a, c) => await s.ChangeTotalAsync(a, c.Child, Amount.FromUnits(600m), "top-up")),
+        Op("ChangeTotalAsync", Need.Admin, Operation.ChangeTotal, async (s, a, c) => await s.ChangeTotalAsync(a, c.Child, Amount.FromDecimal(600m), "top-up")),
         Op("GetTotalHistoryAsync", Need.Read, Operation.ReadAllocation, async (s, a, c) => await s.GetTotalHistoryAsync(a, c.Child), readOnly: true),
         Op("DeleteAllocationAsync", Need.OrgAdminOnAllocation, Operation.DeleteAllocation, async (s, a, c) => await s.DeleteAllocationAsync(a, c.Child)),
 

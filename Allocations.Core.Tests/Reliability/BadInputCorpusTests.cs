@@ -45,7 +45,7 @@ public class BadInputCorpusTests
             var t = await TestStore.CreateAsync();
             var parent = await t.CreateAllocationAsync("Physics", 1000m);
             var child = await t.CreateAllocationAsync("Physics/Alice", 100m, parent);
-            var cash = await t.Store.CreateAllocationAsync(Admin, t.Organization, new NewAllocation("Cash", UnitCode.Usd, Amount.FromUnits(500m)));
+            var cash = await t.Store.CreateAllocationAsync(Admin, t.Organization, new NewAllocation("Cash", UnitCode.Usd, Amount.FromDecimal(500m)));
             await t.Store.CreateSkuAsync(Admin, t.Organization, new SkuCode("STORAGE_GB"), UnitCode.Usd, RateBasis.PerHour);
             await t.Store.AddRateRuleAsync(Admin, t.Organization, new SkuCode("STORAGE_GB"), Nov1, null, Rate.FromDecimal(0.0001m));
             var hold = (await t.Store.ReserveAsync(Admin, TestStore.Cpu1(child, 2m, Nov20, Nov20 + Duration.FromHours(2)))).Event!;
@@ -68,7 +68,7 @@ public class BadInputCorpusTests
         new(name, typeof(TException), null, act, arrange);
 
     private static Task Create(Context c, string name, decimal total = 10m, AllocationId? parent = null, UnitCode? unit = null) =>
-        c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation(name, unit ?? TestStore.CoreHours, Amount.FromUnits(total), parent));
+        c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation(name, unit ?? TestStore.CoreHours, Amount.FromDecimal(total), parent));
 
     /// <summary>A SKU whose only rule ends an hour after Nov 20, and a hold on it that can be confirmed past that.</summary>
     private static async Task ArrangeBurstHold(Context c)
@@ -99,8 +99,8 @@ public class BadInputCorpusTests
         Invalid("control character in first admin id", "userId", c => c.S.CreateOrganizationAsync(Principal.System, "Other", "bo\u0007ss")),
         Invalid("empty user id", "userId", c => c.S.AddOrganizationAdminAsync(Admin, c.Org, "")),
         Invalid("default principal", "actor", c => c.S.ListAllocationsAsync(default, c.Org)),
-        Invalid("reason of 2,001 characters", "reason", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromUnits(5m), new string('r', 2001))),
-        Invalid("null reason", "reason", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromUnits(5m), null!)),
+        Invalid("reason of 2,001 characters", "reason", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromDecimal(5m), new string('r', 2001))),
+        Invalid("null reason", "reason", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromDecimal(5m), null!)),
 
         // ---- SQL metacharacters where they are not allowed, or must match nothing ----
         Invalid("SQL in a SKU code", "sku", c => c.S.CreateSkuAsync(Admin, c.Org, new SkuCode("X'; DROP TABLE skus;--"), TestStore.CoreHours, RateBasis.PerHour)),
@@ -144,9 +144,9 @@ public class BadInputCorpusTests
         Invalid("rate beyond 64 bits", "rate", c => c.S.ChangeRateAsync(Admin, c.Org, TestStore.Gpu, Nov20, Rate.FromDecimal(decimal.MaxValue))),
         Invalid("rate with ten decimals", "rate", c => c.S.ChangeRateAsync(Admin, c.Org, TestStore.Gpu, Nov20, Rate.FromDecimal(0.0000000001m))),
         Invalid("negative initial total", "total", c => c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation("Neg", TestStore.CoreHours, Amount.FromMicros(-1)))),
-        Invalid("total changed below zero", "total", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromUnits(-100m), "oops")),
-        Invalid("total beyond 64 bits", "amount", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromUnits(decimal.MaxValue), "too rich")),
-        Invalid("total with seven decimals", "amount", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromUnits(1.0000001m), "too fine")),
+        Invalid("total changed below zero", "total", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromDecimal(-100m), "oops")),
+        Invalid("total beyond 64 bits", "amount", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromDecimal(decimal.MaxValue), "too rich")),
+        Invalid("total with seven decimals", "amount", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromDecimal(1.0000001m), "too fine")),
 
         // ---- instants and intervals ----
         Invalid("end before start", "end", c => c.S.RecordUsageAsync(Admin, c.Cpu(start: Nov20, end: Nov20 - Duration.FromNanoseconds(1)))),

@@ -1,6 +1,9 @@
+using System.Diagnostics;
 using System.Reflection;
+using Allocations.Diagnostics;
 using Allocations.Exceptions;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 
 namespace Allocations.Storage;
 
@@ -29,7 +32,9 @@ internal static class Migrations
     }
 
     /// <summary>Brings the schema up to <see cref="Latest"/> inside <paramref name="transaction"/>.</summary>
-    internal static void Apply(SqliteConnection connection, SqliteTransaction transaction, string location, int? upTo = null)
+    /// <remarks>Each script applied is logged at Information to <paramref name="logger"/> (once the transaction
+    /// commits, every one of them is in the file).</remarks>
+    internal static void Apply(SqliteConnection connection, SqliteTransaction transaction, string location, int? upTo = null, ILogger? logger = null)
     {
         var target = upTo ?? Latest;
         var current = Scalar(connection, transaction, "PRAGMA user_version");
@@ -52,7 +57,12 @@ internal static class Migrations
             command.Transaction = transaction;
             command.CommandText = ReadScript(version) +
                 $"\nPRAGMA user_version = {version};\nPRAGMA application_id = {SqliteStorageEngine.ApplicationId};";
+            var started = Stopwatch.GetTimestamp();
             command.ExecuteNonQuery();
+            if (logger is not null)
+            {
+                Log.SchemaMigrated(logger, version, location, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
         }
     }
 

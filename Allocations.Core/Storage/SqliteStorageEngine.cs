@@ -1,6 +1,10 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
+using Allocations.Diagnostics;
 using Allocations.Exceptions;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Allocations.Storage;
 
@@ -13,12 +17,16 @@ internal sealed class SqliteStorageEngine : IStorageEngine
 
     internal const string MemoryPath = ":memory:";
 
+    /// <summary>Taking the write lock faster than this is not worth a log line (it normally takes microseconds).</summary>
+    private const double LockWaitLogMs = 10;
+
     private readonly string connectionString;
     private readonly SemaphoreSlim writeGate = new(1, 1);
     private readonly SqliteConnection? memoryConnection;
     private readonly bool durableFull;
     private readonly int busyTimeoutMs;
     private bool disposed;
+    private ILogger log = NullLogger.Instance;
 
     // File stores write through one long-lived connection with its compiled statements (see StatementCache); the
     // write gate serializes its use. An in-memory store has one connection for everything, gated likewise.
@@ -38,14 +46,15 @@ internal sealed class SqliteStorageEngine : IStorageEngine
 
     /// <summary>Opens (creating when missing) and upgrades a store. A file that is not an Allocations database, or
     /// comes from a newer schema, is refused before anything writes to it.</summary>
-    internal static SqliteStorageEngine Open(string path, bool durableFull, TimeSpan busyTimeout)
+    internal static SqliteStorageEngine Open(string path, bool durableFull, TimeSpan busyTimeout, ILogger? logger = null)
     {
+        logger ??= NullLogger.Instance;
         var busyMs = (int)Math.Clamp(busyTimeout.TotalMilliseconds, 0, int.MaxValue);
         if (path == MemoryPath)
         {
             var memory = new SqliteConnection("Data Source=:memory:;Foreign Keys=True");
             memory.Open();
-            var engine = new SqliteStorageEngine(MemoryPath, memory.ConnectionString, memory, durableFull, busyMs);
+            var engine = new SqliteStorageEngine(MemoryPath, memory.ConnectionString, memory, durableFull, busyMs) { log = logger };
             engine.Initialize(memory);
             return engine;
         }
@@ -60,7 +69,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             Pooling = true,
             DefaultTimeout = Math.Max(1, busyMs / 1000),
         };
-        var fileEngine = new SqliteStorageEngine(fullPath, builder.ToString(), null, durableFull, busyMs);
+        var fileEngine = new SqliteStorageEngine(fullPath, builder.ToString(), null, durableFull, busyMs) { log = logger };
         try
         {
             using var connection = fileEngine.OpenConnection();
@@ -216,7 +225,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         try
         {
             using var transaction = connection.BeginTransaction(deferred: false);
-            Migrations.Apply(connection, transaction, Location);
+            Migrations.Apply(connection, transaction, Location, logger: log);
             using (var check = connection.CreateCommand())
             {
                 check.Transaction = transaction;
@@ -263,10 +272,13 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(disposed, this);
         var gated = write || memoryConnection is not null;
-        if (gated)
+        if (gated && !writeGate.Wait(0, CancellationToken.None))
         {
+            var waitStart = Stopwatch.GetTimestamp();
             await writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            Log.WriteGateWait(log, (long)Stopwatch.GetElapsedTime(waitStart).TotalMilliseconds, Location);
         }
+        var lockStart = 0L;
         try
         {
             var cached = gated;
@@ -277,7 +289,12 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             }
             try
             {
+                lockStart = Stopwatch.GetTimestamp();
                 using var transaction = connection.BeginTransaction(deferred: !write);
+                if (write && Stopwatch.GetElapsedTime(lockStart) is { TotalMilliseconds: >= LockWaitLogMs } waited)
+                {
+                    Log.WriteLockWait(log, (long)waited.TotalMilliseconds, Location);
+                }
                 using var session = new SqliteSession(connection, transaction, cancellationToken) { Statements = cached ? statements : null };
                 var result = work(session);
                 cancellationToken.ThrowIfCancellationRequested();
@@ -294,6 +311,10 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         }
         catch (SqliteException ex)
         {
+            if (ex.SqliteErrorCode is 5 or 6)
+            {
+                Log.WriteLockTimeout(log, lockStart == 0 ? 0 : (long)Stopwatch.GetElapsedTime(lockStart).TotalMilliseconds, Location, busyTimeoutMs);
+            }
             if (write && memoryConnection is null)
             {
                 DropWriteConnection(); // start the next write on a fresh connection, whatever state SQLite left

@@ -37,10 +37,10 @@ internal static class SampleData
         await store.AddRateRuleAsync(system, org, Cpu, since, null, Rate.FromDecimal(1m));
         await store.CreateSkuAsync(system, org, Gpu, CoreHours, RateBasis.PerHour);
         await store.AddRateRuleAsync(system, org, Gpu, since, null, Rate.FromDecimal(16m));
-        var physics = await store.CreateAllocationAsync(system, org, new NewAllocation("Physics", CoreHours, Amount.FromUnits(150_000m)));
-        var theory = await store.CreateAllocationAsync(system, org, new NewAllocation("Physics-Theory", CoreHours, Amount.FromUnits(40_000m), physics.Id));
-        var lab = await store.CreateAllocationAsync(system, org, new NewAllocation("Physics-Lab", CoreHours, Amount.FromUnits(45_000m), physics.Id));
-        var chemistry = await store.CreateAllocationAsync(system, org, new NewAllocation("Chemistry", CoreHours, Amount.FromUnits(30_000m)));
+        var physics = await store.CreateAllocationAsync(system, org, new NewAllocation("Physics", CoreHours, Amount.FromDecimal(150_000m)));
+        var theory = await store.CreateAllocationAsync(system, org, new NewAllocation("Physics-Theory", CoreHours, Amount.FromDecimal(40_000m), physics.Id));
+        var lab = await store.CreateAllocationAsync(system, org, new NewAllocation("Physics-Lab", CoreHours, Amount.FromDecimal(45_000m), physics.Id));
+        var chemistry = await store.CreateAllocationAsync(system, org, new NewAllocation("Chemistry", CoreHours, Amount.FromDecimal(30_000m)));
         await store.CreateAllocationAsync(system, org, new NewAllocation("Biology", CoreHours, Amount.Zero));
 
         var random = new Random(2026);
