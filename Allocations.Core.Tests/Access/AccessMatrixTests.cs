@@ -120,6 +120,8 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("ListGrantsAsync", Need.Admin, Operation.ReadGrants, async (s, a, c) => await s.ListGrantsAsync(a, c.Child), readOnly: true),
         Op("GetAllocationJournalAsync", Need.Admin, Operation.ReadAllocationJournal, async (s, a, c) => await s.GetAllocationJournalAsync(a, c.Child), readOnly: true),
         Op("GetOrganizationJournalAsync", Need.OrgAdmin, Operation.ReadOrganizationJournal, async (s, a, c) => await s.GetOrganizationJournalAsync(a, c.Org), readOnly: true),
+        Op("ReadAllocationJournalAsync", Need.Admin, Operation.ReadAllocationJournal, async (s, a, c) => await s.ReadAllocationJournalAsync(a, c.Child).ToListAsync(), readOnly: true),
+        Op("ReadOrganizationJournalAsync", Need.OrgAdmin, Operation.ReadOrganizationJournal, async (s, a, c) => await s.ReadOrganizationJournalAsync(a, c.Org).ToListAsync(), readOnly: true),
         Op("VerifyJournalAsync", Need.OrgAdmin, Operation.VerifyJournal, async (s, a, c) => await s.VerifyJournalAsync(a, c.Org), readOnly: true),
 
         // Listings that are never refused: they show only what the caller may see
@@ -129,6 +131,7 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         // Reports and export
         Op("GetAllocationTableAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.GetAllocationTableAsync(a, c.Org), readOnly: true),
         Op("ListEventsAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.ListEventsAsync(a, c.Child), readOnly: true),
+        Op("ReadEventsAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.ReadEventsAsync(a, c.Child).ToListAsync(), readOnly: true),
         Op("ExportEventsAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.ExportEventsAsync(a, c.Child, null, new StringWriter(), global::Allocations.Reporting.ExportFormat.Csv, null, CancellationToken.None), readOnly: true),
         Op("GetUsageReportAsync", Need.Read, Operation.ReadAllocation, async (s, a, c) => await s.GetUsageReportAsync(a, new global::Allocations.Reporting.UsageReportRequest(c.Org) { Allocations = [c.Child] }), readOnly: true),
 
