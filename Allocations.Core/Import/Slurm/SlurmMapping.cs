@@ -69,7 +69,9 @@ public sealed class SlurmMapping
         LockTimeout = lockTimeout;
     }
 
-    /// <summary>Gets the cluster name, as sacct prints it in <c>Cluster</c>.</summary>
+    /// <summary>Gets the cluster name, lower-cased (Slurm lower-cases ClusterName, and sacct prints it so in
+    /// <c>Cluster</c>): "lab", "LAB" and "Lab" in the mapping file are one cluster, with one watermark, one lock and
+    /// one set of event keys.</summary>
     public string Cluster { get; }
 
     /// <summary>Gets the zone sacct's local times are read in.</summary>
@@ -167,7 +169,7 @@ public sealed class SlurmMapping
                 throw new InvalidInputException("(root)", root.ValueKind.ToString(), "the mapping must be a JSON object");
             }
             CheckKeys(root, "", "cluster", "timeZone", "accounts", "partitions", "skus", "defaults");
-            var cluster = RequiredString(root, "cluster");
+            var cluster = RequiredString(root, "cluster").ToLowerInvariant();
             var zoneId = RequiredString(root, "timeZone");
             var zone = DateTimeZoneProviders.Tzdb.GetZoneOrNull(zoneId)
                 ?? throw new InvalidInputException("timeZone", zoneId, "not a tzdb time zone id (for example America/Chicago or UTC)");
