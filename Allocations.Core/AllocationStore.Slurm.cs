@@ -472,17 +472,7 @@ public sealed partial class AllocationStore
         }
         foreach (var job in parsed.Jobs)
         {
-            MappedJob mapped;
-            try
-            {
-                mapped = SlurmJobMapper.Map(job, mapping, window.Until, Resolve);
-            }
-            catch (ArithmeticException ex)
-            {
-                // A figure of the line (a time, a length, a quantity) outside what the importer can represent.
-                skipped.Add(new SlurmSkip(job.LineNumber, job.JobId, SlurmSkipReason.Malformed, $"a figure is out of range: {ex.Message}"));
-                continue;
-            }
+            var mapped = SlurmJobMapper.Map(job, mapping, window.Until, Resolve);
             if (mapped.NotStarted)
             {
                 notStarted++;

@@ -48,6 +48,23 @@ internal static class SlurmJobMapper
         Instant snapshot,
         Func<string, SkuCode, (AllocationId Allocation, RateBasis Basis, string? Refusal)> resolve)
     {
+        try
+        {
+            return MapChecked(job, mapping, snapshot, resolve);
+        }
+        catch (OverflowException ex)
+        {
+            // A time plus ElapsedRaw past the end of time, a length past 292 years: the line is reported, never thrown.
+            return new MappedJob(null, new SlurmSkip(job.LineNumber, job.JobId, SlurmSkipReason.Malformed, $"a time or length is out of range: {ex.Message}"), false, null);
+        }
+    }
+
+    private static MappedJob MapChecked(
+        SacctJob job,
+        SlurmMapping mapping,
+        Instant snapshot,
+        Func<string, SkuCode, (AllocationId Allocation, RateBasis Basis, string? Refusal)> resolve)
+    {
         SlurmSkip Skip(SlurmSkipReason reason, string detail) => new(job.LineNumber, job.JobId, reason, detail);
 
         if (job.Cluster is { } cluster && !string.Equals(cluster, mapping.Cluster, StringComparison.OrdinalIgnoreCase))
