@@ -6,13 +6,14 @@ using Allocations.Tests.Support;
 using NodaTime;
 using NodaTime.Testing;
 using Xunit;
+using Xunit.Abstractions;
 using static Allocations.Tests.Import.Slurm.SlurmFixture;
 
 namespace Allocations.Tests.Import.Slurm;
 
 /// <summary>The sacct/sacctmgr runner, with scripts standing in for the commands, and (with
 /// <c>ALLOCATIONS_SLURM_BIN</c> naming the directory of the real sacct and sacctmgr) against a real cluster.</summary>
-public sealed class SlurmCommandsTests : IDisposable
+public sealed class SlurmCommandsTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string directory = TestStore.NewDirectory();
 
@@ -137,6 +138,11 @@ public sealed class SlurmCommandsTests : IDisposable
         t.Clock.Advance(Duration.FromDays(2));
         var replay = await SyncAsync(t, outputs[1]);
 
+        foreach (var (name, r) in new[] { ("first", first), ("second", second), ("replay", replay) })
+        {
+            output.WriteLine($"{name}: {r.Outcome} jobs {r.Jobs} recorded {r.Recorded} replaced {r.Replaced} unchanged {r.Unchanged} stale {r.Stale} skipped {r.Skipped.Count} warnings {r.Warnings.Count} watermark {r.Watermark}");
+        }
+        output.WriteLine($"figures after the second run (used, estimated): physics {figures.Item1}, chemistry {figures.Item2}; running jobs' ElapsedRaw estimates {string.Join(", ", RunningJobs(outputs[1]))}");
         Assert.Equal(SlurmSyncOutcome.Completed, first.Outcome);
         Assert.True(first.Recorded > 0, "the first run recorded nothing");
         Assert.Empty(first.Warnings);
@@ -152,6 +158,11 @@ public sealed class SlurmCommandsTests : IDisposable
         Assert.Empty(await t.Store.CheckSlurmClusterAsync(TestStore.Admin, t.Organization, Mapping(), options.ListClusters));
         var wrong = SlurmMapping.Parse(MappingJson().Replace("\"cluster\": \"lab\"", "\"cluster\": \"lba\"", StringComparison.Ordinal));
         Assert.Single(await t.Store.CheckSlurmClusterAsync(TestStore.Admin, t.Organization, wrong, options.ListClusters));
+        var misspelt = await t.Store.SyncSlurmFromSacctAsync(TestStore.Admin, t.Organization, wrong,
+            async (window, ct) => await SlurmCommands.RunSacctAsync(sacct, wrong, window, null, ct), options with { Since = now - Duration.FromHours(24) });
+        output.WriteLine($"misspelt cluster: {misspelt.Outcome} jobs {misspelt.Jobs}; {string.Join(" | ", misspelt.Warnings)}");
+        Assert.Equal(real is { Length: > 0 } ? 0 : first.Jobs, misspelt.Jobs); // the stand-in prints the capture whatever the cluster
+        Assert.Contains(misspelt.Warnings, w => w.Contains("sacct does not know that cluster", StringComparison.Ordinal));
     }
 
     /// <summary>The Estimated amount of each running job line, worked out from the output alone: cpus (or gres/gpu on
