@@ -8,8 +8,8 @@ using Xunit;
 
 namespace Allocations.Tests.Access;
 
-/// <summary>What an operation needs, written here from DESIGN §5 and the access issue, independently of the library's
-/// own table in <c>Access/Permissions.cs</c>.</summary>
+/// <summary>What an operation needs, written here from the documented permission table
+/// (docs/access-and-journal.md), independently of the library's own table in <c>Access/Permissions.cs</c>.</summary>
 public enum Need
 {
     /// <summary>Only the system actor.</summary>
@@ -139,6 +139,8 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("SyncSlurmAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.SyncSlurmAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson), new StringReader(SacctHeader))),
         Op("SyncSlurmFromSacctAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.SyncSlurmFromSacctAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson), (_, _) => Task.FromResult<TextReader>(new StringReader(SacctHeader)))),
         Op("CheckSlurmMappingAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.CheckSlurmMappingAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson)), readOnly: true),
+        Op("CheckSlurmClusterAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.CheckSlurmClusterAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson), _ => Task.FromResult<IReadOnlyList<string>>(["lab"])), readOnly: true),
+        Op("ReleaseSlurmLockAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.ReleaseSlurmLockAsync(a, c.Org, "lab")),
     ];
 
     private const string SlurmMappingJson = """
@@ -157,7 +159,7 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         return data;
     }
 
-    /// <summary>The outcome the issue asks for: allowed, or refused as not found / access denied.</summary>
+    /// <summary>The expected outcome: allowed, or refused as not found / access denied.</summary>
     private static Type? Expected(MatrixOp op, Holder holder)
     {
         var level = holder.LevelOn(op.OnParent);
