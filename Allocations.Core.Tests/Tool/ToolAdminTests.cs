@@ -211,6 +211,6 @@ public sealed class ToolAdminTests : IDisposable
         {
             Assert.True(File.Exists(Path.Combine(folder, file)), file);
         }
-        Assert.DoesNotContain(tool.Files(), f => f.StartsWith(tool.Directory + Path.DirectorySeparatorChar, StringComparison.Ordinal));
+        Assert.Equal([tool.PathOf("slurm.json")], tool.Files().Where(f => f.StartsWith(tool.Directory + Path.DirectorySeparatorChar, StringComparison.Ordinal)));
     }
 }

@@ -29,7 +29,7 @@ internal sealed class CommonOptions
 }
 
 /// <summary>One command's open store, organization and actor.</summary>
-internal sealed class Scope : IDisposable
+internal sealed class Scope
 {
     private readonly string? orgText;
     private OrganizationId? organization;
@@ -74,8 +74,7 @@ internal sealed class Scope : IDisposable
                 throw new UsageException("--org NAME|ID (or ALLOCATIONS_ORG) is required");
             }
             using var store = await AllocationStore.OpenAsync(path, null, ct);
-            using var scope = new Scope(store, path, actor, orgText);
-            return await body(scope, parse, ct);
+            return await body(new Scope(store, path, actor, orgText), parse, ct);
         });
     }
 
@@ -150,11 +149,6 @@ internal sealed class Scope : IDisposable
     {
         var units = await Store.ListUnitsAsync(Actor, await OrgAsync(ct), ct);
         return new Precision(units.ToDictionary(u => u.Code, u => u.DisplayPrecision));
-    }
-
-    public void Dispose()
-    {
-        // The store is owned by the action that opened it.
     }
 }
 

@@ -60,9 +60,16 @@ internal static class Tool
         }
 
         using var cancel = new CancellationTokenSource();
+        var signals = 0;
         void OnSignal(PosixSignalContext context)
         {
-            context.Cancel = true; // do not die at once: let the command cancel, release its lock and close the store
+            // The first signal cancels: the command stops, releases its lock and closes the store (nothing is
+            // half-written: every write is one transaction). A second one terminates at once.
+            if (Interlocked.Increment(ref signals) > 1)
+            {
+                return;
+            }
+            context.Cancel = true;
             Console.Error.WriteLine(Stamp($"{SignalName(context.Signal)} received: cancelling"));
             cancel.Cancel();
         }
