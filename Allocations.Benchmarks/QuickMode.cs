@@ -302,7 +302,7 @@ internal static class QuickMode
     }
 
     /// <summary>Keyed batch ingest and the raw baseline over the same events, batch for batch in alternation, so that
-    /// both see the same load on a shared machine: medians of per-batch rates.</summary>
+    /// both see the same load on a busy machine: medians of per-batch rates.</summary>
     private static async Task<(double Ingest, double Raw, string Path)> IngestVsRawAsync(string directory, int count)
     {
         var path = Path.Combine(directory, "ingest.db");

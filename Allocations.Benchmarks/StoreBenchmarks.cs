@@ -6,7 +6,7 @@ using NodaTime;
 
 namespace Allocations.Benchmarks;
 
-/// <summary>The store's hot paths on real SQLite files with default durability, over the workload: keyed
+/// <summary>The store's hot paths on real SQLite files with default durability, over the benchmark workload: keyed
 /// batch ingest of 10,000 events, one record per call, one reservation per call, the allocation table, and the
 /// raw-SQLite baseline inserting the same event rows with one prepared statement. Files grow across iterations, as
 /// a real store does; each batch uses fresh keys.</summary>

@@ -4,8 +4,8 @@ using NodaTime;
 
 namespace Allocations.Benchmarks;
 
-/// <summary>The workload of issue 4: 8 SKUs with 24 monthly rules each, 1,000 allocations (100 parents × 9
-/// children), events of 1 hour to 3 days with Slurm-like keys (<c>cluster:jobid:submit</c>).</summary>
+/// <summary>The benchmark workload (docs/performance.md): 8 SKUs with 24 monthly rules each, 1,000 allocations (100
+/// parents × 9 children), events of 1 hour to 3 days with Slurm-like keys (<c>cluster:jobid:submit</c>).</summary>
 internal static class Workload
 {
     internal const int SkuCount = 8;

@@ -8,8 +8,8 @@ using Xunit;
 
 namespace Allocations.Tests.Access;
 
-/// <summary>What an operation needs, written here from DESIGN §5 and the access issue, independently of the library's
-/// own table in <c>Access/Permissions.cs</c>.</summary>
+/// <summary>What an operation needs, written here from the documented permission table
+/// (docs/access-and-journal.md), independently of the library's own table in <c>Access/Permissions.cs</c>.</summary>
 public enum Need
 {
     /// <summary>Only the system actor.</summary>
@@ -154,7 +154,7 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         return data;
     }
 
-    /// <summary>The outcome the issue asks for: allowed, or refused as not found / access denied.</summary>
+    /// <summary>The expected outcome: allowed, or refused as not found / access denied.</summary>
     private static Type? Expected(MatrixOp op, Holder holder)
     {
         var level = holder.LevelOn(op.OnParent);

@@ -3,8 +3,9 @@ using Allocations.Domain;
 
 namespace Allocations.Tests.Rating;
 
-/// <summary>The rating rules of DESIGN §4 written the plainest way, in BigInteger, as the oracle for the fast rater:
-/// linear search for the rule in force, one exact quotient per segment, half-to-even rounding by comparison.</summary>
+/// <summary>The rating rules (docs/rating.md) written the plainest way, in BigInteger, as the oracle for the fast
+/// rater: linear search for the rule in force, one exact quotient per segment, half-to-even rounding by
+/// comparison.</summary>
 internal static class ReferenceRater
 {
     private static readonly BigInteger NanosPerHour = 3_600_000_000_000L;

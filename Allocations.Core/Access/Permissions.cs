@@ -46,10 +46,11 @@ internal enum RequirementScope
     Grantee,
 }
 
-/// <summary>The one table of who may do what (DESIGN §5). The system actor satisfies every row; an organization
-/// admin every row but <see cref="RequirementScope.System"/>; everyone else only allocation rows, through the level
-/// they hold on the allocation (the highest of their groups' grants and the organization-wide grant, on the
-/// allocation or its parent), and <see cref="RequirementScope.Grantee"/> rows when they hold any grant at all.</summary>
+/// <summary>The one table of who may do what (documented in docs/access-and-journal.md). The system actor satisfies
+/// every row; an organization admin every row but <see cref="RequirementScope.System"/>; everyone else only allocation
+/// rows, through the level they hold on the allocation (the highest of their groups' grants and the organization-wide
+/// grant, on the allocation or its parent), and <see cref="RequirementScope.Grantee"/> rows when they hold any grant at
+/// all.</summary>
 internal static class Permissions
 {
     private static readonly Dictionary<Operation, Requirement> Table = new()

@@ -11,9 +11,10 @@ internal sealed record ModelRule(long FromNs, long? ToNs, long RateNanos)
 /// <summary>A SKU of the model: PerHour or PerUnit, with a fixed list of rules (possibly with gaps).</summary>
 internal sealed record ModelSku(string Code, bool PerHour, IReadOnlyList<ModelRule> Rules);
 
-/// <summary>The model's own rater, written from DESIGN.md §4 and not from the library: split the interval at every
-/// rule boundary, price each piece exactly with <see cref="BigInteger"/>, round each piece half to even to a
-/// millionth, and add the rounded pieces. Returns null where some instant has no rule (the store must refuse).</summary>
+/// <summary>The model's own rater, written from the documented rating rules (docs/rating.md) and not from the library:
+/// split the interval at every rule boundary, price each piece exactly with <see cref="BigInteger"/>, round each piece
+/// half to even to a millionth, and add the rounded pieces. Returns null where some instant has no rule (the store must
+/// refuse).</summary>
 internal static class ModelRater
 {
     private static readonly BigInteger NanosPerHour = new(3_600_000_000_000L);
