@@ -215,6 +215,24 @@ internal static class Values
         },
     };
 
+    /// <summary>Restricts a text option to a few words, ignoring case (the value is the word as listed).</summary>
+    internal static Option<T> OneOf<T>(this Option<T> option, params string[] words)
+        where T : class?
+    {
+        option.CustomParser = r =>
+        {
+            var text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+            var word = words.FirstOrDefault(w => string.Equals(w, text, StringComparison.OrdinalIgnoreCase));
+            if (word is null)
+            {
+                r.AddError($"'{text}' is not valid for {option.Name}: use one of {string.Join(", ", words)}");
+                return null;
+            }
+            return (T)(object)word;
+        };
+        return option;
+    }
+
     internal static Option<bool> IfMissing() => new("--if-missing") { Description = "Succeed (print 'exists') when it is already there" };
 
     internal static Option<string?> Out() => new("--out") { Description = "Write to this file instead of standard output", HelpName = "FILE" };

@@ -16,19 +16,19 @@ internal static class ReadCommands
     {
         var report = new Command("report", "The allocation table, or a usage report over a period (grouped, bucketed, as a table, CSV or JSON)");
         var sort = new Option<string>("--sort") { Description = "Table order", HelpName = "COLUMN", DefaultValueFactory = _ => "name" };
-        sort.AcceptOnlyFromAmong("name", "unit", "total", "used", "estimated", "remaining", "percent");
+        sort.OneOf("name", "unit", "total", "used", "estimated", "remaining", "percent");
         var desc = new Option<bool>("--desc") { Description = "Sort descending" };
         var unit = new Option<string?>("--unit") { Description = "Only allocations in this unit", HelpName = "UNIT" };
         var parent = new Option<string?>("--parent") { Description = "Only this parent's children", HelpName = "NAME|ID" };
         var by = new Option<string?>("--by") { Description = "Usage report grouped by: allocation, sku, status and/or attribute keys (user, project, cluster, ...), comma-separated", HelpName = "LIST" };
         var bucket = new Option<string?>("--bucket") { Description = "Usage report per calendar day, week or month", HelpName = "BUCKET" };
-        bucket.AcceptOnlyFromAmong("day", "week", "month");
+        bucket.OneOf("day", "week", "month");
         var zone = new Option<string?>("--zone") { Description = "Time zone of dates and buckets (tz database id; default UTC)", HelpName = "TZ" };
         var from = new Option<string?>("--from") { Description = "Usage report from (an instant, or a date at midnight in --zone)", HelpName = "WHEN" };
         var to = new Option<string?>("--to") { Description = "Usage report to, exclusive", HelpName = "WHEN" };
         var allocation = new Option<string?>("--allocation") { Description = "Usage report of this allocation only", HelpName = "NAME|ID" };
         var format = new Option<string>("--format") { Description = "table, csv or json (csv and json give the usage report)", HelpName = "FORMAT", DefaultValueFactory = _ => "table" };
-        format.AcceptOnlyFromAmong("table", "csv", "json");
+        format.OneOf("table", "csv", "json");
         var output = Values.Out();
         foreach (var option in new Option[] { sort, desc, unit, parent, by, bucket, zone, from, to, allocation, format, output })
         {
@@ -232,11 +232,11 @@ internal static class ReadCommands
         var to = new Option<string?>("--to") { Description = "Events to, exclusive", HelpName = "WHEN" };
         var sku = new Option<string?>("--sku") { Description = "Only this SKU", HelpName = "SKU" };
         var status = new Option<string?>("--status") { Description = "Only estimated or confirmed events", HelpName = "STATUS" };
-        status.AcceptOnlyFromAmong("estimated", "confirmed");
+        status.OneOf("estimated", "confirmed");
         var attr = new Option<string[]>("--attr") { Description = "Only events with this attribute (repeatable)", HelpName = "KEY=VALUE" };
         var oldest = new Option<bool>("--oldest") { Description = "Oldest first (default newest first)" };
         var format = new Option<string>("--format") { Description = "csv or json", HelpName = "FORMAT", DefaultValueFactory = _ => "csv" };
-        format.AcceptOnlyFromAmong("csv", "json");
+        format.OneOf("csv", "json");
         var output = Values.Out();
         foreach (var option in new Option[] { allocation, zone, from, to, sku, status, attr, oldest, format, output })
         {

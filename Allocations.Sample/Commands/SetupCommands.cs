@@ -139,7 +139,7 @@ internal static class SetupCommands
         var code = new Argument<string>("CODE") { Description = "The SKU's code, for example CPU_HOUR" };
         var unit = new Option<string>("--unit") { Description = "The unit it is charged in", HelpName = "UNIT", Required = true };
         var basis = new Option<string>("--basis") { Description = "per-hour (quantity × hours × rate) or per-unit (quantity × rate)", HelpName = "BASIS", DefaultValueFactory = _ => "per-hour" };
-        basis.AcceptOnlyFromAmong("per-hour", "per-unit");
+        basis.OneOf("per-hour", "per-unit");
         var ifMissing = Values.IfMissing();
         create.Add(code);
         create.Add(unit);
@@ -501,7 +501,7 @@ internal static class SetupCommands
         var set = new Command("set", "Grant a level (or change the level of an existing grant)");
         var (setAllocation, setGroup, setOrganization) = GrantTarget(set);
         var level = new Option<string>("--level") { Description = "read, use or admin", HelpName = "LEVEL", Required = true };
-        level.AcceptOnlyFromAmong("read", "use", "admin");
+        level.OneOf("read", "use", "admin");
         set.Add(level);
         Scope.Action(set, Needs.Organization, async (s, p, ct) =>
         {

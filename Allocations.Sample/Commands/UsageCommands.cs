@@ -30,7 +30,7 @@ internal static class UsageCommands
         var start = Values.InstantOption("--start", "When the usage started", required: true);
         var end = Values.InstantOption("--end", "When it ended (exclusive)", required: true);
         var status = new Option<string>("--status") { Description = "confirmed or estimated", HelpName = "STATUS", DefaultValueFactory = _ => "confirmed" };
-        status.AcceptOnlyFromAmong("estimated", "confirmed");
+        status.OneOf("estimated", "confirmed");
         var key = new Option<string?>("--key") { Description = "External key: the same key is recorded once", HelpName = "KEY" };
         var attr = new Option<string[]>("--attr") { Description = "An attribute (repeatable): user=alice, project=qcd, ...", HelpName = "KEY=VALUE" };
         foreach (var option in new Option[] { allocation, sku, quantity, start, end, key, attr })
@@ -120,7 +120,7 @@ internal static class UsageCommands
         var to = Values.InstantOption("--to", "Events to, exclusive");
         var sku = new Option<string?>("--sku") { Description = "Only this SKU", HelpName = "SKU" };
         var status = new Option<string?>("--status") { Description = "Only estimated or confirmed events", HelpName = "STATUS" };
-        status.AcceptOnlyFromAmong("estimated", "confirmed");
+        status.OneOf("estimated", "confirmed");
         var limit = new Option<int>("--limit") { Description = "At most this many events (1 to 1000)", HelpName = "N", DefaultValueFactory = _ => 50 };
         foreach (var option in new Option[] { allocation, from, to, sku, status, limit })
         {
