@@ -15,28 +15,43 @@ public sealed partial class AllocationStore
     /// watermark (minus the overlap) while holding the cluster's run lock, then records every job in one transaction
     /// together with the new watermark.</summary>
     /// <remarks>
-    /// <para>Idempotent: each job run is keyed by cluster, JobIDRaw and Submit, so repeated and overlapping windows
-    /// count nothing twice; running jobs are Estimated up to the snapshot and replaced on each run; finished jobs
-    /// are Confirmed. Usage and watermark commit together, so a crash leaves both as they were.</para>
-    /// <para>Lock: one row per organization and cluster with an owner and an expiry (<see cref="SlurmMapping.LockTimeout"/>),
-    /// taken in a write transaction before fetching. A second run while it is held returns
-    /// <see cref="SlurmSyncOutcome.LockBusy"/> and does nothing; a run whose lock expired and was taken over returns
-    /// <see cref="SlurmSyncOutcome.LockLost"/> and writes nothing.</para>
-    /// <para>Watermark: the snapshot instant, except that when the store refused a job for a reason that can be
-    /// fixed (no rate, unknown allocation or SKU) it is held at that job's end so later runs retry it; a conflict (a
-    /// Confirmed job re-sent with different content) is reported but does not hold it. A dry run takes no lock and writes
-    /// nothing. The caller owns the returned reader.</para>
+    /// <para>Idempotent: each job run is keyed by cluster (lower-cased), JobIDRaw and Submit, so repeated and
+    /// overlapping windows count nothing twice; running jobs are Estimated over <c>[Start, Start + ElapsedRaw)</c>, what
+    /// sacct measured when it printed (without ElapsedRaw, up to the snapshot), and replaced on each run; finished jobs
+    /// are Confirmed. The same output imported twice changes nothing, whatever the clock says. A Confirmed job seen
+    /// again as running or with an earlier end is older news (a stale capture): counted in
+    /// <see cref="SlurmSyncReport.Unchanged"/> and <see cref="SlurmSyncReport.Stale"/>, nothing changed. Usage and
+    /// watermark commit together, so a crash or a cancellation leaves both as they were.</para>
+    /// <para>Lock: one row per organization and cluster with an owner (run token, host, process id, when, who) and an
+    /// expiry (<see cref="SlurmMapping.LockTimeout"/>), taken in a write transaction before fetching. A second run while
+    /// it is held returns <see cref="SlurmSyncOutcome.LockBusy"/> and does nothing, unless the holder ran on this host
+    /// and its process is gone (a crashed run): then the lock is taken over at once. A run whose lock expired and was
+    /// taken over returns <see cref="SlurmSyncOutcome.LockLost"/> and writes nothing. <see cref="ReleaseSlurmLockAsync"/>
+    /// clears a lock by hand.</para>
+    /// <para>Watermark: the snapshot instant, except that it is held at a job's end (so later runs retry it) when the
+    /// store refused the job for a reason that can be fixed (<see cref="SlurmSkipReason.Rejected"/>: no rate, unknown
+    /// allocation or SKU, a SKU in another unit, access) or the job is a <see cref="SlurmSkipReason.Conflict"/> (a
+    /// Confirmed job re-sent with content that is not older news; the skip names each differing field, stored and
+    /// sacct value). A refusal no fix can cure (<see cref="SlurmSkipReason.Unrecordable"/>: a field too long, a key over
+    /// the limit, a figure out of range) and a malformed line are reported with their line and do not hold it. A dry
+    /// run takes no lock and writes nothing. The caller owns the returned reader.</para>
+    /// <para>Warnings: a run that reads no job of the mapping's cluster while the output shows other clusters, or
+    /// while <see cref="SlurmSyncOptions.ListClusters"/> names clusters that do not include the mapping's, says so in
+    /// <see cref="SlurmSyncReport.Warnings"/>.</para>
     /// </remarks>
     /// <param name="actor">An organization admin (or the system actor).</param>
     /// <param name="organization">The organization the mapped allocations and SKUs belong to.</param>
     /// <param name="mapping">The cluster's mapping.</param>
     /// <param name="fetchSacct">Produces <c>sacct --parsable2</c> output (with a header) for the window.</param>
     /// <param name="options">Options; null for the defaults.</param>
-    /// <param name="cancellationToken">Cancels the run; nothing is recorded when cancelled.</param>
+    /// <param name="cancellationToken">Cancels the run: the lock is released and nothing is recorded.</param>
     /// <returns>What the run did.</returns>
     /// <exception cref="NotFoundException">The organization does not exist.</exception>
     /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
     /// <exception cref="InvalidInputException">An option is out of range.</exception>
+    /// <exception cref="OperationCanceledException">The run was cancelled; the lock was released and nothing written.</exception>
+    /// <exception cref="SlurmCommandException">The fetch (for example <see cref="SlurmCommands.RunSacctAsync"/>) failed;
+    /// the lock was released and nothing written. Any other exception of the fetch propagates the same way.</exception>
     public async Task<SlurmSyncReport> SyncSlurmFromSacctAsync(
         Principal actor,
         OrganizationId organization,
@@ -54,7 +69,7 @@ public sealed partial class AllocationStore
         {
             InstantCodec.ToNs(since, "since");
         }
-        var owner = Guid.NewGuid().ToString("N");
+        var owner = new SlurmLockOwner(Guid.NewGuid().ToString("N"), Environment.MachineName, Environment.ProcessId, clock.GetCurrentInstant(), actor.Id).Format();
         var begin = options.DryRun
             ? await engine.ReadAsync(session => BeginSlurmSync(session, actor, organization, mapping, owner, takeLock: false), cancellationToken).ConfigureAwait(false)
             : await engine.WriteAsync(session => BeginSlurmSync(session, actor, organization, mapping, owner, takeLock: true), cancellationToken).ConfigureAwait(false);
@@ -71,11 +86,13 @@ public sealed partial class AllocationStore
                 ?? throw new InvalidInputException("fetchSacct", null, "returned no reader");
             var parsed = SacctParser.Parse(reader, mapping.TimeZone);
             cancellationToken.ThrowIfCancellationRequested();
+            var warnings = await SlurmClusterWarningsAsync(mapping, window, parsed, options.ListClusters, cancellationToken).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
             var report = options.DryRun
                 ? await engine.ReadAsync(session => CommitSlurmSync(session, actor, organization, mapping, owner, window, parsed, write: false, cancellationToken), cancellationToken).ConfigureAwait(false)
                 : await engine.WriteAsync(session => CommitSlurmSync(session, actor, organization, mapping, owner, window, parsed, write: true, cancellationToken), cancellationToken).ConfigureAwait(false);
             finished = report.Outcome == SlurmSyncOutcome.Completed;
-            return report;
+            return warnings.Count == 0 ? report : report with { Warnings = warnings };
         }
         finally
         {
@@ -164,6 +181,205 @@ public sealed partial class AllocationStore
             cancellationToken);
     }
 
+    /// <summary>Clears a cluster's run lock by hand (after a crashed run on another host, say) and tells whose it was.</summary>
+    /// <remarks>A run that still holds the lock finds it gone when it commits and writes nothing
+    /// (<see cref="SlurmSyncOutcome.LockLost"/>); the watermark is not touched. A crashed run on the same host needs no
+    /// hand: the next run sees its process gone and takes the lock over at once.</remarks>
+    /// <param name="actor">An organization admin (or the system actor).</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="cluster">The cluster name, in any case (matched lower-cased, as the mapping stores it).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>Who held the lock, or null when no lock was held (an expired one counts as held until cleared).</returns>
+    /// <exception cref="NotFoundException">The organization does not exist.</exception>
+    /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
+    /// <exception cref="InvalidInputException">The cluster name is null or empty.</exception>
+    public Task<SlurmLockInfo?> ReleaseSlurmLockAsync(Principal actor, OrganizationId organization, string cluster, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrWhiteSpace(cluster))
+        {
+            throw new InvalidInputException("cluster", cluster, "a cluster name is required");
+        }
+        var key = cluster.Trim().ToLowerInvariant();
+        return engine.WriteAsync(
+            session =>
+            {
+                AccessResolver.RequireOrganization(session, actor, organization, Operation.ImportUsage);
+                var state = session.GetSlurmState(organization.Value, key);
+                if (state is not { LockOwner: { } owner, LockExpiresNs: { } expires })
+                {
+                    return null;
+                }
+                state.LockOwner = null;
+                state.LockExpiresNs = null;
+                session.PutSlurmState(state);
+                return LockInfo(owner, expires);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Checks a mapping's cluster against the clusters the accounting database knows (for example
+    /// <see cref="SlurmCommands.ListClustersAsync"/>): a cluster sacct does not know makes every sync read nothing.
+    /// Writes nothing.</summary>
+    /// <param name="actor">An organization admin (or the system actor).</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="mapping">The mapping.</param>
+    /// <param name="listClusters">Lists the clusters sacct knows.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>One message per problem; empty when sacct knows the mapping's cluster.</returns>
+    /// <exception cref="NotFoundException">The organization does not exist.</exception>
+    /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
+    /// <exception cref="InvalidInputException">An argument is null.</exception>
+    /// <exception cref="SlurmCommandException">The cluster query failed (from <see cref="SlurmCommands.ListClustersAsync"/>).</exception>
+    public async Task<IReadOnlyList<string>> CheckSlurmClusterAsync(
+        Principal actor,
+        OrganizationId organization,
+        SlurmMapping mapping,
+        Func<CancellationToken, Task<IReadOnlyList<string>>> listClusters,
+        CancellationToken cancellationToken = default)
+    {
+        Preconditions.CheckNotNull(mapping, "mapping");
+        Preconditions.CheckNotNull(listClusters, "listClusters");
+        await engine.ReadAsync(session => AccessResolver.RequireOrganization(session, actor, organization, Operation.ImportUsage), cancellationToken).ConfigureAwait(false);
+        var known = await listClusters(cancellationToken).ConfigureAwait(false) ?? [];
+        if (known.Any(c => string.Equals(c?.Trim(), mapping.Cluster, StringComparison.OrdinalIgnoreCase)))
+        {
+            return [];
+        }
+        return known.Count == 0
+            ? [$"cluster: sacct knows no cluster at all, so '{mapping.Cluster}' cannot be checked"]
+            : [$"cluster: sacct does not know cluster '{mapping.Cluster}' (it knows {string.Join(", ", known.Select(c => $"'{c}'"))}); every sync would read no job"];
+    }
+
+    /// <summary>The warnings of a run that read no job of the mapping's cluster: other clusters in the output, or
+    /// a known-cluster list without the mapping's.</summary>
+    private static async Task<IReadOnlyList<string>> SlurmClusterWarningsAsync(
+        SlurmMapping mapping,
+        SlurmQueryWindow window,
+        SacctParseResult parsed,
+        Func<CancellationToken, Task<IReadOnlyList<string>>>? listClusters,
+        CancellationToken cancellationToken)
+    {
+        if (parsed.Jobs.Any(j => j.Cluster is null || string.Equals(j.Cluster, mapping.Cluster, StringComparison.OrdinalIgnoreCase)))
+        {
+            return [];
+        }
+        var warnings = new List<string>();
+        var seen = parsed.Jobs.Select(j => j.Cluster!.ToLowerInvariant()).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        if (seen.Count > 0)
+        {
+            warnings.Add($"no job of cluster '{mapping.Cluster}' from {window.Since} to {window.Until}, but the output has jobs of {string.Join(", ", seen.Select(c => $"'{c}'"))}; check the mapping's cluster");
+        }
+        if (listClusters is not null)
+        {
+            var known = await listClusters(cancellationToken).ConfigureAwait(false) ?? [];
+            var names = known.Where(c => !string.IsNullOrWhiteSpace(c)).Select(c => c.Trim().ToLowerInvariant()).Distinct(StringComparer.Ordinal).ToList();
+            if (names.Count > 0 && !names.Contains(mapping.Cluster, StringComparer.Ordinal))
+            {
+                warnings.Add($"no job of cluster '{mapping.Cluster}' from {window.Since} to {window.Until}, and sacct does not know that cluster (it knows {string.Join(", ", names.Select(c => $"'{c}'"))}); check the mapping's cluster");
+            }
+        }
+        return warnings;
+    }
+
+    /// <summary>Whether a lock's owner ran on this host and its process no longer exists (a crashed run).</summary>
+    private static bool OwnerProcessIsGone(string ownerText)
+    {
+        var owner = SlurmLockOwner.Parse(ownerText);
+        if (owner.Host is null || owner.ProcessId is not { } pid || !string.Equals(owner.Host, Environment.MachineName, StringComparison.OrdinalIgnoreCase))
+        {
+            return false; // another host, or a lock of an older version: wait for the expiry
+        }
+        if (pid == Environment.ProcessId)
+        {
+            return false; // another run of this very process
+        }
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return true; // no process with that id is running
+        }
+        catch (InvalidOperationException)
+        {
+            return true;
+        }
+    }
+
+    private static SlurmLockInfo LockInfo(string ownerText, long expiresNs)
+    {
+        var owner = SlurmLockOwner.Parse(ownerText);
+        return new SlurmLockInfo(owner.Principal, owner.Host, owner.ProcessId, owner.AcquiredAt, InstantCodec.FromNs(expiresNs));
+    }
+
+    /// <summary>A refusal a fix of the mapping, the catalogue or the grants can cure (so the job is retried).</summary>
+    private static bool IsFixable(AllocationsException ex) =>
+        ex is NoRateException or NotFoundException or AccessDeniedException
+        || (ex is InvalidInputException { Field: "sku" or "allocation" });
+
+    /// <summary>A stored Confirmed event is newer than what the output says: the output shows the job still
+    /// running, or finished earlier.</summary>
+    private static bool IsOlderNews(EventRow existing, UsageRecord incoming)
+    {
+        if (existing.Status != (int)UsageStatus.Confirmed)
+        {
+            return false;
+        }
+        return incoming.Status == UsageStatus.Estimated || InstantCodec.ToNsUnchecked(incoming.End) < existing.EndNs;
+    }
+
+    /// <summary>Names each field in which a stored Confirmed event and the output's record differ, with both values.</summary>
+    private static string DescribeConflict(EventRow existing, UsageRecord incoming, Dictionary<string, AllocationRow> allocations)
+    {
+        string AllocationName(long id) => allocations.Values.FirstOrDefault(a => a.Id == id)?.Name ?? new AllocationId(id).ToString();
+        var fields = new List<string>();
+        void Field(string name, string stored, string sacct)
+        {
+            if (!string.Equals(stored, sacct, StringComparison.Ordinal))
+            {
+                fields.Add($"{name} stored {stored}, sacct {sacct}");
+            }
+        }
+        Field("allocation", AllocationName(existing.AllocationId), AllocationName(incoming.Allocation.Value));
+        Field("sku", existing.SkuCode, incoming.Sku.Value);
+        Field("quantity", Quantity.FromMicros(existing.Quantity).ToString(), incoming.Quantity.ToString());
+        Field("start", InstantCodec.FromNs(existing.StartNs).ToString(), incoming.Start.ToString());
+        Field("end", InstantCodec.FromNs(existing.EndNs).ToString(), incoming.End.ToString());
+        Field("status", ((UsageStatus)existing.Status).ToString(), incoming.Status.ToString());
+        var stored = StoredAttributes(existing.Attributes);
+        var sent = incoming.Attributes ?? new Dictionary<string, string>();
+        foreach (var name in stored.Keys.Union(sent.Keys).Order(StringComparer.Ordinal))
+        {
+            Field($"attribute {name}", stored.TryGetValue(name, out var a) ? $"'{a}'" : "(none)", sent.TryGetValue(name, out var b) ? $"'{b}'" : "(none)");
+        }
+        return $"already recorded as Confirmed event {new UsageEventId(existing.Id)} ({InvalidInputException.Display(existing.ExternalKey)}) and sacct now differs: "
+            + (fields.Count == 0 ? "(no field differs as read back)" : string.Join("; ", fields));
+    }
+
+    private static Dictionary<string, string> StoredAttributes(string? json)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (string.IsNullOrEmpty(json))
+        {
+            return result;
+        }
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(json);
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                result[property.Name] = property.Value.ValueKind == System.Text.Json.JsonValueKind.String ? property.Value.GetString()! : property.Value.GetRawText();
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            result["(stored attributes)"] = json; // shown verbatim: the conflict message must still name both sides
+        }
+        return result;
+    }
+
     private static Dictionary<string, AllocationRow> AllocationsByName(IStorageSession session, OrganizationId organization) =>
         session.ListAllocations(organization.Value).ToDictionary(r => Preconditions.NameKey(r.Name), StringComparer.Ordinal);
 
@@ -178,9 +394,10 @@ public sealed partial class AllocationStore
             return (state?.WatermarkNs, watermark, null);
         }
         var now = NowNs();
-        if (state is { LockOwner: not null, LockExpiresNs: { } expires } && expires > now)
+        if (state is { LockOwner: { } holder, LockExpiresNs: { } expires } && expires > now && !OwnerProcessIsGone(holder))
         {
-            return (state.WatermarkNs, watermark, $"another sync of cluster '{mapping.Cluster}' holds the lock until {InstantCodec.FromNs(expires)}");
+            var info = LockInfo(holder, expires);
+            return (state.WatermarkNs, watermark, $"another sync of cluster '{mapping.Cluster}' holds the lock: {info}");
         }
         state ??= new SlurmStateRow { OrgId = organization.Value, Cluster = mapping.Cluster };
         state.LockOwner = owner;
@@ -281,14 +498,34 @@ public sealed partial class AllocationStore
         var records = items.Select(i => i.Record).ToList();
 
         var writer = Writer(session, actor);
+        var stale = 0;
         void Refused(int index, AllocationsException ex)
         {
-            var job = items[index].Job;
-            skipped.Add(new SlurmSkip(job.LineNumber, job.JobId, SlurmSkipReason.Rejected, ex.Message));
-            if (ex is not ConflictException)
+            var (record, job, end) = items[index];
+            if (ex is ConflictException && writer.Known(organization.Value, record.ExternalKey!) is { } existing)
             {
-                Hold(items[index].End); // a missing rate or allocation can be fixed, so later runs retry the job
+                if (IsOlderNews(existing, record))
+                {
+                    stale++; // a stale capture replayed after a newer one: what is stored is newer
+                    return;
+                }
+                skipped.Add(new SlurmSkip(job.LineNumber, job.JobId, SlurmSkipReason.Conflict, DescribeConflict(existing, record, allocations)));
+                Hold(end); // keep the job in later windows until someone resolves it
+                return;
             }
+            if (ex is ConflictException)
+            {
+                skipped.Add(new SlurmSkip(job.LineNumber, job.JobId, SlurmSkipReason.Conflict, ex.Message));
+                Hold(end);
+                return;
+            }
+            if (IsFixable(ex))
+            {
+                skipped.Add(new SlurmSkip(job.LineNumber, job.JobId, SlurmSkipReason.Rejected, ex.Message));
+                Hold(end); // a missing rate or allocation can be fixed, so later runs retry the job
+                return;
+            }
+            skipped.Add(new SlurmSkip(job.LineNumber, job.JobId, SlurmSkipReason.Unrecordable, ex.Message));
         }
         int recorded = 0, replaced = 0, unchanged = 0;
         if (write)
@@ -339,9 +576,12 @@ public sealed partial class AllocationStore
             notStarted,
             recorded,
             replaced,
-            unchanged,
+            unchanged + stale,
             skipped,
             write ? newWatermark : oldWatermark,
-            write && newWatermark != oldWatermark);
+            write && newWatermark != oldWatermark)
+        {
+            Stale = stale,
+        };
     }
 }

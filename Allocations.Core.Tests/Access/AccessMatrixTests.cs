@@ -136,6 +136,8 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("SyncSlurmAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.SyncSlurmAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson), new StringReader(SacctHeader))),
         Op("SyncSlurmFromSacctAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.SyncSlurmFromSacctAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson), (_, _) => Task.FromResult<TextReader>(new StringReader(SacctHeader)))),
         Op("CheckSlurmMappingAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.CheckSlurmMappingAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson)), readOnly: true),
+        Op("CheckSlurmClusterAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.CheckSlurmClusterAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson), _ => Task.FromResult<IReadOnlyList<string>>(["lab"])), readOnly: true),
+        Op("ReleaseSlurmLockAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.ReleaseSlurmLockAsync(a, c.Org, "lab")),
     ];
 
     private const string SlurmMappingJson = """

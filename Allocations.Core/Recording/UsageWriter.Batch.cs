@@ -75,6 +75,9 @@ internal sealed partial class UsageWriter
         }
     }
 
+    /// <summary>The event stored under a key (as this writer sees it), or null.</summary>
+    internal EventRow? Known(long orgId, string key) => FindByKey(orgId, key);
+
     private EventRow? FindByKey(long orgId, string key) =>
         knownKeys.TryGetValue((orgId, key), out var known) ? known : session.FindEventByKey(orgId, key);
 

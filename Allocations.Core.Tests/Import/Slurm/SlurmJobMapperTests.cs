@@ -47,13 +47,23 @@ public class SlurmJobMapperTests
     }
 
     [Fact]
-    public void Map_RunningJob_IsEstimatedUpToNow()
+    public void Map_RunningJob_IsEstimatedOverTheElapsedRawSacctMeasured()
     {
         var mapped = Map(SlurmFixture.Line("1", "RUNNING", "2026-11-24T04:00:00", "2026-11-24T05:00:00", "Unknown", 60, cpus: 3));
 
         Assert.Equal(UsageStatus.Estimated, mapped.Record!.Status);
-        Assert.Equal(new Interval(Instant.FromUtc(2026, 11, 24, 11, 0), Now), IntervalOf(mapped));
+        Assert.Equal(new Interval(Instant.FromUtc(2026, 11, 24, 11, 0), Instant.FromUtc(2026, 11, 24, 11, 1)), IntervalOf(mapped));
         Assert.Equal(Quantity.FromDecimal(3m), mapped.Record.Quantity);
+    }
+
+    [Fact]
+    public void Map_RunningJobWithoutElapsedRaw_IsEstimatedUpToTheSnapshot()
+    {
+        var line = SlurmFixture.Line("1", "RUNNING", "2026-11-24T04:00:00", "2026-11-24T05:00:00", "Unknown", 60, cpus: 3).Replace("|Unknown|60|", "|Unknown||", StringComparison.Ordinal);
+
+        var mapped = Map(line);
+
+        Assert.Equal(new Interval(Instant.FromUtc(2026, 11, 24, 11, 0), Now), IntervalOf(mapped));
     }
 
     [Fact]

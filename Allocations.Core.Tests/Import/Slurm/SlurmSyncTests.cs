@@ -21,7 +21,7 @@ public class SlurmSyncTests
         + Rated(1, 3, 2) + Rated(1, 6, 2)                  // job 10: the REQUEUED run and the final run
         + Rated(2, 3, 2) + Rated(2, 4, 2) + Rated(2, 5, 2); // array tasks 4_1, 4_2, 4_3
 
-    private static readonly decimal ChemistryEstimated = Rated(2, 7, 2); // job 14, running 02:42:51 → 02:42:58
+    private static readonly decimal ChemistryEstimated = Rated(2, 5, 2); // job 14, running from 02:42:51, ElapsedRaw 5
 
     [Fact]
     public async Task Sync_RealCapture_RecordsEachJobRunOnceWithItsSku()
@@ -57,18 +57,18 @@ public class SlurmSyncTests
     }
 
     [Fact]
-    public async Task Sync_SameCaptureLater_CountsNothingTwiceAndMovesOnlyTheRunningEstimate()
+    public async Task Sync_SameCaptureLater_ChangesNothing_TheRunningJobKeepsItsMeasuredElapsedTime()
     {
         var (t, physics, chemistry) = await CreateAsync();
         using var _ = t;
         await SyncAsync(t, Capture("sacct-requested.txt"));
-        t.Clock.Advance(Duration.FromSeconds(53)); // job 14 has now run 60 s
+        t.Clock.Advance(Duration.FromDays(3)); // a replay days later: the capture still says job 14 had run 5 s
 
         var report = await SyncAsync(t, Capture("sacct-requested.txt"));
 
-        Assert.Equal((0, 1, 12), (report.Recorded, report.Replaced, report.Unchanged));
+        Assert.Equal((0, 0, 13), (report.Recorded, report.Replaced, report.Unchanged));
         Assert.Equal((Amount.FromUnits(PhysicsUsed), Amount.Zero), await FiguresAsync(t, physics));
-        Assert.Equal((Amount.FromUnits(ChemistryUsed), Amount.FromUnits(Rated(2, 60, 2))), await FiguresAsync(t, chemistry));
+        Assert.Equal((Amount.FromUnits(ChemistryUsed), Amount.FromUnits(ChemistryEstimated)), await FiguresAsync(t, chemistry));
     }
 
     [Fact]
@@ -449,20 +449,21 @@ public class SlurmSyncTests
     }
 
     [Fact]
-    public async Task Sync_ConfirmedJobResentWithDifferentContent_IsAConflictThatDoesNotHoldTheWatermark()
+    public async Task Sync_ConfirmedJobResentWithALaterEnd_IsAConflictThatHoldsTheWatermarkAndNamesBothSides()
     {
         var (t, physics, _) = await CreateAsync();
         using var __ = t;
         await SyncAsync(t, Text(Line("1", "COMPLETED", "2026-11-24T01:00:00", "2026-11-24T01:00:00", "2026-11-24T02:00:00", 3600)));
-        t.Clock.Advance(Duration.FromMinutes(5));
+        t.Clock.Advance(Duration.FromHours(3));
 
         var report = await SyncAsync(t, Text(Line("1", "COMPLETED", "2026-11-24T01:00:00", "2026-11-24T01:00:00", "2026-11-24T03:00:00", 7200)));
 
         var skip = Assert.Single(report.Skipped);
-        Assert.Equal(SlurmSkipReason.Rejected, skip.Reason);
+        Assert.Equal((2, SlurmSkipReason.Conflict), (skip.LineNumber, skip.Reason));
         Assert.Contains("Confirmed", skip.Detail);
+        Assert.Contains("end stored 2026-11-24T02:00:00Z, sacct 2026-11-24T03:00:00Z", skip.Detail);
         Assert.True(report.HasFailures);
-        Assert.Equal(t.Clock.GetCurrentInstant(), report.Watermark);
+        Assert.Equal(Instant.FromUtc(2026, 11, 24, 3, 0), report.Watermark); // held at the job's end: later runs see it again
         Assert.Equal(Amount.FromUnits(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
     }
 }

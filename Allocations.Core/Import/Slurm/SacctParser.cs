@@ -149,6 +149,10 @@ internal static class SacctParser
             {
                 problems.Add(new SacctProblem(lineNumber, $"job {display}: {ex.Message}"));
             }
+            catch (OverflowException ex)
+            {
+                problems.Add(new SacctProblem(lineNumber, $"job {display}: a figure is out of range ({ex.Message})"));
+            }
         }
         if (columns is null && problems.All(p => p.Reason.StartsWith("a data line", StringComparison.Ordinal)))
         {
@@ -269,7 +273,12 @@ internal static class SacctParser
                 default:
                     if (name.StartsWith("gres/gpu:", StringComparison.Ordinal))
                     {
-                        typedGpu = checked((typedGpu ?? 0) + Count(name, value));
+                        var typed = Count(name, value);
+                        if (decimal.MaxValue - (typedGpu ?? 0) < typed)
+                        {
+                            throw new FormatException($"AllocTRES {name}='{value}' makes the gres/gpu total out of range");
+                        }
+                        typedGpu = (typedGpu ?? 0) + typed;
                     }
                     break; // energy, fs/disk, license/… are not quantity sources
             }
@@ -311,6 +320,10 @@ internal static class SacctParser
         if (!decimal.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var amount))
         {
             throw new FormatException($"AllocTRES mem='{value}' is not a size");
+        }
+        if (factor > 1m && amount > decimal.MaxValue / factor)
+        {
+            throw new FormatException($"AllocTRES mem='{value}' is out of range");
         }
         return amount * factor;
     }

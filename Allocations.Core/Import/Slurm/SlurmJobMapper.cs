@@ -10,10 +10,12 @@ internal readonly record struct MappedJob(UsageRecord? Record, SlurmSkip? Skip, 
 
 /// <summary>Turns parsed sacct jobs into usage records; pure (the caller resolves allocation names and SKUs).</summary>
 /// <remarks>
-/// <para>Key: <c>slurm:{cluster}:{JobIDRaw}:{Submit as Unix seconds}</c>, so each run of a requeued job (a new
-/// Submit) and a job id reused after a counter reset are distinct, and a re-import is idempotent.</para>
+/// <para>Key: <c>slurm:{cluster, lower-case}:{JobIDRaw}:{Submit as Unix seconds}</c>, so each run of a requeued job (a new
+/// Submit) and a job id reused after a counter reset are distinct, a re-import is idempotent, and the spelling of the
+/// cluster's case in the mapping does not matter (Slurm itself lower-cases ClusterName).</para>
 /// <para>Status: a job without a start, in a pending state, or starting after the snapshot records nothing; a job without an end, or in a running state (RUNNING,
-/// SUSPENDED, COMPLETING, …), is Estimated from its start to the snapshot instant and replaced on each run; every
+/// SUSPENDED, COMPLETING, …), is Estimated over <c>[Start, Start + ElapsedRaw)</c> (what sacct measured when it printed
+/// the line; without ElapsedRaw, from its start to the snapshot instant) and replaced on each run; every
 /// other state with an end (COMPLETED, FAILED, CANCELLED, TIMEOUT, OUT_OF_MEMORY, BOOT_FAIL, DEADLINE, NODE_FAIL,
 /// PREEMPTED, REQUEUED, and any state a newer Slurm adds) is finished and Confirmed.</para>
 /// <para>Interval of a finished job: <c>[Start, Start + ElapsedRaw)</c>. ElapsedRaw is a duration and so immune to
@@ -36,11 +38,28 @@ internal static class SlurmJobMapper
     };
 
     internal static string Key(string cluster, string jobIdRaw, Instant submit) =>
-        string.Create(CultureInfo.InvariantCulture, $"slurm:{cluster}:{jobIdRaw}:{submit.ToUnixTimeSeconds()}");
+        string.Create(CultureInfo.InvariantCulture, $"slurm:{cluster.ToLowerInvariant()}:{jobIdRaw}:{submit.ToUnixTimeSeconds()}");
 
     /// <summary>Maps one job. <paramref name="resolve"/> gives the allocation id and SKU basis for an allocation
     /// name and SKU, or a refusal message.</summary>
     internal static MappedJob Map(
+        SacctJob job,
+        SlurmMapping mapping,
+        Instant snapshot,
+        Func<string, SkuCode, (AllocationId Allocation, RateBasis Basis, string? Refusal)> resolve)
+    {
+        try
+        {
+            return MapChecked(job, mapping, snapshot, resolve);
+        }
+        catch (OverflowException ex)
+        {
+            // A time plus ElapsedRaw past the end of time, a length past 292 years: the line is reported, never thrown.
+            return new MappedJob(null, new SlurmSkip(job.LineNumber, job.JobId, SlurmSkipReason.Malformed, $"a time or length is out of range: {ex.Message}"), false, null);
+        }
+    }
+
+    private static MappedJob MapChecked(
         SacctJob job,
         SlurmMapping mapping,
         Instant snapshot,
@@ -90,6 +109,11 @@ internal static class SlurmJobMapper
                 return new MappedJob(null, Skip(SlurmSkipReason.Malformed, $"End {end} is before Start {start}"), false, null);
             }
         }
+        else if (job.ElapsedSeconds is { } measured)
+        {
+            // What sacct measured when it printed the line, so the same output always gives the same estimate.
+            (from, to) = (start, start + Duration.FromSeconds(measured));
+        }
         else
         {
             (from, to) = (start, snapshot < start ? start : snapshot);
@@ -115,17 +139,18 @@ internal static class SlurmJobMapper
         {
             return new MappedJob(null, Skip(SlurmSkipReason.Rejected, refusal), false, finished ? to : null);
         }
-        var quantity = basis == RateBasis.PerUnit
-            ? level.Value * (decimal)(to - from).ToInt64Nanoseconds() / 3_600_000_000_000m
-            : level.Value;
         long micros;
         try
         {
+            var quantity = basis == RateBasis.PerUnit
+                ? level.Value * ((decimal)(to - from).ToInt64Nanoseconds() / 3_600_000_000_000m)
+                : level.Value;
             micros = (long)Math.Round(quantity * 1_000_000m, MidpointRounding.ToEven);
         }
         catch (OverflowException)
         {
-            return new MappedJob(null, Skip(SlurmSkipReason.Malformed, $"quantity {quantity} is out of range"), false, null);
+            var what = basis == RateBasis.PerUnit ? $"{SlurmMapping.Name(source)} {level.Value} over {to - from}" : $"{SlurmMapping.Name(source)} {level.Value}";
+            return new MappedJob(null, Skip(SlurmSkipReason.Malformed, $"the quantity ({what}) is out of range"), false, null);
         }
 
         var attributes = new Dictionary<string, string>(StringComparer.Ordinal)

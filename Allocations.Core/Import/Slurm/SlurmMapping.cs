@@ -69,7 +69,15 @@ public sealed class SlurmMapping
         LockTimeout = lockTimeout;
     }
 
-    /// <summary>Gets the cluster name, as sacct prints it in <c>Cluster</c>.</summary>
+    /// <summary>Gets the cluster name, lower-cased (Slurm lower-cases ClusterName, and sacct prints it so in
+    /// <c>Cluster</c>): "lab", "LAB" and "Lab" in the mapping file are one cluster, with one watermark, one lock and
+    /// one set of event keys.</summary>
+    /// <remarks>Stores written before the cluster was lower-cased hold, for a mapping spelt "LAB", keys
+    /// <c>slurm:LAB:…</c> and a watermark row under "LAB". Nothing migrates them: the next run keys its jobs
+    /// <c>slurm:lab:…</c>, finds no watermark for "lab" and reads back the first lookback, so jobs of that window already
+    /// recorded under the old spelling are recorded a second time. Before upgrading such a store, either keep importing
+    /// only jobs newer than the last import (<see cref="SlurmSyncOptions.Since"/> at the old watermark) or delete the
+    /// old events of the overlap by hand. A mapping spelt in lower case already is unaffected.</remarks>
     public string Cluster { get; }
 
     /// <summary>Gets the zone sacct's local times are read in.</summary>
@@ -167,7 +175,7 @@ public sealed class SlurmMapping
                 throw new InvalidInputException("(root)", root.ValueKind.ToString(), "the mapping must be a JSON object");
             }
             CheckKeys(root, "", "cluster", "timeZone", "accounts", "partitions", "skus", "defaults");
-            var cluster = RequiredString(root, "cluster");
+            var cluster = RequiredString(root, "cluster").ToLowerInvariant();
             var zoneId = RequiredString(root, "timeZone");
             var zone = DateTimeZoneProviders.Tzdb.GetZoneOrNull(zoneId)
                 ?? throw new InvalidInputException("timeZone", zoneId, "not a tzdb time zone id (for example America/Chicago or UTC)");

@@ -16,6 +16,13 @@ public sealed record SlurmSyncOptions
     /// <summary>Gets a start for the sacct window that overrides the watermark (to re-import after fixing the
     /// mapping); null to use the watermark minus the overlap.</summary>
     public Instant? Since { get; init; }
+
+    /// <summary>Gets a query for the clusters sacct knows (for example <see cref="SlurmCommands.ListClustersAsync"/>,
+    /// which runs <c>sacctmgr list clusters</c>); null not to ask.</summary>
+    /// <remarks>Asked only when a run reads no job of the mapping's cluster: if sacct knows clusters and the mapping's
+    /// is not among them, the report carries a warning (see <see cref="SlurmSyncReport.Warnings"/>). Its failures
+    /// propagate like the fetch's: the lock is released and nothing is written.</remarks>
+    public Func<CancellationToken, Task<IReadOnlyList<string>>>? ListClusters { get; init; }
 }
 
 /// <summary>The window a run asks sacct for: jobs that ran at any time from <see cref="Since"/> on.</summary>
@@ -54,10 +61,19 @@ public enum SlurmSkipReason
     /// <summary>The job lacks the figure its SKU's quantity source needs (for example no billing TRES). A failure.</summary>
     NoQuantity = 5,
 
-    /// <summary>The store refused the record (allocation or SKU not found, no rate in force, a Confirmed job
-    /// re-sent with different content, access). A failure; unless it is a conflict, the watermark is held at the
+    /// <summary>The store refused the record for a reason a fix of the mapping or the catalogue can cure (allocation
+    /// or SKU not found, a SKU in another unit, no rate in force, access). A failure; the watermark is held at the
     /// job's end so later runs retry it.</summary>
     Rejected = 6,
+
+    /// <summary>The job is already recorded as a Confirmed event and sacct now gives it different content that is not
+    /// older news (not a running snapshot, not an earlier end). A failure that holds the watermark at the job's end; the
+    /// detail names each differing field with the stored and the sacct value.</summary>
+    Conflict = 7,
+
+    /// <summary>The store refused the record for a reason no fix can cure (a field too long, a key over the limit, a
+    /// figure out of range). A failure reported with its line; the watermark is not held, so later runs move on.</summary>
+    Unrecordable = 8,
 }
 
 /// <summary>One line or job that was not recorded, and why.</summary>
@@ -69,7 +85,8 @@ public sealed record SlurmSkip(int LineNumber, string? JobId, SlurmSkipReason Re
 {
     /// <summary>Gets whether this skip is a failure (malformed input, a missing quantity, a refused record) rather
     /// than an expected exclusion.</summary>
-    public bool IsFailure => Reason is SlurmSkipReason.Malformed or SlurmSkipReason.NoQuantity or SlurmSkipReason.Rejected;
+    public bool IsFailure => Reason is SlurmSkipReason.Malformed or SlurmSkipReason.NoQuantity or SlurmSkipReason.Rejected
+        or SlurmSkipReason.Conflict or SlurmSkipReason.Unrecordable;
 }
 
 /// <summary>What one Slurm sync run did.</summary>
@@ -104,6 +121,17 @@ public sealed record SlurmSyncReport(
     bool WatermarkAdvanced,
     string? Message = null)
 {
+    /// <summary>Gets how many of <see cref="Unchanged"/> were older news: a job already Confirmed that the output shows
+    /// still running, or with an earlier end (a stale capture replayed after a newer one). Nothing is changed for them.</summary>
+    public int Stale { get; init; }
+
+    /// <summary>Gets warnings that are not failures of a line but suggest the run imported less than it should, such
+    /// as no job of the mapping's cluster while sacct knows other clusters (a misspelt <c>cluster</c>).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>Gets whether the run has warnings.</summary>
+    public bool HasWarnings => Warnings.Count > 0;
+
     /// <summary>Gets whether anything failed: the run did not complete, or a skip is a failure.</summary>
     public bool HasFailures => Outcome != SlurmSyncOutcome.Completed || Skipped.Any(s => s.IsFailure);
 
@@ -111,4 +139,38 @@ public sealed record SlurmSyncReport(
     /// <param name="reason">The reason.</param>
     /// <returns>The count.</returns>
     public int Count(SlurmSkipReason reason) => Skipped.Count(s => s.Reason == reason);
+}
+
+/// <summary>Who held a cluster's run lock, as <see cref="AllocationStore.ReleaseSlurmLockAsync"/> found it.</summary>
+public sealed class SlurmLockInfo
+{
+    internal SlurmLockInfo(string owner, string? host, int? processId, Instant? acquiredAt, Instant expiresAt)
+    {
+        Owner = owner;
+        Host = host;
+        ProcessId = processId;
+        AcquiredAt = acquiredAt;
+        ExpiresAt = expiresAt;
+    }
+
+    /// <summary>Gets the principal id of the run that took the lock (for a lock written by an older version, its whole
+    /// owner text).</summary>
+    public string Owner { get; }
+
+    /// <summary>Gets the host name of the process that took the lock, or null when the lock does not record it.</summary>
+    public string? Host { get; }
+
+    /// <summary>Gets the process id of the run that took the lock, or null when the lock does not record it.</summary>
+    public int? ProcessId { get; }
+
+    /// <summary>Gets when the lock was taken, or null when the lock does not record it.</summary>
+    public Instant? AcquiredAt { get; }
+
+    /// <summary>Gets when the lock expires (another run may take it over from then on).</summary>
+    public Instant ExpiresAt { get; }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"{Owner}{(Host is null ? "" : " on " + Host)}{(ProcessId is { } pid ? $" (pid {pid})" : "")}" +
+        $"{(AcquiredAt is { } at ? $", taken {at}" : "")}, expires {ExpiresAt}";
 }
