@@ -1,27 +1,34 @@
 using System.CommandLine;
-using System.Diagnostics;
 using Allocations.Exceptions;
 using Allocations.Import.Slurm;
 using Allocations.Sample.Cli;
+using NodaTime;
 
 namespace Allocations.Sample.Commands;
 
-/// <summary>The Slurm importer for cron and systemd: <c>slurm check</c>, <c>slurm sync</c>. Every line it prints
-/// starts with a UTC time stamp, and each sync ends with one summary line.</summary>
+/// <summary>The Slurm importer for cron and systemd: <c>slurm check</c>, <c>slurm sync</c>, <c>slurm unlock</c>. Every
+/// line it prints starts with a UTC time stamp, and each sync ends with one summary line.</summary>
 internal static class SlurmCommand
 {
-    /// <summary>The fields the importer asks sacct for.</summary>
-    internal const string Format = "JobID,JobIDRaw,Cluster,Account,Partition,QOS,User,State,Submit,Start,End,ElapsedRaw,AllocCPUS,AllocTRES,NNodes";
-
     internal static Command Slurm()
     {
         var slurm = new Command("slurm", "Import usage from Slurm's accounting (sacct), for cron or a systemd timer");
         slurm.Add(Check());
         slurm.Add(Sync());
+        slurm.Add(Unlock());
         return slurm;
     }
 
     private static Option<string> Config() => new("--config") { Description = "The cluster's mapping (JSON)", HelpName = "FILE", Required = true };
+
+    private static Option<string?> Sacctmgr() => new("--sacctmgr-bin")
+    {
+        Description = "Also ask this sacctmgr which clusters the accounting database knows (warns about a misspelt cluster)",
+        HelpName = "PATH",
+    };
+
+    private static Func<CancellationToken, Task<IReadOnlyList<string>>>? ListClusters(string? sacctmgr, Duration timeout) =>
+        sacctmgr is null ? null : ct => SlurmCommands.ListClustersAsync(sacctmgr, timeout, ct);
 
     private static void Log(string line) => Console.WriteLine(Tool.Stamp(line));
 
@@ -41,7 +48,9 @@ internal static class SlurmCommand
     {
         var check = new Command("check", "Check a mapping file and that every allocation and SKU it names exists (writes nothing)");
         var config = Config();
+        var sacctmgr = Sacctmgr();
         check.Add(config);
+        check.Add(sacctmgr);
         Scope.Action(check, Needs.Organization, async (s, p, ct) =>
         {
             Tool.TimestampLines = true;
@@ -55,7 +64,12 @@ internal static class SlurmCommand
             {
                 Log($"  account {account} -> allocation '{allocation}'");
             }
-            var problems = await s.Store.CheckSlurmMappingAsync(s.Actor, await s.OrgAsync(ct), mapping, ct);
+            var org = await s.OrgAsync(ct);
+            var problems = (await s.Store.CheckSlurmMappingAsync(s.Actor, org, mapping, ct)).ToList();
+            if (ListClusters(p.GetValue(sacctmgr), SlurmCommands.DefaultTimeout) is { } list)
+            {
+                problems.AddRange(await s.Store.CheckSlurmClusterAsync(s.Actor, org, mapping, list, ct));
+            }
             foreach (var problem in problems)
             {
                 Log("problem: " + problem);
@@ -79,16 +93,22 @@ internal static class SlurmCommand
         var file = new Option<string?>("--sacct-file") { Description = "Read captured sacct --parsable2 output instead ('-' for stdin)", HelpName = "FILE" };
         var since = Values.InstantOption("--since", "Query from this instant instead of the watermark");
         var snapshot = Values.InstantOption("--snapshot-at", "The instant the sacct output was taken (default: now)");
-        var timeout = new Option<int>("--sacct-timeout") { Description = "Kill sacct after this many seconds", HelpName = "SECONDS", DefaultValueFactory = _ => 300 };
+        var timeout = new Option<int>("--sacct-timeout")
+        {
+            Description = "Kill sacct (and sacctmgr) after this many seconds (1 to 86400)",
+            HelpName = "SECONDS",
+            DefaultValueFactory = _ => (int)SlurmCommands.DefaultTimeout.TotalSeconds,
+        };
         timeout.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<int>() <= 0)
+            if (r.GetValueOrDefault<int>() is <= 0 or > 86_400)
             {
-                r.AddError("--sacct-timeout must be a positive number of seconds");
+                r.AddError("--sacct-timeout must be 1 to 86400 seconds");
             }
         });
+        var sacctmgr = Sacctmgr();
         var dryRun = new Option<bool>("--dry-run") { Description = "Parse and rate, show what would change, write nothing (takes no lock)" };
-        foreach (var option in new Option[] { config, bin, file, since, snapshot, timeout, dryRun })
+        foreach (var option in new Option[] { config, bin, file, since, snapshot, timeout, sacctmgr, dryRun })
         {
             sync.Add(option);
         }
@@ -104,7 +124,14 @@ internal static class SlurmCommand
             Tool.TimestampLines = true;
             var mapping = LoadMapping(p.GetValue(config)!);
             var org = await s.OrgAsync(ct);
-            var options = new SlurmSyncOptions { DryRun = p.GetValue(dryRun), Since = p.GetValue(since), SnapshotAt = p.GetValue(snapshot) };
+            var limit = Duration.FromSeconds(p.GetValue(timeout));
+            var options = new SlurmSyncOptions
+            {
+                DryRun = p.GetValue(dryRun),
+                Since = p.GetValue(since),
+                SnapshotAt = p.GetValue(snapshot),
+                ListClusters = ListClusters(p.GetValue(sacctmgr), limit),
+            };
             SlurmSyncReport report;
             if (p.GetValue(file) is { } path)
             {
@@ -124,87 +151,29 @@ internal static class SlurmCommand
             }
             else
             {
+                // The library's runner kills sacct (and its children) at the timeout or on cancellation.
                 var program = p.GetValue(bin) ?? "sacct";
-                var limit = TimeSpan.FromSeconds(p.GetValue(timeout));
-                report = await s.Store.SyncSlurmFromSacctAsync(s.Actor, org, mapping, (window, token) => RunSacctAsync(program, mapping, window, limit, token), options, ct);
+                report = await s.Store.SyncSlurmFromSacctAsync(s.Actor, org, mapping, (window, token) => SlurmCommands.RunSacctAsync(program, mapping, window, limit, token), options, ct);
             }
             return Print(mapping, report);
         });
         return sync;
     }
 
-    /// <summary>The sacct command line for a window.</summary>
-    internal static string[] SacctArguments(SlurmMapping mapping, SlurmQueryWindow window) =>
-    [
-        "--parsable2", "--allusers", "--duplicates", "--clusters", mapping.Cluster,
-        "--starttime", mapping.FormatSacctTime(window.Since), "--format", Format,
-    ];
-
-    /// <summary>Runs sacct for the window; kills it (and its children) when it outlives <paramref name="limit"/> or the
-    /// run is cancelled.</summary>
-    private static async Task<TextReader> RunSacctAsync(string bin, SlurmMapping mapping, SlurmQueryWindow window, TimeSpan limit, CancellationToken cancellationToken)
+    private static Command Unlock()
     {
-        var start = new ProcessStartInfo(bin)
+        var unlock = new Command("unlock", "Clear a cluster's run lock by hand (after a crashed run) and print whose it was");
+        var cluster = new Option<string>("--cluster") { Description = "The cluster (as in the mapping's \"cluster\")", HelpName = "NAME", Required = true };
+        unlock.Add(cluster);
+        Scope.Action(unlock, Needs.Organization, async (s, p, ct) =>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in SacctArguments(mapping, window))
-        {
-            start.ArgumentList.Add(argument);
-        }
-        // Epoch output times are unambiguous; TZ makes sacct read --starttime in the mapping's zone.
-        start.Environment["SLURM_TIME_FORMAT"] = "%s";
-        start.Environment["TZ"] = mapping.TimeZone.Id;
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new ToolFailedException($"{bin} did not start");
-        }
-        catch (System.ComponentModel.Win32Exception ex)
-        {
-            throw new ToolFailedException($"cannot run {bin}: {ex.Message}", ex);
-        }
-        using (process)
-        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-        {
-            deadline.CancelAfter(limit);
-            var output = process.StandardOutput.ReadToEndAsync(deadline.Token);
-            var error = process.StandardError.ReadToEndAsync(deadline.Token);
-            try
-            {
-                await process.WaitForExitAsync(deadline.Token);
-                await Task.WhenAll(output, error);
-            }
-            catch (OperationCanceledException)
-            {
-                Kill(process);
-                if (cancellationToken.IsCancellationRequested)
-                {
-                    throw;
-                }
-                throw new ToolFailedException($"{bin} did not finish within {limit.TotalSeconds:0} s (--sacct-timeout); killed it, nothing imported");
-            }
-            if (process.ExitCode != 0)
-            {
-                throw new ToolFailedException($"{bin} exited with {process.ExitCode}: {Tool.OneLine(await error)}");
-            }
-            return new StringReader(await output);
-        }
-    }
-
-    private static void Kill(Process process)
-    {
-        try
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit(5000);
-        }
-        catch (InvalidOperationException)
-        {
-            // It exited on its own meanwhile.
-        }
+            Tool.TimestampLines = true;
+            var name = p.GetValue(cluster)!;
+            var held = await s.Store.ReleaseSlurmLockAsync(s.Actor, await s.OrgAsync(ct), name, ct);
+            Log(held is null ? $"slurm unlock {name}: no lock was held (nothing changed)" : $"slurm unlock {name}: cleared the lock of {held}");
+            return ExitCodes.Done;
+        });
+        return unlock;
     }
 
     private static int Print(SlurmMapping mapping, SlurmSyncReport report)
@@ -224,11 +193,15 @@ internal static class SlurmCommand
         {
             Log($"  skipped line {skip.LineNumber}{(skip.JobId is { } id ? " job " + id : "")}: {skip.Reason}{(skip.IsFailure ? " (failure)" : "")}: {skip.Detail}");
         }
+        foreach (var warning in report.Warnings)
+        {
+            Log($"  warning: {warning}");
+        }
         var failures = report.Skipped.Count(s => s.IsFailure);
         var window = report.Window is { } w ? $"window {Values.Instant(w.Since)}..{Values.Instant(w.Until)}, " : "";
         var watermark = report.Watermark is { } mark ? Values.Instant(mark) + (report.WatermarkAdvanced ? " (moved)" : " (held)") : "none";
         Log($"{prefix}: completed; {window}lines {report.LinesRead}, jobs {report.Jobs}, recorded {report.Recorded}, replaced {report.Replaced}, "
-            + $"unchanged {report.Unchanged}, skipped {report.Skipped.Count} ({failures} failure(s)), steps ignored {report.StepsIgnored}, not started {report.NotStarted}; watermark {watermark}");
+            + $"unchanged {report.Unchanged} (stale {report.Stale}), skipped {report.Skipped.Count} ({failures} failure(s)), steps ignored {report.StepsIgnored}, not started {report.NotStarted}, warnings {report.Warnings.Count}; watermark {watermark}");
         if (report.HasFailures)
         {
             Console.Error.WriteLine(Tool.Stamp($"error: {failures} job(s) or line(s) could not be imported (see the skipped lines)"));
