@@ -280,7 +280,7 @@ public sealed partial class AllocationStore
         var items = order.Select(k => byKey[k]).ToList();
         var records = items.Select(i => i.Record).ToList();
 
-        var writer = Writer(session, actor);
+        var writer = Writer(session, actor, EventSources.Slurm);
         void Refused(int index, AllocationsException ex)
         {
             var job = items[index].Job;
