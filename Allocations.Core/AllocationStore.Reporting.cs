@@ -150,7 +150,9 @@ public sealed partial class AllocationStore
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The report.</returns>
     /// <exception cref="InvalidInputException">The range, a grouping, a filter or the zone is invalid.</exception>
-    /// <exception cref="NotFoundException">The organization, a listed allocation or the SKU does not exist, or the
+    /// <exception cref="NotFoundException">The organization does not exist or is hidden from the actor (neither its
+    /// admin nor a member of one of its groups: the same answer, before any filter is looked at), a listed allocation
+    /// or the SKU does not exist, or the
     /// actor may not Read a listed allocation.</exception>
     public Task<UsageReport> GetUsageReportAsync(Principal actor, UsageReportRequest request, CancellationToken cancellationToken = default)
     {

@@ -56,6 +56,9 @@ internal enum RequirementScope
 
     /// <summary>An organization admin, or anyone holding a grant (any level) on some allocation of the organization.</summary>
     Grantee,
+
+    /// <summary>Anyone the organization is not hidden from: an organization admin or a member of one of its groups.</summary>
+    Member,
 }
 
 /// <summary>The one table of who may do what (DESIGN §5). The system actor satisfies every row; an organization
@@ -95,7 +98,7 @@ internal static class Permissions
         [Operation.ReadAllocationJournal] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.ReadOrganizationJournal] = new(RequirementScope.OrganizationAdmin),
         [Operation.VerifyJournal] = new(RequirementScope.OrganizationAdmin),
-        [Operation.ReadUsageReport] = new(RequirementScope.Grantee),
+        [Operation.ReadUsageReport] = new(RequirementScope.Member),
     };
 
     internal static Requirement For(Operation operation) => Table[operation];
