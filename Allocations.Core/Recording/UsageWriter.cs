@@ -449,7 +449,7 @@ internal sealed partial class UsageWriter
             Usd = usd,
             Attributes = row.Attributes,
             RecordedNs = nowNs,
-            RecordedBy = row.RecordedBy,
+            RecordedBy = actor.Id,
             Source = row.Source,
         };
         ForgetKey(row);
