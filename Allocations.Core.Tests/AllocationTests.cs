@@ -105,7 +105,7 @@ public class AllocationTests
         var entry = Assert.Single(history);
         Assert.Equal(Amount.FromDecimal(10m), entry.OldTotal);
         Assert.Equal(Amount.FromDecimal(25m), entry.NewTotal);
-        Assert.Equal("admin", entry.Actor);
+        Assert.Equal("user:admin", entry.Actor);
         Assert.Equal(t.Clock.GetCurrentInstant(), entry.At);
         Assert.Equal("purchase 'PO-1'; DROP TABLE allocations;--", entry.Reason);
     }

@@ -141,7 +141,7 @@ public sealed partial class AllocationStore
                     AllocationId = row.Id,
                     OldTotal = row.Total,
                     NewTotal = newTotal.Micros,
-                    Actor = actor.Id,
+                    Actor = actor.Encoded,
                     AtNs = now,
                     Reason = why,
                 });
@@ -217,6 +217,7 @@ public sealed partial class AllocationStore
                 }
                 Deleted(row, "request");
                 session.DeleteAllocation(row.Id);
+                session.RecountOrgUsageSums(row.OrgId); // its events (and its children's) went with it
                 return children.Count + 1;
             },
             cancellationToken);
@@ -229,18 +230,25 @@ public sealed partial class AllocationStore
         }
     }
 
-    internal static Allocation ToAllocation(AllocationRow row) => new(
-        new AllocationId(row.Id),
-        new OrganizationId(row.OrgId),
-        row.Name,
-        new UnitCode(row.UnitCode),
-        row.ParentId is { } p ? new AllocationId(p) : null,
-        Amount.FromMicros(row.Total),
-        Amount.FromMicros(row.Used),
-        Amount.FromMicros(row.Estimated),
-        Amount.FromMicros(row.OwnUsed),
-        Amount.FromMicros(row.OwnEstimated),
-        InstantCodec.FromNs(row.CreatedNs));
+    /// <summary>The allocation of a row. Writes keep Used + Estimated in range, so Remaining and the percentage can
+    /// always be computed; a row that breaks this (an older or edited file) throws <see cref="OverflowException"/>
+    /// here, inside the unit of work, where the engine translates it, not later in the caller's hands.</summary>
+    internal static Allocation ToAllocation(AllocationRow row)
+    {
+        _ = checked(row.Used + row.Estimated);
+        return new(
+            new AllocationId(row.Id),
+            new OrganizationId(row.OrgId),
+            row.Name,
+            new UnitCode(row.UnitCode),
+            row.ParentId is { } p ? new AllocationId(p) : null,
+            Amount.FromMicros(row.Total),
+            Amount.FromMicros(row.Used),
+            Amount.FromMicros(row.Estimated),
+            Amount.FromMicros(row.OwnUsed),
+            Amount.FromMicros(row.OwnEstimated),
+            InstantCodec.FromNs(row.CreatedNs));
+    }
 
     private static List<Allocation> OrderParentsFirst(List<Allocation> allocations)
     {

@@ -30,7 +30,8 @@ public sealed partial class AllocationStore
             session =>
             {
                 var row = AccessResolver.RequireAllocation(session, actor, allocation, Operation.ReadAllocationJournal);
-                return session.ListJournal(row.OrgId, row.Id, afterSequence, limit).Select(ToEntry).ToList();
+                var legacy = session.JournalLegacyLastSequence();
+                return session.ListJournal(row.OrgId, row.Id, afterSequence, limit).Select(r => ToEntry(r, legacy)).ToList();
             },
             cancellationToken));
     }
@@ -52,7 +53,8 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.RequireOrganization(session, actor, organization, Operation.ReadOrganizationJournal);
-                return session.ListJournal(organization.Value, null, afterSequence, limit).Select(ToEntry).ToList();
+                var legacy = session.JournalLegacyLastSequence();
+                return session.ListJournal(organization.Value, null, afterSequence, limit).Select(r => ToEntry(r, legacy)).ToList();
             },
             cancellationToken));
     }
@@ -83,12 +85,14 @@ public sealed partial class AllocationStore
         Preconditions.CheckArgument(limit is >= 1 and <= MaxJournalPage, "limit", limit.ToString(System.Globalization.CultureInfo.InvariantCulture), $"must be between 1 and {MaxJournalPage}");
     }
 
-    private static JournalEntry ToEntry(JournalRow row) => new(
+    /// <summary>An entry as callers see it. Rows up to <paramref name="legacyLastSequence"/> were written before
+    /// actors were encoded: their bare <c>system</c> is read as the system actor, any other id as <c>user:&lt;id&gt;</c>.</summary>
+    private static JournalEntry ToEntry(JournalRow row, long legacyLastSequence) => new(
         row.Id,
         new OrganizationId(row.OrgId),
         row.AllocationId is { } a ? new AllocationId(a) : null,
         InstantCodec.FromNs(row.AtNs),
-        row.Actor,
+        row.Id <= legacyLastSequence && row.Actor != "system" ? "user:" + row.Actor : row.Actor,
         row.Action,
         row.Target,
         row.Before,

@@ -150,7 +150,9 @@ public sealed partial class AllocationStore
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The report.</returns>
     /// <exception cref="InvalidInputException">The range, a grouping, a filter or the zone is invalid.</exception>
-    /// <exception cref="NotFoundException">The organization, a listed allocation or the SKU does not exist, or the
+    /// <exception cref="NotFoundException">The organization does not exist or is hidden from the actor (neither its
+    /// admin nor a member of one of its groups: the same answer, before any filter is looked at), a listed allocation
+    /// or the SKU does not exist, or the
     /// actor may not Read a listed allocation.</exception>
     public Task<UsageReport> GetUsageReportAsync(Principal actor, UsageReportRequest request, CancellationToken cancellationToken = default)
     {
@@ -179,11 +181,8 @@ public sealed partial class AllocationStore
         return engine.ReadAsync(
             session =>
             {
-                AccessResolver.CheckActor(actor);
-                if (session.GetOrganization(request.Organization.Value) is null)
-                {
-                    throw new NotFoundException("organization", request.Organization.ToString());
-                }
+                // An outsider gets the answer a missing organization gives, before anything (a SKU filter) is resolved.
+                AccessResolver.RequireOrganization(session, actor, request.Organization, Operation.ReadUsageReport);
                 var filter = ResolveFilter(session, request.Organization.Value, checkedQuery) with { FromNs = fromNs, ToNs = toNs };
                 var builder = new ReportBuilder(request, fromNs, toNs);
                 var queries = Queries(session);
@@ -299,6 +298,7 @@ public sealed partial class AllocationStore
         {
             CheckAttributeKey(key, "attributes.key");
             Preconditions.CheckNotNull(value, $"attributes[{key}]");
+            Preconditions.CheckWellFormed(value, $"attributes[{key}]");
             // The key goes into a JSON path as a quoted label; the path itself is a bound parameter.
             attributes.Add(("$.\"" + key + "\"", value));
         }
@@ -311,6 +311,7 @@ public sealed partial class AllocationStore
         {
             throw new InvalidInputException(field, key, $"an attribute key has 1 to {Recording.Attributes.MaxKeyLength} characters, not all white space, without quotes, backslashes or control characters");
         }
+        Preconditions.CheckWellFormed(key, field);
     }
 
     private static EventFilter ResolveFilter(IStorageSession session, long orgId, CheckedEventQuery query)

@@ -516,7 +516,7 @@ public sealed partial class AllocationStore
         var items = order.Select(k => byKey[k]).ToList();
         var records = items.Select(i => i.Record).ToList();
 
-        var writer = Writer(session, actor);
+        var writer = Writer(session, actor, EventSources.Slurm);
         var stale = 0;
         void Refused(int index, AllocationsException ex)
         {

@@ -66,7 +66,11 @@ public sealed partial class AllocationStore
     }
 
     /// <summary>A writer for one transaction of this store, sharing the store's compiled-schedule cache.</summary>
-    private UsageWriter Writer(IStorageSession session, Principal actor) => new(session, actor, NowNs()) { Catalogue = catalogue };
+    /// <param name="session">The transaction.</param>
+    /// <param name="actor">Who acts.</param>
+    /// <param name="source">The key scope to record in: null for the actor's own, or the importer's.</param>
+    private UsageWriter Writer(IStorageSession session, Principal actor, string? source = null) =>
+        new(session, actor, NowNs(), source) { Catalogue = catalogue };
 
     /// <summary>The batch recording path inside a write transaction (the caller flushes): the chunk's allocations and
     /// keys are prefetched, then the items planned and applied in order. With
@@ -207,6 +211,7 @@ public sealed partial class AllocationStore
                 AccessResolver.CheckActor(actor);
                 var writer = Writer(session, actor);
                 var row = writer.Event(eventId, Operation.Confirm);
+                writer.RequireOwnHoldOr(row, Operation.ConfirmOthersHold);
                 var confirmed = writer.Confirm(row, finalQuantity, finalEnd);
                 writer.Flush();
                 return writer.ToEvent(confirmed);
@@ -233,6 +238,7 @@ public sealed partial class AllocationStore
                 {
                     throw new ConflictException($"{eventId} is Confirmed, not a hold; delete it instead (needs Admin)", ["status"]);
                 }
+                writer.RequireOwnHoldOr(row, Operation.ReleaseOthersHold);
                 var released = writer.ToEvent(row);
                 writer.Remove(row, "usage.release");
                 writer.Flush();
@@ -255,6 +261,7 @@ public sealed partial class AllocationStore
                 var writer = Writer(session, actor);
                 var row = writer.Event(eventId, Operation.ReadEvents);
                 writer.Allocation(row.AllocationId, row.Status == (int)UsageStatus.Confirmed ? Operation.DeleteConfirmedEvent : Operation.DeleteEstimatedEvent);
+                writer.RequireOwnHoldOr(row, Operation.DeleteOthersEstimatedEvent);
                 var deleted = writer.ToEvent(row);
                 writer.Remove(row);
                 writer.Flush();
@@ -278,21 +285,25 @@ public sealed partial class AllocationStore
             },
             cancellationToken));
 
-    /// <summary>Finds the event recorded under an external key in an organization.</summary>
-    /// <param name="actor">Read on the event's allocation.</param>
+    /// <summary>Finds the event the caller recorded under an external key in an organization.</summary>
+    /// <remarks>External keys are scoped by source: a host user's events are looked up among those she recorded, the
+    /// system actor's among the system actor's. Events the Slurm importer recorded (source <c>slurm</c>) and other
+    /// users' events are not found here, even under the same key; list them with
+    /// <see cref="ListEventsAsync"/>.</remarks>
+    /// <param name="actor">Read on the event's allocation; the event must be of the actor's own source.</param>
     /// <param name="organization">The organization.</param>
     /// <param name="externalKey">The key.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The event, or null when no event the actor may Read has that key.</returns>
-    /// <exception cref="InvalidInputException">The key is empty or longer than 400 characters.</exception>
+    /// <returns>The event, or null when the actor recorded no event under that key that it may still Read.</returns>
+    /// <exception cref="InvalidInputException">The key is empty, longer than 400 characters or not valid UTF-16.</exception>
     public Task<UsageEvent?> FindEventByKeyAsync(Principal actor, OrganizationId organization, string externalKey, CancellationToken cancellationToken = default)
     {
         AccessResolver.CheckActor(actor);
-        Preconditions.CheckArgument(!string.IsNullOrEmpty(externalKey) && externalKey.Length <= 400, "externalKey", externalKey, "an external key has 1 to 400 characters");
+        Preconditions.CheckExternalKey(externalKey, "externalKey");
         return engine.ReadAsync(
             session =>
             {
-                var row = session.FindEventByKey(organization.Value, externalKey);
+                var row = session.FindEventByKey(organization.Value, actor.Encoded, externalKey);
                 if (row is null)
                 {
                     return null;

@@ -1,40 +1,19 @@
+using System.CommandLine;
+using Allocations.Sample.Cli;
 using Allocations.Sample.Commands;
 
-// Allocations sample and admin CLI. With no command it runs the walkthrough demo.
-//   dotnet run --project Allocations.Sample [-- COMMAND [options]]
-var commands = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase)
+// The allocations admin tool. With no arguments at all it runs the walkthrough demo on its own file.
+var root = new RootCommand("allocations: set up and run an Allocations store (organizations, units, SKUs, rates, allocations, grants), record usage, import from Slurm, report.\n\nWith no arguments, runs the walkthrough demo ('allocations demo').");
+foreach (var command in SetupCommands.All())
 {
-    ["demo"] = DemoCommand.RunAsync,
-    ["slurm"] = SlurmCommand.RunAsync,
-    ["report"] = ReportCommand.RunAsync,
-    ["export"] = ExportCommand.RunAsync,
-    ["credits"] = CreditsCommand.RunAsync,
-    ["access"] = AccessCommand.RunAsync,
-    ["stress-worker"] = StressCommand.RunAsync,
-};
-
-if (args.Length > 0 && (args[0] is "-h" or "--help" or "help"))
-{
-    Console.WriteLine("usage: Allocations.Sample [COMMAND] [options]");
-    // stress-worker is the reliability tests' child process, not a command for people.
-    Console.WriteLine("commands: " + string.Join(", ", commands.Keys.Where(k => k != "stress-worker")));
-    Console.WriteLine("with no command, runs 'demo' (options: --db FILE)");
-    return 0;
+    root.Add(command);
 }
-
-var name = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "demo";
-var rest = name == "demo" && (args.Length == 0 || args[0].StartsWith('-')) ? args : args[1..];
-if (!commands.TryGetValue(name, out var command))
+root.Add(UsageCommands.Usage());
+foreach (var command in ReadCommands.All())
 {
-    Console.Error.WriteLine($"unknown command '{name}'; try --help");
-    return 2;
+    root.Add(command);
 }
-try
-{
-    return await command(rest);
-}
-catch (Allocations.Exceptions.AllocationsException ex)
-{
-    Console.Error.WriteLine("error: " + ex.Message);
-    return 1;
-}
+root.Add(SlurmCommand.Slurm());
+root.Add(DemoCommands.Demo());
+root.SetAction((_, _) => DemoCommand.RunAsync(null));
+return await Tool.RunAsync(root, args);

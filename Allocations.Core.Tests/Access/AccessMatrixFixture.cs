@@ -64,7 +64,13 @@ public sealed record Holder(Way Way, AccessLevel Level)
 }
 
 /// <summary>The ids every matrix operation aims at; the same in every copy of the template.</summary>
-public sealed record MatrixContext(OrganizationId Org, AllocationId Parent, AllocationId Child, UsageEventId Hold, UsageEventId Charge);
+/// <param name="Org">The organization.</param>
+/// <param name="Parent">The parent allocation.</param>
+/// <param name="Child">The target allocation.</param>
+/// <param name="Hold">An Estimated hold on Child recorded by <c>admin</c>: another principal's, for every holder.</param>
+/// <param name="Charge">A Confirmed charge on Child.</param>
+/// <param name="OwnHold">An Estimated hold on Child that each holder's template makes the holder's own (its source).</param>
+public sealed record MatrixContext(OrganizationId Org, AllocationId Parent, AllocationId Child, UsageEventId Hold, UsageEventId Charge, UsageEventId OwnHold);
 
 /// <summary>Builds the matrix's base database once: an organization with two admins, a staff group every matrix user
 /// but the outsider belongs to, a spare group with a Read grant on Child, Parent and Child allocations with an Estimated hold and a
@@ -103,7 +109,8 @@ public sealed class AccessMatrixFixture : IAsyncLifetime
         var start = TestStore.November15 - Duration.FromHours(2);
         var hold = await store.ReserveAsync(admin, TestStore.Cpu1(child, 1m, start, TestStore.November15, UsageStatus.Estimated, "hold-1"));
         var charge = await store.RecordUsageAsync(admin, TestStore.Cpu1(child, 2m, start, TestStore.November15, UsageStatus.Confirmed, "charge-1"));
-        Context = new MatrixContext(org, parent.Id, child.Id, hold.Event!.Id, charge.Event.Id);
+        var own = await store.ReserveAsync(admin, TestStore.Cpu1(child, 1m, start, TestStore.November15, UsageStatus.Estimated, "own-hold-1"));
+        Context = new MatrixContext(org, parent.Id, child.Id, hold.Event!.Id, charge.Event.Id, own.Event!.Id);
         store.Dispose();
         CopyDatabase(t.Path, BasePath);
     }
@@ -143,6 +150,17 @@ public sealed class AccessMatrixFixture : IAsyncLifetime
                         await store.AddOrganizationAdminAsync(admin, c.Org, holder.UserId);
                         break;
                 }
+            }
+            // The own hold becomes the holder's: as if the holder had recorded it (a holder without Use could not).
+            using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+            {
+                connection.Open();
+                using var command = connection.CreateCommand();
+                command.CommandText = "UPDATE usage_events SET source = $source, recorded_by = $by WHERE id = $id";
+                command.Parameters.AddWithValue("$source", holder.Way == Way.System ? "system" : "user:" + holder.UserId);
+                command.Parameters.AddWithValue("$by", holder.UserId);
+                command.Parameters.AddWithValue("$id", Context.OwnHold.Value);
+                command.ExecuteNonQuery();
             }
             templates[holder] = path;
             return path;

@@ -35,6 +35,10 @@ public enum Need
 
     /// <summary>A listing: never refused; it shows only what the caller may Read.</summary>
     Listing,
+
+    /// <summary>Anyone the organization is not hidden from (an organization admin or a member of one of its groups);
+    /// an outsider is told it does not exist.</summary>
+    Member,
 }
 
 /// <summary>One facade call of the matrix.</summary>
@@ -102,9 +106,12 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("RecordStreamAsync", Need.Use, Operation.RecordUsage, async (s, a, c) => await s.RecordStreamAsync(a, [Cpu(c, "stream-1"), Cpu(c, "stream-2")], chunkSize: 1)),
         Op("ReserveAsync", Need.Use, Operation.Reserve, async (s, a, c) => (await s.ReserveAsync(a, Cpu(c, status: UsageStatus.Estimated))).Event ?? throw new InvalidOperationException("the hold did not fit")),
         Op("CheckFitAsync", Need.Read, Operation.CheckFit, async (s, a, c) => await s.CheckFitAsync(a, Cpu(c)), readOnly: true),
-        Op("ConfirmAsync", Need.Use, Operation.Confirm, async (s, a, c) => await s.ConfirmAsync(a, c.Hold)),
-        Op("ReleaseAsync", Need.Use, Operation.ReleaseHold, async (s, a, c) => await s.ReleaseAsync(a, c.Hold)),
-        Op("DeleteEventAsync", Need.Use, Operation.DeleteEstimatedEvent, async (s, a, c) => await s.DeleteEventAsync(a, c.Hold)),
+        Op("ConfirmAsync", Need.Use, Operation.Confirm, async (s, a, c) => await s.ConfirmAsync(a, c.OwnHold)),
+        Op("ConfirmAsync", Need.Admin, Operation.ConfirmOthersHold, async (s, a, c) => await s.ConfirmAsync(a, c.Hold)),
+        Op("ReleaseAsync", Need.Use, Operation.ReleaseHold, async (s, a, c) => await s.ReleaseAsync(a, c.OwnHold)),
+        Op("ReleaseAsync", Need.Admin, Operation.ReleaseOthersHold, async (s, a, c) => await s.ReleaseAsync(a, c.Hold)),
+        Op("DeleteEventAsync", Need.Use, Operation.DeleteEstimatedEvent, async (s, a, c) => await s.DeleteEventAsync(a, c.OwnHold)),
+        Op("DeleteEventAsync", Need.Admin, Operation.DeleteOthersEstimatedEvent, async (s, a, c) => await s.DeleteEventAsync(a, c.Hold)),
         Op("DeleteEventAsync", Need.Admin, Operation.DeleteConfirmedEvent, async (s, a, c) => await s.DeleteEventAsync(a, c.Charge)),
         Op("GetEventAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.GetEventAsync(a, c.Charge), readOnly: true),
         Op("VerifyAsync", Need.OrgAdmin, Operation.Verify, async (s, a, c) => await s.VerifyAsync(a, c.Org), readOnly: true),
@@ -134,6 +141,7 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("ReadEventsAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.ReadEventsAsync(a, c.Child).ToListAsync(), readOnly: true),
         Op("ExportEventsAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.ExportEventsAsync(a, c.Child, null, new StringWriter(), global::Allocations.Reporting.ExportFormat.Csv, null, CancellationToken.None), readOnly: true),
         Op("GetUsageReportAsync", Need.Read, Operation.ReadAllocation, async (s, a, c) => await s.GetUsageReportAsync(a, new global::Allocations.Reporting.UsageReportRequest(c.Org) { Allocations = [c.Child] }), readOnly: true),
+        Op("GetUsageReportAsync", Need.Member, Operation.ReadUsageReport, async (s, a, c) => await s.GetUsageReportAsync(a, new global::Allocations.Reporting.UsageReportRequest(c.Org) { Sku = TestStore.Cpu }), readOnly: true),
 
         // Slurm import
         Op("SyncSlurmAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.SyncSlurmAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson), new StringReader(SacctHeader))),
@@ -164,7 +172,7 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
     {
         var level = holder.LevelOn(op.OnParent);
         var orgAdmin = holder.Way is Way.OrgAdmin or Way.System;
-        if (holder.Way == Way.Outsider && op.Need is Need.OrgAdmin or Need.Grantee)
+        if (holder.Way == Way.Outsider && op.Need is Need.OrgAdmin or Need.Grantee or Need.Member)
         {
             return typeof(NotFoundException); // the organization itself is hidden from outsiders
         }
@@ -173,7 +181,7 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
             Need.System => holder.Way == Way.System ? null : typeof(AccessDeniedException),
             Need.OrgAdmin => orgAdmin ? null : typeof(AccessDeniedException),
             Need.Grantee => orgAdmin || holder.HoldsAnyGrant ? null : typeof(AccessDeniedException),
-            Need.Listing => null,
+            Need.Listing or Need.Member => null,
             Need.OrgAdminOnAllocation => orgAdmin ? null : level < AccessLevel.Read ? typeof(NotFoundException) : typeof(AccessDeniedException),
             _ => level >= NeededLevel(op.Need) ? null : level < AccessLevel.Read ? typeof(NotFoundException) : typeof(AccessDeniedException),
         };
@@ -281,6 +289,7 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
                     Need.System => new Requirement(RequirementScope.System),
                     Need.OrgAdmin or Need.OrgAdminOnAllocation => new Requirement(RequirementScope.OrganizationAdmin),
                     Need.Grantee => new Requirement(RequirementScope.Grantee),
+                    Need.Member => new Requirement(RequirementScope.Member),
                     _ => new Requirement(RequirementScope.Allocation, NeededLevel(op.Need)),
                 };
                 Assert.True(expected == row, $"{op}: the table says {row}, the matrix {expected}");

@@ -218,7 +218,10 @@ public class AccessResolverTests
         var (t, _, child, other) = await SetUpAsync();
         using var _ = t;
         await t.Store.GrantAsync(Admin, child.Id, Grantee.Group("physicists"), AccessLevel.Use);
-        await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(other, 1m, TestStore.November1, TestStore.November15, global::Allocations.Domain.UsageStatus.Estimated, "job-7"));
+        await t.Store.GrantAsync(Admin, other.Id, Grantee.Group("physicists"), AccessLevel.Use);
+        // Keys are scoped by source: the caller's own key, on an allocation it has since lost access to.
+        await t.Store.RecordUsageAsync(Ada, TestStore.Cpu1(other, 1m, TestStore.November1, TestStore.November15, global::Allocations.Domain.UsageStatus.Estimated, "job-7"));
+        await t.Store.RevokeAsync(Admin, other.Id, Grantee.Group("physicists"));
         var before = t.ContentHash();
 
         var ex = await Assert.ThrowsAsync<ConflictException>(() => t.Store.RecordUsageAsync(Ada, TestStore.Cpu1(child, 1m, TestStore.November1, TestStore.November15, global::Allocations.Domain.UsageStatus.Estimated, "job-7")));
@@ -226,5 +229,19 @@ public class AccessResolverTests
         Assert.DoesNotContain(other.Id.ToString(), ex.Message);
         Assert.DoesNotContain("Chemistry", ex.Message);
         Assert.Equal(before, t.ContentHash());
+    }
+
+    [Fact]
+    public async Task AnotherPrincipalsKey_InAHiddenAllocation_NeitherBlocksNorRevealsAnything()
+    {
+        var (t, _, child, other) = await SetUpAsync();
+        using var _ = t;
+        await t.Store.GrantAsync(Admin, child.Id, Grantee.Group("physicists"), AccessLevel.Use);
+        await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(other, 1m, TestStore.November1, TestStore.November15, global::Allocations.Domain.UsageStatus.Estimated, "job-7"));
+
+        var mine = await t.Store.RecordUsageAsync(Ada, TestStore.Cpu1(child, 1m, TestStore.November1, TestStore.November15, global::Allocations.Domain.UsageStatus.Estimated, "job-7"));
+
+        Assert.Equal(global::Allocations.Domain.RecordDisposition.Recorded, mine.Disposition);
+        Assert.Equal(child.Id, mine.Event.Allocation);
     }
 }

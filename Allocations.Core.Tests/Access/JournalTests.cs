@@ -76,7 +76,7 @@ public class JournalTests
             entries.TakeWhile(e => e.Action != "group.create").Select(e => e.Action));
 
         var record = entries.First(e => e.Action == "usage.record");
-        Assert.Equal("ada", record.Actor);
+        Assert.Equal("user:ada", record.Actor);
         Assert.Equal(t.Clock.GetCurrentInstant(), record.At);
         Assert.Equal(child.Id, record.Allocation);
         Assert.Equal(recorded.Event.Id.ToString(), record.Target);

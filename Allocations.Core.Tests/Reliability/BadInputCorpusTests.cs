@@ -81,6 +81,10 @@ public class BadInputCorpusTests
 
     private static CancellationToken Cancelled => new(canceled: true);
 
+    /// <summary>2.4e12 cores for an hour at rate 2: 4.8e12 core-hours, more than half of what an amount can hold.</summary>
+    private static UsageRecord Huge(Allocation on, UsageStatus status, string? key = null) =>
+        new(on.Id, TestStore.Cpu, Quantity.FromDecimal(2_400_000_000_000m), Nov15, Nov15 + Duration.FromHours(1), status, key);
+
     public static readonly IReadOnlyList<Case> Cases =
     [
         // ---- names ----
@@ -137,6 +141,11 @@ public class BadInputCorpusTests
         Invalid("PerHour amount that overflows", "quantity", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue), Nov15, Nov15 + Duration.FromDays(30)))),
         Invalid("PerUnit amount that overflows", "quantity", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue)) with { Sku = TestStore.License })),
         Invalid("figures that would overflow", "amount", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue / 4), Nov15, Nov15 + Duration.FromHours(1), key: "big-2")), c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue / 4), Nov15, Nov15 + Duration.FromHours(1), key: "big-1"))),
+        Invalid("Confirmed and Estimated whose sum leaves Remaining unrepresentable", "amount", c => c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Estimated, "huge-2")), c => c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Confirmed, "huge-1"))),
+        Invalid("children whose sum leaves the parent's Remaining unrepresentable", "amount", c => c.S.RecordUsageAsync(Admin, Huge(c.Parent, UsageStatus.Estimated, "huge-2")), c => c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Confirmed, "huge-1"))),
+        Invalid("two allocations whose report sum is unrepresentable", "amount", c => c.S.RecordUsageAsync(Admin, Huge(c.Parent, UsageStatus.Confirmed, "huge-2")), async c => await c.S.RecordUsageAsync(Admin, Huge(await c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation("Chemistry", TestStore.CoreHours, Amount.FromDecimal(1m))), UsageStatus.Confirmed, "huge-1"))),
+        Invalid("a fit check past the range on an overrun allocation", "amount", c => c.S.CheckFitAsync(Admin, Huge(c.Child, UsageStatus.Estimated)), c => c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Confirmed, "huge-1"))),
+        Invalid("a hold past the range on an overrun allocation", "amount", c => c.S.ReserveAsync(Admin, Huge(c.Child, UsageStatus.Estimated, "huge-2")), c => c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Confirmed, "huge-1"))),
         Invalid("final quantity whose amount overflows", "quantity", c => c.S.ConfirmAsync(Admin, c.Hold.Id, Quantity.FromMicros(long.MaxValue), Nov20 + Duration.FromDays(60))),
         Invalid("reservation whose amount overflows", "quantity", c => c.S.ReserveAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue), Nov15, Nov15 + Duration.FromDays(300)))),
         Invalid("null attribute value", "attributes[user]", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Attributes = new Dictionary<string, string> { ["user"] = null! } })),
@@ -193,6 +202,15 @@ public class BadInputCorpusTests
         Invalid("401-character external key", "externalKey", c => c.S.RecordUsageAsync(Admin, c.Cpu(key: new string('k', 401)))),
         Invalid("whitespace attribute key", "attributes.key", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Attributes = new Dictionary<string, string> { [" "] = "x" } })),
         Invalid("1,001-character attribute value", "attributes[user]", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Attributes = new Dictionary<string, string> { ["user"] = new string('v', 1001) } })),
+        Invalid("lone high surrogate in an external key", "externalKey", c => c.S.RecordUsageAsync(Admin, c.Cpu(key: "job-\uD800"))),
+        Invalid("lone low surrogate in a batch's external key", "externalKey", c => c.S.RecordBatchAsync(Admin, [c.Cpu(key: "ok-1"), c.Cpu(key: "job-\uDBFF")])),
+        Invalid("lone surrogate in a reserved hold's key", "externalKey", c => c.S.ReserveAsync(Admin, c.Cpu(key: "\uDC00hold"))),
+        Invalid("lone surrogate in a key looked up", "externalKey", c => c.S.FindEventByKeyAsync(Admin, c.Org, "job-\uD800")),
+        Invalid("lone surrogate in an attribute value", "attributes[user]", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Attributes = new Dictionary<string, string> { ["user"] = "al\uDFFFice" } })),
+        Invalid("lone surrogate in an attribute key", "attributes.key", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Attributes = new Dictionary<string, string> { ["us\uD83Eer"] = "alice" } })),
+        Invalid("lone surrogate in a reason", "reason", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromDecimal(5m), "top-up \uD800")),
+        Invalid("lone surrogate in a group name", "group", c => c.S.CreateGroupAsync(Admin, c.Org, "grp\uDBFF")),
+        Invalid("lone surrogate in a report attribute filter", "attributes[user]", c => c.S.GetUsageReportAsync(Admin, new Allocations.Reporting.UsageReportRequest(c.Org) { Attributes = new Dictionary<string, string> { ["user"] = "\uD800" } })),
         Invalid("null batch", "records", c => c.S.RecordBatchAsync(Admin, null!)),
         Invalid("null item in a batch", "record", c => c.S.RecordBatchAsync(Admin, [c.Cpu(key: "b-1"), null!])),
         Fails<NotFoundException>("batch whose last item names an unknown SKU", c => c.S.RecordBatchAsync(Admin, [c.Cpu(key: "b-1"), c.Cpu(key: "b-2"), c.Cpu() with { Sku = new SkuCode("NOPE") }])),

@@ -22,7 +22,7 @@ public sealed class CrashSafetyTests : IDisposable
     }
 
     /// <summary>The content of item <paramref name="item"/> of batch <paramref name="batch"/>, written here again from the
-    /// worker's documented rule (StressCommand.CrashItem) so the expected figures do not come from the code under test.</summary>
+    /// worker's documented rule (StressWorker/Worker.cs, CrashItem) so the expected figures do not come from the code under test.</summary>
     private static (string Allocation, long Amount) Item(int batch, int item) =>
         ((batch + item) % 4 == 3 ? "P" : $"C{(batch + item) % 4}", ((1 + ((batch * 31) + (item * 7)) % 50) * 1_000_000L) + item);
 

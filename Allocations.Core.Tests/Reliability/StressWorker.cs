@@ -8,7 +8,7 @@ using NodaTime;
 
 namespace Allocations.Tests.Reliability;
 
-/// <summary>Runs the Sample's <c>stress-worker</c> command in another OS process and collects its output lines.</summary>
+/// <summary>Runs the test-only worker program (StressWorker/) in another OS process and collects its output lines.</summary>
 internal sealed class StressWorker : IDisposable
 {
     internal static readonly Principal Admin = Principal.User("stress-admin");
@@ -37,15 +37,15 @@ internal sealed class StressWorker : IDisposable
 
     internal string Errors => errors.ToString();
 
-    /// <summary>The built Sample assembly: its path is stamped into this assembly at build time.</summary>
-    internal static string SampleAssembly()
+    /// <summary>The built worker assembly: its path is stamped into this assembly at build time.</summary>
+    internal static string WorkerAssembly()
     {
         var stamped = typeof(StressWorker).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .Single(a => a.Key == "SampleAssembly").Value!;
+            .Single(a => a.Key == "StressWorkerAssembly").Value!;
         var path = Path.GetFullPath(stamped);
         if (!File.Exists(path))
         {
-            throw new FileNotFoundException($"the Sample is not built at {path}; build the solution first", path);
+            throw new FileNotFoundException($"the stress worker is not built at {path}; build the test project first", path);
         }
         return path;
     }
@@ -61,8 +61,8 @@ internal sealed class StressWorker : IDisposable
             UseShellExecute = false,
         };
         var common = mode == "create"
-            ? new[] { SampleAssembly(), "stress-worker", mode, "--db", database }
-            : [SampleAssembly(), "stress-worker", mode, "--db", database, "--org", org.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), "--actor", Admin.Id, "--sku", Sku.Value];
+            ? new[] { WorkerAssembly(), mode, "--db", database }
+            : [WorkerAssembly(), mode, "--db", database, "--org", org.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), "--actor", Admin.Id, "--sku", Sku.Value];
         foreach (var arg in common.Concat(options))
         {
             info.ArgumentList.Add(arg);

@@ -179,11 +179,13 @@ public class UsageReportTests
     }
 
     [Fact]
-    public async Task Report_ForACallerWithoutRead_IsEmpty_AndANamedAllocationIsNotFound()
+    public async Task Report_ForAMemberWithoutRead_IsEmpty_AndANamedAllocationIsNotFound()
     {
         using var t = await TestStore.CreateAsync();
         var a = await t.CreateAllocationAsync("Physics", 100m);
         await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 1m, Nov1, Nov1 + Duration.FromHours(1)));
+        await t.Store.CreateGroupAsync(Admin, t.Organization, "staff");
+        await t.Store.AddGroupMemberAsync(Admin, t.Organization, "staff", "stranger");
         var stranger = Principal.User("stranger");
         var report = await t.Store.GetUsageReportAsync(stranger, new UsageReportRequest(t.Organization));
         Assert.Empty(report.Rows);
@@ -194,6 +196,30 @@ public class UsageReportTests
         await Assert.ThrowsAsync<NotFoundException>(() => t.Store.ExportEventsAsync(stranger, a.Id, null, TextWriter.Null, ExportFormat.Csv, null, default));
         var own = await t.Store.GetUsageReportAsync(Admin, new UsageReportRequest(t.Organization) { Allocations = [a.Id] });
         Assert.Equal(Amount.FromDecimal(1m), own.Totals.Single().Amount);
+    }
+
+    [Fact]
+    public async Task Report_ForAnOutsider_GivesTheAnswerOfAMissingOrganization_WithOrWithoutASkuFilter()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("Physics", 100m);
+        await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 1m, Nov1, Nov1 + Duration.FromHours(1)));
+        var outsider = Principal.User("outsider");
+        var missing = new OrganizationId(999);
+
+        async Task<(string Kind, string Key)> AnswerAsync(UsageReportRequest request)
+        {
+            var ex = await Assert.ThrowsAsync<NotFoundException>(() => t.Store.GetUsageReportAsync(outsider, request));
+            return (ex.Kind, ex.Key);
+        }
+
+        var existing = await AnswerAsync(new UsageReportRequest(t.Organization));
+        var absent = await AnswerAsync(new UsageReportRequest(missing));
+        Assert.Equal("organization", existing.Kind);
+        Assert.Equal(absent.Kind, existing.Kind);
+        Assert.Equal(("organization", t.Organization.ToString()), await AnswerAsync(new UsageReportRequest(t.Organization) { Sku = TestStore.Cpu }));
+        Assert.Equal(("organization", t.Organization.ToString()), await AnswerAsync(new UsageReportRequest(t.Organization) { Sku = new SkuCode("NOPE") }));
+        Assert.Equal(("organization", missing.ToString()), await AnswerAsync(new UsageReportRequest(missing) { Sku = TestStore.Cpu }));
     }
 
     [Fact]

@@ -66,6 +66,7 @@ internal static class AccessResolver
         {
             RequirementScope.System => actor.IsSystem,
             RequirementScope.Grantee => IsOrgAdmin(session, actor, org.Value) || session.GrantedLevels(org.Value, actor.Id).Count > 0,
+            RequirementScope.Member => true,
             _ => IsOrgAdmin(session, actor, org.Value),
         };
         if (!allowed)
@@ -107,7 +108,7 @@ internal static class AccessResolver
         {
             RequirementScope.System => actor.IsSystem,
             RequirementScope.OrganizationAdmin => IsOrgAdmin(session, actor, row.OrgId),
-            RequirementScope.Grantee => level >= AccessLevel.Read,
+            RequirementScope.Grantee or RequirementScope.Member => level >= AccessLevel.Read,
             _ => level >= requirement.Level,
         };
         if (!allowed)

@@ -17,6 +17,15 @@ internal enum Operation
     CheckFit,
     Confirm,
     ReleaseHold,
+
+    /// <summary>Confirm an Estimated hold another principal or the importer recorded.</summary>
+    ConfirmOthersHold,
+
+    /// <summary>Release an Estimated hold another principal or the importer recorded.</summary>
+    ReleaseOthersHold,
+
+    /// <summary>Delete an Estimated event another principal or the importer recorded.</summary>
+    DeleteOthersEstimatedEvent,
     DeleteEstimatedEvent,
     DeleteConfirmedEvent,
     ReadEvents,
@@ -29,6 +38,9 @@ internal enum Operation
     ReadAllocationJournal,
     ReadOrganizationJournal,
     VerifyJournal,
+
+    /// <summary>Read an organization's usage report (the allocations in it are still filtered by Read).</summary>
+    ReadUsageReport,
 }
 
 /// <summary>What an operation needs: the system actor, an organization admin, or a level on the allocation.</summary>
@@ -44,6 +56,9 @@ internal enum RequirementScope
 
     /// <summary>An organization admin, or anyone holding a grant (any level) on some allocation of the organization.</summary>
     Grantee,
+
+    /// <summary>Anyone the organization is not hidden from: an organization admin or a member of one of its groups.</summary>
+    Member,
 }
 
 /// <summary>The one table of who may do what (documented in docs/access-and-journal.md). The system actor satisfies
@@ -72,6 +87,9 @@ internal static class Permissions
         [Operation.Reserve] = new(RequirementScope.Allocation, AccessLevel.Use),
         [Operation.Confirm] = new(RequirementScope.Allocation, AccessLevel.Use),
         [Operation.ReleaseHold] = new(RequirementScope.Allocation, AccessLevel.Use),
+        [Operation.ConfirmOthersHold] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.ReleaseOthersHold] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.DeleteOthersEstimatedEvent] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.DeleteEstimatedEvent] = new(RequirementScope.Allocation, AccessLevel.Use),
         [Operation.DeleteConfirmedEvent] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.ManageGroups] = new(RequirementScope.OrganizationAdmin),
@@ -81,6 +99,7 @@ internal static class Permissions
         [Operation.ReadAllocationJournal] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.ReadOrganizationJournal] = new(RequirementScope.OrganizationAdmin),
         [Operation.VerifyJournal] = new(RequirementScope.OrganizationAdmin),
+        [Operation.ReadUsageReport] = new(RequirementScope.Member),
     };
 
     internal static Requirement For(Operation operation) => Table[operation];
@@ -103,6 +122,9 @@ internal static class Permissions
         Operation.CheckFit => "check a fit",
         Operation.Confirm => "confirm usage",
         Operation.ReleaseHold => "release a hold",
+        Operation.ConfirmOthersHold => "confirm a hold another principal or the importer recorded",
+        Operation.ReleaseOthersHold => "release a hold another principal or the importer recorded",
+        Operation.DeleteOthersEstimatedEvent => "delete an Estimated event another principal or the importer recorded",
         Operation.DeleteEstimatedEvent => "delete an Estimated event",
         Operation.DeleteConfirmedEvent => "delete a Confirmed event",
         Operation.ReadEvents => "read usage events",
@@ -115,6 +137,7 @@ internal static class Permissions
         Operation.ReadAllocationJournal => "read the journal of the allocation",
         Operation.ReadOrganizationJournal => "read the organization's journal",
         Operation.VerifyJournal => "verify the journal",
+        Operation.ReadUsageReport => "read the usage report",
         _ => operation.ToString(),
     };
 }

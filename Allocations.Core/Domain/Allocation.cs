@@ -52,7 +52,8 @@ public sealed record NewAllocation(string Name, UnitCode Unit, Amount Total, All
 /// <param name="Allocation">The allocation.</param>
 /// <param name="OldTotal">The total before.</param>
 /// <param name="NewTotal">The total after.</param>
-/// <param name="Actor">Who changed it.</param>
+/// <param name="Actor">Who changed it: <c>user:</c> followed by the host's user id, or <c>system</c> for the system
+/// actor.</param>
 /// <param name="At">When.</param>
 /// <param name="Reason">Why (a top-up, a purchase, a correction).</param>
 public sealed record TotalChange(AllocationId Allocation, Amount OldTotal, Amount NewTotal, string Actor, Instant At, string Reason);

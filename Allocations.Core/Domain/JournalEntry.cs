@@ -11,7 +11,8 @@ namespace Allocations.Domain;
 /// <param name="Allocation">The allocation changed, or null for organization-level changes (catalogue, groups,
 /// admins).</param>
 /// <param name="At">When, by the store's clock.</param>
-/// <param name="Actor">Who: the user id, or <c>system</c>.</param>
+/// <param name="Actor">Who: <c>user:</c> followed by the host's user id (a user named <c>system</c> is
+/// <c>user:system</c>), or <c>system</c> for the system actor.</param>
 /// <param name="Action">What, such as <c>allocation.total</c> or <c>usage.record</c>.</param>
 /// <param name="Target">What it was aimed at, such as <c>allocation:7</c>, <c>event:42</c>, <c>group:physics</c>.</param>
 /// <param name="Before">The state before, as a JSON object; null when the target was created.</param>

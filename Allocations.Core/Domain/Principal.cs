@@ -32,6 +32,11 @@ public readonly struct Principal : IEquatable<Principal>
 
     internal bool IsValid => id is not null;
 
+    /// <summary>Gets how the principal is written in the journal, the total history and an event's source:
+    /// <c>user:</c> followed by the user id for a host user, <c>system</c> for the system actor, so that a host user
+    /// named <c>system</c> (written <c>user:system</c>) is never taken for the system actor.</summary>
+    internal string Encoded => IsSystem ? "system" : "user:" + Id;
+
     /// <inheritdoc />
     public bool Equals(Principal other) => string.Equals(id, other.id, StringComparison.Ordinal);
 

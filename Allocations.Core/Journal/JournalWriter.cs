@@ -29,7 +29,7 @@ internal sealed class JournalWriter
     internal JournalWriter(IStorageSession session, Principal actor, long nowNs)
     {
         this.session = session;
-        this.actor = actor.Id;
+        this.actor = actor.Encoded;
         this.nowNs = nowNs;
     }
 

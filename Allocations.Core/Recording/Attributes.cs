@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Allocations.Exceptions;
+using Allocations.Utility;
 
 namespace Allocations.Recording;
 
@@ -33,6 +34,7 @@ internal static class Attributes
             {
                 throw new InvalidInputException("attributes.key", key, $"an attribute key has 1 to {MaxKeyLength} characters, not all white space");
             }
+            Preconditions.CheckWellFormed(key, "attributes.key");
             if (value is null)
             {
                 throw new InvalidInputException($"attributes[{key}]", null, "an attribute value is required");
@@ -41,6 +43,7 @@ internal static class Attributes
             {
                 throw new InvalidInputException($"attributes[{key}]", value, $"an attribute value has at most {MaxValueLength} characters");
             }
+            Preconditions.CheckWellFormed(value, $"attributes[{key}]");
             keys[n++] = key;
         }
         Array.Sort(keys, StringComparer.Ordinal);

@@ -10,8 +10,8 @@ internal sealed partial class UsageWriter
     /// <summary>Keys slice size for one look-up statement.</summary>
     private const int KeysPerQuery = 2_000;
 
-    /// <summary>What this transaction knows about external keys: the event now stored under the key, or null when
-    /// none is. Filled by <see cref="Prefetch"/> and kept current by every write of this writer.</summary>
+    /// <summary>What this transaction knows about this writer's source's external keys: the event the source now
+    /// stores under the key, or null when none is. Filled by <see cref="Prefetch"/> and kept current by every write of this writer.</summary>
     private readonly Dictionary<(long OrgId, string Key), EventRow?> knownKeys = [];
 
     private long? catalogueVersion;
@@ -67,7 +67,7 @@ internal sealed partial class UsageWriter
             for (var offset = 0; offset < keys.Count; offset += KeysPerQuery)
             {
                 var slice = keys.GetRange(offset, Math.Min(KeysPerQuery, keys.Count - offset));
-                foreach (var row in session.FindEventsByKeys(orgId, slice))
+                foreach (var row in session.FindEventsByKeys(orgId, source, slice))
                 {
                     knownKeys[(orgId, row.ExternalKey!)] = row;
                 }
@@ -79,7 +79,7 @@ internal sealed partial class UsageWriter
     internal EventRow? Known(long orgId, string key) => FindByKey(orgId, key);
 
     private EventRow? FindByKey(long orgId, string key) =>
-        knownKeys.TryGetValue((orgId, key), out var known) ? known : session.FindEventByKey(orgId, key);
+        knownKeys.TryGetValue((orgId, key), out var known) ? known : session.FindEventByKey(orgId, source, key);
 
     private void RememberKey(EventRow row)
     {

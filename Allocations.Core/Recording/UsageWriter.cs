@@ -5,6 +5,7 @@ using Allocations.Exceptions;
 using Allocations.Journal;
 using Allocations.Rating;
 using Allocations.Storage;
+using Allocations.Utility;
 
 namespace Allocations.Recording;
 
@@ -35,16 +36,28 @@ internal sealed partial class UsageWriter
     private readonly Dictionary<long, (SkuRow Row, RateSchedule Schedule)> skusById = [];
     private readonly Dictionary<long, RateSchedule?> prices = [];
     private readonly SegmentBuffer buffer = new();
+    private readonly Dictionary<long, (long Amount, long Usd, bool Dirty)> orgSums = [];
+    private readonly string source;
     private JournalWriter? journal;
 
-    internal UsageWriter(IStorageSession session, Principal actor, long nowNs)
+    /// <summary>Creates the writer of one transaction.</summary>
+    /// <param name="session">The transaction.</param>
+    /// <param name="actor">Who acts; every access check is theirs.</param>
+    /// <param name="nowNs">The instant of the call.</param>
+    /// <param name="source">The key scope the events are recorded in: null for the actor's own
+    /// (<see cref="Principal.Encoded"/>), or <see cref="EventSources.Slurm"/> for the importer.</param>
+    internal UsageWriter(IStorageSession session, Principal actor, long nowNs, string? source = null)
     {
         this.session = session;
         this.actor = actor;
         this.nowNs = nowNs;
+        this.source = source ?? actor.Encoded;
     }
 
     internal IStorageSession Session => session;
+
+    /// <summary>Gets the source this writer records under, and looks external keys up in.</summary>
+    internal string Source => source;
 
     /// <summary>Gets the journal of this transaction: one entry per event change, chained in memory.</summary>
     private JournalWriter Journal => journal ??= new JournalWriter(session, actor, nowNs);
@@ -84,9 +97,9 @@ internal sealed partial class UsageWriter
         {
             throw new InvalidInputException("end", record.End.ToString(), $"must not be earlier than start {record.Start}");
         }
-        if (record.ExternalKey is { } key && (key.Length == 0 || key.Length > 400))
+        if (record.ExternalKey is { } key)
         {
-            throw new InvalidInputException("externalKey", key, "an external key has 1 to 400 characters");
+            Preconditions.CheckExternalKey(key, "externalKey");
         }
         return (start, end, Attributes.ToJson(record.Attributes));
     }
@@ -191,6 +204,7 @@ internal sealed partial class UsageWriter
             Attributes = attributesJson,
             RecordedNs = nowNs,
             RecordedBy = actor.Id,
+            Source = source,
         };
 
         // A repeat of a recorded event (every re-import) is recognized before rating, and needs none. Otherwise the
@@ -207,9 +221,10 @@ internal sealed partial class UsageWriter
         }
         if (existing.AllocationId != allocation.Id && AccessResolver.LevelOn(session, actor, Load(existing.AllocationId)) < AccessLevel.Read)
         {
-            // Name neither the event nor its allocation: the caller may not know they exist.
+            // The key is the caller's own (keys are scoped by source), but its event now sits on an allocation the
+            // caller may no longer Read: name neither.
             throw new ConflictException(
-                $"external key {InvalidInputException.Display(record.ExternalKey)} is already used in this organization by an event the caller cannot see",
+                $"external key {InvalidInputException.Display(record.ExternalKey)} is already used by an event of this source that the caller cannot see",
                 ["externalKey"]);
         }
         var differences = Differences(existing, row);
@@ -294,12 +309,21 @@ internal sealed partial class UsageWriter
         long shortfall = 0;
         foreach (var level in levels)
         {
-            var remaining = checked(level.Total - level.Used - level.Estimated);
+            // Figures after the hold, in 128 bits: a hold that would take Used + Estimated past the amount range is
+            // refused as the write that would cause the overflow, whether it fits or not.
+            Int128 consumed = (Int128)level.Used + level.Estimated + plan.Row.Amount;
             if (plan.Existing is { } old && Counts(old.AllocationId, level.Id))
             {
-                remaining = checked(remaining + old.Amount);
+                consumed -= old.Amount;
             }
-            var missing = checked(plan.Row.Amount - remaining);
+            if (consumed > long.MaxValue)
+            {
+                throw new InvalidInputException(
+                    "amount",
+                    FixedPoint.Format(plan.Row.Amount, 6),
+                    $"the figures of allocation '{level.Name}' would exceed the amount range");
+            }
+            var missing = (long)(consumed - level.Total);
             if (missing > 0 && missing > shortfall)
             {
                 blocked = level;
@@ -337,13 +361,25 @@ internal sealed partial class UsageWriter
                 session.DeleteSegments(plan.Row.Id);
                 session.InsertSegments(plan.Row.Id, plan.Segments);
                 Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount);
-                Log("usage.replace", plan.Row, old, plan.Row);
+                Sum(plan.Row.OrgId, checked(plan.Row.Amount - old.Amount), checked((plan.Row.Usd ?? 0) - (old.Usd ?? 0)));
+                if (old.AllocationId == plan.Row.AllocationId)
+                {
+                    Log("usage.replace", plan.Row, old, plan.Row);
+                }
+                else
+                {
+                    // Each allocation's journal shows only its own side of the move: the old allocation's admins see
+                    // the event leave as it was, the new one's see it arrive as it is.
+                    Log("usage.move-out", old, old, null);
+                    Log("usage.move-in", plan.Row, null, plan.Row);
+                }
                 RememberKey(plan.Row);
                 return plan.Row.Id;
             default:
                 plan.Row.Id = session.InsertEvent(plan.Row);
                 session.InsertSegments(plan.Row.Id, plan.Segments);
                 Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount);
+                Sum(plan.Row.OrgId, plan.Row.Amount, plan.Row.Usd ?? 0);
                 Log("usage.record", plan.Row, null, plan.Row);
                 RememberKey(plan.Row);
                 return plan.Row.Id;
@@ -364,6 +400,16 @@ internal sealed partial class UsageWriter
         }
         Allocation(row.AllocationId, operation);
         return row;
+    }
+
+    /// <summary>Checks that the actor may act on an Estimated event of another source: Use suffices for the caller's
+    /// own holds, another principal's or the importer's need <paramref name="othersOperation"/> (Admin).</summary>
+    internal void RequireOwnHoldOr(EventRow row, Operation othersOperation)
+    {
+        if (row.Status == (int)UsageStatus.Estimated && !string.Equals(row.Source, actor.Encoded, StringComparison.Ordinal))
+        {
+            Allocation(row.AllocationId, othersOperation);
+        }
     }
 
     /// <summary>Turns an Estimated event Confirmed, re-rated when the final quantity or end differs.</summary>
@@ -404,12 +450,14 @@ internal sealed partial class UsageWriter
             Attributes = row.Attributes,
             RecordedNs = nowNs,
             RecordedBy = actor.Id,
+            Source = row.Source,
         };
         ForgetKey(row);
         session.UpdateEvent(confirmed);
         session.DeleteSegments(row.Id);
         session.InsertSegments(row.Id, segments);
         Move(row.AllocationId, confirmed.Status, amount);
+        Sum(row.OrgId, checked(amount - row.Amount), checked((usd ?? 0) - (row.Usd ?? 0)));
         Log("usage.confirm", confirmed, row, confirmed);
         return confirmed;
     }
@@ -422,6 +470,7 @@ internal sealed partial class UsageWriter
         ForgetKey(row);
         session.DeleteEvent(row.Id);
         Move(row.AllocationId, row.Status, -row.Amount);
+        Sum(row.OrgId, -row.Amount, -(row.Usd ?? 0));
         Log(action, row, row, null);
     }
 
@@ -440,10 +489,19 @@ internal sealed partial class UsageWriter
                 row.OwnEstimated = checked(row.OwnEstimated + delta);
                 row.Estimated = checked(row.Estimated + delta);
             }
+            // Remaining (Total − Used − Estimated) and the percentage need Used + Estimated: it must stay in range.
+            _ = checked(row.Used + row.Estimated);
             dirty.Add(row.Id);
-            if (row.ParentId is { } parentId)
+        }
+        catch (OverflowException ex)
+        {
+            throw new InvalidInputException("amount", FixedPoint.Format(delta, 6), $"the figures of allocation '{row.Name}' would exceed the amount range", ex);
+        }
+        if (row.ParentId is { } parentId)
+        {
+            var parent = Load(parentId);
+            try
             {
-                var parent = Load(parentId);
                 if (status == (int)UsageStatus.Confirmed)
                 {
                     parent.Used = checked(parent.Used + delta);
@@ -452,12 +510,50 @@ internal sealed partial class UsageWriter
                 {
                     parent.Estimated = checked(parent.Estimated + delta);
                 }
+                _ = checked(parent.Used + parent.Estimated);
                 dirty.Add(parent.Id);
             }
+            catch (OverflowException ex)
+            {
+                throw new InvalidInputException("amount", FixedPoint.Format(delta, 6), $"the figures of parent allocation '{parent.Name}' would exceed the amount range", ex);
+            }
         }
-        catch (OverflowException ex)
+    }
+
+    /// <summary>Moves the organization's sums of event amounts and USD amounts, which bound every report sum.</summary>
+    private void Sum(long orgId, long amountDelta, long usdDelta)
+    {
+        // Every caller has already written the event, so a recount below sees this change.
+        if (!orgSums.TryGetValue(orgId, out var sums))
         {
-            throw new InvalidInputException("amount", FixedPoint.Format(delta, 6), $"the figures of allocation '{row.Name}' would exceed the amount range", ex);
+            var stored = session.GetOrgUsageSums(orgId) ?? (0, 0);
+            sums = (stored.Amount, stored.Usd, false);
+        }
+        if (sums.Amount == long.MaxValue || sums.Usd == long.MaxValue)
+        {
+            // Saturated: the events of a file written before the bound already sum past the range. Count again, so
+            // that removals are honoured exactly and an increase is refused while the sum stays past the range.
+            session.RecountOrgUsageSums(orgId);
+            var recounted = session.GetOrgUsageSums(orgId) ?? (0, 0);
+            orgSums[orgId] = (recounted.Amount, recounted.Usd, false);
+            RefuseIfPast(recounted.Amount == long.MaxValue && amountDelta > 0, recounted.Usd == long.MaxValue && usdDelta > 0, amountDelta, usdDelta);
+            return;
+        }
+        Int128 amount = (Int128)sums.Amount + amountDelta;
+        Int128 usd = (Int128)sums.Usd + usdDelta;
+        RefuseIfPast(amount >= long.MaxValue, usd >= long.MaxValue, amountDelta, usdDelta);
+        orgSums[orgId] = ((long)amount, (long)usd, true);
+    }
+
+    private static void RefuseIfPast(bool amountPast, bool usdPast, long amountDelta, long usdDelta)
+    {
+        if (amountPast)
+        {
+            throw new InvalidInputException("amount", FixedPoint.Format(amountDelta, 6), "the organization's usage would sum past the amount range, so reports could not add it up");
+        }
+        if (usdPast)
+        {
+            throw new InvalidInputException("usd", FixedPoint.Format(usdDelta, 6), "the organization's USD amounts would sum past the amount range, so reports could not add them up");
         }
     }
 
@@ -470,6 +566,17 @@ internal sealed partial class UsageWriter
             session.SetFigures(id, row.OwnUsed, row.OwnEstimated, row.Used, row.Estimated);
         }
         dirty.Clear();
+        foreach (var (orgId, sums) in orgSums)
+        {
+            if (sums.Dirty)
+            {
+                session.SetOrgUsageSums(orgId, sums.Amount, sums.Usd);
+            }
+        }
+        foreach (var orgId in orgSums.Keys.ToList())
+        {
+            orgSums[orgId] = orgSums[orgId] with { Dirty = false };
+        }
     }
 
     internal UsageEvent ToEvent(EventRow row, IReadOnlyList<SegmentRow>? segments = null)

@@ -10,6 +10,7 @@ internal partial interface IStorageSession
     /// <summary>The allocations among <paramref name="allocationIds"/> that exist, in no particular order.</summary>
     IReadOnlyList<AllocationRow> GetAllocations(IReadOnlyList<long> allocationIds);
 
-    /// <summary>The events of an organization whose external key is among <paramref name="externalKeys"/>.</summary>
-    IReadOnlyList<EventRow> FindEventsByKeys(long orgId, IReadOnlyList<string> externalKeys);
+    /// <summary>The events of an organization recorded by <paramref name="source"/> whose external key is among
+    /// <paramref name="externalKeys"/>.</summary>
+    IReadOnlyList<EventRow> FindEventsByKeys(long orgId, string source, IReadOnlyList<string> externalKeys);
 }

@@ -92,7 +92,19 @@ internal partial interface IStorageSession
 
     EventRow? GetEvent(long eventId);
 
-    EventRow? FindEventByKey(long orgId, string externalKey);
+    /// <summary>The event recorded under a key by one source (<c>user:&lt;id&gt;</c>, <c>system</c> or <c>slurm</c>).</summary>
+    EventRow? FindEventByKey(long orgId, string source, string externalKey);
+
+    /// <summary>The organization's sums of event amounts and of USD amounts, as maintained by every write; null when
+    /// no row is stored yet (then both are zero).</summary>
+    (long Amount, long Usd)? GetOrgUsageSums(long orgId);
+
+    /// <summary>Stores the organization's sums of event amounts and USD amounts.</summary>
+    void SetOrgUsageSums(long orgId, long amount, long usd);
+
+    /// <summary>Recomputes the organization's sums from its events (after events were removed in bulk), saturating at
+    /// the largest amount when they would not be representable.</summary>
+    void RecountOrgUsageSums(long orgId);
 
     IReadOnlyList<SegmentRow> ListSegments(long eventId);
 

@@ -54,4 +54,8 @@ internal partial interface IStorageSession
 
     /// <summary>Streams the organization's entries in order until <paramref name="visit"/> returns false.</summary>
     void ScanJournal(long orgId, Func<JournalRow, bool> visit);
+
+    /// <summary>The last journal sequence written before actors were encoded (<c>user:&lt;id&gt;</c> or
+    /// <c>system</c>); those rows hold a bare user id or <c>system</c>. Zero for a store created encoded.</summary>
+    long JournalLegacyLastSequence();
 }

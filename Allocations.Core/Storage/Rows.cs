@@ -122,6 +122,10 @@ internal sealed class EventRow
     public long RecordedNs { get; set; }
 
     public string RecordedBy { get; set; } = "";
+
+    /// <summary>Who recorded the event, as the key scope sees it: <c>user:&lt;id&gt;</c>, <c>system</c> or
+    /// <c>slurm</c>. An external key is unique within (organization, source).</summary>
+    public string Source { get; set; } = "";
 }
 
 internal sealed class SegmentRow

@@ -139,6 +139,9 @@ internal sealed partial class SqliteSession
                 $"SELECT {JournalColumns} FROM journal WHERE org_id = @orgId AND id > @afterId ORDER BY id LIMIT @limit",
                 new { orgId, afterId, limit });
 
+    public long JournalLegacyLastSequence() =>
+        One<long?>("SELECT last_sequence FROM journal_legacy WHERE id = 1") ?? 0;
+
     public void ScanJournal(long orgId, Func<JournalRow, bool> visit)
     {
         var rows = connection.Query<JournalRow>(new CommandDefinition(

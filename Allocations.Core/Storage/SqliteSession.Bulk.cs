@@ -45,11 +45,11 @@ internal sealed partial class SqliteSession
 
     /// <summary>The event under an external key, through the statement cache when there is one (every keyed single
     /// record asks this).</summary>
-    private EventRow? ReadEventByKey(long orgId, string externalKey) =>
+    private EventRow? ReadEventByKey(long orgId, string source, string externalKey) =>
         Run(
-            $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.org_id = $org AND e.external_key = $key",
-            ["$org", "$key"],
-            [orgId, externalKey],
+            $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.org_id = $org AND e.source = $source AND e.external_key = $key",
+            ["$org", "$source", "$key"],
+            [orgId, source, externalKey],
             command =>
             {
                 using var reader = command.ExecuteReader();
@@ -75,6 +75,7 @@ internal sealed partial class SqliteSession
             Attributes = reader.IsDBNull(12) ? null : reader.GetString(12),
             RecordedNs = reader.GetInt64(13),
             RecordedBy = reader.GetString(14),
+            Source = reader.GetString(15),
         };
 
     /// <summary>Maps a row of <see cref="AllocationColumns"/>, in that column order.</summary>
@@ -171,11 +172,11 @@ internal sealed partial class SqliteSession
                 $"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.id IN (SELECT value FROM json_each(@ids))",
                 new { ids = JsonSerializer.Serialize(allocationIds) });
 
-    public IReadOnlyList<EventRow> FindEventsByKeys(long orgId, IReadOnlyList<string> externalKeys) =>
+    public IReadOnlyList<EventRow> FindEventsByKeys(long orgId, string source, IReadOnlyList<string> externalKeys) =>
         externalKeys.Count == 0
             ? []
             : Many<EventRow>(
                 $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id " +
-                "WHERE e.org_id = @orgId AND e.external_key IN (SELECT value FROM json_each(@keys))",
-                new { orgId, keys = JsonSerializer.Serialize(externalKeys) });
+                "WHERE e.org_id = @orgId AND e.source = @source AND e.external_key IN (SELECT value FROM json_each(@keys))",
+                new { orgId, source, keys = JsonSerializer.Serialize(externalKeys) });
 }

@@ -14,7 +14,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     private const string EventColumns =
         "e.id AS Id, e.org_id AS OrgId, e.allocation_id AS AllocationId, e.sku_id AS SkuId, s.code AS SkuCode, " +
         "e.quantity AS Quantity, e.start_ns AS StartNs, e.end_ns AS EndNs, e.status AS Status, e.external_key AS ExternalKey, " +
-        "e.amount AS Amount, e.usd AS Usd, e.attributes AS Attributes, e.recorded_ns AS RecordedNs, e.recorded_by AS RecordedBy";
+        "e.amount AS Amount, e.usd AS Usd, e.attributes AS Attributes, e.recorded_ns AS RecordedNs, e.recorded_by AS RecordedBy, e.source AS Source";
 
     private readonly SqliteConnection connection;
     private readonly SqliteTransaction transaction;
@@ -162,9 +162,9 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         if (insertEvent is null)
         {
             insertEvent = Prepare(
-                "INSERT INTO usage_events (org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by) " +
-                "VALUES ($org, $alloc, $sku, $qty, $start, $end, $status, $key, $amount, $usd, $attrs, $recNs, $recBy) RETURNING id",
-                "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$status", "$key", "$amount", "$usd", "$attrs", "$recNs", "$recBy");
+                "INSERT INTO usage_events (org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) " +
+                "VALUES ($org, $alloc, $sku, $qty, $start, $end, $status, $key, $amount, $usd, $attrs, $recNs, $recBy, $src) RETURNING id",
+                "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$status", "$key", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$src");
         }
         var p = insertEvent.Parameters;
         p[0].Value = row.OrgId;
@@ -180,6 +180,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         p[10].Value = (object?)row.Attributes ?? DBNull.Value;
         p[11].Value = row.RecordedNs;
         p[12].Value = row.RecordedBy;
+        p[13].Value = row.Source;
         return (long)insertEvent.ExecuteScalar()!;
     }
 
@@ -217,7 +218,42 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     public EventRow? GetEvent(long eventId) =>
         One<EventRow>($"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.id = @eventId", new { eventId });
 
-    public EventRow? FindEventByKey(long orgId, string externalKey) => ReadEventByKey(orgId, externalKey);
+    public EventRow? FindEventByKey(long orgId, string source, string externalKey) => ReadEventByKey(orgId, source, externalKey);
+
+    public (long Amount, long Usd)? GetOrgUsageSums(long orgId) =>
+        Run(
+            "SELECT amount_sum, usd_sum FROM org_usage_sums WHERE org_id = $org",
+            ["$org"],
+            [orgId],
+            command =>
+            {
+                using var reader = command.ExecuteReader();
+                return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : ((long, long)?)null;
+            });
+
+    public void SetOrgUsageSums(long orgId, long amount, long usd) =>
+        Run(
+            "INSERT INTO org_usage_sums (org_id, amount_sum, usd_sum) VALUES ($org, $amount, $usd) " +
+            "ON CONFLICT (org_id) DO UPDATE SET amount_sum = excluded.amount_sum, usd_sum = excluded.usd_sum",
+            ["$org", "$amount", "$usd"],
+            [orgId, amount, usd],
+            command => command.ExecuteNonQuery());
+
+    // The sums are taken in two 32-bit halves, which cannot overflow for fewer than 2^31 events, then joined, or
+    // saturated at the largest integer when the whole does not fit (the same statement as migration 0007).
+    public void RecountOrgUsageSums(long orgId) =>
+        Exec(
+            "INSERT INTO org_usage_sums (org_id, amount_sum, usd_sum) " +
+            "SELECT o.id, " +
+            "CASE WHEN COALESCE(h.ahi, 0) + (COALESCE(h.alo, 0) >> 32) >= 2147483648 THEN 9223372036854775807 " +
+            "ELSE (COALESCE(h.ahi, 0) + (COALESCE(h.alo, 0) >> 32)) * 4294967296 + (COALESCE(h.alo, 0) & 4294967295) END, " +
+            "CASE WHEN COALESCE(h.uhi, 0) + (COALESCE(h.ulo, 0) >> 32) >= 2147483648 THEN 9223372036854775807 " +
+            "ELSE (COALESCE(h.uhi, 0) + (COALESCE(h.ulo, 0) >> 32)) * 4294967296 + (COALESCE(h.ulo, 0) & 4294967295) END " +
+            "FROM organizations o LEFT JOIN (SELECT org_id, SUM(amount >> 32) AS ahi, SUM(amount & 4294967295) AS alo, " +
+            "SUM(COALESCE(usd, 0) >> 32) AS uhi, SUM(COALESCE(usd, 0) & 4294967295) AS ulo FROM usage_events WHERE org_id = @orgId GROUP BY org_id) h " +
+            "ON h.org_id = o.id WHERE o.id = @orgId " +
+            "ON CONFLICT (org_id) DO UPDATE SET amount_sum = excluded.amount_sum, usd_sum = excluded.usd_sum",
+            new { orgId });
 
     public IReadOnlyList<SegmentRow> ListSegments(long eventId) =>
         Many<SegmentRow>(

@@ -321,6 +321,12 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             }
             throw Translate(Location, ex);
         }
+        catch (OverflowException ex)
+        {
+            // Writes refuse what would overflow a figure or a report sum; only a file written before they did (or
+            // edited behind the library's back) can hold such figures.
+            throw new StoreUnavailableException(Location, "a stored figure or usage sum is past the amount range (written before such writes were refused, or edited outside the library); delete or correct the events that caused it", ex);
+        }
         finally
         {
             if (gated)
@@ -338,8 +344,9 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         10 or 11 or 26 => new StoreUnavailableException(location, "the database file is damaged or not a database", ex),
         13 => new StoreUnavailableException(location, "the disk is full", ex),
         14 => new StoreUnavailableException(location, "the database file cannot be opened", ex),
-        19 => new ConflictException($"the change conflicts with stored data: {ex.Message}", []),
-        _ => new StoreUnavailableException(location, $"SQLite error {ex.SqliteErrorCode}: {ex.Message}", ex),
+        // SQLite's own text (table, column and index names, values) never reaches a caller: only the error codes.
+        19 => new ConflictException($"the change conflicts with stored data (SQLite constraint error {ex.SqliteExtendedErrorCode})", []),
+        _ => new StoreUnavailableException(location, $"SQLite error {ex.SqliteErrorCode} (extended {ex.SqliteExtendedErrorCode})", ex),
     };
 
     private void DropWriteConnection()

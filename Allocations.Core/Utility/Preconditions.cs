@@ -51,16 +51,40 @@ internal static class Preconditions
             {
                 throw new InvalidInputException(field, value, $"must not contain control characters (found U+{(int)c:X4} at {i})");
             }
-            if (char.IsHighSurrogate(c) && (i + 1 >= trimmed.Length || !char.IsLowSurrogate(trimmed[i + 1])))
-            {
-                throw new InvalidInputException(field, value, $"contains an unpaired surrogate at {i}");
-            }
-            if (char.IsLowSurrogate(c) && (i == 0 || !char.IsHighSurrogate(trimmed[i - 1])))
-            {
-                throw new InvalidInputException(field, value, $"contains an unpaired surrogate at {i}");
-            }
         }
+        CheckWellFormed(trimmed, field);
         return trimmed;
+    }
+
+    /// <summary>Refuses text that is not valid UTF-16: SQLite stores UTF-8, where an unpaired surrogate becomes
+    /// U+FFFD, so two different strings would be stored as one. Every text the library stores passes here.</summary>
+    internal static string CheckWellFormed(string value, string field)
+    {
+        for (var i = 0; i < value.Length; i++)
+        {
+            var c = value[i];
+            if (!char.IsSurrogate(c))
+            {
+                continue;
+            }
+            if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                i++;
+                continue;
+            }
+            throw new InvalidInputException(field, value, $"is not valid UTF-16: an unpaired surrogate U+{(int)c:X4} at {i}");
+        }
+        return value;
+    }
+
+    /// <summary>Checks an external key: 1 to 400 characters of valid UTF-16, kept verbatim.</summary>
+    internal static string CheckExternalKey(string? value, string field)
+    {
+        if (string.IsNullOrEmpty(value) || value.Length > 400)
+        {
+            throw new InvalidInputException(field, value, "an external key has 1 to 400 characters");
+        }
+        return CheckWellFormed(value, field);
     }
 
     /// <summary>The case-insensitive key under which a trimmed name is unique.</summary>
@@ -78,7 +102,7 @@ internal static class Preconditions
         {
             throw new InvalidInputException(field, value, $"must be at most {maxLength} characters");
         }
-        return value;
+        return CheckWellFormed(value, field);
     }
 
     internal static void CheckCancellation(CancellationToken cancellationToken)

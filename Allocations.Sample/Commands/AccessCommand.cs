@@ -7,30 +7,23 @@ namespace Allocations.Sample.Commands;
 
 /// <summary>Shows access control: a user who can Use an allocation but not Admin it, a user who sees nothing, and the
 /// journal that records every change.</summary>
-/// <remarks>Usage: <c>access [--db FILE]</c>. Uses a temporary file, deleted at the end, unless --db is given.</remarks>
+/// <remarks>Usage: <c>demo access [--db FILE]</c>. Uses its own file (demo-access.db in the per-user data folder),
+/// started afresh on every run so the output is the same each time; a file given with --db is kept and added to.</remarks>
 internal static class AccessCommand
 {
-    internal static async Task<int> RunAsync(string[] args)
+    internal static async Task<int> RunAsync(string? db)
     {
-        var given = SampleOptions.Value(args, "--db");
-        var path = given ?? Path.Combine(Path.GetTempPath(), $"allocations-access-sample-{Guid.NewGuid():N}.db");
-        Console.WriteLine(given is null ? "database: a temporary file, deleted at the end (pass --db FILE to keep one)" : $"database: {path}");
-        try
+        var path = db ?? DemoFiles.DefaultPath("demo-access.db");
+        if (db is null)
         {
-            using var store = await AllocationStore.OpenAsync(path);
-            return await ShowAsync(store);
-        }
-        finally
-        {
-            if (given is null)
+            foreach (var file in new[] { path, path + "-wal", path + "-shm" })
             {
-                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-                foreach (var file in new[] { path, path + "-wal", path + "-shm" })
-                {
-                    File.Delete(file);
-                }
+                File.Delete(file);
             }
         }
+        Console.WriteLine($"database: {Path.GetFullPath(path)}");
+        using var store = await AllocationStore.OpenAsync(path);
+        return await ShowAsync(store);
     }
 
     private static async Task<int> ShowAsync(AllocationStore store)

@@ -2,6 +2,7 @@ using System.Globalization;
 using Allocations.Domain;
 using Allocations.Exceptions;
 using Allocations.Reporting;
+using Allocations.Sample.Cli;
 using NodaTime;
 
 namespace Allocations.Sample.Commands;
@@ -9,8 +10,8 @@ namespace Allocations.Sample.Commands;
 /// <summary><c>credits</c>: the second product on the same engine. A <c>credits</c> unit; each resource preset a
 /// PerHour SKU with a credits-per-hour rate; storage a PerHour SKU per GB; credits provisioned and purchased as
 /// journalled total changes; a month of jobs and storage; then the bill per user, project, cluster and organization.
-/// <code>credits [--db FILE] [--zone TZ]</code>
-/// Uses its own database file (allocations-credits.db beside the default one). Every event has an external key and
+/// <code>demo credits [--db FILE] [--zone TZ]</code>
+/// Uses its own database file (demo-credits.db in the per-user data folder). Every event has an external key and
 /// the set-up runs once, so running it again prints the same bill.</summary>
 internal static class CreditsCommand
 {
@@ -37,15 +38,14 @@ internal static class CreditsCommand
         ("genomics", 3_000m, ["erin"]),
     ];
 
-    internal static async Task<int> RunAsync(string[] args)
+    internal static async Task<int> RunAsync(string? db, string? zoneId)
     {
-        var path = SampleOptions.Value(args, "--db")
-            ?? Path.Combine(Path.GetDirectoryName(SampleOptions.DefaultDatabasePath())!, "allocations-credits.db");
-        var zone = ReportOptions.Zone(args);
+        var path = db ?? DemoFiles.DefaultPath("demo-credits.db");
+        var zone = Values.Zone(zoneId);
         using var store = await AllocationStore.OpenAsync(path);
-        var org = new OrganizationId(1);
         var system = Principal.System;
-        if (!await SampleData.ExistsAsync(store, org))
+        var org = (await store.ListOrganizationsAsync(system)).FirstOrDefault(o => o.Name == "Neuro Labs")?.Id ?? default;
+        if (org == default)
         {
             Console.WriteLine($"Setting up the credits organization in {path}");
             org = await SetUpAsync(store);
@@ -77,13 +77,14 @@ internal static class CreditsCommand
         var history = new TextTable("When", "By", "Old total", "New total", "Reason").Right("Old total", "New total");
         foreach (var change in await store.GetTotalHistoryAsync(system, pool.Id))
         {
-            history.Add(change.At.ToString("uuuu-MM-dd", CultureInfo.InvariantCulture), change.Actor, ReportOptions.Format(change.OldTotal), ReportOptions.Format(change.NewTotal), change.Reason);
+            history.Add(change.At.ToString("uuuu-MM-dd", CultureInfo.InvariantCulture), change.Actor, change.OldTotal.ToString(2), change.NewTotal.ToString(2), change.Reason);
         }
         history.Write(Console.Out);
         Console.WriteLine();
 
         Console.WriteLine("Balances:");
-        await ReportCommand.PrintTableAsync(store, org, system, new AllocationTableQuery(), Console.Out);
+        await ReadCommands.PrintTableAsync(store, org, system, new AllocationTableQuery(), Console.Out);
+        var precision = new Precision((await store.ListUnitsAsync(system, org)).ToDictionary(u => u.Code, u => u.DisplayPrecision));
         Console.WriteLine();
 
         var from = zone.AtStartOfDay(month).ToInstant();
@@ -92,16 +93,16 @@ internal static class CreditsCommand
         {
             var report = await store.GetUsageReportAsync(system, new UsageReportRequest(org, from, to) { AttributeKeys = [key], Zone = zone });
             Console.WriteLine($"{title}, {month:MMMM uuuu}:");
-            ReportCommand.Print(report, Console.Out, key == "user" ? "(project storage)" : "(none)");
+            ReadCommands.Print(report, Console.Out, precision, key == "user" ? "(project storage)" : "(none)");
             Console.WriteLine();
         }
         var byPreset = await store.GetUsageReportAsync(system, new UsageReportRequest(org, from, to) { GroupBy = ReportGroups.Sku, AttributeKeys = ["project"], Zone = zone });
         Console.WriteLine($"Bill per project and preset, {month:MMMM uuuu}:");
-        ReportCommand.Print(byPreset, Console.Out);
+        ReadCommands.Print(byPreset, Console.Out, precision);
         Console.WriteLine();
         var weekly = await store.GetUsageReportAsync(system, new UsageReportRequest(org, from, to) { Bucket = CalendarBucket.Week, Zone = zone });
         Console.WriteLine($"Organization, by week ({zone.Id}):");
-        ReportCommand.Print(weekly, Console.Out);
+        ReadCommands.Print(weekly, Console.Out, precision);
         return 0;
     }
 

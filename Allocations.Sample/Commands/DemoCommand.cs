@@ -17,9 +17,9 @@ internal static class DemoCommand
     private static readonly Instant November1 = Instant.FromUtc(2026, 11, 1, 0, 0);
     private static readonly Instant November15 = Instant.FromUtc(2026, 11, 15, 0, 0);
 
-    internal static async Task<int> RunAsync(string[] args)
+    internal static async Task<int> RunAsync(string? db)
     {
-        var path = SampleOptions.Value(args, "--db") ?? SampleOptions.DefaultDatabasePath();
+        var path = db ?? DemoFiles.DefaultPath("demo.db");
         Console.WriteLine($"database: {Path.GetFullPath(path)}");
         using var store = await AllocationStore.OpenAsync(path);
 
@@ -83,6 +83,11 @@ internal static class DemoCommand
         Console.WriteLine(verification.IsClean
             ? $"verified: {verification.AllocationsChecked} allocations, {verification.EventsChecked} events, figures match"
             : $"VERIFY FAILED: {string.Join("; ", verification.Discrepancies)}");
+        Console.WriteLine();
+        Console.WriteLine("Read it with the admin tool, for example:");
+        Console.WriteLine($"  allocations report --db \"{Path.GetFullPath(path)}\" --org \"Demo Lab\"");
+        Console.WriteLine($"  allocations report --db \"{Path.GetFullPath(path)}\" --org \"Demo Lab\" --from 2026-11-01 --to 2026-12-01 --by allocation,user");
+        Console.WriteLine($"  allocations export --db \"{Path.GetFullPath(path)}\" --org \"Demo Lab\" --allocation Physics/Theory");
         return verification.IsClean ? 0 : 1;
     }
 

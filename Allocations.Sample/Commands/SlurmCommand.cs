@@ -1,234 +1,212 @@
-using System.Diagnostics;
-using System.Globalization;
-using Allocations.Domain;
+using System.CommandLine;
 using Allocations.Exceptions;
 using Allocations.Import.Slurm;
+using Allocations.Sample.Cli;
 using NodaTime;
-using NodaTime.Text;
 
 namespace Allocations.Sample.Commands;
 
-/// <summary>The Slurm importer's command line, for cron:
-/// <c>slurm sync --config mapping.json [--db FILE] [--org ID] [--actor USER] [--sacct-file FILE|- | --sacct-bin PATH] [--since INSTANT] [--dry-run]</c>
-/// and <c>slurm check --config mapping.json [--db FILE] [--org ID] [--actor USER]</c>.</summary>
-/// <remarks>Exit codes: 0 done, nothing failed; 1 something failed (malformed lines, refused jobs, sacct failed, bad
-/// mapping); 2 usage error; 75 another sync holds the lock (try again later).</remarks>
+/// <summary>The Slurm importer for cron and systemd: <c>slurm check</c>, <c>slurm sync</c>, <c>slurm unlock</c>. Every
+/// line it prints starts with a UTC time stamp, and each sync ends with one summary line.</summary>
 internal static class SlurmCommand
 {
-    /// <summary>The fields the importer asks sacct for.</summary>
-    internal const string Format = "JobID,JobIDRaw,Cluster,Account,Partition,QOS,User,State,Submit,Start,End,ElapsedRaw,AllocCPUS,AllocTRES,NNodes";
-
-    private const int LockBusyExit = 75;
-
-    internal static async Task<int> RunAsync(string[] args)
+    internal static Command Slurm()
     {
-        var sub = args.Length > 0 ? args[0] : "";
-        var rest = args.Length > 0 ? args[1..] : args;
-        switch (sub)
-        {
-            case "sync":
-                return await SyncAsync(rest);
-            case "check":
-                return await CheckAsync(rest);
-            default:
-                Console.Error.WriteLine("usage: slurm sync --config mapping.json [--db FILE] [--org ID] [--actor USER] [--sacct-file FILE|- | --sacct-bin PATH] [--since 2026-11-01T00:00:00Z] [--dry-run]");
-                Console.Error.WriteLine("       slurm check --config mapping.json [--db FILE] [--org ID] [--actor USER]");
-                return 2;
-        }
+        var slurm = new Command("slurm", "Import usage from Slurm's accounting (sacct), for cron or a systemd timer");
+        slurm.Add(Check());
+        slurm.Add(Sync());
+        slurm.Add(Unlock());
+        return slurm;
     }
 
-    private static SlurmMapping? LoadMapping(string[] args)
+    private static Option<string> Config() => new("--config") { Description = "The cluster's mapping (JSON)", HelpName = "FILE", Required = true };
+
+    private static Option<string?> Sacctmgr() => new("--sacctmgr-bin")
     {
-        var path = SampleOptions.Value(args, "--config");
-        if (path is null)
-        {
-            Console.Error.WriteLine("slurm: --config FILE is required");
-            return null;
-        }
+        Description = "Also ask this sacctmgr which clusters the accounting database knows (warns about a misspelt cluster)",
+        HelpName = "PATH",
+    };
+
+    private static Func<CancellationToken, Task<IReadOnlyList<string>>>? ListClusters(string? sacctmgr, Duration timeout) =>
+        sacctmgr is null ? null : ct => SlurmCommands.ListClustersAsync(sacctmgr, timeout, ct);
+
+    private static void Log(string line) => Console.WriteLine(Tool.Stamp(line));
+
+    private static SlurmMapping LoadMapping(string path)
+    {
         try
         {
             return SlurmMapping.Load(path);
         }
         catch (InvalidInputException ex)
         {
-            Console.Error.WriteLine($"slurm: mapping {path}: {ex.Message}");
-            return null;
+            throw new ToolFailedException($"mapping {path}: {ex.Message}", ex);
         }
     }
 
-    private static (OrganizationId Org, Principal Actor)? Who(string[] args)
+    private static Command Check()
     {
-        var orgText = SampleOptions.Value(args, "--org") ?? "1";
-        if (!long.TryParse(orgText, NumberStyles.None, CultureInfo.InvariantCulture, out var org) || org <= 0)
+        var check = new Command("check", "Check a mapping file and that every allocation and SKU it names exists (writes nothing)");
+        var config = Config();
+        var sacctmgr = Sacctmgr();
+        check.Add(config);
+        check.Add(sacctmgr);
+        Scope.Action(check, Needs.Organization, async (s, p, ct) =>
         {
-            Console.Error.WriteLine($"slurm: --org '{orgText}' is not an organization id");
-            return null;
-        }
-        var actor = SampleOptions.Value(args, "--actor") is { } user ? Principal.User(user) : Principal.System;
-        return (new OrganizationId(org), actor);
-    }
-
-    private static async Task<int> CheckAsync(string[] args)
-    {
-        var mapping = LoadMapping(args);
-        if (mapping is null)
-        {
-            return 1;
-        }
-        Console.WriteLine($"mapping: cluster '{mapping.Cluster}', time zone {mapping.TimeZone.Id}, {mapping.Accounts.Count} account(s), {mapping.Partitions.Count} partition(s)");
-        foreach (var (partition, sku) in mapping.Partitions)
-        {
-            Console.WriteLine($"  partition {partition} → {sku} by {SlurmMapping.Name(mapping.QuantitySourceFor(sku))}");
-        }
-        foreach (var (account, allocation) in mapping.Accounts)
-        {
-            Console.WriteLine($"  account {account} → allocation '{allocation}'");
-        }
-        var db = SampleOptions.Value(args, "--db");
-        if (db is null)
-        {
-            Console.WriteLine("mapping is valid (pass --db FILE to check it against a store)");
-            return 0;
-        }
-        if (Who(args) is not { } who)
-        {
-            return 2;
-        }
-        using var store = await AllocationStore.OpenAsync(db);
-        var problems = await store.CheckSlurmMappingAsync(who.Actor, who.Org, mapping);
-        foreach (var problem in problems)
-        {
-            Console.WriteLine("problem: " + problem);
-        }
-        Console.WriteLine(problems.Count == 0 ? $"mapping fits {db}" : $"{problems.Count} problem(s)");
-        return problems.Count == 0 ? 0 : 1;
-    }
-
-    private static async Task<int> SyncAsync(string[] args)
-    {
-        var mapping = LoadMapping(args);
-        if (mapping is null)
-        {
-            return 1;
-        }
-        if (Who(args) is not { } who)
-        {
-            return 2;
-        }
-        var file = SampleOptions.Value(args, "--sacct-file");
-        var bin = SampleOptions.Value(args, "--sacct-bin");
-        if (file is not null && bin is not null)
-        {
-            Console.Error.WriteLine("slurm: give --sacct-file or --sacct-bin, not both");
-            return 2;
-        }
-        Instant? since = null;
-        if (SampleOptions.Value(args, "--since") is { } sinceText)
-        {
-            var parsed = InstantPattern.General.Parse(sinceText);
-            if (!parsed.Success)
+            Tool.TimestampLines = true;
+            var mapping = LoadMapping(p.GetValue(config)!);
+            Log($"mapping: cluster '{mapping.Cluster}', time zone {mapping.TimeZone.Id}, {mapping.Accounts.Count} account(s), {mapping.Partitions.Count} partition(s)");
+            foreach (var (partition, sku) in mapping.Partitions)
             {
-                Console.Error.WriteLine($"slurm: --since '{sinceText}' is not an instant such as 2026-11-01T00:00:00Z");
-                return 2;
+                Log($"  partition {partition} -> {sku} by {SlurmMapping.Name(mapping.QuantitySourceFor(sku))}");
             }
-            since = parsed.Value;
-        }
-        var options = new SlurmSyncOptions { DryRun = SampleOptions.Flag(args, "--dry-run"), Since = since };
-        var db = SampleOptions.Value(args, "--db") ?? SampleOptions.DefaultDatabasePath();
-        using var store = await AllocationStore.OpenAsync(db);
-        SlurmSyncReport report;
-        try
-        {
-            if (file is not null)
+            foreach (var (account, allocation) in mapping.Accounts)
             {
-                using var reader = file == "-" ? Console.In : new StreamReader(file);
-                report = await store.SyncSlurmAsync(who.Actor, who.Org, mapping, reader, options);
+                Log($"  account {account} -> allocation '{allocation}'");
+            }
+            var org = await s.OrgAsync(ct);
+            var problems = (await s.Store.CheckSlurmMappingAsync(s.Actor, org, mapping, ct)).ToList();
+            if (ListClusters(p.GetValue(sacctmgr), SlurmCommands.DefaultTimeout) is { } list)
+            {
+                problems.AddRange(await s.Store.CheckSlurmClusterAsync(s.Actor, org, mapping, list, ct));
+            }
+            foreach (var problem in problems)
+            {
+                Log("problem: " + problem);
+            }
+            if (problems.Count > 0)
+            {
+                Console.Error.WriteLine(Tool.Stamp($"error: {problems.Count} problem(s) in {p.GetValue(config)}"));
+                return ExitCodes.Failed;
+            }
+            Log($"mapping fits {s.Path}");
+            return ExitCodes.Done;
+        });
+        return check;
+    }
+
+    private static Command Sync()
+    {
+        var sync = new Command("sync", "Import the jobs since the last run (idempotent; one run per cluster at a time)");
+        var config = Config();
+        var bin = new Option<string?>("--sacct-bin") { Description = "The sacct program to run (default: sacct on PATH)", HelpName = "PATH" };
+        var file = new Option<string?>("--sacct-file") { Description = "Read captured sacct --parsable2 output instead ('-' for stdin)", HelpName = "FILE" };
+        var since = Values.InstantOption("--since", "Query from this instant instead of the watermark");
+        var snapshot = Values.InstantOption("--snapshot-at", "The instant the sacct output was taken (default: now)");
+        var timeout = new Option<int>("--sacct-timeout")
+        {
+            Description = "Kill sacct (and sacctmgr) after this many seconds (1 to 86400)",
+            HelpName = "SECONDS",
+            DefaultValueFactory = _ => (int)SlurmCommands.DefaultTimeout.TotalSeconds,
+        };
+        timeout.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is <= 0 or > 86_400)
+            {
+                r.AddError("--sacct-timeout must be 1 to 86400 seconds");
+            }
+        });
+        var sacctmgr = Sacctmgr();
+        var dryRun = new Option<bool>("--dry-run") { Description = "Parse and rate, show what would change, write nothing (takes no lock)" };
+        foreach (var option in new Option[] { config, bin, file, since, snapshot, timeout, sacctmgr, dryRun })
+        {
+            sync.Add(option);
+        }
+        sync.Validators.Add(r =>
+        {
+            if (r.GetResult(bin) is { Implicit: false } && r.GetResult(file) is { Implicit: false })
+            {
+                r.AddError("give --sacct-bin or --sacct-file, not both");
+            }
+        });
+        Scope.Action(sync, Needs.Organization, async (s, p, ct) =>
+        {
+            Tool.TimestampLines = true;
+            var mapping = LoadMapping(p.GetValue(config)!);
+            var org = await s.OrgAsync(ct);
+            var limit = Duration.FromSeconds(p.GetValue(timeout));
+            var options = new SlurmSyncOptions
+            {
+                DryRun = p.GetValue(dryRun),
+                Since = p.GetValue(since),
+                SnapshotAt = p.GetValue(snapshot),
+                ListClusters = ListClusters(p.GetValue(sacctmgr), limit),
+            };
+            SlurmSyncReport report;
+            if (p.GetValue(file) is { } path)
+            {
+                TextReader reader;
+                try
+                {
+                    reader = path == "-" ? Console.In : new StreamReader(path);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    throw new ToolFailedException($"cannot read {path}: {Tool.OneLine(ex.Message)}", ex);
+                }
+                using (reader)
+                {
+                    report = await s.Store.SyncSlurmAsync(s.Actor, org, mapping, reader, options, ct);
+                }
             }
             else
             {
-                report = await store.SyncSlurmFromSacctAsync(who.Actor, who.Org, mapping, (window, ct) => RunSacctAsync(bin ?? "sacct", mapping, window, ct), options);
+                // The library's runner kills sacct (and its children) at the timeout or on cancellation.
+                var program = p.GetValue(bin) ?? "sacct";
+                report = await s.Store.SyncSlurmFromSacctAsync(s.Actor, org, mapping, (window, token) => SlurmCommands.RunSacctAsync(program, mapping, window, limit, token), options, ct);
             }
-        }
-        catch (SacctFailedException ex)
-        {
-            Console.Error.WriteLine("slurm: " + ex.Message);
-            return 1;
-        }
-        catch (IOException ex)
-        {
-            Console.Error.WriteLine($"slurm: cannot read {file}: {ex.Message}");
-            return 1;
-        }
-        Print(mapping, report);
-        return report.Outcome == SlurmSyncOutcome.LockBusy ? LockBusyExit : report.HasFailures ? 1 : 0;
+            return Print(mapping, report);
+        });
+        return sync;
     }
 
-    /// <summary>The sacct command line for a window (also shown in the README).</summary>
-    internal static string[] SacctArguments(SlurmMapping mapping, SlurmQueryWindow window) =>
-    [
-        "--parsable2", "--allusers", "--duplicates", "--clusters", mapping.Cluster,
-        "--starttime", mapping.FormatSacctTime(window.Since), "--format", Format,
-    ];
-
-    private static async Task<TextReader> RunSacctAsync(string bin, SlurmMapping mapping, SlurmQueryWindow window, CancellationToken cancellationToken)
+    private static Command Unlock()
     {
-        var start = new ProcessStartInfo(bin)
+        var unlock = new Command("unlock", "Clear a cluster's run lock by hand (after a crashed run) and print whose it was");
+        var cluster = new Option<string>("--cluster") { Description = "The cluster (as in the mapping's \"cluster\")", HelpName = "NAME", Required = true };
+        unlock.Add(cluster);
+        Scope.Action(unlock, Needs.Organization, async (s, p, ct) =>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in SacctArguments(mapping, window))
-        {
-            start.ArgumentList.Add(argument);
-        }
-        // Epoch output times are unambiguous; TZ makes sacct read --starttime in the mapping's zone.
-        start.Environment["SLURM_TIME_FORMAT"] = "%s";
-        start.Environment["TZ"] = mapping.TimeZone.Id;
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new SacctFailedException($"{bin} did not start");
-        }
-        catch (System.ComponentModel.Win32Exception ex)
-        {
-            throw new SacctFailedException($"cannot run {bin}: {ex.Message}");
-        }
-        using (process)
-        {
-            var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-            var error = process.StandardError.ReadToEndAsync(cancellationToken);
-            await process.WaitForExitAsync(cancellationToken);
-            if (process.ExitCode != 0)
-            {
-                throw new SacctFailedException($"{bin} exited with {process.ExitCode}: {(await error).Trim()}");
-            }
-            return new StringReader(await output);
-        }
+            Tool.TimestampLines = true;
+            var name = p.GetValue(cluster)!;
+            var held = await s.Store.ReleaseSlurmLockAsync(s.Actor, await s.OrgAsync(ct), name, ct);
+            Log(held is null ? $"slurm unlock {name}: no lock was held (nothing changed)" : $"slurm unlock {name}: cleared the lock of {held}");
+            return ExitCodes.Done;
+        });
+        return unlock;
     }
 
-    private static void Print(SlurmMapping mapping, SlurmSyncReport report)
+    private static int Print(SlurmMapping mapping, SlurmSyncReport report)
     {
-        var prefix = report.DryRun ? "slurm sync (dry run, nothing written)" : "slurm sync";
+        var prefix = report.DryRun ? $"slurm sync {mapping.Cluster} (dry run, nothing written)" : $"slurm sync {mapping.Cluster}";
+        if (report.Outcome == SlurmSyncOutcome.LockBusy)
+        {
+            Log($"{prefix}: lock busy: {report.Message}");
+            return ExitCodes.LockBusy;
+        }
         if (report.Outcome != SlurmSyncOutcome.Completed)
         {
-            Console.WriteLine($"{prefix} {mapping.Cluster}: {report.Outcome}: {report.Message}");
-            return;
-        }
-        var window = report.Window is { } w ? $" window {w.Since}..{w.Until}" : "";
-        Console.WriteLine($"{prefix} {mapping.Cluster}:{window}");
-        Console.WriteLine($"  lines {report.LinesRead}, jobs {report.Jobs}, steps ignored {report.StepsIgnored}, not started {report.NotStarted}");
-        Console.WriteLine($"  recorded {report.Recorded}, replaced {report.Replaced}, unchanged {report.Unchanged}, skipped {report.Skipped.Count}");
-        foreach (var group in report.Skipped.GroupBy(s => s.Reason).OrderBy(g => g.Key))
-        {
-            Console.WriteLine($"  skipped {group.Key}: {group.Count()}{(group.First().IsFailure ? " (failure)" : "")}");
+            Log($"{prefix}: {report.Outcome}: {report.Message}");
+            return ExitCodes.Failed;
         }
         foreach (var skip in report.Skipped)
         {
-            Console.WriteLine($"    line {skip.LineNumber}{(skip.JobId is { } id ? " job " + id : "")}: {skip.Reason}: {skip.Detail}");
+            Log($"  skipped line {skip.LineNumber}{(skip.JobId is { } id ? " job " + id : "")}: {skip.Reason}{(skip.IsFailure ? " (failure)" : "")}: {skip.Detail}");
         }
-        Console.WriteLine($"  watermark {(report.Watermark?.ToString() ?? "none")}{(report.WatermarkAdvanced ? " (moved)" : "")}");
+        foreach (var warning in report.Warnings)
+        {
+            Log($"  warning: {warning}");
+        }
+        var failures = report.Skipped.Count(s => s.IsFailure);
+        var window = report.Window is { } w ? $"window {Values.Instant(w.Since)}..{Values.Instant(w.Until)}, " : "";
+        var watermark = report.Watermark is { } mark ? Values.Instant(mark) + (report.WatermarkAdvanced ? " (moved)" : " (held)") : "none";
+        Log($"{prefix}: completed; {window}lines {report.LinesRead}, jobs {report.Jobs}, recorded {report.Recorded}, replaced {report.Replaced}, "
+            + $"unchanged {report.Unchanged} (stale {report.Stale}), skipped {report.Skipped.Count} ({failures} failure(s)), steps ignored {report.StepsIgnored}, not started {report.NotStarted}, warnings {report.Warnings.Count}; watermark {watermark}");
+        if (report.HasFailures)
+        {
+            Console.Error.WriteLine(Tool.Stamp($"error: {failures} job(s) or line(s) could not be imported (see the skipped lines)"));
+            return ExitCodes.Failed;
+        }
+        return ExitCodes.Done;
     }
-
-    private sealed class SacctFailedException(string message) : Exception(message);
 }

@@ -164,11 +164,12 @@ internal sealed class ModelInterpreter : IDisposable
                 var seconds = (e.StartNs - T0Ns) / NsPerSecond;
                 var duration = (e.EndNs - e.StartNs) / NsPerSecond;
                 var key = e.Key is { } k ? int.Parse(k["key-".Length..], System.Globalization.CultureInfo.InvariantCulture) : (int?)null;
+                // A retry comes from whoever recorded the event: its key is in that source.
                 if (r.AsReservation)
                 {
-                    return DoReserve(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, key, ModelActor.Admin);
+                    return DoReserve(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, key, e.Source);
                 }
-                DoRecord(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, e.Confirmed, key, ModelActor.Admin);
+                DoRecord(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, e.Confirmed, key, e.Source);
                 return null;
             }
             case CheckFit f when allocations.Count > 0:
@@ -193,6 +194,11 @@ internal sealed class ModelInterpreter : IDisposable
                 {
                     Expect(refusal, () => store.ReleaseAsync(actor, e.Id));
                 }
+                else if (!e.Confirmed && e.Source != r.As && Refusal(r.As, e.Allocation, AccessLevel.Admin, e.Live) is { } others)
+                {
+                    Tally("another source's hold refused");
+                    Expect(others, () => store.ReleaseAsync(actor, e.Id));
+                }
                 else if (e.Confirmed)
                 {
                     Expect<ConflictException>(() => store.ReleaseAsync(actor, e.Id));
@@ -210,7 +216,7 @@ internal sealed class ModelInterpreter : IDisposable
             {
                 var e = Pick(events, d.Event);
                 var actor = Actors[(int)d.As];
-                if (Refusal(d.As, e.Allocation, e.Confirmed ? AccessLevel.Admin : AccessLevel.Use, e.Live) is { } refusal)
+                if (Refusal(d.As, e.Allocation, e.Confirmed || e.Source != d.As ? AccessLevel.Admin : AccessLevel.Use, e.Live) is { } refusal)
                 {
                     Expect(refusal, () => store.DeleteEventAsync(actor, e.Id));
                 }
@@ -283,8 +289,12 @@ internal sealed class ModelInterpreter : IDisposable
         {
             return new Refused(typeof(NoRateException));
         }
-        var incoming = new MEvent(default, target, sku, quantity, startNs, endNs, confirmed, key, amount);
-        var existing = key is null ? null : events.FirstOrDefault(e => e.Live && e.Key == key);
+        var incoming = new MEvent(default, target, sku, quantity, startNs, endNs, confirmed, key, amount, actor);
+        var existing = key is null ? null : events.FirstOrDefault(e => e.Live && e.Key == key && e.Source == actor);
+        if (tally && key is not null && events.Any(e => e.Live && e.Key == key && e.Source != actor))
+        {
+            Tally("key also held by another source's event (squatting has no effect)");
+        }
         if (existing is not null && existing.Allocation != target && Level(actor, existing.Allocation) < AccessLevel.Read)
         {
             Tally("key held by an event the caller cannot see");
@@ -523,6 +533,12 @@ internal sealed class ModelInterpreter : IDisposable
         if (Refusal(actor, e.Allocation, AccessLevel.Use, e.Live) is { } refusal)
         {
             Expect(refusal, call);
+            return;
+        }
+        if (!e.Confirmed && e.Source != actor && Refusal(actor, e.Allocation, AccessLevel.Admin) is { } others)
+        {
+            Tally("another source's hold refused");
+            Expect(others, call);
             return;
         }
         var quantity = finalQuantity ?? e.Quantity;
@@ -862,7 +878,10 @@ internal sealed class ModelInterpreter : IDisposable
         public Dictionary<ModelGrantee, AccessLevel> Grants { get; } = [];
     }
 
-    internal sealed record MEvent(UsageEventId Id, MAllocation Allocation, ModelSku Sku, long Quantity, long StartNs, long EndNs, bool Confirmed, string? Key, long Amount)
+    /// <summary>An event of the model. <paramref name="Source"/> is who recorded it: external keys are unique per
+    /// source, so the same key recorded by two actors is two events, and another source's hold needs Admin to confirm,
+    /// release or delete.</summary>
+    internal sealed record MEvent(UsageEventId Id, MAllocation Allocation, ModelSku Sku, long Quantity, long StartNs, long EndNs, bool Confirmed, string? Key, long Amount, ModelActor Source = ModelActor.Admin)
     {
         public UsageEventId Id { get; set; } = Id;
 

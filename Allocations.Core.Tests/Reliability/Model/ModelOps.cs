@@ -31,7 +31,7 @@ public sealed record Batch(Record[] Items) : ModelOp
     public override string ToString() => $"Batch {{ {string.Join(", ", Items.AsEnumerable())} }}";
 }
 
-/// <summary>Submit an event's content again, as a retry would: by record or by reservation.</summary>
+/// <summary>Submit an event's content again, as a retry by whoever recorded it would: by record or by reservation.</summary>
 public sealed record Resubmit(int Event, bool AsReservation) : ModelOp;
 
 /// <summary>Ask whether usage would fit, without writing.</summary>

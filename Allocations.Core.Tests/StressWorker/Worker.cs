@@ -3,10 +3,10 @@ using Allocations.Domain;
 using Allocations.Exceptions;
 using NodaTime;
 
-namespace Allocations.Sample.Commands;
+namespace Allocations.StressWorker;
 
 /// <summary>A worker process for the reliability tests (not for users): races reservations from several threads
-/// (<c>stress-worker race</c>), or records keyed batches until it is killed (<c>stress-worker crash</c>). It writes
+/// (<c>race</c>), or records keyed batches until it is killed (<c>crash</c>). It writes
 /// one line per acknowledged write to stdout, so the test can check the database against what was acknowledged.</summary>
 /// <remarks>
 /// Both modes take <c>--db FILE --org ID --actor USER --sku CODE</c> and address allocations by name: a parent
@@ -21,7 +21,7 @@ namespace Allocations.Sample.Commands;
 /// else (exit code 3).</item>
 /// </list>
 /// </remarks>
-internal static class StressCommand
+internal static class Worker
 {
     /// <summary>The instant every generated event starts at.</summary>
     internal static readonly Instant EventStart = Instant.FromUtc(2026, 11, 16, 0, 0);
@@ -39,9 +39,9 @@ internal static class StressCommand
         var org = new OrganizationId(long.Parse(Required(args, "--org"), CultureInfo.InvariantCulture));
         var actor = Principal.User(Required(args, "--actor"));
         var sku = new SkuCode(Required(args, "--sku"));
-        var seed = int.Parse(SampleOptions.Value(args, "--seed") ?? "1", CultureInfo.InvariantCulture);
+        var seed = int.Parse(Value(args, "--seed") ?? "1", CultureInfo.InvariantCulture);
         var options = new AllocationStoreOptions { DurableWrites = false };
-        if (SampleOptions.Value(args, "--busy-ms") is { } busy)
+        if (Value(args, "--busy-ms") is { } busy)
         {
             options.BusyTimeout = Duration.FromMilliseconds(long.Parse(busy, CultureInfo.InvariantCulture));
         }
@@ -215,8 +215,20 @@ internal static class StressCommand
     }
 
     private static string Required(string[] args, string name) =>
-        SampleOptions.Value(args, name) ?? throw new ArgumentException($"{name} is required");
+        Value(args, name) ?? throw new ArgumentException($"{name} is required");
+
+    private static string? Value(string[] args, string name)
+    {
+        for (var i = 0; i < args.Length - 1; i++)
+        {
+            if (string.Equals(args[i], name, StringComparison.Ordinal))
+            {
+                return args[i + 1];
+            }
+        }
+        return null;
+    }
 
     private static int Int(string[] args, string name, int fallback) =>
-        SampleOptions.Value(args, name) is { } value ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
+        Value(args, name) is { } value ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
 }
