@@ -10,7 +10,7 @@ namespace Allocations;
 /// <summary>What a host sees of the store: disposal, logging, metrics and traces.</summary>
 public sealed partial class AllocationStore : IAsyncDisposable
 {
-    private StoreTelemetry telemetry = new(null);
+    private StoreTelemetry telemetry = null!; // set by AttachHost, which every open calls
     private ILogger usageLog = NullLogger.Instance;
     private ILogger slurmLog = NullLogger.Instance;
 
@@ -24,12 +24,21 @@ public sealed partial class AllocationStore : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private void AttachHost(ILoggerFactory loggerFactory, System.Diagnostics.Metrics.IMeterFactory? meterFactory)
+    /// <summary>Connects the open store to the host's logging and metrics, and logs the migrations the open committed.</summary>
+    /// <remarks>Runs after the engine has opened (and created) the file, so the first open of a new file is not delayed
+    /// by loading the logging and metrics types.</remarks>
+    private void AttachHost(AllocationStoreOptions options, Storage.SqliteStorageEngine sqlite)
     {
-        telemetry.Dispose();
-        telemetry = new StoreTelemetry(meterFactory);
+        var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
+        telemetry = new StoreTelemetry(options.MeterFactory);
         usageLog = loggerFactory.CreateLogger(AllocationsTelemetry.UsageLogCategory);
         slurmLog = loggerFactory.CreateLogger(AllocationsTelemetry.SlurmLogCategory);
+        var storageLog = loggerFactory.CreateLogger(AllocationsTelemetry.StorageLogCategory);
+        foreach (var (version, elapsedMs) in sqlite.AppliedMigrations)
+        {
+            Log.SchemaMigrated(storageLog, version, sqlite.Location, elapsedMs);
+        }
+        sqlite.Logger = storageLog;
     }
 
     /// <summary>Reads one row through a fresh read transaction: a probe that the file is there and answers.</summary>

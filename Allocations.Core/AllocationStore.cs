@@ -1,9 +1,6 @@
-using Allocations.Diagnostics;
 using Allocations.Domain;
 using Allocations.Exceptions;
 using Allocations.Storage;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using NodaTime;
 
 namespace Allocations;
@@ -76,10 +73,9 @@ public sealed partial class AllocationStore : IDisposable
 #pragma warning disable RS0030 // The system clock is the documented default when the host injects none.
         var clock = options.Clock ?? SystemClock.Instance;
 #pragma warning restore RS0030
-        var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
-        var engine = SqliteStorageEngine.Open(path, options.DurableWrites, options.BusyTimeout.ToTimeSpan(), loggerFactory.CreateLogger(AllocationsTelemetry.StorageLogCategory));
+        var engine = SqliteStorageEngine.Open(path, options.DurableWrites, options.BusyTimeout.ToTimeSpan());
         var store = new AllocationStore(engine, clock);
-        store.AttachHost(loggerFactory, options.MeterFactory);
+        store.AttachHost(options, engine);
         return store;
     }
 

@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
-using Allocations.Diagnostics;
 using Allocations.Exceptions;
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Logging;
 
 namespace Allocations.Storage;
 
@@ -32,9 +30,9 @@ internal static class Migrations
     }
 
     /// <summary>Brings the schema up to <see cref="Latest"/> inside <paramref name="transaction"/>.</summary>
-    /// <remarks>Each script applied is logged at Information to <paramref name="logger"/> (once the transaction
-    /// commits, every one of them is in the file).</remarks>
-    internal static void Apply(SqliteConnection connection, SqliteTransaction transaction, string location, int? upTo = null, ILogger? logger = null)
+    /// <remarks>Each script run is added to <paramref name="applied"/> with how long it took; the store logs them once
+    /// the transaction has committed.</remarks>
+    internal static void Apply(SqliteConnection connection, SqliteTransaction transaction, string location, int? upTo = null, List<(int Version, long ElapsedMs)>? applied = null)
     {
         var target = upTo ?? Latest;
         var current = Scalar(connection, transaction, "PRAGMA user_version");
@@ -59,10 +57,7 @@ internal static class Migrations
                 $"\nPRAGMA user_version = {version};\nPRAGMA application_id = {SqliteStorageEngine.ApplicationId};";
             var started = Stopwatch.GetTimestamp();
             command.ExecuteNonQuery();
-            if (logger is not null)
-            {
-                Log.SchemaMigrated(logger, version, location, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            }
+            applied?.Add((version, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds));
         }
     }
 

@@ -4,7 +4,6 @@ using Allocations.Diagnostics;
 using Allocations.Exceptions;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Allocations.Storage;
 
@@ -26,7 +25,9 @@ internal sealed class SqliteStorageEngine : IStorageEngine
     private readonly bool durableFull;
     private readonly int busyTimeoutMs;
     private bool disposed;
-    private ILogger log = NullLogger.Instance;
+    // Set once the store is open (see AllocationStore.AttachHost): nothing on the way to creating the file touches the
+    // logging assembly, so a first open reaches the disk as early as it did without logging.
+    private ILogger? log;
 
     // File stores write through one long-lived connection with its compiled statements (see StatementCache); the
     // write gate serializes its use. An in-memory store has one connection for everything, gated likewise.
@@ -44,17 +45,25 @@ internal sealed class SqliteStorageEngine : IStorageEngine
 
     public string Location { get; }
 
+    /// <summary>Gets the schema migrations the open applied (committed), with how long each took, for the store to log.</summary>
+    internal List<(int Version, long ElapsedMs)> AppliedMigrations { get; } = [];
+
+    /// <summary>Sets where lock waits are logged.</summary>
+    internal ILogger Logger
+    {
+        set => log = value;
+    }
+
     /// <summary>Opens (creating when missing) and upgrades a store. A file that is not an Allocations database, or
     /// comes from a newer schema, is refused before anything writes to it.</summary>
-    internal static SqliteStorageEngine Open(string path, bool durableFull, TimeSpan busyTimeout, ILogger? logger = null)
+    internal static SqliteStorageEngine Open(string path, bool durableFull, TimeSpan busyTimeout)
     {
-        logger ??= NullLogger.Instance;
         var busyMs = (int)Math.Clamp(busyTimeout.TotalMilliseconds, 0, int.MaxValue);
         if (path == MemoryPath)
         {
             var memory = new SqliteConnection("Data Source=:memory:;Foreign Keys=True");
             memory.Open();
-            var engine = new SqliteStorageEngine(MemoryPath, memory.ConnectionString, memory, durableFull, busyMs) { log = logger };
+            var engine = new SqliteStorageEngine(MemoryPath, memory.ConnectionString, memory, durableFull, busyMs);
             engine.Initialize(memory);
             return engine;
         }
@@ -69,7 +78,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             Pooling = true,
             DefaultTimeout = Math.Max(1, busyMs / 1000),
         };
-        var fileEngine = new SqliteStorageEngine(fullPath, builder.ToString(), null, durableFull, busyMs) { log = logger };
+        var fileEngine = new SqliteStorageEngine(fullPath, builder.ToString(), null, durableFull, busyMs);
         try
         {
             using var connection = fileEngine.OpenConnection();
@@ -225,7 +234,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         try
         {
             using var transaction = connection.BeginTransaction(deferred: false);
-            Migrations.Apply(connection, transaction, Location, logger: log);
+            Migrations.Apply(connection, transaction, Location, applied: AppliedMigrations);
             using (var check = connection.CreateCommand())
             {
                 check.Transaction = transaction;
@@ -276,7 +285,10 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         {
             var waitStart = Stopwatch.GetTimestamp();
             await writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            Log.WriteGateWait(log, (long)Stopwatch.GetElapsedTime(waitStart).TotalMilliseconds, Location);
+            if (log is not null)
+            {
+                Log.WriteGateWait(log, (long)Stopwatch.GetElapsedTime(waitStart).TotalMilliseconds, Location);
+            }
         }
         var lockStart = 0L;
         try
@@ -291,7 +303,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             {
                 lockStart = Stopwatch.GetTimestamp();
                 using var transaction = connection.BeginTransaction(deferred: !write);
-                if (write && Stopwatch.GetElapsedTime(lockStart) is { TotalMilliseconds: >= LockWaitLogMs } waited)
+                if (write && log is not null && Stopwatch.GetElapsedTime(lockStart) is { TotalMilliseconds: >= LockWaitLogMs } waited)
                 {
                     Log.WriteLockWait(log, (long)waited.TotalMilliseconds, Location);
                 }
@@ -311,7 +323,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         }
         catch (SqliteException ex)
         {
-            if (ex.SqliteErrorCode is 5 or 6)
+            if (ex.SqliteErrorCode is 5 or 6 && log is not null)
             {
                 Log.WriteLockTimeout(log, lockStart == 0 ? 0 : (long)Stopwatch.GetElapsedTime(lockStart).TotalMilliseconds, Location, busyTimeoutMs);
             }
