@@ -85,11 +85,11 @@ internal static class Workload
         var children = new List<AllocationId>();
         for (var p = 0; p < parents; p++)
         {
-            var parent = await store.CreateAllocationAsync(Admin, org.Id, new NewAllocation($"project-{p:D4}", Unit, Amount.FromUnits(1_000_000_000m)));
+            var parent = await store.CreateAllocationAsync(Admin, org.Id, new NewAllocation($"project-{p:D4}", Unit, Amount.FromDecimal(1_000_000_000m)));
             ids.Add(parent.Id);
             for (var c = 0; c < ChildrenPerParent; c++)
             {
-                var child = await store.CreateAllocationAsync(Admin, org.Id, new NewAllocation($"project-{p:D4}-user-{c}", Unit, Amount.FromUnits(100_000_000m), parent.Id));
+                var child = await store.CreateAllocationAsync(Admin, org.Id, new NewAllocation($"project-{p:D4}-user-{c}", Unit, Amount.FromDecimal(100_000_000m), parent.Id));
                 children.Add(child.Id);
             }
         }

@@ -14,9 +14,9 @@ public class AllocationTests
         var a = await t.CreateAllocationAsync("  Physics  ", 100m);
         Assert.Equal("Physics", a.Name);
         Assert.Equal(TestStore.CoreHours, a.Unit);
-        Assert.Equal(Amount.FromUnits(100m), a.Total);
+        Assert.Equal(Amount.FromDecimal(100m), a.Total);
         Assert.Equal(Amount.Zero, a.Used);
-        Assert.Equal(Amount.FromUnits(100m), a.Remaining);
+        Assert.Equal(Amount.FromDecimal(100m), a.Remaining);
         Assert.Equal(0m, a.PercentUsed);
         Assert.Equal(t.Clock.GetCurrentInstant(), a.CreatedAt);
     }
@@ -99,12 +99,12 @@ public class AllocationTests
         using var t = await TestStore.CreateAsync();
         var a = await t.CreateAllocationAsync("A", 10m);
         t.Clock.AdvanceMinutes(5);
-        var changed = await t.Store.ChangeTotalAsync(TestStore.Admin, a.Id, Amount.FromUnits(25m), "purchase 'PO-1'; DROP TABLE allocations;--");
-        Assert.Equal(Amount.FromUnits(25m), changed.Total);
+        var changed = await t.Store.ChangeTotalAsync(TestStore.Admin, a.Id, Amount.FromDecimal(25m), "purchase 'PO-1'; DROP TABLE allocations;--");
+        Assert.Equal(Amount.FromDecimal(25m), changed.Total);
         var history = await t.Store.GetTotalHistoryAsync(TestStore.Admin, a.Id);
         var entry = Assert.Single(history);
-        Assert.Equal(Amount.FromUnits(10m), entry.OldTotal);
-        Assert.Equal(Amount.FromUnits(25m), entry.NewTotal);
+        Assert.Equal(Amount.FromDecimal(10m), entry.OldTotal);
+        Assert.Equal(Amount.FromDecimal(25m), entry.NewTotal);
         Assert.Equal("user:admin", entry.Actor);
         Assert.Equal(t.Clock.GetCurrentInstant(), entry.At);
         Assert.Equal("purchase 'PO-1'; DROP TABLE allocations;--", entry.Reason);
@@ -116,7 +116,7 @@ public class AllocationTests
         using var t = await TestStore.CreateAsync();
         var a = await t.CreateAllocationAsync("A", 10m);
         var before = t.ContentHash();
-        Assert.Equal("total", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.ChangeTotalAsync(TestStore.Admin, a.Id, Amount.FromUnits(-0.000001m), "oops"))).Field);
+        Assert.Equal("total", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.ChangeTotalAsync(TestStore.Admin, a.Id, Amount.FromDecimal(-0.000001m), "oops"))).Field);
         Assert.Equal(before, t.ContentHash());
     }
 
@@ -129,7 +129,7 @@ public class AllocationTests
         var small = await t.CreateAllocationAsync("Small", 1m);
         await t.Store.RecordUsageAsync(TestStore.Admin, TestStore.Cpu1(small, 2m, TestStore.November1, TestStore.November1 + NodaTime.Duration.FromHours(1)));
         var after = await t.Store.GetAllocationAsync(TestStore.Admin, small.Id);
-        Assert.Equal(Amount.FromUnits(-1m), after.Remaining);
+        Assert.Equal(Amount.FromDecimal(-1m), after.Remaining);
         Assert.Equal(200m, after.PercentUsed);
     }
 
@@ -159,11 +159,11 @@ public class AllocationTests
         var start = TestStore.November1;
         await t.Store.RecordUsageAsync(TestStore.Admin, TestStore.Cpu1(parent, 1m, start, start + NodaTime.Duration.FromHours(1)));
         var evt = (await t.Store.RecordUsageAsync(TestStore.Admin, TestStore.Cpu1(child, 2m, start, start + NodaTime.Duration.FromHours(1)))).Event;
-        Assert.Equal(Amount.FromUnits(3m), (await t.Store.GetAllocationAsync(TestStore.Admin, parent.Id)).Used);
+        Assert.Equal(Amount.FromDecimal(3m), (await t.Store.GetAllocationAsync(TestStore.Admin, parent.Id)).Used);
         await t.Store.DeleteAllocationAsync(TestStore.Admin, child.Id);
         var after = await t.Store.GetAllocationAsync(TestStore.Admin, parent.Id);
-        Assert.Equal(Amount.FromUnits(1m), after.Used);
-        Assert.Equal(Amount.FromUnits(1m), after.OwnUsed);
+        Assert.Equal(Amount.FromDecimal(1m), after.Used);
+        Assert.Equal(Amount.FromDecimal(1m), after.OwnUsed);
         await Assert.ThrowsAsync<NotFoundException>(() => t.Store.GetEventAsync(TestStore.Admin, evt.Id));
         Assert.True((await t.Store.VerifyAsync(TestStore.Admin, t.Organization)).IsClean);
     }

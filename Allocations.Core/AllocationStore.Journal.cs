@@ -26,14 +26,14 @@ public sealed partial class AllocationStore
     public Task<IReadOnlyList<JournalEntry>> GetAllocationJournalAsync(Principal actor, AllocationId allocation, long afterSequence = 0, int limit = 1000, CancellationToken cancellationToken = default)
     {
         CheckPage(afterSequence, limit);
-        return engine.ReadAsync<IReadOnlyList<JournalEntry>>(
+        return Observed("read_journal", () => engine.ReadAsync<IReadOnlyList<JournalEntry>>(
             session =>
             {
                 var row = AccessResolver.RequireAllocation(session, actor, allocation, Operation.ReadAllocationJournal);
                 var legacy = session.JournalLegacyLastSequence();
                 return session.ListJournal(row.OrgId, row.Id, afterSequence, limit).Select(r => ToEntry(r, legacy)).ToList();
             },
-            cancellationToken);
+            cancellationToken));
     }
 
     /// <summary>Reads the journal of a whole organization, oldest first, a page at a time.</summary>
@@ -49,14 +49,14 @@ public sealed partial class AllocationStore
     public Task<IReadOnlyList<JournalEntry>> GetOrganizationJournalAsync(Principal actor, OrganizationId organization, long afterSequence = 0, int limit = 1000, CancellationToken cancellationToken = default)
     {
         CheckPage(afterSequence, limit);
-        return engine.ReadAsync<IReadOnlyList<JournalEntry>>(
+        return Observed("read_journal", () => engine.ReadAsync<IReadOnlyList<JournalEntry>>(
             session =>
             {
                 AccessResolver.RequireOrganization(session, actor, organization, Operation.ReadOrganizationJournal);
                 var legacy = session.JournalLegacyLastSequence();
                 return session.ListJournal(organization.Value, null, afterSequence, limit).Select(r => ToEntry(r, legacy)).ToList();
             },
-            cancellationToken);
+            cancellationToken));
     }
 
     /// <summary>Checks the hash chain of an organization's journal and reports the first entry that does not hold:

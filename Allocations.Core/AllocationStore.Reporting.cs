@@ -47,14 +47,14 @@ public sealed partial class AllocationStore
     {
         query ??= new EventQuery();
         var checkedQuery = CheckEventQuery(query);
-        return engine.ReadAsync(
+        return Observed("list_events", () => engine.ReadAsync(
             session =>
             {
                 var row = AccessResolver.RequireAllocation(session, actor, allocation, Operation.ReadEvents);
                 var filter = ResolveFilter(session, row.OrgId, checkedQuery);
                 return ReadEventPage(session, row.Id, filter, query);
             },
-            cancellationToken);
+            cancellationToken));
     }
 
     /// <summary>Writes an allocation's events, filtered, to a text writer as CSV or JSON, a page at a time.</summary>

@@ -52,13 +52,28 @@ public sealed partial class AllocationStore
     /// <exception cref="OperationCanceledException">The run was cancelled; the lock was released and nothing written.</exception>
     /// <exception cref="SlurmCommandException">The fetch (for example <see cref="SlurmCommands.RunSacctAsync"/>) failed;
     /// the lock was released and nothing written. Any other exception of the fetch propagates the same way.</exception>
-    public async Task<SlurmSyncReport> SyncSlurmFromSacctAsync(
+    public Task<SlurmSyncReport> SyncSlurmFromSacctAsync(
         Principal actor,
         OrganizationId organization,
         SlurmMapping mapping,
         Func<SlurmQueryWindow, CancellationToken, Task<TextReader>> fetchSacct,
         SlurmSyncOptions? options = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        Observed("slurm_sync", () => SyncSlurmCoreAsync(actor, organization, mapping, fetchSacct, options, cancellationToken), (t, r) =>
+        {
+            if (!r.DryRun)
+            {
+                CountSlurm(t, r);
+            }
+        });
+
+    private async Task<SlurmSyncReport> SyncSlurmCoreAsync(
+        Principal actor,
+        OrganizationId organization,
+        SlurmMapping mapping,
+        Func<SlurmQueryWindow, CancellationToken, Task<TextReader>> fetchSacct,
+        SlurmSyncOptions? options,
+        CancellationToken cancellationToken)
     {
         Preconditions.CheckNotNull(mapping, "mapping");
         Preconditions.CheckNotNull(fetchSacct, "fetchSacct");
@@ -75,7 +90,9 @@ public sealed partial class AllocationStore
             : await engine.WriteAsync(session => BeginSlurmSync(session, actor, organization, mapping, owner, takeLock: true), cancellationToken).ConfigureAwait(false);
         if (begin.BusyMessage is { } busy)
         {
-            return new SlurmSyncReport(SlurmSyncOutcome.LockBusy, options.DryRun, null, 0, 0, 0, 0, 0, 0, 0, [], begin.Watermark, false, busy);
+            var busyReport = new SlurmSyncReport(SlurmSyncOutcome.LockBusy, options.DryRun, null, 0, 0, 0, 0, 0, 0, 0, [], begin.Watermark, false, busy);
+            LogSlurmReport(mapping.Cluster, busyReport);
+            return busyReport;
         }
         var from = options.Since ?? (begin.Watermark is { } mark ? mark - mapping.Overlap : snapshot - mapping.FirstLookback);
         var window = new SlurmQueryWindow(from, snapshot);
@@ -92,7 +109,9 @@ public sealed partial class AllocationStore
                 ? await engine.ReadAsync(session => CommitSlurmSync(session, actor, organization, mapping, owner, window, parsed, write: false, cancellationToken), cancellationToken).ConfigureAwait(false)
                 : await engine.WriteAsync(session => CommitSlurmSync(session, actor, organization, mapping, owner, window, parsed, write: true, cancellationToken), cancellationToken).ConfigureAwait(false);
             finished = report.Outcome == SlurmSyncOutcome.Completed;
-            return warnings.Count == 0 ? report : report with { Warnings = warnings };
+            report = warnings.Count == 0 ? report : report with { Warnings = warnings };
+            LogSlurmReport(mapping.Cluster, report);
+            return report;
         }
         finally
         {

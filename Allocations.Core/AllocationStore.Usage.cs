@@ -25,7 +25,7 @@ public sealed partial class AllocationStore
     public Task<RecordResult> RecordUsageAsync(Principal actor, UsageRecord record, CancellationToken cancellationToken = default)
     {
         UsageWriter.Validate(record);
-        return engine.WriteAsync(
+        return Observed("record", () => engine.WriteAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
@@ -35,7 +35,7 @@ public sealed partial class AllocationStore
                 writer.Flush();
                 return new RecordResult(plan.Disposition, writer.ToEvent(plan.Row, plan.Disposition == RecordDisposition.Unchanged ? null : plan.Segments));
             },
-            cancellationToken);
+            cancellationToken), CountRecord);
     }
 
     /// <summary>Records many events in one transaction: all of them or none.</summary>
@@ -53,7 +53,7 @@ public sealed partial class AllocationStore
         {
             validated[i] = WithIndex(i, () => UsageWriter.Validate(records[i]));
         }
-        return engine.WriteAsync(
+        return Observed("batch", () => engine.WriteAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
@@ -62,7 +62,7 @@ public sealed partial class AllocationStore
                 writer.Flush();
                 return result;
             },
-            cancellationToken);
+            cancellationToken), CountBatch);
     }
 
     /// <summary>A writer for one transaction of this store, sharing the store's compiled-schedule cache.</summary>
@@ -141,7 +141,7 @@ public sealed partial class AllocationStore
     public Task<ReserveResult> ReserveAsync(Principal actor, UsageRecord record, CancellationToken cancellationToken = default)
     {
         UsageWriter.Validate(record);
-        return engine.WriteAsync(
+        return Observed("reserve", () => engine.WriteAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
@@ -154,13 +154,14 @@ public sealed partial class AllocationStore
                 var fit = writer.Fit(plan);
                 if (!fit.Fits)
                 {
+                    LogReservationRefused(record.Allocation, fit);
                     return new ReserveResult(fit, null);
                 }
                 writer.Apply(plan);
                 writer.Flush();
                 return new ReserveResult(fit, writer.ToEvent(plan.Row, plan.Segments));
             },
-            cancellationToken);
+            cancellationToken), CountReservation);
     }
 
     /// <summary>Answers "would this fit?" without writing: the same decision <see cref="ReserveAsync"/> would make now.</summary>
@@ -204,7 +205,7 @@ public sealed partial class AllocationStore
         {
             InstantCodec.ToNs(end, "finalEnd");
         }
-        return engine.WriteAsync(
+        return Observed("confirm", () => engine.WriteAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
@@ -215,7 +216,7 @@ public sealed partial class AllocationStore
                 writer.Flush();
                 return writer.ToEvent(confirmed);
             },
-            cancellationToken);
+            cancellationToken));
     }
 
     /// <summary>Releases an Estimated hold: deletes it and gives its amount back.</summary>
@@ -227,7 +228,7 @@ public sealed partial class AllocationStore
     /// <exception cref="AccessDeniedException">The actor lacks Use.</exception>
     /// <exception cref="ConflictException">The event is Confirmed (delete it with <see cref="DeleteEventAsync"/>).</exception>
     public Task<UsageEvent> ReleaseAsync(Principal actor, UsageEventId eventId, CancellationToken cancellationToken = default) =>
-        engine.WriteAsync(
+        Observed("release", () => engine.WriteAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
@@ -243,7 +244,7 @@ public sealed partial class AllocationStore
                 writer.Flush();
                 return released;
             },
-            cancellationToken);
+            cancellationToken));
 
     /// <summary>Deletes a usage event and reverses its amount (a refund or a correction).</summary>
     /// <param name="actor">Use on the allocation for an Estimated event; Admin for a Confirmed one.</param>
@@ -275,14 +276,14 @@ public sealed partial class AllocationStore
     /// <returns>The event.</returns>
     /// <exception cref="NotFoundException">The event does not exist or the actor may not Read its allocation.</exception>
     public Task<UsageEvent> GetEventAsync(Principal actor, UsageEventId eventId, CancellationToken cancellationToken = default) =>
-        engine.ReadAsync(
+        Observed("get_event", () => engine.ReadAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
                 var writer = Writer(session, actor);
                 return writer.ToEvent(writer.Event(eventId, Operation.ReadEvents));
             },
-            cancellationToken);
+            cancellationToken));
 
     /// <summary>Finds the event the caller recorded under an external key in an organization.</summary>
     /// <remarks>External keys are scoped by source: a host user's events are looked up among those she recorded, the

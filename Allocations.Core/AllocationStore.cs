@@ -52,6 +52,16 @@ public sealed partial class AllocationStore : IDisposable
     public static Task<AllocationStore> OpenInMemoryAsync(AllocationStoreOptions? options = null, CancellationToken cancellationToken = default) =>
         Task.FromResult(Open(SqliteStorageEngine.MemoryPath, options, cancellationToken));
 
+    /// <summary>Opens a file store synchronously: what <see cref="OpenAsync"/> does, for the container's factory.</summary>
+    internal static AllocationStore OpenSynchronously(string path, AllocationStoreOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(path) || path == SqliteStorageEngine.MemoryPath)
+        {
+            throw new InvalidInputException("path", path, "a file path is required");
+        }
+        return Open(path, options, CancellationToken.None);
+    }
+
     private static AllocationStore Open(string path, AllocationStoreOptions? options, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -64,11 +74,17 @@ public sealed partial class AllocationStore : IDisposable
         var clock = options.Clock ?? SystemClock.Instance;
 #pragma warning restore RS0030
         var engine = SqliteStorageEngine.Open(path, options.DurableWrites, options.BusyTimeout.ToTimeSpan());
-        return new AllocationStore(engine, clock);
+        var store = new AllocationStore(engine, clock);
+        store.AttachHost(options, engine);
+        return store;
     }
 
     /// <summary>Closes the store and releases its file handles.</summary>
-    public void Dispose() => engine.Dispose();
+    public void Dispose()
+    {
+        engine.Dispose();
+        telemetry.Dispose();
+    }
 
     private long NowNs() => InstantCodec.ToNsUnchecked(clock.GetCurrentInstant());
 

@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
 using NodaTime;
 
 namespace Allocations;
@@ -18,4 +20,16 @@ public sealed class AllocationStoreOptions
     /// <see cref="Exceptions.StoreUnavailableException"/>.</summary>
     /// <remarks>Default 30 seconds.</remarks>
     public Duration BusyTimeout { get; set; } = Duration.FromSeconds(30);
+
+    /// <summary>Gets or sets where the store logs: schema migrations, waits for the write lock, refused reservations and
+    /// skipped Slurm jobs (see <see cref="Diagnostics.AllocationsTelemetry"/> for the categories and levels).</summary>
+    /// <remarks>Default: <see cref="Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory"/>, no logging.
+    /// <c>AddAllocationStore</c> takes the container's factory when this is left null.</remarks>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>Gets or sets the factory the store's <see cref="Meter"/> (named <c>Allocations</c>) is created from.</summary>
+    /// <remarks>Default null: the store creates its own meter and disposes it with the store; a
+    /// <see cref="MeterListener"/> or OpenTelemetry's <c>AddMeter("Allocations")</c> sees it either way.
+    /// <c>AddAllocationStore</c> takes the container's <see cref="IMeterFactory"/> when this is left null.</remarks>
+    public IMeterFactory? MeterFactory { get; set; }
 }

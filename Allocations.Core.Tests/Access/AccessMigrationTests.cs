@@ -34,7 +34,7 @@ public class AccessMigrationTests
         using (var store = await AllocationStore.OpenAsync(path))
         {
             var org = new OrganizationId(1);
-            var allocation = await store.CreateAllocationAsync(TestStore.Admin, org, new NewAllocation("Old budget", UnitCode.Usd, Amount.FromUnits(10m)));
+            var allocation = await store.CreateAllocationAsync(TestStore.Admin, org, new NewAllocation("Old budget", UnitCode.Usd, Amount.FromDecimal(10m)));
             await store.CreateGroupAsync(TestStore.Admin, org, "staff");
             await store.GrantAsync(TestStore.Admin, allocation.Id, Grantee.Group("staff"), AccessLevel.Read);
 

@@ -43,7 +43,7 @@ public class AccessResolverTests
         Assert.Equal(["Physics", "Physics-lab"], (await t.Store.ListAllocationsAsync(Ada, t.Organization)).Select(a => a.Name));
         var recorded = await t.Store.RecordUsageAsync(Ada, TestStore.Cpu1(child, 1m, TestStore.November1, TestStore.November15));
         Assert.Equal("ada", recorded.Event.RecordedBy);
-        await Assert.ThrowsAsync<AccessDeniedException>(() => t.Store.ChangeTotalAsync(Ada, child.Id, Amount.FromUnits(1m), "no"));
+        await Assert.ThrowsAsync<AccessDeniedException>(() => t.Store.ChangeTotalAsync(Ada, child.Id, Amount.FromDecimal(1m), "no"));
         await Assert.ThrowsAsync<NotFoundException>(() => t.Store.GetAllocationAsync(Ada, other.Id));
     }
 
@@ -58,10 +58,10 @@ public class AccessResolverTests
         await t.Store.GrantAsync(Admin, child.Id, Grantee.Group("physicists"), AccessLevel.Use);
         await t.Store.GrantAsync(Admin, parent.Id, Grantee.Group("leads"), AccessLevel.Admin);
 
-        await t.Store.ChangeTotalAsync(Ada, child.Id, Amount.FromUnits(500m), "Admin through the parent");
+        await t.Store.ChangeTotalAsync(Ada, child.Id, Amount.FromDecimal(500m), "Admin through the parent");
 
         await t.Store.RevokeAsync(Admin, parent.Id, Grantee.Group("leads"));
-        await Assert.ThrowsAsync<AccessDeniedException>(() => t.Store.ChangeTotalAsync(Ada, child.Id, Amount.FromUnits(600m), "Use only now"));
+        await Assert.ThrowsAsync<AccessDeniedException>(() => t.Store.ChangeTotalAsync(Ada, child.Id, Amount.FromDecimal(600m), "Use only now"));
         await t.Store.RecordUsageAsync(Ada, TestStore.Cpu1(child, 1m, TestStore.November1, TestStore.November15));
     }
 
@@ -118,9 +118,9 @@ public class AccessResolverTests
         var (t, parent, _, _) = await SetUpAsync();
         using var _ = t;
         await t.Store.GrantAsync(Admin, parent.Id, Grantee.Group("physicists"), AccessLevel.Admin);
-        var created = await t.Store.CreateAllocationAsync(Ada, t.Organization, new NewAllocation("Physics-theory", TestStore.CoreHours, Amount.FromUnits(10m), parent.Id));
+        var created = await t.Store.CreateAllocationAsync(Ada, t.Organization, new NewAllocation("Physics-theory", TestStore.CoreHours, Amount.FromDecimal(10m), parent.Id));
         Assert.Equal(parent.Id, created.ParentId);
-        await Assert.ThrowsAsync<AccessDeniedException>(() => t.Store.CreateAllocationAsync(Ada, t.Organization, new NewAllocation("Top", TestStore.CoreHours, Amount.FromUnits(10m))));
+        await Assert.ThrowsAsync<AccessDeniedException>(() => t.Store.CreateAllocationAsync(Ada, t.Organization, new NewAllocation("Top", TestStore.CoreHours, Amount.FromDecimal(10m))));
     }
 
     [Fact]
@@ -181,7 +181,7 @@ public class AccessResolverTests
         var calls = new (string Name, Func<AllocationId, UsageEventId, Task> Call)[]
         {
             ("get", (a, e) => t.Store.GetAllocationAsync(Ada, a)),
-            ("total", (a, e) => t.Store.ChangeTotalAsync(Ada, a, Amount.FromUnits(1m), "x")),
+            ("total", (a, e) => t.Store.ChangeTotalAsync(Ada, a, Amount.FromDecimal(1m), "x")),
             ("history", (a, e) => t.Store.GetTotalHistoryAsync(Ada, a)),
             ("delete", (a, e) => t.Store.DeleteAllocationAsync(Ada, a)),
             ("record", (a, e) => t.Store.RecordUsageAsync(Ada, new UsageRecord(a, TestStore.Cpu, Quantity.FromDecimal(1m), TestStore.November1, TestStore.November15))),

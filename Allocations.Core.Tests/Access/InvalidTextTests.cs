@@ -64,7 +64,7 @@ public class InvalidTextTests
         Assert.Equal("externalKey", await FieldOf(() => t.Store.RecordUsageAsync(Admin, Record(allocation, text))));
         Assert.Equal("attributes[note]", await FieldOf(() => t.Store.RecordUsageAsync(Admin, Record(allocation, null, new Dictionary<string, string> { ["note"] = text }))));
         Assert.Equal("attributes.key", await FieldOf(() => t.Store.RecordUsageAsync(Admin, Record(allocation, null, new Dictionary<string, string> { [text] = "v" }))));
-        Assert.Equal("reason", await FieldOf(() => t.Store.ChangeTotalAsync(Admin, allocation.Id, Amount.FromUnits(5m), text)));
+        Assert.Equal("reason", await FieldOf(() => t.Store.ChangeTotalAsync(Admin, allocation.Id, Amount.FromDecimal(5m), text)));
         Assert.Equal("name", await FieldOf(() => t.Store.CreateAllocationAsync(Admin, t.Organization, new NewAllocation(text, TestStore.CoreHours, Amount.Zero))));
         Assert.Equal("group", await FieldOf(() => t.Store.CreateGroupAsync(Admin, t.Organization, text)));
         Assert.Equal("userId", await FieldOf(() => t.Store.AddOrganizationAdminAsync(Admin, t.Organization, text)));

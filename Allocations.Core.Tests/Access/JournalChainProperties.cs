@@ -45,7 +45,7 @@ public class JournalChainProperties
                     }
                     break;
                 case 3:
-                    await s.ChangeTotalAsync(Admin, target.Id, Amount.FromUnits(step), "step " + step);
+                    await s.ChangeTotalAsync(Admin, target.Id, Amount.FromDecimal(step), "step " + step);
                     break;
                 case 4:
                     await s.GrantAsync(Admin, target.Id, step % 3 == 0 ? Grantee.Organization : Grantee.Group("g"), (AccessLevel)(1 + (step % 3)));

@@ -54,7 +54,7 @@ public class JournalTests
         var hold = (await s.ReserveAsync(ada, TestStore.Cpu1(child, 1m, start, TestStore.November15, UsageStatus.Estimated))).Event!;
         await s.ReleaseAsync(ada, hold.Id);
         await s.DeleteEventAsync(ada, recorded.Event.Id);
-        await s.ChangeTotalAsync(ada, child.Id, Amount.FromUnits(450m), "top-up");
+        await s.ChangeTotalAsync(ada, child.Id, Amount.FromDecimal(450m), "top-up");
         await s.RevokeAsync(Admin, parent.Id, Grantee.Group("physicists"));
         await s.RemoveGroupMemberAsync(Admin, t.Organization, "physicists", "ada");
         await s.AddOrganizationAdminAsync(Admin, t.Organization, "bob");
@@ -123,7 +123,7 @@ public class JournalTests
         var (t, _, child) = await SetUpAsync();
         using var _ = t;
         await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(child, 4m, TestStore.November1, TestStore.November15));
-        await t.Store.ChangeTotalAsync(Admin, child.Id, Amount.FromUnits(9000m), "purchase");
+        await t.Store.ChangeTotalAsync(Admin, child.Id, Amount.FromDecimal(9000m), "purchase");
         await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(child, 1m, TestStore.November1, TestStore.November15));
         var entries = await AllEntriesAsync(t);
         var target = entries.Single(e => e.Action == "allocation.total");

@@ -66,8 +66,8 @@ public class JournalVisibilityTests
         await t.Store.AddOrganizationAdminAsync(TestStore.Admin, t.Organization, "system");
         var impostor = Principal.User("system");
 
-        await t.Store.ChangeTotalAsync(Principal.System, a.Id, Amount.FromUnits(200m), "by the system actor");
-        await t.Store.ChangeTotalAsync(impostor, a.Id, Amount.FromUnits(300m), "by a user named system");
+        await t.Store.ChangeTotalAsync(Principal.System, a.Id, Amount.FromDecimal(200m), "by the system actor");
+        await t.Store.ChangeTotalAsync(impostor, a.Id, Amount.FromDecimal(300m), "by a user named system");
 
         var history = await t.Store.GetTotalHistoryAsync(TestStore.Admin, a.Id);
         Assert.Equal(["system", "user:system"], history.Select(h => h.Actor));

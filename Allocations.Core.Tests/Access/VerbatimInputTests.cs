@@ -53,7 +53,7 @@ public class VerbatimInputTests
         var record = new UsageRecord(allocation.Id, TestStore.Cpu, Quantity.FromDecimal(1m), TestStore.November1, TestStore.November15, UsageStatus.Confirmed, text, attributes);
 
         var recorded = await t.Store.RecordUsageAsync(Admin, record);
-        await t.Store.ChangeTotalAsync(Admin, allocation.Id, Amount.FromUnits(200m), text);
+        await t.Store.ChangeTotalAsync(Admin, allocation.Id, Amount.FromDecimal(200m), text);
 
         var stored = await t.Store.GetEventAsync(Admin, recorded.Event.Id);
         Assert.Equal(text, stored.ExternalKey);

@@ -7,16 +7,16 @@ namespace Allocations.Tests.Domain;
 public class FixedPointTests
 {
     [Fact]
-    public void Amount_FromUnits_RoundTripsExactly()
+    public void Amount_FromDecimal_RoundTripsExactly()
     {
-        Assert.Equal(1_234_567_890_123_456L, Amount.FromUnits(1_234_567_890.123456m).Micros);
-        Assert.Equal(-0.000001m, Amount.FromUnits(-0.000001m).ToDecimal());
+        Assert.Equal(1_234_567_890_123_456L, Amount.FromDecimal(1_234_567_890.123456m).Micros);
+        Assert.Equal(-0.000001m, Amount.FromDecimal(-0.000001m).ToDecimal());
     }
 
     [Fact]
     public void Amount_WithMoreThanSixDecimals_IsRefusedNotRounded()
     {
-        var ex = Assert.Throws<InvalidInputException>(() => Amount.FromUnits(0.0000001m));
+        var ex = Assert.Throws<InvalidInputException>(() => Amount.FromDecimal(0.0000001m));
         Assert.Equal("amount", ex.Field);
         Assert.Equal("0.0000001", ex.Value);
     }
@@ -24,8 +24,8 @@ public class FixedPointTests
     [Fact]
     public void Amount_BeyondRange_IsRefused()
     {
-        Assert.Throws<InvalidInputException>(() => Amount.FromUnits(10_000_000_000_000m));
-        Assert.Throws<InvalidInputException>(() => Amount.FromUnits(decimal.MaxValue));
+        Assert.Throws<InvalidInputException>(() => Amount.FromDecimal(10_000_000_000_000m));
+        Assert.Throws<InvalidInputException>(() => Amount.FromDecimal(decimal.MaxValue));
     }
 
     [Fact]
@@ -54,9 +54,9 @@ public class FixedPointTests
     [Fact]
     public void Amount_ToStringWithDecimals_RoundsHalfToEvenForDisplay()
     {
-        Assert.Equal("0.12", Amount.FromUnits(0.125m).ToString(2));
-        Assert.Equal("0.14", Amount.FromUnits(0.135m).ToString(2));
-        Assert.Equal("12.5", Amount.FromUnits(12.5m).ToString());
+        Assert.Equal("0.12", Amount.FromDecimal(0.125m).ToString(2));
+        Assert.Equal("0.14", Amount.FromDecimal(0.135m).ToString(2));
+        Assert.Equal("12.5", Amount.FromDecimal(12.5m).ToString());
     }
 
     [Fact]

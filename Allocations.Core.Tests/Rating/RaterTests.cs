@@ -31,7 +31,7 @@ public class RaterTests
         var schedule = Schedule((0, null, 1.5m));
         var segments = new List<SegmentNs>();
         var amount = Rater.Rate(schedule, RateBasis.PerHour, Quantity.FromDecimal(4m).Micros, Ns(T0), Ns(T0 + Duration.FromMinutes(90)), segments);
-        Assert.Equal(Amount.FromUnits(9m).Micros, amount); // 4 × 1.5 h × 1.5
+        Assert.Equal(Amount.FromDecimal(9m).Micros, amount); // 4 × 1.5 h × 1.5
         Assert.Single(segments);
     }
 

@@ -45,7 +45,7 @@ public class BadInputCorpusTests
             var t = await TestStore.CreateAsync();
             var parent = await t.CreateAllocationAsync("Physics", 1000m);
             var child = await t.CreateAllocationAsync("Physics/Alice", 100m, parent);
-            var cash = await t.Store.CreateAllocationAsync(Admin, t.Organization, new NewAllocation("Cash", UnitCode.Usd, Amount.FromUnits(500m)));
+            var cash = await t.Store.CreateAllocationAsync(Admin, t.Organization, new NewAllocation("Cash", UnitCode.Usd, Amount.FromDecimal(500m)));
             await t.Store.CreateSkuAsync(Admin, t.Organization, new SkuCode("STORAGE_GB"), UnitCode.Usd, RateBasis.PerHour);
             await t.Store.AddRateRuleAsync(Admin, t.Organization, new SkuCode("STORAGE_GB"), Nov1, null, Rate.FromDecimal(0.0001m));
             var hold = (await t.Store.ReserveAsync(Admin, TestStore.Cpu1(child, 2m, Nov20, Nov20 + Duration.FromHours(2)))).Event!;
@@ -68,7 +68,7 @@ public class BadInputCorpusTests
         new(name, typeof(TException), null, act, arrange);
 
     private static Task Create(Context c, string name, decimal total = 10m, AllocationId? parent = null, UnitCode? unit = null) =>
-        c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation(name, unit ?? TestStore.CoreHours, Amount.FromUnits(total), parent));
+        c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation(name, unit ?? TestStore.CoreHours, Amount.FromDecimal(total), parent));
 
     /// <summary>A SKU whose only rule ends an hour after Nov 20, and a hold on it that can be confirmed past that.</summary>
     private static async Task ArrangeBurstHold(Context c)
@@ -103,8 +103,8 @@ public class BadInputCorpusTests
         Invalid("control character in first admin id", "userId", c => c.S.CreateOrganizationAsync(Principal.System, "Other", "bo\u0007ss")),
         Invalid("empty user id", "userId", c => c.S.AddOrganizationAdminAsync(Admin, c.Org, "")),
         Invalid("default principal", "actor", c => c.S.ListAllocationsAsync(default, c.Org)),
-        Invalid("reason of 2,001 characters", "reason", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromUnits(5m), new string('r', 2001))),
-        Invalid("null reason", "reason", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromUnits(5m), null!)),
+        Invalid("reason of 2,001 characters", "reason", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromDecimal(5m), new string('r', 2001))),
+        Invalid("null reason", "reason", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromDecimal(5m), null!)),
 
         // ---- SQL metacharacters where they are not allowed, or must match nothing ----
         Invalid("SQL in a SKU code", "sku", c => c.S.CreateSkuAsync(Admin, c.Org, new SkuCode("X'; DROP TABLE skus;--"), TestStore.CoreHours, RateBasis.PerHour)),
@@ -143,7 +143,7 @@ public class BadInputCorpusTests
         Invalid("figures that would overflow", "amount", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue / 4), Nov15, Nov15 + Duration.FromHours(1), key: "big-2")), c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue / 4), Nov15, Nov15 + Duration.FromHours(1), key: "big-1"))),
         Invalid("Confirmed and Estimated whose sum leaves Remaining unrepresentable", "amount", c => c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Estimated, "huge-2")), c => c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Confirmed, "huge-1"))),
         Invalid("children whose sum leaves the parent's Remaining unrepresentable", "amount", c => c.S.RecordUsageAsync(Admin, Huge(c.Parent, UsageStatus.Estimated, "huge-2")), c => c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Confirmed, "huge-1"))),
-        Invalid("two allocations whose report sum is unrepresentable", "amount", c => c.S.RecordUsageAsync(Admin, Huge(c.Parent, UsageStatus.Confirmed, "huge-2")), async c => await c.S.RecordUsageAsync(Admin, Huge(await c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation("Chemistry", TestStore.CoreHours, Amount.FromUnits(1m))), UsageStatus.Confirmed, "huge-1"))),
+        Invalid("two allocations whose report sum is unrepresentable", "amount", c => c.S.RecordUsageAsync(Admin, Huge(c.Parent, UsageStatus.Confirmed, "huge-2")), async c => await c.S.RecordUsageAsync(Admin, Huge(await c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation("Chemistry", TestStore.CoreHours, Amount.FromDecimal(1m))), UsageStatus.Confirmed, "huge-1"))),
         Invalid("a fit check past the range on an overrun allocation", "amount", c => c.S.CheckFitAsync(Admin, Huge(c.Child, UsageStatus.Estimated)), c => c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Confirmed, "huge-1"))),
         Invalid("a hold past the range on an overrun allocation", "amount", c => c.S.ReserveAsync(Admin, Huge(c.Child, UsageStatus.Estimated, "huge-2")), c => c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Confirmed, "huge-1"))),
         Invalid("final quantity whose amount overflows", "quantity", c => c.S.ConfirmAsync(Admin, c.Hold.Id, Quantity.FromMicros(long.MaxValue), Nov20 + Duration.FromDays(60))),
@@ -153,9 +153,9 @@ public class BadInputCorpusTests
         Invalid("rate beyond 64 bits", "rate", c => c.S.ChangeRateAsync(Admin, c.Org, TestStore.Gpu, Nov20, Rate.FromDecimal(decimal.MaxValue))),
         Invalid("rate with ten decimals", "rate", c => c.S.ChangeRateAsync(Admin, c.Org, TestStore.Gpu, Nov20, Rate.FromDecimal(0.0000000001m))),
         Invalid("negative initial total", "total", c => c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation("Neg", TestStore.CoreHours, Amount.FromMicros(-1)))),
-        Invalid("total changed below zero", "total", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromUnits(-100m), "oops")),
-        Invalid("total beyond 64 bits", "amount", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromUnits(decimal.MaxValue), "too rich")),
-        Invalid("total with seven decimals", "amount", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromUnits(1.0000001m), "too fine")),
+        Invalid("total changed below zero", "total", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromDecimal(-100m), "oops")),
+        Invalid("total beyond 64 bits", "amount", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromDecimal(decimal.MaxValue), "too rich")),
+        Invalid("total with seven decimals", "amount", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromDecimal(1.0000001m), "too fine")),
 
         // ---- instants and intervals ----
         Invalid("end before start", "end", c => c.S.RecordUsageAsync(Admin, c.Cpu(start: Nov20, end: Nov20 - Duration.FromNanoseconds(1)))),
@@ -208,7 +208,7 @@ public class BadInputCorpusTests
         Invalid("lone surrogate in a key looked up", "externalKey", c => c.S.FindEventByKeyAsync(Admin, c.Org, "job-\uD800")),
         Invalid("lone surrogate in an attribute value", "attributes[user]", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Attributes = new Dictionary<string, string> { ["user"] = "al\uDFFFice" } })),
         Invalid("lone surrogate in an attribute key", "attributes.key", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Attributes = new Dictionary<string, string> { ["us\uD83Eer"] = "alice" } })),
-        Invalid("lone surrogate in a reason", "reason", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromUnits(5m), "top-up \uD800")),
+        Invalid("lone surrogate in a reason", "reason", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromDecimal(5m), "top-up \uD800")),
         Invalid("lone surrogate in a group name", "group", c => c.S.CreateGroupAsync(Admin, c.Org, "grp\uDBFF")),
         Invalid("lone surrogate in a report attribute filter", "attributes[user]", c => c.S.GetUsageReportAsync(Admin, new Allocations.Reporting.UsageReportRequest(c.Org) { Attributes = new Dictionary<string, string> { ["user"] = "\uD800" } })),
         Invalid("null batch", "records", c => c.S.RecordBatchAsync(Admin, null!)),

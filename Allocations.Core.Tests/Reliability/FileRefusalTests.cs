@@ -214,7 +214,7 @@ public sealed class FileRefusalTests : IDisposable
             var admin = Principal.User("fixture-admin");
             var org = new OrganizationId(1);
             var parent = (await store.ListAllocationsAsync(admin, org))[0];
-            Assert.Equal(Amount.FromUnits(30m) + Amount.FromUnits(300 * 299 / 2m / 60m * 2m), parent.Used);
+            Assert.Equal(Amount.FromDecimal(30m) + Amount.FromDecimal(300 * 299 / 2m / 60m * 2m), parent.Used);
             Assert.True((await store.VerifyAsync(admin, org)).IsClean);
         }
     }
@@ -248,10 +248,10 @@ public sealed class FileRefusalTests : IDisposable
             var org = new OrganizationId(1);
             var allocations = await store.ListAllocationsAsync(admin, org);
             Assert.Equal(["Physics", "Physics/Alice"], allocations.Select(a => a.Name));
-            Assert.Equal(Amount.FromUnits(1000m), allocations[0].Total);
-            Assert.Equal(Amount.FromUnits(30m), allocations[0].Used);
-            Assert.Equal(Amount.FromUnits(8m), allocations[0].Estimated);
-            Assert.Equal(Amount.FromUnits(8m), allocations[1].Estimated);
+            Assert.Equal(Amount.FromDecimal(1000m), allocations[0].Total);
+            Assert.Equal(Amount.FromDecimal(30m), allocations[0].Used);
+            Assert.Equal(Amount.FromDecimal(8m), allocations[0].Estimated);
+            Assert.Equal(Amount.FromDecimal(8m), allocations[1].Estimated);
             Assert.True((await store.VerifyAsync(admin, org)).IsClean);
         }
         await AssertUpgradesAndWorksAsync(path, expectedAllocations: 2);
@@ -291,12 +291,12 @@ public sealed class FileRefusalTests : IDisposable
             await store.CreateSkuAsync(admin, org, cpu, unit, RateBasis.PerHour);
             await store.AddRateRuleAsync(admin, org, cpu, TestStore.November1, TestStore.November15, Rate.FromDecimal(1m));
             await store.AddRateRuleAsync(admin, org, cpu, TestStore.November15, null, Rate.FromDecimal(2m));
-            var parent = await store.CreateAllocationAsync(admin, org, new NewAllocation("Physics", unit, Amount.FromUnits(1000m)));
-            var child = await store.CreateAllocationAsync(admin, org, new NewAllocation("Physics/Alice", unit, Amount.FromUnits(100m), parent.Id));
+            var parent = await store.CreateAllocationAsync(admin, org, new NewAllocation("Physics", unit, Amount.FromDecimal(1000m)));
+            var child = await store.CreateAllocationAsync(admin, org, new NewAllocation("Physics/Alice", unit, Amount.FromDecimal(100m), parent.Id));
             var start = TestStore.November15 - Duration.FromHours(5);
             await store.RecordUsageAsync(admin, new UsageRecord(parent.Id, cpu, Quantity.FromDecimal(2m), start, start + Duration.FromHours(10), UsageStatus.Confirmed, "job-1"));
             await store.ReserveAsync(admin, new UsageRecord(child.Id, cpu, Quantity.FromDecimal(1m), TestStore.November15, TestStore.November15 + Duration.FromHours(4), ExternalKey: "job-2"));
-            await store.ChangeTotalAsync(admin, parent.Id, Amount.FromUnits(1000m), "fixture");
+            await store.ChangeTotalAsync(admin, parent.Id, Amount.FromDecimal(1000m), "fixture");
         }
         SqliteConnection.ClearAllPools();
         Execute(path, "PRAGMA journal_mode = DELETE"); // one self-contained file, no -wal beside it
@@ -310,14 +310,14 @@ public sealed class FileRefusalTests : IDisposable
             if (expectedAllocations == 0)
             {
                 var org = await store.CreateOrganizationAsync(Principal.System, "After Upgrade", admin.Id);
-                await store.CreateAllocationAsync(admin, org.Id, new NewAllocation("Works", UnitCode.Usd, Amount.FromUnits(1m)));
+                await store.CreateAllocationAsync(admin, org.Id, new NewAllocation("Works", UnitCode.Usd, Amount.FromDecimal(1m)));
                 Assert.Single(await store.ListAllocationsAsync(admin, org.Id));
             }
             else
             {
                 var org = new OrganizationId(1);
                 var parent = (await store.ListAllocationsAsync(admin, org))[0];
-                await store.ChangeTotalAsync(admin, parent.Id, Amount.FromUnits(1200m), "after upgrade");
+                await store.ChangeTotalAsync(admin, parent.Id, Amount.FromDecimal(1200m), "after upgrade");
                 Assert.Equal(expectedAllocations, (await store.ListAllocationsAsync(admin, org)).Count);
                 Assert.True((await store.VerifyAsync(admin, org)).IsClean);
             }

@@ -25,8 +25,8 @@ public class AllocationTableTests
         Assert.Equal(["chemistry", "Physics", "Lab", "Theory"], byName.Select(r => r.Name));
         Assert.Equal([0, 0, 1, 1], byName.Select(r => r.Depth));
         Assert.Equal("Physics", byName[3].ParentName);
-        Assert.Equal(Amount.FromUnits(90m), byName[3].Used);
-        Assert.Equal(Amount.FromUnits(10m), byName[3].Remaining);
+        Assert.Equal(Amount.FromDecimal(90m), byName[3].Used);
+        Assert.Equal(Amount.FromDecimal(10m), byName[3].Remaining);
         Assert.Equal(90m, byName[3].PercentUsed);
         Assert.Equal(80m, byName[0].PercentUsed);
 

@@ -29,10 +29,10 @@ public class CreditsTests
         await store.AddRateRuleAsync(ops, org, storage, from, null, Rate.FromDecimal(0.0002m));
 
         var pool = await store.CreateAllocationAsync(ops, org, new NewAllocation("pool", credits, Amount.Zero));
-        await store.ChangeTotalAsync(ops, pool.Id, Amount.FromUnits(1000m), "provisioned by the cluster administrator");
-        await store.ChangeTotalAsync(ops, pool.Id, Amount.FromUnits(1500m), "purchase by credit card");
-        var vision = await store.CreateAllocationAsync(ops, org, new NewAllocation("vision", credits, Amount.FromUnits(800m), pool.Id));
-        var nlp = await store.CreateAllocationAsync(ops, org, new NewAllocation("nlp", credits, Amount.FromUnits(700m), pool.Id));
+        await store.ChangeTotalAsync(ops, pool.Id, Amount.FromDecimal(1000m), "provisioned by the cluster administrator");
+        await store.ChangeTotalAsync(ops, pool.Id, Amount.FromDecimal(1500m), "purchase by credit card");
+        var vision = await store.CreateAllocationAsync(ops, org, new NewAllocation("vision", credits, Amount.FromDecimal(800m), pool.Id));
+        var nlp = await store.CreateAllocationAsync(ops, org, new NewAllocation("nlp", credits, Amount.FromDecimal(700m), pool.Id));
 
         var oct1 = Instant.FromUtc(2026, 10, 1, 0, 0);
         Dictionary<string, string> Attrs(string? user, string project, string cluster)
@@ -54,7 +54,7 @@ public class CreditsTests
 
         var history = await store.GetTotalHistoryAsync(ops, pool.Id);
         Assert.Equal(["provisioned by the cluster administrator", "purchase by credit card"], history.Select(h => h.Reason));
-        Assert.Equal(Amount.FromUnits(1500m), history[^1].NewTotal);
+        Assert.Equal(Amount.FromDecimal(1500m), history[^1].NewTotal);
 
         async Task<Dictionary<string, (decimal Credits, decimal? Usd)>> Bill(string key)
         {
@@ -68,7 +68,7 @@ public class CreditsTests
         var organization = await store.GetUsageReportAsync(ops, new UsageReportRequest(org, oct1, oct1 + Duration.FromDays(31)));
         var after = await store.GetAllocationAsync(ops, pool.Id);
         Assert.Equal(after.Used, organization.Totals.Single().Amount);
-        Assert.Equal(Amount.FromUnits(48.48m), after.Used);
-        Assert.Equal(Amount.FromUnits(1500m - 48.48m), after.Remaining);
+        Assert.Equal(Amount.FromDecimal(48.48m), after.Used);
+        Assert.Equal(Amount.FromDecimal(1500m - 48.48m), after.Remaining);
     }
 }

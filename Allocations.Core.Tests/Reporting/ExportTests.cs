@@ -60,7 +60,7 @@ public class ExportTests
             Assert.Equal(e.Interval.Start, InstantPattern.ExtendedIso.Parse(r[4]).Value);
             Assert.Equal(e.Interval.End, InstantPattern.ExtendedIso.Parse(r[5]).Value);
             Assert.Equal(e.Quantity, Quantity.FromDecimal(decimal.Parse(r[6], CultureInfo.InvariantCulture)));
-            Assert.Equal(e.Amount, Amount.FromUnits(decimal.Parse(r[7], CultureInfo.InvariantCulture)));
+            Assert.Equal(e.Amount, Amount.FromDecimal(decimal.Parse(r[7], CultureInfo.InvariantCulture)));
             Assert.Equal("", r[8]);
             Assert.Equal(e.ExternalKey ?? "", r[9]);
             Assert.Equal(e.Attributes, JsonSerializer.Deserialize<Dictionary<string, string>>(r[10]));
@@ -114,7 +114,7 @@ public class ExportTests
             Assert.Equal(row.Period.Interval.Start, InstantPattern.ExtendedIso.Parse(r[6]).Value);
             Assert.Equal(row.Period.Interval.End, InstantPattern.ExtendedIso.Parse(r[7]).Value);
             Assert.Equal(row.Unit.Value, r[8]);
-            Assert.Equal(row.Amount, Amount.FromUnits(decimal.Parse(r[9], CultureInfo.InvariantCulture)));
+            Assert.Equal(row.Amount, Amount.FromDecimal(decimal.Parse(r[9], CultureInfo.InvariantCulture)));
             Assert.Equal(row.Events, int.Parse(r[11], CultureInfo.InvariantCulture));
         }
 

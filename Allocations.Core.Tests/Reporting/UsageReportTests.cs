@@ -62,8 +62,8 @@ public class UsageReportTests
     {
         var (store, org) = await ReportFixture.InMemoryAsync();
         using var _ = store;
-        var a = await store.CreateAllocationAsync(Admin, org, new NewAllocation("A", TestStore.CoreHours, Amount.FromUnits(1000m)));
-        var b = await store.CreateAllocationAsync(Admin, org, new NewAllocation("B", TestStore.CoreHours, Amount.FromUnits(1000m)));
+        var a = await store.CreateAllocationAsync(Admin, org, new NewAllocation("A", TestStore.CoreHours, Amount.FromDecimal(1000m)));
+        var b = await store.CreateAllocationAsync(Admin, org, new NewAllocation("B", TestStore.CoreHours, Amount.FromDecimal(1000m)));
         var skus = new[] { TestStore.Cpu, TestStore.Gpu, TestStore.License };
         var records = new List<UsageRecord>();
         foreach (var seed in seeds.Take(30).Append(fromSeed).Append(lengthSeed).Append(cutSeed))
@@ -121,7 +121,7 @@ public class UsageReportTests
     {
         var (store, org) = await ReportFixture.InMemoryAsync();
         using var _ = store;
-        var a = await store.CreateAllocationAsync(Admin, org, new NewAllocation("A", TestStore.CoreHours, Amount.FromUnits(1000m)));
+        var a = await store.CreateAllocationAsync(Admin, org, new NewAllocation("A", TestStore.CoreHours, Amount.FromDecimal(1000m)));
         // New York leaves DST on 2026-11-01: that local day has 25 hours. GPU at 4 per hour, 1 GPU.
         var zone = ReportFixture.Zone("America/New_York");
         var start = new LocalDateTime(2026, 11, 1, 0, 0).InZoneStrictly(zone).ToInstant();
@@ -130,10 +130,10 @@ public class UsageReportTests
         var report = await store.GetUsageReportAsync(Admin, new UsageReportRequest(org, start, end) { Bucket = CalendarBucket.Day, Zone = zone });
         Assert.Equal(2, report.Rows.Count);
         Assert.Equal(new LocalDate(2026, 11, 1), report.Rows[0].Period!.Start);
-        Assert.Equal(Amount.FromUnits(100m), report.Rows[0].Amount);
+        Assert.Equal(Amount.FromDecimal(100m), report.Rows[0].Amount);
         Assert.Equal(Duration.FromHours(25), report.Rows[0].Period!.Interval.Duration);
-        Assert.Equal(Amount.FromUnits(96m), report.Rows[1].Amount);
-        Assert.Equal(Amount.FromUnits(50m), report.Rows[0].Usd);
+        Assert.Equal(Amount.FromDecimal(96m), report.Rows[1].Amount);
+        Assert.Equal(Amount.FromDecimal(50m), report.Rows[0].Usd);
     }
 
     [Fact]
@@ -141,14 +141,14 @@ public class UsageReportTests
     {
         var (store, org) = await ReportFixture.InMemoryAsync();
         using var _ = store;
-        var a = await store.CreateAllocationAsync(Admin, org, new NewAllocation("A", TestStore.CoreHours, Amount.FromUnits(1000m)));
+        var a = await store.CreateAllocationAsync(Admin, org, new NewAllocation("A", TestStore.CoreHours, Amount.FromDecimal(1000m)));
         // 10 hours of LICENSE (PerUnit, 1 unit at 10 then 20) across the rate change: 5 + 10 = 15.
         var start = TestStore.November15 - Duration.FromHours(5);
         await store.RecordUsageAsync(Admin, ReportFixture.Event(a, TestStore.License, 1m, start, start + Duration.FromHours(10)));
         var firstHour = await store.GetUsageReportAsync(Admin, new UsageReportRequest(org, start, start + Duration.FromHours(1)));
-        Assert.Equal(Amount.FromUnits(1m), firstHour.Totals.Single().Amount);
+        Assert.Equal(Amount.FromDecimal(1m), firstHour.Totals.Single().Amount);
         var lastHour = await store.GetUsageReportAsync(Admin, new UsageReportRequest(org, start + Duration.FromHours(9), start + Duration.FromHours(11)));
-        Assert.Equal(Amount.FromUnits(2m), lastHour.Totals.Single().Amount);
+        Assert.Equal(Amount.FromDecimal(2m), lastHour.Totals.Single().Amount);
         var before = await store.GetUsageReportAsync(Admin, new UsageReportRequest(org, Nov1, start));
         Assert.Empty(before.Rows);
         // A third of an hour at 5 units per 5 hours is 1/3, rounded half to even to a millionth.
@@ -161,17 +161,17 @@ public class UsageReportTests
     {
         var (store, org) = await ReportFixture.InMemoryAsync();
         using var _ = store;
-        var a = await store.CreateAllocationAsync(Admin, org, new NewAllocation("A", TestStore.CoreHours, Amount.FromUnits(1000m)));
+        var a = await store.CreateAllocationAsync(Admin, org, new NewAllocation("A", TestStore.CoreHours, Amount.FromDecimal(1000m)));
         var start = Nov1 + Duration.FromDays(1);
         await store.RecordUsageAsync(Admin, ReportFixture.Event(a, TestStore.Gpu, 1m, start, start + Duration.FromHours(1), user: "ada", project: "p1"));
         await store.RecordUsageAsync(Admin, ReportFixture.Event(a, TestStore.Gpu, 1m, start, start + Duration.FromHours(2), user: "bob", project: "p1"));
         await store.RecordUsageAsync(Admin, ReportFixture.Event(a, TestStore.Gpu, 1m, start, start + Duration.FromHours(3), project: "p2"));
         var byUser = await store.GetUsageReportAsync(Admin, new UsageReportRequest(org) { AttributeKeys = ["user", "project"] });
         Assert.Equal(3, byUser.Rows.Count);
-        Assert.Equal(Amount.FromUnits(12m), byUser.Rows.Single(r => r.AttributeValues[0] is null).Amount);
-        Assert.Equal(Amount.FromUnits(4m), byUser.Rows.Single(r => r.AttributeValues[0] == "ada").Amount);
+        Assert.Equal(Amount.FromDecimal(12m), byUser.Rows.Single(r => r.AttributeValues[0] is null).Amount);
+        Assert.Equal(Amount.FromDecimal(4m), byUser.Rows.Single(r => r.AttributeValues[0] == "ada").Amount);
         var p1 = await store.GetUsageReportAsync(Admin, new UsageReportRequest(org) { Attributes = new Dictionary<string, string> { ["project"] = "p1" } });
-        Assert.Equal(Amount.FromUnits(12m), p1.Totals.Single().Amount);
+        Assert.Equal(Amount.FromDecimal(12m), p1.Totals.Single().Amount);
         Assert.Equal(2, p1.Rows.Single().Events);
         // A value that merely looks like SQL is just a value.
         var odd = await store.GetUsageReportAsync(Admin, new UsageReportRequest(org) { Attributes = new Dictionary<string, string> { ["project"] = "p1' OR 1=1 --" } });
@@ -195,7 +195,7 @@ public class UsageReportTests
         await Assert.ThrowsAsync<NotFoundException>(() => t.Store.ListEventsAsync(stranger, a.Id));
         await Assert.ThrowsAsync<NotFoundException>(() => t.Store.ExportEventsAsync(stranger, a.Id, null, TextWriter.Null, ExportFormat.Csv, null, default));
         var own = await t.Store.GetUsageReportAsync(Admin, new UsageReportRequest(t.Organization) { Allocations = [a.Id] });
-        Assert.Equal(Amount.FromUnits(1m), own.Totals.Single().Amount);
+        Assert.Equal(Amount.FromDecimal(1m), own.Totals.Single().Amount);
     }
 
     [Fact]

@@ -117,7 +117,7 @@ public class KeySourceMigrationTests
             Assert.True((await store.VerifyJournalAsync(TestStore.Admin, org)).IsIntact);
 
             // After the upgrade a host user named "system" is written as such and read back apart from the system actor.
-            await store.ChangeTotalAsync(Principal.User("system"), new AllocationId(1), Amount.FromUnits(50m), "after");
+            await store.ChangeTotalAsync(Principal.User("system"), new AllocationId(1), Amount.FromDecimal(50m), "after");
             var after = await store.GetOrganizationJournalAsync(TestStore.Admin, org);
             Assert.Equal("user:system", after[^1].Actor);
             Assert.True((await store.VerifyJournalAsync(TestStore.Admin, org)).IsIntact);

@@ -62,7 +62,7 @@ public sealed class TestStore : IDisposable
     }
 
     public Task<Allocation> CreateAllocationAsync(string name, decimal total, Allocation? parent = null) =>
-        Store.CreateAllocationAsync(Admin, Organization, new NewAllocation(name, CoreHours, Amount.FromUnits(total), parent?.Id));
+        Store.CreateAllocationAsync(Admin, Organization, new NewAllocation(name, CoreHours, Amount.FromDecimal(total), parent?.Id));
 
     public static UsageRecord Cpu1(Allocation allocation, decimal cores, Instant start, Instant end, UsageStatus status = UsageStatus.Confirmed, string? key = null) =>
         new(allocation.Id, Cpu, Quantity.FromDecimal(cores), start, end, status, key);

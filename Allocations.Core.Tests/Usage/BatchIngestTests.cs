@@ -30,7 +30,7 @@ public class BatchIngestTests
         Assert.Equal((1, 1, 2), (result.Recorded, result.Replaced, result.Unchanged));
         Assert.Single(result.EventIds.Distinct());
         var after = await t.Store.GetAllocationAsync(TestStore.Admin, a.Id);
-        Assert.Equal(Amount.FromUnits(12m), after.Used);
+        Assert.Equal(Amount.FromDecimal(12m), after.Used);
         Assert.Equal(Amount.Zero, after.Estimated);
         Assert.True((await t.Store.VerifyAsync(TestStore.Admin, t.Organization)).IsClean);
     }
@@ -155,7 +155,7 @@ public class BatchIngestTests
         Assert.Equal("end", ex.Field);
         Assert.Equal([new IngestSummary(3, 3, 0, 0, 1)], reports);
         var after = await t.Store.GetAllocationAsync(TestStore.Admin, a.Id);
-        Assert.Equal(Amount.FromUnits(9m), after.Used); // 3 events × 1 core × 3 hours at rate 1
+        Assert.Equal(Amount.FromDecimal(9m), after.Used); // 3 events × 1 core × 3 hours at rate 1
     }
 
     [Fact]
@@ -180,7 +180,7 @@ public class BatchIngestTests
         var summary = await t.Store.RecordStreamAsync(TestStore.Admin, Generate(a, 25), null, CancellationToken.None);
         Assert.Equal(new IngestSummary(25, 25, 0, 0, 1), summary);
         var after = await t.Store.GetAllocationAsync(TestStore.Admin, a.Id);
-        Assert.Equal(Amount.FromUnits(75m), after.Used);
+        Assert.Equal(Amount.FromDecimal(75m), after.Used);
 
         static async IAsyncEnumerable<UsageRecord> Generate(Allocation a, int count)
         {

@@ -18,7 +18,7 @@ public class CatalogueCacheTests
         using var t = await TestStore.CreateAsync();
         var a = await t.CreateAllocationAsync("Physics", 1000m);
         var first = await t.Store.RecordUsageAsync(TestStore.Admin, TestStore.Cpu1(a, 1m, Dec1, Dec1 + Duration.FromHours(1)));
-        Assert.Equal(Amount.FromUnits(2m), first.Event.Amount); // warms the cache: rate 2 from Nov 15, open-ended
+        Assert.Equal(Amount.FromDecimal(2m), first.Event.Amount); // warms the cache: rate 2 from Nov 15, open-ended
 
         // Another process, with code that knows nothing of caches, changes the open rule to 5.
         using (var other = new SqliteConnection($"Data Source={t.Path};Pooling=False"))
@@ -31,7 +31,7 @@ public class CatalogueCacheTests
 
         var second = await t.Store.RecordBatchAsync(TestStore.Admin, [TestStore.Cpu1(a, 1m, Dec1, Dec1 + Duration.FromHours(1))]);
         var stored = await t.Store.GetEventAsync(TestStore.Admin, second.EventIds[0]);
-        Assert.Equal(Amount.FromUnits(5m), stored.Amount);
+        Assert.Equal(Amount.FromDecimal(5m), stored.Amount);
     }
 
     [Fact]
@@ -43,7 +43,7 @@ public class CatalogueCacheTests
         await Assert.ThrowsAsync<Allocations.Exceptions.NoRateException>(() => t.Store.RecordUsageAsync(TestStore.Admin, TestStore.Cpu1(a, 1m, october, october + Duration.FromHours(1))));
         await t.Store.AddRateRuleAsync(TestStore.Admin, t.Organization, TestStore.Cpu, october, TestStore.November1, Rate.FromDecimal(3m));
         var result = await t.Store.RecordUsageAsync(TestStore.Admin, TestStore.Cpu1(a, 1m, october, october + Duration.FromHours(1)));
-        Assert.Equal(Amount.FromUnits(3m), result.Event.Amount);
+        Assert.Equal(Amount.FromDecimal(3m), result.Event.Amount);
     }
 
     [Fact]

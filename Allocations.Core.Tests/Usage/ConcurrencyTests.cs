@@ -28,7 +28,7 @@ public class ConcurrencyTests
         var granted = (await Task.WhenAll(tasks)).Sum();
         var p = await t.Store.GetAllocationAsync(TestStore.Admin, parent.Id);
         Assert.Equal(50, granted);
-        Assert.Equal(Amount.FromUnits(50m), p.Estimated);
+        Assert.Equal(Amount.FromDecimal(50m), p.Estimated);
         Assert.True((await t.Store.VerifyAsync(TestStore.Admin, t.Organization)).IsClean);
     }
 }

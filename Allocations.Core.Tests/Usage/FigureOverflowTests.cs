@@ -79,7 +79,7 @@ public class FigureOverflowTests
         Assert.Equal("amount", refused.Field);
         Assert.Equal(0, batch.BatchIndex);
         var report = await t.Store.GetUsageReportAsync(TestStore.Admin, new UsageReportRequest(t.Organization));
-        Assert.Equal(Amount.FromUnits(4_800_000_000_000m), Assert.Single(report.Totals).Amount);
+        Assert.Equal(Amount.FromDecimal(4_800_000_000_000m), Assert.Single(report.Totals).Amount);
         await AssertReadsWorkAsync(t, a, b);
     }
 

@@ -47,7 +47,7 @@ public class KeyScopeTests
 
         Assert.Empty(report.Skipped);
         Assert.Equal(1, report.Recorded);
-        Assert.Equal(Amount.FromUnits(128m), (await SlurmFixture.FiguresAsync(t, physics)).Used); // 64 cores × 1 h × 2
+        Assert.Equal(Amount.FromDecimal(128m), (await SlurmFixture.FiguresAsync(t, physics)).Used); // 64 cores × 1 h × 2
         var mine = await t.Store.GetEventAsync(Mallory, squat.Event.Id);
         Assert.Equal(own.Id, mine.Allocation);
         Assert.Equal(Amount.Zero, mine.Amount);
@@ -85,7 +85,7 @@ public class KeyScopeTests
         Assert.Equal(RecordDisposition.Recorded, first.Disposition);
         Assert.Equal(RecordDisposition.Recorded, second.Disposition);
         Assert.NotEqual(first.Event.Id, second.Event.Id);
-        Assert.Equal(Amount.FromUnits(3m), (await t.Store.GetAllocationAsync(TestStore.Admin, own.Id)).Used);
+        Assert.Equal(Amount.FromDecimal(3m), (await t.Store.GetAllocationAsync(TestStore.Admin, own.Id)).Used);
         Assert.Equal(first.Event.Id, (await t.Store.FindEventByKeyAsync(Mallory, t.Organization, "job-1"))!.Id);
         Assert.Equal(second.Event.Id, (await t.Store.FindEventByKeyAsync(Bob, t.Organization, "job-1"))!.Id);
         Assert.Null(await t.Store.FindEventByKeyAsync(TestStore.Admin, t.Organization, "job-1"));
@@ -167,6 +167,6 @@ public class KeyScopeTests
 
         Assert.Equal((3, 0, 0), (mallorys.Recorded, mallorys.Replaced, mallorys.Unchanged));
         Assert.Equal((0, 0, 3), (again.Recorded, again.Replaced, again.Unchanged));
-        Assert.Equal(Amount.FromUnits(6m), (await t.Store.GetAllocationAsync(TestStore.Admin, own.Id)).Used);
+        Assert.Equal(Amount.FromDecimal(6m), (await t.Store.GetAllocationAsync(TestStore.Admin, own.Id)).Used);
     }
 }

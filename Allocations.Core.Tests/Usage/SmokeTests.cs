@@ -17,11 +17,11 @@ public class SmokeTests
         var result = await t.Store.RecordUsageAsync(TestStore.Admin, TestStore.Cpu1(a, 4m, start, end));
         Assert.Equal(RecordDisposition.Recorded, result.Disposition);
         Assert.Equal(2, result.Event.Segments.Count);
-        Assert.Equal(Amount.FromUnits(40m), result.Event.Segments[0].Amount);
-        Assert.Equal(Amount.FromUnits(40m), result.Event.Segments[1].Amount);
-        Assert.Equal(Amount.FromUnits(80m), result.Event.Amount);
+        Assert.Equal(Amount.FromDecimal(40m), result.Event.Segments[0].Amount);
+        Assert.Equal(Amount.FromDecimal(40m), result.Event.Segments[1].Amount);
+        Assert.Equal(Amount.FromDecimal(80m), result.Event.Amount);
         var after = await t.Store.GetAllocationAsync(TestStore.Admin, a.Id);
-        Assert.Equal(Amount.FromUnits(80m), after.Used);
+        Assert.Equal(Amount.FromDecimal(80m), after.Used);
         Assert.True((await t.Store.VerifyAsync(TestStore.Admin, t.Organization)).IsClean);
     }
 }

@@ -22,10 +22,10 @@ public class UsageTests
         await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(child, 1m, Start, Start + Duration.FromHours(4), UsageStatus.Estimated));
         var p = await t.Store.GetAllocationAsync(Admin, parent.Id);
         var c = await t.Store.GetAllocationAsync(Admin, child.Id);
-        Assert.Equal((Amount.FromUnits(8m), Amount.FromUnits(4m)), (p.Used, p.Estimated));
-        Assert.Equal((Amount.FromUnits(2m), Amount.Zero), (p.OwnUsed, p.OwnEstimated));
-        Assert.Equal((Amount.FromUnits(6m), Amount.FromUnits(4m)), (c.Used, c.Estimated));
-        Assert.Equal(Amount.FromUnits(88m), p.Remaining);
+        Assert.Equal((Amount.FromDecimal(8m), Amount.FromDecimal(4m)), (p.Used, p.Estimated));
+        Assert.Equal((Amount.FromDecimal(2m), Amount.Zero), (p.OwnUsed, p.OwnEstimated));
+        Assert.Equal((Amount.FromDecimal(6m), Amount.FromDecimal(4m)), (c.Used, c.Estimated));
+        Assert.Equal(Amount.FromDecimal(88m), p.Remaining);
         Assert.Equal(12m, p.PercentUsed);
     }
 
@@ -55,7 +55,7 @@ public class UsageTests
         Assert.Equal(RecordDisposition.Unchanged, second.Disposition);
         Assert.Equal(first.Event.Id, second.Event.Id);
         Assert.Equal(before, t.ContentHash());
-        Assert.Equal(Amount.FromUnits(6m), (await t.Store.GetAllocationAsync(Admin, a.Id)).Used);
+        Assert.Equal(Amount.FromDecimal(6m), (await t.Store.GetAllocationAsync(Admin, a.Id)).Used);
     }
 
     [Fact]
@@ -71,7 +71,7 @@ public class UsageTests
         var finished = await t.Store.RecordUsageAsync(Admin, running with { End = Start + Duration.FromHours(6), Status = UsageStatus.Confirmed });
         Assert.Equal(RecordDisposition.Replaced, finished.Disposition);
         var after = await t.Store.GetAllocationAsync(Admin, a.Id);
-        Assert.Equal((Amount.FromUnits(12m), Amount.Zero), (after.Used, after.Estimated));
+        Assert.Equal((Amount.FromDecimal(12m), Amount.Zero), (after.Used, after.Estimated));
         Assert.True((await t.Store.VerifyAsync(Admin, t.Organization)).IsClean);
     }
 
@@ -94,7 +94,7 @@ public class UsageTests
     {
         using var t = await TestStore.CreateAsync();
         var a = await t.CreateAllocationAsync("A", 100m);
-        var usd = await t.Store.CreateAllocationAsync(Admin, t.Organization, new NewAllocation("Dollars", UnitCode.Usd, Amount.FromUnits(5m)));
+        var usd = await t.Store.CreateAllocationAsync(Admin, t.Organization, new NewAllocation("Dollars", UnitCode.Usd, Amount.FromDecimal(5m)));
         var ok = TestStore.Cpu1(a, 1m, Start, Start + Duration.FromHours(1));
         var before = t.ContentHash();
 
@@ -139,10 +139,10 @@ public class UsageTests
         var recorded = await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 1m, TestStore.November15, TestStore.November15 + Duration.FromHours(10)));
         await t.Store.ChangeRateAsync(Admin, t.Organization, TestStore.Cpu, TestStore.November15 + Duration.FromHours(2), Rate.FromDecimal(100m));
         var again = await t.Store.GetEventAsync(Admin, recorded.Event.Id);
-        Assert.Equal(Amount.FromUnits(20m), again.Amount);
+        Assert.Equal(Amount.FromDecimal(20m), again.Amount);
         Assert.Equal(recorded.Event.Segments, again.Segments);
         var newer = await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 1m, TestStore.November15, TestStore.November15 + Duration.FromHours(10)));
-        Assert.Equal(Amount.FromUnits(4m + 800m), newer.Event.Amount);
+        Assert.Equal(Amount.FromDecimal(4m + 800m), newer.Event.Amount);
         Assert.Equal(2, newer.Event.Segments.Count);
     }
 
@@ -155,7 +155,7 @@ public class UsageTests
         Assert.True(result.Reserved);
         Assert.True(result.Fit.Fits);
         Assert.Equal(UsageStatus.Estimated, result.Event!.Status);
-        Assert.Equal(Amount.FromUnits(10m), (await t.Store.GetAllocationAsync(Admin, a.Id)).Estimated);
+        Assert.Equal(Amount.FromDecimal(10m), (await t.Store.GetAllocationAsync(Admin, a.Id)).Estimated);
     }
 
     [Fact]
@@ -169,8 +169,8 @@ public class UsageTests
         var result = await t.Store.ReserveAsync(Admin, TestStore.Cpu1(child, 3m, Start, Start + Duration.FromHours(1)));
         Assert.False(result.Reserved);
         Assert.Equal(child.Id, result.Fit.BlockedBy);
-        Assert.Equal(Amount.FromUnits(1m), result.Fit.Shortfall);
-        Assert.Equal(Amount.FromUnits(3m), result.Fit.Amount);
+        Assert.Equal(Amount.FromDecimal(1m), result.Fit.Shortfall);
+        Assert.Equal(Amount.FromDecimal(3m), result.Fit.Amount);
         Assert.Equal(before, t.ContentHash());
     }
 
@@ -185,7 +185,7 @@ public class UsageTests
         var result = await t.Store.ReserveAsync(Admin, TestStore.Cpu1(child2, 5m, Start, Start + Duration.FromHours(1)));
         Assert.False(result.Reserved);
         Assert.Equal(parent.Id, result.Fit.BlockedBy);
-        Assert.Equal(Amount.FromUnits(2m), result.Fit.Shortfall);
+        Assert.Equal(Amount.FromDecimal(2m), result.Fit.Shortfall);
         var fit = await t.Store.CheckFitAsync(Admin, TestStore.Cpu1(child2, 3m, Start, Start + Duration.FromHours(1)));
         Assert.True(fit.Fits);
         Assert.Null(fit.BlockedBy);
@@ -206,12 +206,12 @@ public class UsageTests
         using var t = await TestStore.CreateAsync();
         var a = await t.CreateAllocationAsync("A", 1000m);
         var hold = (await t.Store.ReserveAsync(Admin, TestStore.Cpu1(a, 4m, TestStore.November15 - Duration.FromHours(2), TestStore.November15 + Duration.FromHours(8)))).Event!;
-        Assert.Equal(Amount.FromUnits(8m + 64m), hold.Amount);
+        Assert.Equal(Amount.FromDecimal(8m + 64m), hold.Amount);
         var confirmed = await t.Store.ConfirmAsync(Admin, hold.Id, Quantity.FromDecimal(2m), TestStore.November15 + Duration.FromHours(1));
         Assert.Equal(UsageStatus.Confirmed, confirmed.Status);
-        Assert.Equal(Amount.FromUnits(4m + 4m), confirmed.Amount);
+        Assert.Equal(Amount.FromDecimal(4m + 4m), confirmed.Amount);
         var after = await t.Store.GetAllocationAsync(Admin, a.Id);
-        Assert.Equal((Amount.FromUnits(8m), Amount.Zero), (after.Used, after.Estimated));
+        Assert.Equal((Amount.FromDecimal(8m), Amount.Zero), (after.Used, after.Estimated));
         var again = await t.Store.ConfirmAsync(Admin, hold.Id);
         Assert.Equal((confirmed.Status, confirmed.Amount, confirmed.Interval), (again.Status, again.Amount, again.Interval));
         Assert.Equal(confirmed.Segments, again.Segments);
@@ -234,7 +234,7 @@ public class UsageTests
         Assert.Equal(before, t.ContentHash());
         await t.Store.DeleteEventAsync(Admin, charge.Id);
         var after = await t.Store.GetAllocationAsync(Admin, a.Id);
-        Assert.Equal((Amount.Zero, Amount.FromUnits(100m)), (after.Used, after.Remaining));
+        Assert.Equal((Amount.Zero, Amount.FromDecimal(100m)), (after.Used, after.Remaining));
         Assert.True((await t.Store.VerifyAsync(Admin, t.Organization)).IsClean);
     }
 
@@ -255,7 +255,7 @@ public class UsageTests
         var result = await t.Store.RecordBatchAsync(Admin, [good, good with { ExternalKey = "k" }, good with { ExternalKey = "k" }]);
         Assert.Equal((2, 0, 1), (result.Recorded, result.Replaced, result.Unchanged));
         Assert.Equal(result.EventIds[1], result.EventIds[2]);
-        Assert.Equal(Amount.FromUnits(2m), (await t.Store.GetAllocationAsync(Admin, a.Id)).Used);
+        Assert.Equal(Amount.FromDecimal(2m), (await t.Store.GetAllocationAsync(Admin, a.Id)).Used);
     }
 
     [Fact]
@@ -264,8 +264,8 @@ public class UsageTests
         using var t = await TestStore.CreateAsync();
         var a = await t.CreateAllocationAsync("A", 1000m);
         var e = (await t.Store.RecordUsageAsync(Admin, new UsageRecord(a.Id, TestStore.License, Quantity.FromDecimal(4m), TestStore.November15 - Duration.FromHours(1), TestStore.November15 + Duration.FromHours(3)))).Event;
-        Assert.Equal(new[] { Amount.FromUnits(10m), Amount.FromUnits(60m) }, e.Segments.Select(s => s.Amount));
-        Assert.Equal(Amount.FromUnits(70m), e.Amount);
+        Assert.Equal(new[] { Amount.FromDecimal(10m), Amount.FromDecimal(60m) }, e.Segments.Select(s => s.Amount));
+        Assert.Equal(Amount.FromDecimal(70m), e.Amount);
     }
 
     [Fact]
@@ -276,8 +276,8 @@ public class UsageTests
         await t.Store.AddUsdPriceAsync(Admin, t.Organization, TestStore.CoreHours, TestStore.November15, null, Rate.FromDecimal(0.05m));
         var a = await t.CreateAllocationAsync("A", 1000m);
         var e = (await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 1m, TestStore.November15 - Duration.FromHours(10), TestStore.November15 + Duration.FromHours(10)))).Event;
-        Assert.Equal(Amount.FromUnits(30m), e.Amount);
-        Assert.Equal(Amount.FromUnits(1.00m + 1.00m), e.UsdAmount);
+        Assert.Equal(Amount.FromDecimal(30m), e.Amount);
+        Assert.Equal(Amount.FromDecimal(1.00m + 1.00m), e.UsdAmount);
         Assert.Equal("unit", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.AddUsdPriceAsync(Admin, t.Organization, UnitCode.Usd, TestStore.November1, null, Rate.FromDecimal(1m)))).Field);
     }
 }

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using Allocations.Exceptions;
 
 namespace Allocations.Domain;
@@ -7,7 +9,7 @@ namespace Allocations.Domain;
 /// Range ±9,223,372,036,854.775807 units; six decimal places. Arithmetic is checked: a result outside the range
 /// throws <see cref="OverflowException"/> rather than wrapping. The default value is zero.
 /// </remarks>
-public readonly struct Amount : IEquatable<Amount>, IComparable<Amount>
+public readonly struct Amount : IEquatable<Amount>, IComparable<Amount>, ISpanFormattable, ISpanParsable<Amount>
 {
     private readonly long micros;
 
@@ -25,10 +27,10 @@ public readonly struct Amount : IEquatable<Amount>, IComparable<Amount>
     public static Amount FromMicros(long micros) => new(micros);
 
     /// <summary>Creates an amount from a decimal number of units.</summary>
-    /// <param name="units">The number of units, with at most six decimal places.</param>
+    /// <param name="value">The number of units, with at most six decimal places.</param>
     /// <returns>The amount.</returns>
     /// <exception cref="InvalidInputException">The value has more than six decimal places or is out of range.</exception>
-    public static Amount FromUnits(decimal units) => new(FixedPoint.ToScaled(units, 6, FixedPoint.MicroScale, "amount"));
+    public static Amount FromDecimal(decimal value) => new(FixedPoint.ToScaled(value, 6, FixedPoint.MicroScale, "amount"));
 
     /// <summary>Converts the amount to a decimal number of units, exactly.</summary>
     /// <returns>The number of units.</returns>
@@ -39,8 +41,79 @@ public readonly struct Amount : IEquatable<Amount>, IComparable<Amount>
     /// <returns>The formatted amount, invariant culture.</returns>
     public string ToString(int decimals) => FixedPoint.FormatMicro(micros, Math.Clamp(decimals, 0, 6));
 
-    /// <inheritdoc />
+    /// <summary>Formats the value exactly, invariant culture, without trailing zeros (<c>1234.5</c>); <see cref="Parse(string)"/>
+    /// reads it back.</summary>
+    /// <returns>The text.</returns>
     public override string ToString() => FixedPoint.Format(micros, 6);
+
+    /// <summary>Formats the amount with a standard or custom numeric format of <see cref="decimal"/>, applied to its exact
+    /// value.</summary>
+    /// <remarks>Rounds as <see cref="decimal"/> formatting does (<c>N2</c> of 0.125 is 0.13); use <see cref="ToDecimal"/>
+    /// and a rounding of your choice otherwise. Never goes through <see cref="double"/>.</remarks>
+    /// <param name="format">A numeric format such as <c>N2</c>, <c>F3</c> or <c>G</c>; null or empty for <c>G</c>.</param>
+    /// <param name="formatProvider">The culture whose number format applies; null for the current culture.</param>
+    /// <returns>The formatted amount.</returns>
+    /// <exception cref="FormatException">The format is not a numeric format.</exception>
+    public string ToString(string? format, IFormatProvider? formatProvider) => FixedPointText.Format(micros, FixedPoint.MicroScale, format, formatProvider);
+
+    /// <summary>Formats the amount into a span of characters, as <see cref="ToString(string?, IFormatProvider?)"/> does.</summary>
+    /// <param name="destination">Where to write.</param>
+    /// <param name="charsWritten">How many characters were written.</param>
+    /// <param name="format">A numeric format; empty for <c>G</c>.</param>
+    /// <param name="provider">The culture whose number format applies; null for the current culture.</param>
+    /// <returns>False when <paramref name="destination"/> is too short.</returns>
+    /// <exception cref="FormatException">The format is not a numeric format.</exception>
+    public bool TryFormat(Span<char> destination, out int charsWritten, ReadOnlySpan<char> format, IFormatProvider? provider) =>
+        FixedPointText.TryFormat(micros, FixedPoint.MicroScale, destination, out charsWritten, format, provider);
+
+    /// <summary>Parses the invariant text <see cref="ToString()"/> writes, such as <c>1234.5</c>, exactly.</summary>
+    /// <param name="s">The text.</param>
+    /// <returns>The amount.</returns>
+    /// <exception cref="FormatException">The text is not a number, has more than 6 decimal places other than
+    /// trailing zeros, or is outside the range.</exception>
+    public static Amount Parse(string s) => Parse(s, CultureInfo.InvariantCulture);
+
+    /// <summary>Parses a number in a culture's format, exactly: white space, a leading sign, group separators and the
+    /// decimal separator of <paramref name="provider"/>.</summary>
+    /// <param name="s">The text.</param>
+    /// <param name="provider">The culture whose number format applies; null for the current culture.</param>
+    /// <returns>The amount.</returns>
+    /// <exception cref="FormatException">The text is null or not a number, has more than 6 decimal places other
+    /// than trailing zeros, or is outside the range.</exception>
+    public static Amount Parse(string s, IFormatProvider? provider) =>
+        s is null ? throw FixedPointText.Refused("", "amount", "is null") : Parse(s.AsSpan(), provider);
+
+    /// <summary>Parses a number in a culture's format, exactly; see <see cref="Parse(string, IFormatProvider?)"/>.</summary>
+    /// <param name="s">The text.</param>
+    /// <param name="provider">The culture whose number format applies; null for the current culture.</param>
+    /// <returns>The amount.</returns>
+    /// <exception cref="FormatException">The text is not a number, has more than 6 decimal places other than
+    /// trailing zeros, or is outside the range.</exception>
+    public static Amount Parse(ReadOnlySpan<char> s, IFormatProvider? provider)
+    {
+        var problem = FixedPointText.TryParse(s, 6, FixedPoint.MicroScale, allowNegative: true, provider, out var value);
+        return problem is null ? new Amount(value) : throw FixedPointText.Refused(s, "amount", problem);
+    }
+
+    /// <summary>Tries to parse a number in a culture's format, exactly; see <see cref="Parse(string, IFormatProvider?)"/>.</summary>
+    /// <param name="s">The text.</param>
+    /// <param name="provider">The culture whose number format applies; null for the current culture.</param>
+    /// <param name="result">The amount, or zero when the text was refused.</param>
+    /// <returns>Whether the text names a amount exactly.</returns>
+    public static bool TryParse([NotNullWhen(true)] string? s, IFormatProvider? provider, out Amount result) =>
+        TryParse(s.AsSpan(), provider, out result) && s is not null;
+
+    /// <summary>Tries to parse a number in a culture's format, exactly; see <see cref="Parse(string, IFormatProvider?)"/>.</summary>
+    /// <param name="s">The text.</param>
+    /// <param name="provider">The culture whose number format applies; null for the current culture.</param>
+    /// <param name="result">The amount, or zero when the text was refused.</param>
+    /// <returns>Whether the text names a amount exactly.</returns>
+    public static bool TryParse(ReadOnlySpan<char> s, IFormatProvider? provider, out Amount result)
+    {
+        var ok = FixedPointText.TryParse(s, 6, FixedPoint.MicroScale, allowNegative: true, provider, out var value) is null;
+        result = ok ? new Amount(value) : default;
+        return ok;
+    }
 
     /// <inheritdoc />
     public bool Equals(Amount other) => micros == other.micros;
@@ -116,7 +189,7 @@ public readonly struct Amount : IEquatable<Amount>, IComparable<Amount>
 /// <see cref="RateBasis.PerUnit"/> it is the count consumed. Range 0 to 9,223,372,036,854.775807; six decimal
 /// places. The default value is zero.
 /// </remarks>
-public readonly struct Quantity : IEquatable<Quantity>
+public readonly struct Quantity : IEquatable<Quantity>, ISpanFormattable, ISpanParsable<Quantity>
 {
     private readonly long micros;
 
@@ -152,8 +225,79 @@ public readonly struct Quantity : IEquatable<Quantity>
     /// <returns>The quantity as a decimal.</returns>
     public decimal ToDecimal() => FixedPoint.ToDecimal(micros, FixedPoint.MicroScale);
 
-    /// <inheritdoc />
+    /// <summary>Formats the value exactly, invariant culture, without trailing zeros (<c>1234.5</c>); <see cref="Parse(string)"/>
+    /// reads it back.</summary>
+    /// <returns>The text.</returns>
     public override string ToString() => FixedPoint.Format(micros, 6);
+
+    /// <summary>Formats the quantity with a standard or custom numeric format of <see cref="decimal"/>, applied to its exact
+    /// value.</summary>
+    /// <remarks>Rounds as <see cref="decimal"/> formatting does (<c>N2</c> of 0.125 is 0.13); use <see cref="ToDecimal"/>
+    /// and a rounding of your choice otherwise. Never goes through <see cref="double"/>.</remarks>
+    /// <param name="format">A numeric format such as <c>N2</c>, <c>F3</c> or <c>G</c>; null or empty for <c>G</c>.</param>
+    /// <param name="formatProvider">The culture whose number format applies; null for the current culture.</param>
+    /// <returns>The formatted quantity.</returns>
+    /// <exception cref="FormatException">The format is not a numeric format.</exception>
+    public string ToString(string? format, IFormatProvider? formatProvider) => FixedPointText.Format(micros, FixedPoint.MicroScale, format, formatProvider);
+
+    /// <summary>Formats the quantity into a span of characters, as <see cref="ToString(string?, IFormatProvider?)"/> does.</summary>
+    /// <param name="destination">Where to write.</param>
+    /// <param name="charsWritten">How many characters were written.</param>
+    /// <param name="format">A numeric format; empty for <c>G</c>.</param>
+    /// <param name="provider">The culture whose number format applies; null for the current culture.</param>
+    /// <returns>False when <paramref name="destination"/> is too short.</returns>
+    /// <exception cref="FormatException">The format is not a numeric format.</exception>
+    public bool TryFormat(Span<char> destination, out int charsWritten, ReadOnlySpan<char> format, IFormatProvider? provider) =>
+        FixedPointText.TryFormat(micros, FixedPoint.MicroScale, destination, out charsWritten, format, provider);
+
+    /// <summary>Parses the invariant text <see cref="ToString()"/> writes, such as <c>1234.5</c>, exactly.</summary>
+    /// <param name="s">The text.</param>
+    /// <returns>The quantity.</returns>
+    /// <exception cref="FormatException">The text is not a number, has more than 6 decimal places other than
+    /// trailing zeros, is negative or is outside the range.</exception>
+    public static Quantity Parse(string s) => Parse(s, CultureInfo.InvariantCulture);
+
+    /// <summary>Parses a number in a culture's format, exactly: white space, a leading sign, group separators and the
+    /// decimal separator of <paramref name="provider"/>.</summary>
+    /// <param name="s">The text.</param>
+    /// <param name="provider">The culture whose number format applies; null for the current culture.</param>
+    /// <returns>The quantity.</returns>
+    /// <exception cref="FormatException">The text is null or not a number, has more than 6 decimal places other
+    /// than trailing zeros, is negative or is outside the range.</exception>
+    public static Quantity Parse(string s, IFormatProvider? provider) =>
+        s is null ? throw FixedPointText.Refused("", "quantity", "is null") : Parse(s.AsSpan(), provider);
+
+    /// <summary>Parses a number in a culture's format, exactly; see <see cref="Parse(string, IFormatProvider?)"/>.</summary>
+    /// <param name="s">The text.</param>
+    /// <param name="provider">The culture whose number format applies; null for the current culture.</param>
+    /// <returns>The quantity.</returns>
+    /// <exception cref="FormatException">The text is not a number, has more than 6 decimal places other than
+    /// trailing zeros, is negative or is outside the range.</exception>
+    public static Quantity Parse(ReadOnlySpan<char> s, IFormatProvider? provider)
+    {
+        var problem = FixedPointText.TryParse(s, 6, FixedPoint.MicroScale, allowNegative: false, provider, out var value);
+        return problem is null ? new Quantity(value) : throw FixedPointText.Refused(s, "quantity", problem);
+    }
+
+    /// <summary>Tries to parse a number in a culture's format, exactly; see <see cref="Parse(string, IFormatProvider?)"/>.</summary>
+    /// <param name="s">The text.</param>
+    /// <param name="provider">The culture whose number format applies; null for the current culture.</param>
+    /// <param name="result">The quantity, or zero when the text was refused.</param>
+    /// <returns>Whether the text names a quantity exactly.</returns>
+    public static bool TryParse([NotNullWhen(true)] string? s, IFormatProvider? provider, out Quantity result) =>
+        TryParse(s.AsSpan(), provider, out result) && s is not null;
+
+    /// <summary>Tries to parse a number in a culture's format, exactly; see <see cref="Parse(string, IFormatProvider?)"/>.</summary>
+    /// <param name="s">The text.</param>
+    /// <param name="provider">The culture whose number format applies; null for the current culture.</param>
+    /// <param name="result">The quantity, or zero when the text was refused.</param>
+    /// <returns>Whether the text names a quantity exactly.</returns>
+    public static bool TryParse(ReadOnlySpan<char> s, IFormatProvider? provider, out Quantity result)
+    {
+        var ok = FixedPointText.TryParse(s, 6, FixedPoint.MicroScale, allowNegative: false, provider, out var value) is null;
+        result = ok ? new Quantity(value) : default;
+        return ok;
+    }
 
     /// <inheritdoc />
     public bool Equals(Quantity other) => micros == other.micros;
@@ -180,7 +324,7 @@ public readonly struct Quantity : IEquatable<Quantity>
 /// <summary>An exact, non-negative rate: allocation units per SKU unit (per hour for <see cref="RateBasis.PerHour"/>),
 /// or USD per unit for a price schedule; held as billionths.</summary>
 /// <remarks>Nine decimal places; range 0 to 9,223,372,036.854775807. The default value is zero.</remarks>
-public readonly struct Rate : IEquatable<Rate>
+public readonly struct Rate : IEquatable<Rate>, ISpanFormattable, ISpanParsable<Rate>
 {
     private readonly long nanos;
 
@@ -212,8 +356,79 @@ public readonly struct Rate : IEquatable<Rate>
     /// <returns>The rate as a decimal.</returns>
     public decimal ToDecimal() => FixedPoint.ToDecimal(nanos, FixedPoint.NanoScale);
 
-    /// <inheritdoc />
+    /// <summary>Formats the value exactly, invariant culture, without trailing zeros (<c>1234.5</c>); <see cref="Parse(string)"/>
+    /// reads it back.</summary>
+    /// <returns>The text.</returns>
     public override string ToString() => FixedPoint.Format(nanos, 9);
+
+    /// <summary>Formats the rate with a standard or custom numeric format of <see cref="decimal"/>, applied to its exact
+    /// value.</summary>
+    /// <remarks>Rounds as <see cref="decimal"/> formatting does (<c>N2</c> of 0.125 is 0.13); use <see cref="ToDecimal"/>
+    /// and a rounding of your choice otherwise. Never goes through <see cref="double"/>.</remarks>
+    /// <param name="format">A numeric format such as <c>N2</c>, <c>F3</c> or <c>G</c>; null or empty for <c>G</c>.</param>
+    /// <param name="formatProvider">The culture whose number format applies; null for the current culture.</param>
+    /// <returns>The formatted rate.</returns>
+    /// <exception cref="FormatException">The format is not a numeric format.</exception>
+    public string ToString(string? format, IFormatProvider? formatProvider) => FixedPointText.Format(nanos, FixedPoint.NanoScale, format, formatProvider);
+
+    /// <summary>Formats the rate into a span of characters, as <see cref="ToString(string?, IFormatProvider?)"/> does.</summary>
+    /// <param name="destination">Where to write.</param>
+    /// <param name="charsWritten">How many characters were written.</param>
+    /// <param name="format">A numeric format; empty for <c>G</c>.</param>
+    /// <param name="provider">The culture whose number format applies; null for the current culture.</param>
+    /// <returns>False when <paramref name="destination"/> is too short.</returns>
+    /// <exception cref="FormatException">The format is not a numeric format.</exception>
+    public bool TryFormat(Span<char> destination, out int charsWritten, ReadOnlySpan<char> format, IFormatProvider? provider) =>
+        FixedPointText.TryFormat(nanos, FixedPoint.NanoScale, destination, out charsWritten, format, provider);
+
+    /// <summary>Parses the invariant text <see cref="ToString()"/> writes, such as <c>1234.5</c>, exactly.</summary>
+    /// <param name="s">The text.</param>
+    /// <returns>The rate.</returns>
+    /// <exception cref="FormatException">The text is not a number, has more than 9 decimal places other than
+    /// trailing zeros, is negative or is outside the range.</exception>
+    public static Rate Parse(string s) => Parse(s, CultureInfo.InvariantCulture);
+
+    /// <summary>Parses a number in a culture's format, exactly: white space, a leading sign, group separators and the
+    /// decimal separator of <paramref name="provider"/>.</summary>
+    /// <param name="s">The text.</param>
+    /// <param name="provider">The culture whose number format applies; null for the current culture.</param>
+    /// <returns>The rate.</returns>
+    /// <exception cref="FormatException">The text is null or not a number, has more than 9 decimal places other
+    /// than trailing zeros, is negative or is outside the range.</exception>
+    public static Rate Parse(string s, IFormatProvider? provider) =>
+        s is null ? throw FixedPointText.Refused("", "rate", "is null") : Parse(s.AsSpan(), provider);
+
+    /// <summary>Parses a number in a culture's format, exactly; see <see cref="Parse(string, IFormatProvider?)"/>.</summary>
+    /// <param name="s">The text.</param>
+    /// <param name="provider">The culture whose number format applies; null for the current culture.</param>
+    /// <returns>The rate.</returns>
+    /// <exception cref="FormatException">The text is not a number, has more than 9 decimal places other than
+    /// trailing zeros, is negative or is outside the range.</exception>
+    public static Rate Parse(ReadOnlySpan<char> s, IFormatProvider? provider)
+    {
+        var problem = FixedPointText.TryParse(s, 9, FixedPoint.NanoScale, allowNegative: false, provider, out var value);
+        return problem is null ? new Rate(value) : throw FixedPointText.Refused(s, "rate", problem);
+    }
+
+    /// <summary>Tries to parse a number in a culture's format, exactly; see <see cref="Parse(string, IFormatProvider?)"/>.</summary>
+    /// <param name="s">The text.</param>
+    /// <param name="provider">The culture whose number format applies; null for the current culture.</param>
+    /// <param name="result">The rate, or zero when the text was refused.</param>
+    /// <returns>Whether the text names a rate exactly.</returns>
+    public static bool TryParse([NotNullWhen(true)] string? s, IFormatProvider? provider, out Rate result) =>
+        TryParse(s.AsSpan(), provider, out result) && s is not null;
+
+    /// <summary>Tries to parse a number in a culture's format, exactly; see <see cref="Parse(string, IFormatProvider?)"/>.</summary>
+    /// <param name="s">The text.</param>
+    /// <param name="provider">The culture whose number format applies; null for the current culture.</param>
+    /// <param name="result">The rate, or zero when the text was refused.</param>
+    /// <returns>Whether the text names a rate exactly.</returns>
+    public static bool TryParse(ReadOnlySpan<char> s, IFormatProvider? provider, out Rate result)
+    {
+        var ok = FixedPointText.TryParse(s, 9, FixedPoint.NanoScale, allowNegative: false, provider, out var value) is null;
+        result = ok ? new Rate(value) : default;
+        return ok;
+    }
 
     /// <inheritdoc />
     public bool Equals(Rate other) => nanos == other.nanos;

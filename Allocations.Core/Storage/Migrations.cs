@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Reflection;
 using Allocations.Exceptions;
 using Microsoft.Data.Sqlite;
@@ -29,7 +30,9 @@ internal static class Migrations
     }
 
     /// <summary>Brings the schema up to <see cref="Latest"/> inside <paramref name="transaction"/>.</summary>
-    internal static void Apply(SqliteConnection connection, SqliteTransaction transaction, string location, int? upTo = null)
+    /// <remarks>Each script run is added to <paramref name="applied"/> with how long it took; the store logs them once
+    /// the transaction has committed.</remarks>
+    internal static void Apply(SqliteConnection connection, SqliteTransaction transaction, string location, int? upTo = null, List<(int Version, long ElapsedMs)>? applied = null)
     {
         var target = upTo ?? Latest;
         var current = Scalar(connection, transaction, "PRAGMA user_version");
@@ -52,7 +55,9 @@ internal static class Migrations
             command.Transaction = transaction;
             command.CommandText = ReadScript(version) +
                 $"\nPRAGMA user_version = {version};\nPRAGMA application_id = {SqliteStorageEngine.ApplicationId};";
+            var started = Stopwatch.GetTimestamp();
             command.ExecuteNonQuery();
+            applied?.Add((version, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds));
         }
     }
 

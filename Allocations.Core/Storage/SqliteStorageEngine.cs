@@ -1,6 +1,9 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
+using Allocations.Diagnostics;
 using Allocations.Exceptions;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 
 namespace Allocations.Storage;
 
@@ -13,12 +16,18 @@ internal sealed class SqliteStorageEngine : IStorageEngine
 
     internal const string MemoryPath = ":memory:";
 
+    /// <summary>Taking the write lock faster than this is not worth a log line (it normally takes microseconds).</summary>
+    private const double LockWaitLogMs = 10;
+
     private readonly string connectionString;
     private readonly SemaphoreSlim writeGate = new(1, 1);
     private readonly SqliteConnection? memoryConnection;
     private readonly bool durableFull;
     private readonly int busyTimeoutMs;
     private bool disposed;
+    // Set once the store is open (see AllocationStore.AttachHost): nothing on the way to creating the file touches the
+    // logging assembly, so a first open reaches the disk as early as it did without logging.
+    private ILogger? log;
 
     // File stores write through one long-lived connection with its compiled statements (see StatementCache); the
     // write gate serializes its use. An in-memory store has one connection for everything, gated likewise.
@@ -35,6 +44,15 @@ internal sealed class SqliteStorageEngine : IStorageEngine
     }
 
     public string Location { get; }
+
+    /// <summary>Gets the schema migrations the open applied (committed), with how long each took, for the store to log.</summary>
+    internal List<(int Version, long ElapsedMs)> AppliedMigrations { get; } = [];
+
+    /// <summary>Sets where lock waits are logged.</summary>
+    internal ILogger Logger
+    {
+        set => log = value;
+    }
 
     /// <summary>Opens (creating when missing) and upgrades a store. A file that is not an Allocations database, or
     /// comes from a newer schema, is refused before anything writes to it.</summary>
@@ -216,7 +234,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         try
         {
             using var transaction = connection.BeginTransaction(deferred: false);
-            Migrations.Apply(connection, transaction, Location);
+            Migrations.Apply(connection, transaction, Location, applied: AppliedMigrations);
             using (var check = connection.CreateCommand())
             {
                 check.Transaction = transaction;
@@ -263,10 +281,16 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(disposed, this);
         var gated = write || memoryConnection is not null;
-        if (gated)
+        if (gated && !writeGate.Wait(0, CancellationToken.None))
         {
+            var waitStart = Stopwatch.GetTimestamp();
             await writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (log is not null)
+            {
+                Log.WriteGateWait(log, (long)Stopwatch.GetElapsedTime(waitStart).TotalMilliseconds, Location);
+            }
         }
+        var lockStart = 0L;
         try
         {
             var cached = gated;
@@ -277,7 +301,12 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             }
             try
             {
+                lockStart = Stopwatch.GetTimestamp();
                 using var transaction = connection.BeginTransaction(deferred: !write);
+                if (write && log is not null && Stopwatch.GetElapsedTime(lockStart) is { TotalMilliseconds: >= LockWaitLogMs } waited)
+                {
+                    Log.WriteLockWait(log, (long)waited.TotalMilliseconds, Location);
+                }
                 using var session = new SqliteSession(connection, transaction, cancellationToken) { Statements = cached ? statements : null };
                 var result = work(session);
                 cancellationToken.ThrowIfCancellationRequested();
@@ -294,6 +323,10 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         }
         catch (SqliteException ex)
         {
+            if (ex.SqliteErrorCode is 5 or 6 && log is not null)
+            {
+                Log.WriteLockTimeout(log, lockStart == 0 ? 0 : (long)Stopwatch.GetElapsedTime(lockStart).TotalMilliseconds, Location, busyTimeoutMs);
+            }
             if (write && memoryConnection is null)
             {
                 DropWriteConnection(); // start the next write on a fresh connection, whatever state SQLite left

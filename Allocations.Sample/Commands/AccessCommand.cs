@@ -39,8 +39,8 @@ internal static class AccessCommand
         await store.CreateUnitAsync(alice, org.Id, coreHours, 2);
         await store.CreateSkuAsync(alice, org.Id, cpu, coreHours, RateBasis.PerHour);
         await store.AddRateRuleAsync(alice, org.Id, cpu, Instant.FromUtc(2026, 1, 1, 0, 0), null, Rate.FromDecimal(1m));
-        var physics = await store.CreateAllocationAsync(alice, org.Id, new NewAllocation("Physics", coreHours, Amount.FromUnits(1000m)));
-        var lab = await store.CreateAllocationAsync(alice, org.Id, new NewAllocation("Physics-lab", coreHours, Amount.FromUnits(200m), physics.Id));
+        var physics = await store.CreateAllocationAsync(alice, org.Id, new NewAllocation("Physics", coreHours, Amount.FromDecimal(1000m)));
+        var lab = await store.CreateAllocationAsync(alice, org.Id, new NewAllocation("Physics-lab", coreHours, Amount.FromDecimal(200m), physics.Id));
 
         // Bob's group may Use Physics, and through it Physics-lab; eve is in the organization but holds no grant.
         await store.CreateGroupAsync(alice, org.Id, "physicists");
@@ -61,7 +61,7 @@ internal static class AccessCommand
         }
         try
         {
-            await store.ChangeTotalAsync(bob, lab.Id, Amount.FromUnits(5000m), "more, please");
+            await store.ChangeTotalAsync(bob, lab.Id, Amount.FromDecimal(5000m), "more, please");
         }
         catch (AccessDeniedException ex)
         {

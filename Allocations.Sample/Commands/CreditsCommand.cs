@@ -123,11 +123,11 @@ internal static class CreditsCommand
         await store.AddRateRuleAsync(ops, org, Storage, PricesFrom, null, Rate.FromDecimal(StorageCreditsPerGbHour));
 
         var pool = await store.CreateAllocationAsync(ops, org, new NewAllocation("Neuro Labs credits", Credits, Amount.Zero));
-        await store.ChangeTotalAsync(ops, pool.Id, Amount.FromUnits(20_000m), "provisioned by the cluster administrator");
-        await store.ChangeTotalAsync(ops, pool.Id, Amount.FromUnits(25_000m), "purchase: 5,000 credits by credit card in the console");
+        await store.ChangeTotalAsync(ops, pool.Id, Amount.FromDecimal(20_000m), "provisioned by the cluster administrator");
+        await store.ChangeTotalAsync(ops, pool.Id, Amount.FromDecimal(25_000m), "purchase: 5,000 credits by credit card in the console");
         foreach (var (project, budget, _) in Projects)
         {
-            await store.CreateAllocationAsync(ops, org, new NewAllocation("project " + project, Credits, Amount.FromUnits(budget), pool.Id));
+            await store.CreateAllocationAsync(ops, org, new NewAllocation("project " + project, Credits, Amount.FromDecimal(budget), pool.Id));
         }
         return org;
     }

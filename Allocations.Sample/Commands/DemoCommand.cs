@@ -25,9 +25,9 @@ internal static class DemoCommand
 
         var org = await GetOrCreateOrganizationAsync(store);
         await SetUpCatalogueAsync(store, org);
-        var physics = await GetOrCreateAsync(store, org, new NewAllocation("Physics", CoreHours, Amount.FromUnits(10_000m)));
-        var theory = await GetOrCreateAsync(store, org, new NewAllocation("Physics/Theory", CoreHours, Amount.FromUnits(4_000m), physics.Id));
-        var lab = await GetOrCreateAsync(store, org, new NewAllocation("Physics/Lab", CoreHours, Amount.FromUnits(3_000m), physics.Id));
+        var physics = await GetOrCreateAsync(store, org, new NewAllocation("Physics", CoreHours, Amount.FromDecimal(10_000m)));
+        var theory = await GetOrCreateAsync(store, org, new NewAllocation("Physics/Theory", CoreHours, Amount.FromDecimal(4_000m), physics.Id));
+        var lab = await GetOrCreateAsync(store, org, new NewAllocation("Physics/Lab", CoreHours, Amount.FromDecimal(3_000m), physics.Id));
 
         // A 64-core job that runs across the rate change on Nov 15 (1.00 → 1.25 core-hours per core-hour).
         var spanning = await store.RecordUsageAsync(Admin, new UsageRecord(

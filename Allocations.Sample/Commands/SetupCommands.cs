@@ -341,7 +341,7 @@ internal static class SetupCommands
                 return ExitCodes.Done;
             }
             AllocationId? parentId = p.GetValue(parent) is { } parentText ? (await s.AllocationAsync(parentText, ct)).Id : null;
-            var created = await s.Store.CreateAllocationAsync(s.Actor, org, new NewAllocation(wanted, new UnitCode(p.GetValue(unit)!), Amount.FromUnits(p.GetValue(total)), parentId), ct);
+            var created = await s.Store.CreateAllocationAsync(s.Actor, org, new NewAllocation(wanted, new UnitCode(p.GetValue(unit)!), Amount.FromDecimal(p.GetValue(total)), parentId), ct);
             var precision = await s.PrecisionAsync(ct);
             Console.WriteLine($"created allocation '{created.Name}' (id {created.Id.Value}): {precision.Format(created.Total, created.Unit)} {created.Unit}"
                 + (p.GetValue(parent) is { } under ? $", under '{under}'" : ""));
@@ -407,7 +407,7 @@ internal static class SetupCommands
         Scope.Action(totalCommand, Needs.Organization, async (s, p, ct) =>
         {
             var a = await s.AllocationAsync(p.GetValue(totalName)!, ct);
-            var changed = await s.Store.ChangeTotalAsync(s.Actor, a.Id, Amount.FromUnits(p.GetValue(newTotal)), p.GetValue(reason)!, ct);
+            var changed = await s.Store.ChangeTotalAsync(s.Actor, a.Id, Amount.FromDecimal(p.GetValue(newTotal)), p.GetValue(reason)!, ct);
             var precision = await s.PrecisionAsync(ct);
             Console.WriteLine($"changed the total of '{changed.Name}': {precision.Format(a.Total, a.Unit)} -> {precision.Format(changed.Total, a.Unit)} {a.Unit}");
             return ExitCodes.Done;

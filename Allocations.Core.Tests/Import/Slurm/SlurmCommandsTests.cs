@@ -154,7 +154,7 @@ public sealed class SlurmCommandsTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(first.Recorded, second.Replaced + second.Unchanged);
         Assert.Equal((0, 0), (replay.Recorded, replay.Replaced));
         Assert.Equal(figures, (await FiguresAsync(t, physics), await FiguresAsync(t, chemistry)));
-        Assert.Equal(Amount.FromUnits(RunningJobs(outputs[1]).Sum()), figures.Item1.Item2 + figures.Item2.Item2);
+        Assert.Equal(Amount.FromDecimal(RunningJobs(outputs[1]).Sum()), figures.Item1.Item2 + figures.Item2.Item2);
         Assert.Empty(await t.Store.CheckSlurmClusterAsync(TestStore.Admin, t.Organization, Mapping(), options.ListClusters));
         var wrong = SlurmMapping.Parse(MappingJson().Replace("\"cluster\": \"lab\"", "\"cluster\": \"lba\"", StringComparison.Ordinal));
         Assert.Single(await t.Store.CheckSlurmClusterAsync(TestStore.Admin, t.Organization, wrong, options.ListClusters));

@@ -37,7 +37,7 @@ public class SlurmHardeningTests
         Assert.NotEqual(SlurmSkipReason.Rejected, skip.Reason); // nothing to fix: the watermark moves on
         Assert.Equal(1, report.Recorded);
         Assert.Equal(t.Clock.GetCurrentInstant(), report.Watermark);
-        Assert.Equal(Amount.FromUnits(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
+        Assert.Equal(Amount.FromDecimal(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
     }
 
     [Fact]
@@ -56,7 +56,7 @@ public class SlurmHardeningTests
 
         Assert.Equal([1, 0, 0], reports.Select(r => r.Recorded));
         Assert.Equal([0, 1, 1], reports.Select(r => r.Unchanged));
-        Assert.Equal(Amount.FromUnits(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
+        Assert.Equal(Amount.FromDecimal(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
         var events = await t.Store.ListEventsAsync(TestStore.Admin, physics.Id);
         Assert.Equal("slurm:lab:2:" + Instant.FromUtc(2026, 11, 24, 1, 0).ToUnixTimeSeconds(), Assert.Single(events.Events).ExternalKey);
     }
@@ -77,7 +77,7 @@ public class SlurmHardeningTests
         Assert.True(report.HasFailures);
         Assert.Equal(t.Clock.GetCurrentInstant(), report.Watermark);
         Assert.Equal(1, report.Recorded);
-        Assert.Equal(Amount.FromUnits(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
+        Assert.Equal(Amount.FromDecimal(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
     }
 
     [Fact]
@@ -93,7 +93,7 @@ public class SlurmHardeningTests
 
         Assert.Equal((1, 0, 0), (first.Recorded, first.Replaced, first.Unchanged));
         Assert.Equal((0, 0, 1), (second.Recorded, second.Replaced, second.Unchanged));
-        Assert.Equal(Amount.FromUnits(Rated(2, 600, 2)), (await FiguresAsync(t, chemistry)).Estimated);
+        Assert.Equal(Amount.FromDecimal(Rated(2, 600, 2)), (await FiguresAsync(t, chemistry)).Estimated);
     }
 
     [Fact]
@@ -109,7 +109,7 @@ public class SlurmHardeningTests
         var second = await SyncAsync(t, running, options: options);
 
         Assert.Equal(1, second.Unchanged);
-        Assert.Equal(Amount.FromUnits(Rated(2, 1800, 2)), (await FiguresAsync(t, chemistry)).Estimated);
+        Assert.Equal(Amount.FromDecimal(Rated(2, 1800, 2)), (await FiguresAsync(t, chemistry)).Estimated);
     }
 
     [Fact]
@@ -156,7 +156,7 @@ public class SlurmHardeningTests
         Assert.Contains("allocation stored Physics, sacct Chemistry", skip.Detail, StringComparison.Ordinal);
         Assert.Contains("attribute account stored 'physics', sacct 'chem'", skip.Detail, StringComparison.Ordinal);
         Assert.Equal(Instant.FromUtc(2026, 11, 24, 2, 0), report.Watermark);
-        Assert.Equal(Amount.FromUnits(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
+        Assert.Equal(Amount.FromDecimal(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
         Assert.Equal(Amount.Zero, (await FiguresAsync(t, chemistry)).Used);
     }
 
@@ -173,7 +173,7 @@ public class SlurmHardeningTests
         var report = await SyncAsync(t, Text(Good));
 
         Assert.Equal((SlurmSyncOutcome.Completed, 1), (report.Outcome, report.Recorded));
-        Assert.Equal(Amount.FromUnits(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
+        Assert.Equal(Amount.FromDecimal(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
         Assert.Null(await t.Store.ReleaseSlurmLockAsync(TestStore.Admin, t.Organization, "lab"));
     }
 

@@ -36,8 +36,8 @@ public class SlurmSyncTests
         Assert.Equal(29, report.StepsIgnored);
         Assert.Empty(report.Skipped);
         Assert.False(report.HasFailures);
-        Assert.Equal((Amount.FromUnits(PhysicsUsed), Amount.Zero), await FiguresAsync(t, physics));
-        Assert.Equal((Amount.FromUnits(ChemistryUsed), Amount.FromUnits(ChemistryEstimated)), await FiguresAsync(t, chemistry));
+        Assert.Equal((Amount.FromDecimal(PhysicsUsed), Amount.Zero), await FiguresAsync(t, physics));
+        Assert.Equal((Amount.FromDecimal(ChemistryUsed), Amount.FromDecimal(ChemistryEstimated)), await FiguresAsync(t, chemistry));
         Assert.True((await t.Store.VerifyAsync(TestStore.Admin, t.Organization)).IsClean);
     }
 
@@ -67,8 +67,8 @@ public class SlurmSyncTests
         var report = await SyncAsync(t, Capture("sacct-requested.txt"));
 
         Assert.Equal((0, 0, 13), (report.Recorded, report.Replaced, report.Unchanged));
-        Assert.Equal((Amount.FromUnits(PhysicsUsed), Amount.Zero), await FiguresAsync(t, physics));
-        Assert.Equal((Amount.FromUnits(ChemistryUsed), Amount.FromUnits(ChemistryEstimated)), await FiguresAsync(t, chemistry));
+        Assert.Equal((Amount.FromDecimal(PhysicsUsed), Amount.Zero), await FiguresAsync(t, physics));
+        Assert.Equal((Amount.FromDecimal(ChemistryUsed), Amount.FromDecimal(ChemistryEstimated)), await FiguresAsync(t, chemistry));
     }
 
     [Fact]
@@ -82,7 +82,7 @@ public class SlurmSyncTests
         var report = await SyncAsync(t, finished);
 
         Assert.Equal((0, 1, 0), (report.Recorded, report.Replaced, report.Unchanged));
-        Assert.Equal((Amount.FromUnits(ChemistryUsed + Rated(2, 3600, 2)), Amount.Zero), await FiguresAsync(t, chemistry));
+        Assert.Equal((Amount.FromDecimal(ChemistryUsed + Rated(2, 3600, 2)), Amount.Zero), await FiguresAsync(t, chemistry));
     }
 
     [Fact]
@@ -94,7 +94,7 @@ public class SlurmSyncTests
         var report = await SyncAsync(t, Capture("sacct-requeued.txt"));
 
         Assert.Equal(2, report.Recorded);
-        Assert.Equal(Amount.FromUnits(Rated(1, 3, 2) + Rated(1, 6, 2)), (await FiguresAsync(t, chemistry)).Used);
+        Assert.Equal(Amount.FromDecimal(Rated(1, 3, 2) + Rated(1, 6, 2)), (await FiguresAsync(t, chemistry)).Used);
     }
 
     [Fact]
@@ -130,7 +130,7 @@ public class SlurmSyncTests
 
         await SyncAsync(t, Text(Line("5", state, "2026-11-24T01:00:00", "2026-11-24T01:00:00", "2026-11-24T01:30:00", 1800)));
 
-        Assert.Equal((Amount.FromUnits(Rated(1, 1800, 2)), Amount.Zero), await FiguresAsync(t, physics));
+        Assert.Equal((Amount.FromDecimal(Rated(1, 1800, 2)), Amount.Zero), await FiguresAsync(t, physics));
     }
 
     [Fact]
@@ -143,7 +143,7 @@ public class SlurmSyncTests
         var report = await SyncAsync(t, Text(Line("5", "COMPLETED", "2026-11-23T01:00:00", "2026-11-23T01:00:00", "2026-11-23T03:00:00", 7200)));
 
         Assert.Equal(1, report.Recorded);
-        Assert.Equal(Amount.FromUnits(Rated(1, 3600, 2) + Rated(1, 7200, 2)), (await FiguresAsync(t, physics)).Used);
+        Assert.Equal(Amount.FromDecimal(Rated(1, 3600, 2) + Rated(1, 7200, 2)), (await FiguresAsync(t, physics)).Used);
     }
 
     [Fact]
@@ -165,7 +165,7 @@ public class SlurmSyncTests
             report.Skipped.Select(s => (s.LineNumber, s.Reason)));
         Assert.Contains("biology", report.Skipped[0].Detail);
         Assert.False(report.HasFailures);
-        Assert.Equal(Amount.FromUnits(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
+        Assert.Equal(Amount.FromDecimal(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
     }
 
     [Fact]
@@ -184,7 +184,7 @@ public class SlurmSyncTests
         var skip = Assert.Single(report.Skipped);
         Assert.Equal((3, SlurmSkipReason.Malformed), (skip.LineNumber, skip.Reason));
         Assert.True(report.HasFailures);
-        Assert.Equal(Amount.FromUnits(2 * Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
+        Assert.Equal(Amount.FromDecimal(2 * Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
     }
 
     [Theory]
@@ -201,7 +201,7 @@ public class SlurmSyncTests
 
         await SyncAsync(t, Text(Line("1", "COMPLETED", "2026-11-24T01:00:00", "2026-11-24T01:00:00", "2026-11-24T02:00:00", 3600, cpus: 4, nodes: 2, tres: "billing=6,cpu=4,gres/gpu=2,mem=3G,node=2")), mapping);
 
-        Assert.Equal(Amount.FromUnits(level * 2m), (await FiguresAsync(t, physics)).Used);
+        Assert.Equal(Amount.FromDecimal(level * 2m), (await FiguresAsync(t, physics)).Used);
     }
 
     [Fact]
@@ -212,7 +212,7 @@ public class SlurmSyncTests
 
         await SyncAsync(t, Text(Line("1", "COMPLETED", "2026-11-24T01:00:00", "2026-11-24T01:00:00", "2026-11-24T02:30:00", 5400, cpus: 2, partition: "lic")));
 
-        Assert.Equal(Amount.FromUnits(3m * 20m), (await FiguresAsync(t, physics)).Used); // 3 core-hours × 20
+        Assert.Equal(Amount.FromDecimal(3m * 20m), (await FiguresAsync(t, physics)).Used); // 3 core-hours × 20
     }
 
     [Fact]
@@ -226,7 +226,7 @@ public class SlurmSyncTests
 
         await SyncAsync(t, text, Mapping("America/Chicago"));
 
-        Assert.Equal(Amount.FromUnits(0.5m + 3m), (await FiguresAsync(t, physics)).Used);
+        Assert.Equal(Amount.FromDecimal(0.5m + 3m), (await FiguresAsync(t, physics)).Used);
     }
 
     [Fact]
@@ -237,7 +237,7 @@ public class SlurmSyncTests
 
         await SyncAsync(t, Text(Line("1", "COMPLETED", "2026-11-01T00:00:00", "2026-11-01T00:30:00", "2026-11-01T01:30:00", 7200)), Mapping("America/Chicago"));
 
-        Assert.Equal(Amount.FromUnits(2m), (await FiguresAsync(t, physics)).Used); // 2 h × rate 1, not 1 h
+        Assert.Equal(Amount.FromDecimal(2m), (await FiguresAsync(t, physics)).Used); // 2 h × rate 1, not 1 h
     }
 
     [Fact]
@@ -264,7 +264,7 @@ public class SlurmSyncTests
         Assert.Equal(new SlurmQueryWindow(first - Duration.FromHours(1), first + Duration.FromHours(3)), windows[1]);
         Assert.Equal(1, report.Recorded);
         Assert.Equal(first + Duration.FromHours(3), report.Watermark);
-        Assert.Equal(Amount.FromUnits(Rated(1, 1800, 2)), (await FiguresAsync(t, physics)).Used);
+        Assert.Equal(Amount.FromDecimal(Rated(1, 1800, 2)), (await FiguresAsync(t, physics)).Used);
     }
 
     [Fact]
@@ -301,7 +301,7 @@ public class SlurmSyncTests
 
         Assert.Equal(SlurmSyncOutcome.Completed, report.Outcome);
         Assert.Equal(1, report.Recorded);
-        Assert.Equal(Amount.FromUnits(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
+        Assert.Equal(Amount.FromDecimal(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
         await AssertNoLockHeldAsync(t);
     }
 
@@ -337,7 +337,7 @@ public class SlurmSyncTests
         Assert.True(second.HasFailures);
         Assert.Contains("holds the lock", second.Message);
         Assert.Equal((SlurmSyncOutcome.Completed, 13), (firstReport.Outcome, firstReport.Recorded));
-        Assert.Equal((Amount.FromUnits(ChemistryUsed), Amount.FromUnits(ChemistryEstimated)), await FiguresAsync(t, chemistry));
+        Assert.Equal((Amount.FromDecimal(ChemistryUsed), Amount.FromDecimal(ChemistryEstimated)), await FiguresAsync(t, chemistry));
     }
 
     [Fact]
@@ -363,7 +363,7 @@ public class SlurmSyncTests
         Assert.Equal((SlurmSyncOutcome.Completed, 13), (takeover.Outcome, takeover.Recorded));
         Assert.Equal(SlurmSyncOutcome.LockLost, staleReport.Outcome);
         Assert.Equal(0, staleReport.Recorded);
-        Assert.Equal(Amount.FromUnits(ChemistryUsed), (await FiguresAsync(t, chemistry)).Used);
+        Assert.Equal(Amount.FromDecimal(ChemistryUsed), (await FiguresAsync(t, chemistry)).Used);
     }
 
     [Fact]
@@ -399,7 +399,7 @@ public class SlurmSyncTests
         Assert.Contains("no rate", skip.Detail);
         Assert.True(report.HasFailures);
         Assert.Equal(refusedEnd, report.Watermark);
-        Assert.Equal(Amount.FromUnits(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
+        Assert.Equal(Amount.FromDecimal(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
     }
 
     [Fact]
@@ -464,6 +464,6 @@ public class SlurmSyncTests
         Assert.Contains("end stored 2026-11-24T02:00:00Z, sacct 2026-11-24T03:00:00Z", skip.Detail);
         Assert.True(report.HasFailures);
         Assert.Equal(Instant.FromUtc(2026, 11, 24, 3, 0), report.Watermark); // held at the job's end: later runs see it again
-        Assert.Equal(Amount.FromUnits(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
+        Assert.Equal(Amount.FromDecimal(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
     }
 }
