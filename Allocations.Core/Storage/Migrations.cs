@@ -28,8 +28,9 @@ internal static class Migrations
         return reader.ReadToEnd();
     }
 
-    /// <summary>Brings the schema up to <see cref="Latest"/> inside <paramref name="transaction"/>.</summary>
-    internal static void Apply(SqliteConnection connection, SqliteTransaction transaction, string location, int? upTo = null)
+    /// <summary>Brings the schema up to <see cref="Latest"/> inside the connection's open write transaction
+    /// (<paramref name="transaction"/>, or null for one begun on SQLite's handle).</summary>
+    internal static void Apply(SqliteConnection connection, SqliteTransaction? transaction, string location, int? upTo = null)
     {
         var target = upTo ?? Latest;
         var current = Scalar(connection, transaction, "PRAGMA user_version");
@@ -56,7 +57,7 @@ internal static class Migrations
         }
     }
 
-    private static long Scalar(SqliteConnection connection, SqliteTransaction transaction, string sql)
+    private static long Scalar(SqliteConnection connection, SqliteTransaction? transaction, string sql)
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;

@@ -38,9 +38,8 @@ internal sealed class SqliteStorageEngine : IStorageEngine
 
     /// <summary>Opens (creating when missing) and upgrades a store. A file that is not an Allocations database, or
     /// comes from a newer schema, is refused before anything writes to it.</summary>
-    internal static SqliteStorageEngine Open(string path, bool durableFull, TimeSpan busyTimeout)
+    internal static SqliteStorageEngine Open(string path, bool durableFull, int busyMs)
     {
-        var busyMs = (int)Math.Clamp(busyTimeout.TotalMilliseconds, 0, int.MaxValue);
         if (path == MemoryPath)
         {
             var memory = new SqliteConnection("Data Source=:memory:;Foreign Keys=True");
@@ -50,7 +49,15 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             return engine;
         }
 
-        var fullPath = System.IO.Path.GetFullPath(path);
+        string fullPath;
+        try
+        {
+            fullPath = System.IO.Path.GetFullPath(path);
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new InvalidInputException("path", path, "it is not a valid file path", ex);
+        }
         InspectExistingFile(fullPath);
         var builder = new SqliteConnectionStringBuilder
         {
@@ -58,7 +65,9 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             Mode = SqliteOpenMode.ReadWriteCreate,
             ForeignKeys = true,
             Pooling = true,
-            DefaultTimeout = Math.Max(1, busyMs / 1000),
+            // Microsoft.Data.Sqlite's own retry of a busy statement, in whole seconds (0 would mean forever). The write
+            // lock, where the busy timeout matters, is taken on the handle and so waits only SQLite's busy_timeout.
+            DefaultTimeout = Math.Max(1, (int)((busyMs + 999L) / 1000)),
         };
         var fileEngine = new SqliteStorageEngine(fullPath, builder.ToString(), null, durableFull, busyMs);
         try
@@ -210,30 +219,70 @@ internal sealed class SqliteStorageEngine : IStorageEngine
                 throw new StoreUnavailableException(Location, $"write-ahead logging could not be enabled (journal_mode is '{mode}')");
             }
         }
+        // A current schema needs no write lock: a store opens (and reads) while another process holds a long write.
+        if (IsCurrent(connection))
+        {
+            return;
+        }
         // Migrations may rebuild tables (SQLite's documented procedure: create, copy, drop, rename), which needs
-        // foreign-key enforcement off for the transaction; the result is checked before it commits.
+        // foreign-key enforcement off for the transaction; the result is checked before it commits. Migrations.Apply
+        // reads the version again under the write lock, so of two openers racing an upgrade the second finds it done.
         Pragma(connection, "PRAGMA foreign_keys = OFF");
         try
         {
-            using var transaction = connection.BeginTransaction(deferred: false);
-            Migrations.Apply(connection, transaction, Location);
-            using (var check = connection.CreateCommand())
+            ExecuteOnHandle(connection, "BEGIN IMMEDIATE");
+            try
             {
-                check.Transaction = transaction;
-                check.CommandText = "PRAGMA foreign_key_check";
-                using var reader = check.ExecuteReader();
-                if (reader.Read())
+                Migrations.Apply(connection, null, Location);
+                using (var check = connection.CreateCommand())
                 {
-                    throw new StoreUnavailableException(Location, $"the schema upgrade left a broken reference in table '{reader.GetString(0)}'");
+                    check.CommandText = "PRAGMA foreign_key_check";
+                    using var reader = check.ExecuteReader();
+                    if (reader.Read())
+                    {
+                        throw new StoreUnavailableException(Location, $"the schema upgrade left a broken reference in table '{reader.GetString(0)}'");
+                    }
                 }
+                ExecuteOnHandle(connection, "COMMIT");
             }
-            transaction.Commit();
+            catch
+            {
+                if (SQLitePCL.raw.sqlite3_get_autocommit(connection.Handle) == 0)
+                {
+                    SQLitePCL.raw.sqlite3_exec(connection.Handle, "ROLLBACK");
+                }
+                throw;
+            }
         }
         finally
         {
             Pragma(connection, "PRAGMA foreign_keys = ON");
         }
     }
+
+    /// <summary>Whether the file already is an Allocations database at the latest schema version, read without a
+    /// transaction of our own (a read takes no write lock).</summary>
+    private static bool IsCurrent(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version)";
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return reader.GetInt64(0) == ApplicationId && reader.GetInt64(1) == Migrations.Latest;
+    }
+
+    /// <summary>Runs a statement directly on SQLite's handle: only SQLite's own <c>busy_timeout</c> governs how long it
+    /// waits for a lock. (Microsoft.Data.Sqlite retries a busy statement itself until its command timeout, which is in
+    /// whole seconds, so through it no wait for the write lock could be shorter than a second.)</summary>
+    private static void ExecuteOnHandle(SqliteConnection connection, string sql)
+    {
+        var rc = SQLitePCL.raw.sqlite3_exec(connection.Handle, sql);
+        SqliteException.ThrowExceptionForRC(rc, connection.Handle);
+    }
+
+    /// <summary>A statement that takes the write lock and changes nothing: any UPDATE acquires SQLite's write lock
+    /// before it looks at a row, and this one matches none.</summary>
+    private const string TakeWriteLock = "UPDATE catalogue_version SET version = version WHERE 0";
 
     private static void Pragma(SqliteConnection connection, string pragma)
     {
@@ -277,7 +326,13 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             }
             try
             {
-                using var transaction = connection.BeginTransaction(deferred: !write);
+                // BEGIN (deferred) takes no lock; a write then takes the write lock at once, on the handle, so a busy
+                // timeout under a second is honoured (BEGIN IMMEDIATE through Microsoft.Data.Sqlite waits at least one).
+                using var transaction = connection.BeginTransaction(deferred: true);
+                if (write && memoryConnection is null)
+                {
+                    ExecuteOnHandle(connection, TakeWriteLock);
+                }
                 using var session = new SqliteSession(connection, transaction, cancellationToken) { Statements = cached ? statements : null };
                 var result = work(session);
                 cancellationToken.ThrowIfCancellationRequested();
