@@ -53,5 +53,5 @@ internal partial interface IStorageSession
     IReadOnlyList<JournalRow> ListJournal(long orgId, long? allocationId, long afterId, int limit);
 
     /// <summary>Streams the organization's entries in order until <paramref name="visit"/> returns false.</summary>
-    void ScanJournal(long orgId, Func<JournalRow, bool> visit);
+    void ScanJournal(long orgId, Func<JournalRow, bool> visit, long? beforeId = null);
 }

@@ -355,6 +355,10 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             }
             throw Translate(Location, ex);
         }
+        catch (StoredRowException ex)
+        {
+            throw new StoreUnavailableException(Location, ex.Message, ex);
+        }
         finally
         {
             if (gated)
