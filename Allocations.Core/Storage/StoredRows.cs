@@ -250,6 +250,18 @@ internal static class StoredRows
                 }
             }
         }
+        if (keys.Count == 0)
+        {
+            // A join that reads no key of this table (a report's segments): name the row it belongs to.
+            for (var i = 0; i < count; i++)
+            {
+                var other = raw.sqlite3_column_table_name(stmt, i).utf8_to_string();
+                if (other is not null && other != table && raw.sqlite3_column_origin_name(stmt, i).utf8_to_string() == "id" && raw.sqlite3_column_type(stmt, i) == raw.SQLITE_INTEGER)
+                {
+                    keys.Add($"of {other} id {raw.sqlite3_column_int64(stmt, i).ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+                }
+            }
+        }
         return keys.Count == 0 ? "(unidentified)" : string.Join(", ", keys);
     }
 
