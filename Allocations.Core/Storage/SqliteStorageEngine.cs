@@ -85,17 +85,20 @@ internal sealed class SqliteStorageEngine : IStorageEngine
 
     /// <summary>Reads the 100-byte SQLite header directly, so a foreign, damaged or newer file is refused without
     /// SQLite ever opening it for writing.</summary>
-    private static void InspectExistingFile(string fullPath)
+    private static void InspectExistingFile(string path)
     {
-        if (!File.Exists(fullPath))
+        if (!File.Exists(path))
         {
             return;
         }
+        // SQLite follows a symbolic link and keeps its -wal and -shm files beside the link's final target; the probe
+        // looks there too. Messages keep naming the path the caller gave.
+        var fullPath = RealPath(path);
         // Checked here because SQLite would open a read-only file for writing anyway when the process may override
         // its permissions (root), and would otherwise fail only at the first write.
         if ((File.GetAttributes(fullPath) & FileAttributes.ReadOnly) != 0)
         {
-            throw new StoreUnavailableException(fullPath, "the file is read-only (check its permissions); the store needs to write to it");
+            throw new StoreUnavailableException(path, "the file is read-only (check its permissions); the store needs to write to it");
         }
         byte[] header = new byte[100];
         long length;
@@ -111,16 +114,16 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         }
         catch (IOException ex)
         {
-            throw new StoreUnavailableException(fullPath, "the file cannot be read", ex);
+            throw new StoreUnavailableException(path, "the file cannot be read", ex);
         }
         catch (UnauthorizedAccessException ex)
         {
-            throw new StoreUnavailableException(fullPath, "the file cannot be read (permission denied)", ex);
+            throw new StoreUnavailableException(path, "the file cannot be read (permission denied)", ex);
         }
 
         if (length < 100 || !header.AsSpan(0, 16).SequenceEqual("SQLite format 3\0"u8))
         {
-            throw new StoreUnavailableException(fullPath, "it is not a SQLite database (the file header does not match)");
+            throw new StoreUnavailableException(path, "it is not a SQLite database (the file header does not match)");
         }
         var pageSizeRaw = BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(16, 2));
         long pageSize = pageSizeRaw == 1 ? 65536 : pageSizeRaw;
@@ -131,7 +134,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         // copies page 1 first); SQLite recovers that from the log, and reports real damage itself.
         if (changeCounter == validFor && pageCount > 0 && length < pageSize * pageCount && !HasWriteAheadLog(fullPath))
         {
-            throw new StoreUnavailableException(fullPath, $"the file is truncated ({length} bytes, the header says {pageSize * pageCount})");
+            throw new StoreUnavailableException(path, $"the file is truncated ({length} bytes, the header says {pageSize * pageCount})");
         }
         var userVersion = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(60, 4));
         var applicationId = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(68, 4));
@@ -139,7 +142,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         {
             // The newest page 1 may still be in the log (a store open elsewhere, being created right now, or a process
             // that died before its first checkpoint): ask SQLite, read-only, for one consistent answer.
-            (applicationId, userVersion, var tables) = ReadThroughSqlite(fullPath);
+            (applicationId, userVersion, var tables) = ReadThroughSqlite(path, fullPath);
             if (applicationId == 0 && userVersion == 0 && tables == 0)
             {
                 return; // an empty SQLite file, such as one left by an interrupted first open: ours to initialize
@@ -147,13 +150,25 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         }
         if (applicationId != ApplicationId)
         {
-            throw new StoreUnavailableException(fullPath, $"it is a SQLite database of another application (application_id 0x{applicationId:X8})");
+            throw new StoreUnavailableException(path, $"it is a SQLite database of another application (application_id 0x{applicationId:X8})");
         }
         if (userVersion > Migrations.Latest)
         {
             throw new StoreUnavailableException(
                 fullPath,
                 $"its schema version {userVersion} is newer than this library's {Migrations.Latest}; upgrade the library");
+        }
+    }
+
+    private static string RealPath(string path)
+    {
+        try
+        {
+            return File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path;
+        }
+        catch (IOException ex)
+        {
+            throw new StoreUnavailableException(path, "its symbolic link cannot be followed", ex);
         }
     }
 
@@ -168,7 +183,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
     /// <remarks>A read-only connection is tried first. It cannot recover the write-ahead log a killed writer left
     /// (SQLite answers SQLITE_READONLY), so then a read-write connection that only reads is used, with the checkpoint
     /// SQLite would run when it closes turned off: recovery rebuilds only the log's index (the -shm file).</remarks>
-    private static (int ApplicationId, int UserVersion, long Tables) ReadThroughSqlite(string fullPath)
+    private static (int ApplicationId, int UserVersion, long Tables) ReadThroughSqlite(string path, string fullPath)
     {
         try
         {
@@ -182,12 +197,12 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             }
             catch (SqliteException inner)
             {
-                throw new StoreUnavailableException(fullPath, "the file is damaged or not a database", inner);
+                throw new StoreUnavailableException(path, "the file is damaged or not a database", inner);
             }
         }
         catch (SqliteException ex)
         {
-            throw new StoreUnavailableException(fullPath, "the file is damaged or not a database", ex);
+            throw new StoreUnavailableException(path, "the file is damaged or not a database", ex);
         }
     }
 
