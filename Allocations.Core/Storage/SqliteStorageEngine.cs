@@ -383,17 +383,57 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         }
     }
 
-    /// <summary>The storage boundary: no <see cref="SqliteException"/> passes it.</summary>
-    internal static AllocationsException Translate(string location, SqliteException ex) => ex.SqliteErrorCode switch
+    /// <summary>The storage boundary: no <see cref="SqliteException"/> passes it. Each message names what an operator
+    /// must fix: the disk, the directory, the file, or another writer.</summary>
+    internal static AllocationsException Translate(string location, SqliteException ex)
     {
-        5 or 6 => new StoreUnavailableException(location, "the database stayed locked by another writer past the busy timeout; try again", ex),
-        8 => new StoreUnavailableException(location, "the database is read-only (check the file's permissions)", ex),
-        10 or 11 or 26 => new StoreUnavailableException(location, "the database file is damaged or not a database", ex),
-        13 => new StoreUnavailableException(location, "the disk is full", ex),
-        14 => new StoreUnavailableException(location, "the database file cannot be opened", ex),
-        19 => new ConflictException($"the change conflicts with stored data: {ex.Message}", []),
-        _ => new StoreUnavailableException(location, $"SQLite error {ex.SqliteErrorCode}: {ex.Message}", ex),
-    };
+        var directory = location == MemoryPath ? location : System.IO.Path.GetDirectoryName(location) ?? location;
+        var name = System.IO.Path.GetFileName(location);
+        return (ex.SqliteErrorCode, ex.SqliteExtendedErrorCode) switch
+        {
+            (5 or 6, _) => new StoreUnavailableException(location, "the database stayed locked by another writer past the busy timeout; try again", ex),
+            (8, SqliteReadOnlyDirectory) or (14, SqliteCantOpenDirectory) or (8, SqliteReadOnlyCantInit) when !CanCreateIn(directory) =>
+                new StoreUnavailableException(location, $"the directory '{directory}' is not writable: SQLite must create the files {name}-wal and {name}-shm beside the database; make the directory writable for this user", ex),
+            (8, SqliteReadOnlyCantInit) => new StoreUnavailableException(location, $"the shared-memory file {name}-shm cannot be written (check its permissions, and the directory's)", ex),
+            (8, _) => new StoreUnavailableException(location, "the database is read-only (check the file's permissions)", ex),
+            (10, SqliteIoErrShmSize or SqliteIoErrShmMap) => new StoreUnavailableException(location, $"the shared-memory file {name}-shm could not grow: the disk (or the file system holding it) is full", ex),
+            (10, SqliteIoErrWrite or SqliteIoErrFsync or SqliteIoErrTruncate) => new StoreUnavailableException(location, "writing to the disk failed: check that the disk is not full and has no I/O errors", ex),
+            (10, _) => new StoreUnavailableException(location, $"an I/O error occurred reading or writing the database (SQLite extended code {ex.SqliteExtendedErrorCode}); check the disk", ex),
+            (11 or 26, _) => new StoreUnavailableException(location, "the database file is damaged or not a database", ex),
+            (13, _) => new StoreUnavailableException(location, "the disk is full", ex),
+            (14, _) => new StoreUnavailableException(location, "the database file cannot be opened", ex),
+            (19, _) => new ConflictException("the change conflicts with stored data (a uniqueness or reference rule of the store)", []),
+            _ => new StoreUnavailableException(location, $"SQLite error {ex.SqliteErrorCode}: {ex.Message}", ex),
+        };
+    }
+
+    // SQLite's extended result codes (sqlite.org/rescode.html).
+    private const int SqliteReadOnlyCantInit = 8 | (5 << 8);
+    private const int SqliteReadOnlyDirectory = 8 | (6 << 8);
+    private const int SqliteCantOpenDirectory = 14 | (2 << 8);
+    private const int SqliteIoErrWrite = 10 | (3 << 8);
+    private const int SqliteIoErrFsync = 10 | (4 << 8);
+    private const int SqliteIoErrTruncate = 10 | (6 << 8);
+    private const int SqliteIoErrShmSize = 10 | (19 << 8);
+    private const int SqliteIoErrShmMap = 10 | (21 << 8);
+
+    /// <summary>Whether this process may create a file in <paramref name="directory"/>: tried with a uniquely named
+    /// file that is deleted at once. Used only to word an error.</summary>
+    private static bool CanCreateIn(string directory)
+    {
+        var probe = System.IO.Path.Combine(directory, $".allocations-probe-{Guid.NewGuid():N}");
+        try
+        {
+            using (File.Create(probe, 1, FileOptions.DeleteOnClose))
+            {
+            }
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
 
     private void DropWriteConnection()
     {
