@@ -124,16 +124,17 @@ public sealed partial class AllocationStore
     /// <param name="actor">Read on the allocation.</param>
     /// <param name="allocation">The allocation.</param>
     /// <param name="query">Filters and order; null for all events, newest first.</param>
-    /// <param name="stream">Where to write; left open.</param>
+    /// <param name="stream">Where to write (writable); left open.</param>
     /// <param name="format">CSV or JSON.</param>
     /// <param name="progress">Told the running count of events written after each page; may be null.</param>
     /// <param name="cancellationToken">Cancels the export.</param>
     /// <returns>How many events were written.</returns>
-    /// <exception cref="InvalidInputException">A filter or the format is invalid.</exception>
+    /// <exception cref="InvalidInputException">A filter or the format is invalid, or the stream is not writable.</exception>
     /// <exception cref="NotFoundException">The allocation or the SKU does not exist, or the actor may not Read the allocation.</exception>
     public async Task<long> ExportEventsAsync(Principal actor, AllocationId allocation, EventQuery? query, Stream stream, ExportFormat format, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         Preconditions.CheckNotNull(stream, "stream");
+        Preconditions.CheckArgument(stream.CanWrite, "stream", stream.GetType().Name, "must be writable");
         var writer = new StreamWriter(stream, new UTF8Encoding(false), 64 * 1024, leaveOpen: true);
         await using (writer.ConfigureAwait(false))
         {

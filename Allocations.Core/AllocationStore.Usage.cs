@@ -321,7 +321,8 @@ public sealed partial class AllocationStore
             cancellationToken);
     }
 
-    /// <summary>Recomputes every figure of an organization from its events and reports each difference.</summary>
+    /// <summary>Recomputes every figure of an organization from its events and reports each difference, and every stored
+    /// row of the organization whose values do not have their columns' types.</summary>
     /// <param name="actor">An organization admin.</param>
     /// <param name="organization">The organization.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
@@ -333,6 +334,13 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.RequireOrganization(session, actor, organization, Operation.Verify);
+                var damage = session.FindStoredRowDamage(organization.Value)
+                    .Select(d => new StoredRowDamage(d.Table, d.Row, d.Column, d.Problem))
+                    .ToList();
+                if (damage.Any(d => d.Table is "allocations" or "units" or "usage_events" or "event_segments"))
+                {
+                    return new VerificationReport(0, 0, []) { Damage = damage }; // the figures cannot be read to recompute
+                }
                 var rows = session.ListAllocations(organization.Value);
                 var own = new Dictionary<(long, int), long>();
                 long events = 0;
@@ -371,7 +379,7 @@ public sealed partial class AllocationStore
                 {
                     discrepancies.Add(new Discrepancy(new AllocationId(allocationId), $"segments of {new UsageEventId(eventId)}", Amount.FromMicros(amount), Amount.FromMicros(segmentSum)));
                 }
-                return new VerificationReport(rows.Count, events, discrepancies);
+                return new VerificationReport(rows.Count, events, discrepancies) { Damage = damage };
             },
             cancellationToken);
 

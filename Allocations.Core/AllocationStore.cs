@@ -33,7 +33,9 @@ public sealed partial class AllocationStore : IDisposable
     /// <param name="options">Options; null for the defaults.</param>
     /// <param name="cancellationToken">Cancels the open.</param>
     /// <returns>The open store.</returns>
-    /// <exception cref="InvalidInputException">The path is empty.</exception>
+    /// <exception cref="InvalidInputException">The path is empty or holds a NUL character (field <c>path</c>); the
+    /// <see cref="AllocationStoreOptions.BusyTimeout"/> is negative or over <see cref="int.MaxValue"/> milliseconds (field
+    /// <c>BusyTimeout</c>); the clock's instant lies outside 1900-01-01 to 2200-01-01 (field <c>Clock</c>).</exception>
     /// <exception cref="StoreUnavailableException">The file is not an Allocations database, is damaged, is read-only, or
     /// comes from a newer version of the library; the file is left untouched.</exception>
     public static Task<AllocationStore> OpenAsync(string path, AllocationStoreOptions? options = null, CancellationToken cancellationToken = default)
@@ -42,6 +44,10 @@ public sealed partial class AllocationStore : IDisposable
         {
             throw new InvalidInputException("path", path, "a file path is required (use OpenInMemoryAsync for a store in memory)");
         }
+        if (path.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new InvalidInputException("path", path, "a file path must not contain a NUL character");
+        }
         return Task.FromResult(Open(path, options, cancellationToken));
     }
 
@@ -49,6 +55,7 @@ public sealed partial class AllocationStore : IDisposable
     /// <param name="options">Options; null for the defaults.</param>
     /// <param name="cancellationToken">Cancels the open.</param>
     /// <returns>The open store.</returns>
+    /// <exception cref="InvalidInputException">An option breaks its rule, as for <see cref="OpenAsync"/>.</exception>
     public static Task<AllocationStore> OpenInMemoryAsync(AllocationStoreOptions? options = null, CancellationToken cancellationToken = default) =>
         Task.FromResult(Open(SqliteStorageEngine.MemoryPath, options, cancellationToken));
 
@@ -66,18 +73,37 @@ public sealed partial class AllocationStore : IDisposable
     {
         cancellationToken.ThrowIfCancellationRequested();
         options ??= new AllocationStoreOptions();
-        if (options.BusyTimeout < Duration.Zero)
-        {
-            throw new InvalidInputException("BusyTimeout", options.BusyTimeout.ToString(), "must not be negative");
-        }
+        var busyMs = BusyTimeoutMilliseconds(options.BusyTimeout);
 #pragma warning disable RS0030 // The system clock is the documented default when the host injects none.
         var clock = options.Clock ?? SystemClock.Instance;
 #pragma warning restore RS0030
-        var engine = SqliteStorageEngine.Open(path, options.DurableWrites, options.BusyTimeout.ToTimeSpan());
+        ClockNs(clock); // a clock outside the supported range is refused now, not at the first write
+        var engine = SqliteStorageEngine.Open(path, options.DurableWrites, busyMs);
         var store = new AllocationStore(engine, clock);
         store.AttachHost(options, engine);
         return store;
     }
+
+    /// <summary>The busy timeout in whole milliseconds (rounded up), as SQLite's <c>busy_timeout</c> takes it.</summary>
+    private static int BusyTimeoutMilliseconds(Duration timeout)
+    {
+        if (timeout < Duration.Zero)
+        {
+            throw new InvalidInputException("BusyTimeout", timeout.ToString(), "must not be negative");
+        }
+        if (timeout > MaxBusyTimeout)
+        {
+            throw new InvalidInputException("BusyTimeout", timeout.ToString(), $"must be at most {MaxBusyTimeout} ({int.MaxValue:N0} ms)");
+        }
+        var ticks = timeout.BclCompatibleTicks;
+        return (int)((ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond);
+    }
+
+    private static readonly Duration MaxBusyTimeout = Duration.FromMilliseconds(int.MaxValue);
+
+    /// <summary>The clock's instant in the store's encoding; the clock is checked at every use (a host's clock can
+    /// move).</summary>
+    private static long ClockNs(IClock clock) => InstantCodec.ToNs(clock.GetCurrentInstant(), "Clock");
 
     /// <summary>Closes the store and releases its file handles.</summary>
     public void Dispose()
@@ -86,7 +112,7 @@ public sealed partial class AllocationStore : IDisposable
         telemetry.Dispose();
     }
 
-    private long NowNs() => InstantCodec.ToNsUnchecked(clock.GetCurrentInstant());
+    private long NowNs() => ClockNs(clock);
 
     internal IStorageEngine Engine => engine;
 }

@@ -8,7 +8,10 @@ namespace Allocations;
 public sealed class AllocationStoreOptions
 {
     /// <summary>Gets or sets the clock that stamps records, history and journal entries.</summary>
-    /// <remarks>Default: the system clock. Tests pass a <c>NodaTime.Testing.FakeClock</c>.</remarks>
+    /// <remarks>Default: the system clock. Tests pass a <c>NodaTime.Testing.FakeClock</c>. Its instant must lie between
+    /// 1900-01-01 and 2200-01-01 UTC, the range the store encodes: it is checked when the store opens and at every use,
+    /// and a call made while it is outside fails with <see cref="Exceptions.InvalidInputException"/> naming
+    /// <c>Clock</c>.</remarks>
     public IClock? Clock { get; set; }
 
     /// <summary>Gets or sets whether every committed write is flushed to disk before the call returns.</summary>
@@ -18,7 +21,9 @@ public sealed class AllocationStoreOptions
 
     /// <summary>Gets or sets how long a write waits for another process's write to finish before failing with
     /// <see cref="Exceptions.StoreUnavailableException"/>.</summary>
-    /// <remarks>Default 30 seconds.</remarks>
+    /// <remarks>Default 30 seconds. From zero (fail at once) to <see cref="int.MaxValue"/> milliseconds (about 24.8
+    /// days), honoured to the millisecond (a fraction of a millisecond rounds up); a value outside that range fails the
+    /// open with <see cref="Exceptions.InvalidInputException"/> naming <c>BusyTimeout</c>.</remarks>
     public Duration BusyTimeout { get; set; } = Duration.FromSeconds(30);
 
     /// <summary>Gets or sets where the store logs: schema migrations, waits for the write lock, refused reservations and

@@ -224,6 +224,23 @@ public class BadInputCorpusTests
         Invalid("empty path", "path", c => AllocationStore.OpenAsync("")),
         Invalid(":memory: as a file path", "path", c => AllocationStore.OpenAsync(":memory:")),
         Invalid("negative busy timeout", "BusyTimeout", c => AllocationStore.OpenAsync(c.T.Path, new AllocationStoreOptions { BusyTimeout = Duration.FromSeconds(-1) })),
+        Invalid("NUL in a store path", "path", c => AllocationStore.OpenAsync("a\0b")),
+        Invalid("NUL inside a full store path", "path", c => AllocationStore.OpenAsync(c.T.Path + "\0.db")),
+        Invalid("busy timeout of Duration.MaxValue", "BusyTimeout", c => AllocationStore.OpenAsync(c.T.Path, new AllocationStoreOptions { BusyTimeout = Duration.MaxValue })),
+        Invalid("busy timeout one millisecond past int.MaxValue", "BusyTimeout", c => AllocationStore.OpenAsync(c.T.Path, new AllocationStoreOptions { BusyTimeout = Duration.FromMilliseconds(int.MaxValue + 1L) })),
+        Invalid("busy timeout of Duration.MinValue", "BusyTimeout", c => AllocationStore.OpenAsync(c.T.Path, new AllocationStoreOptions { BusyTimeout = Duration.MinValue })),
+        Invalid("in-memory store with a busy timeout of Duration.MaxValue", "BusyTimeout", c => AllocationStore.OpenInMemoryAsync(new AllocationStoreOptions { BusyTimeout = Duration.MaxValue })),
+        Invalid("clock in 1899", "Clock", c => AllocationStore.OpenAsync(c.T.Path, new AllocationStoreOptions { Clock = new NodaTime.Testing.FakeClock(Instant.FromUtc(1899, 12, 31, 0, 0)) })),
+        Invalid("clock after 2200", "Clock", c => AllocationStore.OpenAsync(c.T.Path, new AllocationStoreOptions { Clock = new NodaTime.Testing.FakeClock(Instant.FromUtc(2200, 1, 1, 0, 0) + Duration.Epsilon) })),
+        Invalid("clock at Instant.MaxValue", "Clock", c => AllocationStore.OpenAsync(c.T.Path, new AllocationStoreOptions { Clock = new NodaTime.Testing.FakeClock(Instant.MaxValue) })),
+        Invalid("in-memory store with a clock at Instant.MinValue", "Clock", c => AllocationStore.OpenInMemoryAsync(new AllocationStoreOptions { Clock = new NodaTime.Testing.FakeClock(Instant.MinValue) })),
+        Invalid("clock moved past 2200 after the open", "Clock", c => Create(c, "Later"), c =>
+        {
+            c.T.Clock.Reset(Instant.FromUtc(2300, 1, 1, 0, 0));
+            return Task.CompletedTask;
+        }),
+        Invalid("export to a read-only stream", "stream", c => c.S.ExportEventsAsync(Admin, c.Parent.Id, null, new MemoryStream([], writable: false), Allocations.Reporting.ExportFormat.Csv, null, CancellationToken.None)),
+        Invalid("export to a null stream", "stream", c => c.S.ExportEventsAsync(Admin, c.Parent.Id, null, (Stream)null!, Allocations.Reporting.ExportFormat.Csv, null, CancellationToken.None)),
     ];
 
     public static TheoryData<Case> All()

@@ -174,8 +174,31 @@ public sealed class FileRefusalTests : IDisposable
     [Fact]
     public async Task KilledMidCheckpoint_HeaderAheadOfTheFile_OpensFromTheWal()
     {
-        var source = Path.Combine(directory, "live.db");
         var copy = Path.Combine(directory, "mid-checkpoint.db");
+        await LeaveMidCheckpointAsync(copy);
+        await AssertMidCheckpointCopyOpensAsync(copy);
+    }
+
+    /// <summary>The same file opened through a symbolic link: SQLite keeps the WAL beside the link's target, and the
+    /// header probe must look for it there (not for <c>link-wal</c>), or it refuses the file as truncated.</summary>
+    [Fact]
+    public async Task KilledMidCheckpoint_OpenedThroughASymlink_OpensFromTheWalBesideTheTarget()
+    {
+        var copy = Path.Combine(directory, "mid-checkpoint.db");
+        await LeaveMidCheckpointAsync(copy);
+        var linkDirectory = Path.Combine(directory, "links");
+        Directory.CreateDirectory(linkDirectory);
+        var link = Path.Combine(linkDirectory, "store.db");
+        File.CreateSymbolicLink(link, copy);
+        Assert.False(File.Exists(link + "-wal"));
+        await AssertMidCheckpointCopyOpensAsync(link);
+    }
+
+    /// <summary>Leaves at <paramref name="copy"/> what a process killed while checkpointing leaves: page 1 (with the
+    /// larger page count) already copied from the WAL, later pages not yet written.</summary>
+    private async Task LeaveMidCheckpointAsync(string copy)
+    {
+        var source = Path.Combine(directory, "live.db");
         await WriteFixtureAsync(source);
         Execute(source, "PRAGMA journal_mode = WAL");
         using (var store = await AllocationStore.OpenAsync(source))
@@ -208,7 +231,10 @@ public sealed class FileRefusalTests : IDisposable
         {
             main.Write(wal, lastPageOne, pageSize); // the checkpoint wrote page 1, then the process died
         }
+    }
 
+    private static async Task AssertMidCheckpointCopyOpensAsync(string copy)
+    {
         using (var store = await AllocationStore.OpenAsync(copy))
         {
             var admin = Principal.User("fixture-admin");

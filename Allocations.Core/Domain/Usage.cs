@@ -118,9 +118,24 @@ public sealed record Discrepancy(AllocationId Allocation, string Figure, Amount 
 /// <param name="Discrepancies">Each difference found; empty when the store is consistent.</param>
 public sealed record VerificationReport(int AllocationsChecked, long EventsChecked, IReadOnlyList<Discrepancy> Discrepancies)
 {
-    /// <summary>Gets whether no difference was found.</summary>
-    public bool IsClean => Discrepancies.Count == 0;
+    /// <summary>Gets the stored rows of the organization whose values do not have the type their columns declare (rows
+    /// changed outside the library); empty when every row reads as the schema says.</summary>
+    /// <remarks>When a row of the allocations, units, usage events or event segments is damaged, the figures are not
+    /// recomputed (<see cref="AllocationsChecked"/> and <see cref="EventsChecked"/> are 0): repair or restore the rows
+    /// and verify again.</remarks>
+    public IReadOnlyList<StoredRowDamage> Damage { get; init; } = [];
+
+    /// <summary>Gets whether no difference and no damaged row was found.</summary>
+    public bool IsClean => Discrepancies.Count == 0 && Damage.Count == 0;
 }
+
+/// <summary>A stored value whose type is not the one its column declares, such as text in an integer column: the row
+/// was changed outside the library, and reads of it fail with <see cref="Exceptions.StoreUnavailableException"/>.</summary>
+/// <param name="Table">The table.</param>
+/// <param name="Row">The row: its id, or the columns that identify it (such as <c>event_id 7, seq 0</c>).</param>
+/// <param name="Column">The column.</param>
+/// <param name="Problem">What the column holds against what the schema declares.</param>
+public sealed record StoredRowDamage(string Table, string Row, string Column, string Problem);
 
 /// <summary>Running totals of a streamed ingest: reported after each committed chunk and returned at the end.</summary>
 /// <param name="Items">Items committed so far.</param>

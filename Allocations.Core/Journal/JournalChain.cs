@@ -79,8 +79,20 @@ internal static class JournalChain
     }
 
     /// <summary>Walks an organization's entries in order and returns the first that does not hold: its stored hash
-    /// differs from the recomputed one, or it does not link to the entry before it.</summary>
+    /// differs from the recomputed one, it does not link to the entry before it, or a column holds a value of another
+    /// type than the schema declares (text in the hash, say: a row edited outside the library).</summary>
     internal static (long Checked, long? BrokenId, string? Problem, byte[]? Head) Verify(IStorageSession session, long orgId)
+    {
+        var damaged = session.FindStoredRowDamage(orgId, "journal").Where(d => d.RowId is not null).MinBy(d => d.RowId);
+        var result = VerifyChain(session, orgId, damaged?.RowId);
+        if (result.BrokenId is null && damaged is not null)
+        {
+            return (result.Checked + 1, damaged.RowId, $"its column {damaged.Column} {damaged.Problem} (the row was edited after it was written)", null);
+        }
+        return result;
+    }
+
+    private static (long Checked, long? BrokenId, string? Problem, byte[]? Head) VerifyChain(IStorageSession session, long orgId, long? beforeId)
     {
         var buffer = new ArrayBufferWriter<byte>(512);
         byte[] previous = Genesis;
@@ -109,7 +121,7 @@ internal static class JournalChain
             previous = row.Hash;
             previousId = row.Id;
             return true;
-        });
+        }, beforeId);
         return (count, brokenId, problem, previousId == 0 ? null : previous);
     }
 }

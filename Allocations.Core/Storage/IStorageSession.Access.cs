@@ -53,7 +53,7 @@ internal partial interface IStorageSession
     IReadOnlyList<JournalRow> ListJournal(long orgId, long? allocationId, long afterId, int limit);
 
     /// <summary>Streams the organization's entries in order until <paramref name="visit"/> returns false.</summary>
-    void ScanJournal(long orgId, Func<JournalRow, bool> visit);
+    void ScanJournal(long orgId, Func<JournalRow, bool> visit, long? beforeId = null);
 
     /// <summary>The last journal sequence written before actors were encoded (<c>user:&lt;id&gt;</c> or
     /// <c>system</c>); those rows hold a bare user id or <c>system</c>. Zero for a store created encoded.</summary>

@@ -29,10 +29,11 @@ internal static class Migrations
         return reader.ReadToEnd();
     }
 
-    /// <summary>Brings the schema up to <see cref="Latest"/> inside <paramref name="transaction"/>.</summary>
+    /// <summary>Brings the schema up to <see cref="Latest"/> inside the connection's open write transaction
+    /// (<paramref name="transaction"/>, or null for one begun on SQLite's handle).</summary>
     /// <remarks>Each script run is added to <paramref name="applied"/> with how long it took; the store logs them once
     /// the transaction has committed.</remarks>
-    internal static void Apply(SqliteConnection connection, SqliteTransaction transaction, string location, int? upTo = null, List<(int Version, long ElapsedMs)>? applied = null)
+    internal static void Apply(SqliteConnection connection, SqliteTransaction? transaction, string location, int? upTo = null, List<(int Version, long ElapsedMs)>? applied = null)
     {
         var target = upTo ?? Latest;
         var current = Scalar(connection, transaction, "PRAGMA user_version");
@@ -61,7 +62,7 @@ internal static class Migrations
         }
     }
 
-    private static long Scalar(SqliteConnection connection, SqliteTransaction transaction, string sql)
+    private static long Scalar(SqliteConnection connection, SqliteTransaction? transaction, string sql)
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;

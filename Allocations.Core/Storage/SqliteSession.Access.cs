@@ -33,9 +33,9 @@ internal sealed partial class SqliteSession
         Many<GroupRow>("SELECT id AS Id, org_id AS OrgId, name AS Name FROM groups WHERE org_id = @orgId ORDER BY name_key", new { orgId });
 
     public IReadOnlyList<(long GroupId, string UserId)> ListGroupMembers(long orgId) =>
-        connection.Query<(long, string)>(Cmd(
+        Many<(long, string)>(
             "SELECT m.group_id, m.user_id FROM group_members m JOIN groups gr ON gr.id = m.group_id WHERE gr.org_id = @orgId ORDER BY m.group_id, m.user_id",
-            new { orgId })).AsList();
+            new { orgId });
 
     public bool AddGroupMember(long groupId, string userId) =>
         Exec("INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (@groupId, @userId)", new { groupId, userId }) > 0;
@@ -83,10 +83,10 @@ internal sealed partial class SqliteSession
             new { orgId, userId, allocationId, parentId });
 
     public IReadOnlyDictionary<long, int> GrantedLevels(long orgId, string userId) =>
-        connection.Query<(long, int)>(Cmd(
+        Many<(long, int)>(
             "SELECT g.allocation_id, MAX(g.level) FROM grants g JOIN allocations a ON a.id = g.allocation_id WHERE a.org_id = @orgId " +
             $"AND (g.group_id IN ({MyGroups}) OR (g.group_id IS NULL AND EXISTS ({MyGroups}))) GROUP BY g.allocation_id",
-            new { orgId, userId })).ToDictionary(r => r.Item1, r => r.Item2);
+            new { orgId, userId }).ToDictionary(r => r.Item1, r => r.Item2);
 
     // Journal: the chain's tail is read once per transaction (writes are serialized by BEGIN IMMEDIATE) and then
     // followed in memory, so appending an entry is one prepared INSERT.
@@ -142,14 +142,9 @@ internal sealed partial class SqliteSession
     public long JournalLegacyLastSequence() =>
         One<long?>("SELECT last_sequence FROM journal_legacy WHERE id = 1") ?? 0;
 
-    public void ScanJournal(long orgId, Func<JournalRow, bool> visit)
+    public void ScanJournal(long orgId, Func<JournalRow, bool> visit, long? beforeId = null)
     {
-        var rows = connection.Query<JournalRow>(new CommandDefinition(
-            $"SELECT {JournalColumns} FROM journal WHERE org_id = @orgId ORDER BY id",
-            new { orgId },
-            transaction,
-            flags: CommandFlags.None,
-            cancellationToken: CancellationToken));
+        var rows = Stream<JournalRow>($"SELECT {JournalColumns} FROM journal WHERE org_id = @orgId AND (@beforeId IS NULL OR id < @beforeId) ORDER BY id", new { orgId, beforeId });
         foreach (var row in rows)
         {
             if (!visit(row))

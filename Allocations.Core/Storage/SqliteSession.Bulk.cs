@@ -36,9 +36,10 @@ internal sealed partial class SqliteSession
         command.Parameters.AddWithValue("$orgId", orgId);
         using var reader = command.ExecuteReader();
         var rows = new List<AllocationRow>();
+        var check = new StoredRows.RowCheck();
         while (reader.Read())
         {
-            rows.Add(ToAllocationRow(reader));
+            rows.Add(check.Map(reader, ToAllocationRow));
         }
         return rows;
     }
@@ -53,7 +54,7 @@ internal sealed partial class SqliteSession
             command =>
             {
                 using var reader = command.ExecuteReader();
-                return reader.Read() ? ToEventRow(reader) : null;
+                return reader.Read() ? StoredRows.Map(reader, ToEventRow) : null;
             });
 
     /// <summary>Maps a row of <see cref="EventColumns"/>, in that column order.</summary>
@@ -121,7 +122,11 @@ internal sealed partial class SqliteSession
     /// <summary>Gets the long-lived statement cache of the engine's write connection; null for a one-off connection.</summary>
     internal StatementCache? Statements { get; init; }
 
-    public long CatalogueVersion() => Run("SELECT version FROM catalogue_version WHERE id = 1", [], [], c => (long)c.ExecuteScalar()!);
+    public long CatalogueVersion() => Run("SELECT version FROM catalogue_version WHERE id = 1", [], [], c =>
+    {
+        using var reader = c.ExecuteReader();
+        return reader.Read() ? StoredRows.Map(reader, r => r.GetInt64(0)) : throw new StoredRowException("catalogue_version", "1", "the row is missing");
+    });
 
     /// <summary>Runs a statement: prepared once and kept when the session has a statement cache, otherwise compiled
     /// for this one use.</summary>
@@ -160,7 +165,7 @@ internal sealed partial class SqliteSession
             command =>
             {
                 using var reader = command.ExecuteReader();
-                return reader.Read() ? ToAllocationRow(reader) : null;
+                return reader.Read() ? StoredRows.Map(reader, ToAllocationRow) : null;
             });
 
     // The ids and keys travel as one JSON array parameter, expanded by json_each: one statement, any count, still

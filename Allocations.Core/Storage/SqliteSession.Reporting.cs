@@ -54,8 +54,7 @@ internal sealed partial class SqliteSession : IReportQueries
         parameters.Add("allocationId", allocationId);
         AppendFilter(sql, parameters, filter);
         sql.Append(" ORDER BY e.id, g.seq");
-        return connection.Query<ReportSegmentRow>(new CommandDefinition(
-            sql.ToString(), parameters, transaction, flags: CommandFlags.None, cancellationToken: CancellationToken));
+        return Stream<ReportSegmentRow>(sql.ToString(), parameters);
     }
 
     private static void AppendFilter(StringBuilder sql, DynamicParameters parameters, EventFilter filter)

@@ -37,9 +37,12 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     private CommandDefinition Cmd(string sql, object? parameters = null) =>
         new(sql, parameters, transaction, cancellationToken: CancellationToken);
 
-    private T? One<T>(string sql, object? parameters = null) => connection.QuerySingleOrDefault<T>(Cmd(sql, parameters));
+    // Reads go through StoredRows, which checks each stored value's type before Dapper maps the row.
+    private T? One<T>(string sql, object? parameters = null) => StoredRows.Single<T>(connection, transaction, sql, parameters, CancellationToken);
 
-    private IReadOnlyList<T> Many<T>(string sql, object? parameters = null) => connection.Query<T>(Cmd(sql, parameters)).AsList();
+    private IReadOnlyList<T> Many<T>(string sql, object? parameters = null) => StoredRows.Query<T>(connection, transaction, sql, parameters, CancellationToken);
+
+    private IEnumerable<T> Stream<T>(string sql, object? parameters = null) => StoredRows.Stream<T>(connection, transaction, sql, parameters, CancellationToken);
 
     private int Exec(string sql, object? parameters = null) => connection.Execute(Cmd(sql, parameters));
 
@@ -274,10 +277,10 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
             new { orgId });
 
     public IReadOnlyList<(long EventId, long AllocationId, long Amount, long SegmentSum)> FindSegmentMismatches(long orgId) =>
-        connection.Query<(long, long, long, long)>(Cmd(
+        Many<(long, long, long, long)>(
             "SELECT e.id, e.allocation_id, e.amount, COALESCE((SELECT SUM(g.amount) FROM event_segments g WHERE g.event_id = e.id), 0) AS segsum " +
             "FROM usage_events e WHERE e.org_id = @orgId AND e.amount <> COALESCE((SELECT SUM(g.amount) FROM event_segments g WHERE g.event_id = e.id), 0)",
-            new { orgId })).AsList();
+            new { orgId });
 
     private SqliteCommand Prepare(string sql, params string[] names)
     {

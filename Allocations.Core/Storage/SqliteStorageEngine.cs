@@ -56,9 +56,8 @@ internal sealed class SqliteStorageEngine : IStorageEngine
 
     /// <summary>Opens (creating when missing) and upgrades a store. A file that is not an Allocations database, or
     /// comes from a newer schema, is refused before anything writes to it.</summary>
-    internal static SqliteStorageEngine Open(string path, bool durableFull, TimeSpan busyTimeout)
+    internal static SqliteStorageEngine Open(string path, bool durableFull, int busyMs)
     {
-        var busyMs = (int)Math.Clamp(busyTimeout.TotalMilliseconds, 0, int.MaxValue);
         if (path == MemoryPath)
         {
             var memory = new SqliteConnection("Data Source=:memory:;Foreign Keys=True");
@@ -68,7 +67,15 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             return engine;
         }
 
-        var fullPath = System.IO.Path.GetFullPath(path);
+        string fullPath;
+        try
+        {
+            fullPath = System.IO.Path.GetFullPath(path);
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new InvalidInputException("path", path, "it is not a valid file path", ex);
+        }
         InspectExistingFile(fullPath);
         var builder = new SqliteConnectionStringBuilder
         {
@@ -76,7 +83,9 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             Mode = SqliteOpenMode.ReadWriteCreate,
             ForeignKeys = true,
             Pooling = true,
-            DefaultTimeout = Math.Max(1, busyMs / 1000),
+            // Microsoft.Data.Sqlite's own retry of a busy statement, in whole seconds (0 would mean forever). The write
+            // lock, where the busy timeout matters, is taken on the handle and so waits only SQLite's busy_timeout.
+            DefaultTimeout = Math.Max(1, (int)((busyMs + 999L) / 1000)),
         };
         var fileEngine = new SqliteStorageEngine(fullPath, builder.ToString(), null, durableFull, busyMs);
         try
@@ -94,17 +103,20 @@ internal sealed class SqliteStorageEngine : IStorageEngine
 
     /// <summary>Reads the 100-byte SQLite header directly, so a foreign, damaged or newer file is refused without
     /// SQLite ever opening it for writing.</summary>
-    private static void InspectExistingFile(string fullPath)
+    private static void InspectExistingFile(string path)
     {
-        if (!File.Exists(fullPath))
+        if (!File.Exists(path))
         {
             return;
         }
+        // SQLite follows a symbolic link and keeps its -wal and -shm files beside the link's final target; the probe
+        // looks there too. Messages keep naming the path the caller gave.
+        var fullPath = RealPath(path);
         // Checked here because SQLite would open a read-only file for writing anyway when the process may override
         // its permissions (root), and would otherwise fail only at the first write.
         if ((File.GetAttributes(fullPath) & FileAttributes.ReadOnly) != 0)
         {
-            throw new StoreUnavailableException(fullPath, "the file is read-only (check its permissions); the store needs to write to it");
+            throw new StoreUnavailableException(path, "the file is read-only (check its permissions); the store needs to write to it");
         }
         byte[] header = new byte[100];
         long length;
@@ -120,16 +132,16 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         }
         catch (IOException ex)
         {
-            throw new StoreUnavailableException(fullPath, "the file cannot be read", ex);
+            throw new StoreUnavailableException(path, "the file cannot be read", ex);
         }
         catch (UnauthorizedAccessException ex)
         {
-            throw new StoreUnavailableException(fullPath, "the file cannot be read (permission denied)", ex);
+            throw new StoreUnavailableException(path, "the file cannot be read (permission denied)", ex);
         }
 
         if (length < 100 || !header.AsSpan(0, 16).SequenceEqual("SQLite format 3\0"u8))
         {
-            throw new StoreUnavailableException(fullPath, "it is not a SQLite database (the file header does not match)");
+            throw new StoreUnavailableException(path, "it is not a SQLite database (the file header does not match)");
         }
         var pageSizeRaw = BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(16, 2));
         long pageSize = pageSizeRaw == 1 ? 65536 : pageSizeRaw;
@@ -140,7 +152,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         // copies page 1 first); SQLite recovers that from the log, and reports real damage itself.
         if (changeCounter == validFor && pageCount > 0 && length < pageSize * pageCount && !HasWriteAheadLog(fullPath))
         {
-            throw new StoreUnavailableException(fullPath, $"the file is truncated ({length} bytes, the header says {pageSize * pageCount})");
+            throw new StoreUnavailableException(path, $"the file is truncated ({length} bytes, the header says {pageSize * pageCount})");
         }
         var userVersion = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(60, 4));
         var applicationId = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(68, 4));
@@ -148,7 +160,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         {
             // The newest page 1 may still be in the log (a store open elsewhere, being created right now, or a process
             // that died before its first checkpoint): ask SQLite, read-only, for one consistent answer.
-            (applicationId, userVersion, var tables) = ReadThroughSqlite(fullPath);
+            (applicationId, userVersion, var tables) = ReadThroughSqlite(path, fullPath);
             if (applicationId == 0 && userVersion == 0 && tables == 0)
             {
                 return; // an empty SQLite file, such as one left by an interrupted first open: ours to initialize
@@ -156,13 +168,25 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         }
         if (applicationId != ApplicationId)
         {
-            throw new StoreUnavailableException(fullPath, $"it is a SQLite database of another application (application_id 0x{applicationId:X8})");
+            throw new StoreUnavailableException(path, $"it is a SQLite database of another application (application_id 0x{applicationId:X8})");
         }
         if (userVersion > Migrations.Latest)
         {
             throw new StoreUnavailableException(
                 fullPath,
                 $"its schema version {userVersion} is newer than this library's {Migrations.Latest}; upgrade the library");
+        }
+    }
+
+    private static string RealPath(string path)
+    {
+        try
+        {
+            return File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path;
+        }
+        catch (IOException ex)
+        {
+            throw new StoreUnavailableException(path, "its symbolic link cannot be followed", ex);
         }
     }
 
@@ -177,7 +201,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
     /// <remarks>A read-only connection is tried first. It cannot recover the write-ahead log a killed writer left
     /// (SQLite answers SQLITE_READONLY), so then a read-write connection that only reads is used, with the checkpoint
     /// SQLite would run when it closes turned off: recovery rebuilds only the log's index (the -shm file).</remarks>
-    private static (int ApplicationId, int UserVersion, long Tables) ReadThroughSqlite(string fullPath)
+    private static (int ApplicationId, int UserVersion, long Tables) ReadThroughSqlite(string path, string fullPath)
     {
         try
         {
@@ -191,12 +215,12 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             }
             catch (SqliteException inner)
             {
-                throw new StoreUnavailableException(fullPath, "the file is damaged or not a database", inner);
+                throw new StoreUnavailableException(path, "the file is damaged or not a database", inner);
             }
         }
         catch (SqliteException ex)
         {
-            throw new StoreUnavailableException(fullPath, "the file is damaged or not a database", ex);
+            throw new StoreUnavailableException(path, "the file is damaged or not a database", ex);
         }
     }
 
@@ -228,30 +252,70 @@ internal sealed class SqliteStorageEngine : IStorageEngine
                 throw new StoreUnavailableException(Location, $"write-ahead logging could not be enabled (journal_mode is '{mode}')");
             }
         }
+        // A current schema needs no write lock: a store opens (and reads) while another process holds a long write.
+        if (IsCurrent(connection))
+        {
+            return;
+        }
         // Migrations may rebuild tables (SQLite's documented procedure: create, copy, drop, rename), which needs
-        // foreign-key enforcement off for the transaction; the result is checked before it commits.
+        // foreign-key enforcement off for the transaction; the result is checked before it commits. Migrations.Apply
+        // reads the version again under the write lock, so of two openers racing an upgrade the second finds it done.
         Pragma(connection, "PRAGMA foreign_keys = OFF");
         try
         {
-            using var transaction = connection.BeginTransaction(deferred: false);
-            Migrations.Apply(connection, transaction, Location, applied: AppliedMigrations);
-            using (var check = connection.CreateCommand())
+            ExecuteOnHandle(connection, "BEGIN IMMEDIATE");
+            try
             {
-                check.Transaction = transaction;
-                check.CommandText = "PRAGMA foreign_key_check";
-                using var reader = check.ExecuteReader();
-                if (reader.Read())
+                Migrations.Apply(connection, null, Location, applied: AppliedMigrations);
+                using (var check = connection.CreateCommand())
                 {
-                    throw new StoreUnavailableException(Location, $"the schema upgrade left a broken reference in table '{reader.GetString(0)}'");
+                    check.CommandText = "PRAGMA foreign_key_check";
+                    using var reader = check.ExecuteReader();
+                    if (reader.Read())
+                    {
+                        throw new StoreUnavailableException(Location, $"the schema upgrade left a broken reference in table '{reader.GetString(0)}'");
+                    }
                 }
+                ExecuteOnHandle(connection, "COMMIT");
             }
-            transaction.Commit();
+            catch
+            {
+                if (SQLitePCL.raw.sqlite3_get_autocommit(connection.Handle) == 0)
+                {
+                    SQLitePCL.raw.sqlite3_exec(connection.Handle, "ROLLBACK");
+                }
+                throw;
+            }
         }
         finally
         {
             Pragma(connection, "PRAGMA foreign_keys = ON");
         }
     }
+
+    /// <summary>Whether the file already is an Allocations database at the latest schema version, read without a
+    /// transaction of our own (a read takes no write lock).</summary>
+    private static bool IsCurrent(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version)";
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return reader.GetInt64(0) == ApplicationId && reader.GetInt64(1) == Migrations.Latest;
+    }
+
+    /// <summary>Runs a statement directly on SQLite's handle: only SQLite's own <c>busy_timeout</c> governs how long it
+    /// waits for a lock. (Microsoft.Data.Sqlite retries a busy statement itself until its command timeout, which is in
+    /// whole seconds, so through it no wait for the write lock could be shorter than a second.)</summary>
+    private static void ExecuteOnHandle(SqliteConnection connection, string sql)
+    {
+        var rc = SQLitePCL.raw.sqlite3_exec(connection.Handle, sql);
+        SqliteException.ThrowExceptionForRC(rc, connection.Handle);
+    }
+
+    /// <summary>A statement that takes the write lock and changes nothing: any UPDATE acquires SQLite's write lock
+    /// before it looks at a row, and this one matches none.</summary>
+    private const string TakeWriteLock = "UPDATE catalogue_version SET version = version WHERE 0";
 
     private static void Pragma(SqliteConnection connection, string pragma)
     {
@@ -301,11 +365,17 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             }
             try
             {
+                // BEGIN (deferred) takes no lock; a write then takes the write lock at once, on the handle, so a busy
+                // timeout under a second is honoured (BEGIN IMMEDIATE through Microsoft.Data.Sqlite waits at least one).
                 lockStart = Stopwatch.GetTimestamp();
-                using var transaction = connection.BeginTransaction(deferred: !write);
-                if (write && log is not null && Stopwatch.GetElapsedTime(lockStart) is { TotalMilliseconds: >= LockWaitLogMs } waited)
+                using var transaction = connection.BeginTransaction(deferred: true);
+                if (write && memoryConnection is null)
                 {
-                    Log.WriteLockWait(log, (long)waited.TotalMilliseconds, Location);
+                    ExecuteOnHandle(connection, TakeWriteLock);
+                    if (log is not null && Stopwatch.GetElapsedTime(lockStart) is { TotalMilliseconds: >= LockWaitLogMs } waited)
+                    {
+                        Log.WriteLockWait(log, (long)waited.TotalMilliseconds, Location);
+                    }
                 }
                 using var session = new SqliteSession(connection, transaction, cancellationToken) { Statements = cached ? statements : null };
                 var result = work(session);
@@ -339,6 +409,10 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             // edited behind the library's back) can hold such figures.
             throw new StoreUnavailableException(Location, "a stored figure or usage sum is past the amount range (written before such writes were refused, or edited outside the library); delete or correct the events that caused it", ex);
         }
+        catch (StoredRowException ex)
+        {
+            throw new StoreUnavailableException(Location, ex.Message, ex);
+        }
         finally
         {
             if (gated)
@@ -348,18 +422,58 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         }
     }
 
-    /// <summary>The storage boundary: no <see cref="SqliteException"/> passes it.</summary>
-    internal static AllocationsException Translate(string location, SqliteException ex) => ex.SqliteErrorCode switch
+    /// <summary>The storage boundary: no <see cref="SqliteException"/> passes it. Each message names what an operator
+    /// must fix: the disk, the directory, the file, or another writer.</summary>
+    internal static AllocationsException Translate(string location, SqliteException ex)
     {
-        5 or 6 => new StoreUnavailableException(location, "the database stayed locked by another writer past the busy timeout; try again", ex),
-        8 => new StoreUnavailableException(location, "the database is read-only (check the file's permissions)", ex),
-        10 or 11 or 26 => new StoreUnavailableException(location, "the database file is damaged or not a database", ex),
-        13 => new StoreUnavailableException(location, "the disk is full", ex),
-        14 => new StoreUnavailableException(location, "the database file cannot be opened", ex),
-        // SQLite's own text (table, column and index names, values) never reaches a caller: only the error codes.
-        19 => new ConflictException($"the change conflicts with stored data (SQLite constraint error {ex.SqliteExtendedErrorCode})", []),
-        _ => new StoreUnavailableException(location, $"SQLite error {ex.SqliteErrorCode} (extended {ex.SqliteExtendedErrorCode})", ex),
-    };
+        var directory = location == MemoryPath ? location : System.IO.Path.GetDirectoryName(location) ?? location;
+        var name = System.IO.Path.GetFileName(location);
+        return (ex.SqliteErrorCode, ex.SqliteExtendedErrorCode) switch
+        {
+            (5 or 6, _) => new StoreUnavailableException(location, "the database stayed locked by another writer past the busy timeout; try again", ex),
+            (8, SqliteReadOnlyDirectory) or (14, SqliteCantOpenDirectory) or (8, SqliteReadOnlyCantInit) when !CanCreateIn(directory) =>
+                new StoreUnavailableException(location, $"the directory '{directory}' is not writable: SQLite must create the files {name}-wal and {name}-shm beside the database; make the directory writable for this user", ex),
+            (8, SqliteReadOnlyCantInit) => new StoreUnavailableException(location, $"the shared-memory file {name}-shm cannot be written (check its permissions, and the directory's)", ex),
+            (8, _) => new StoreUnavailableException(location, "the database is read-only (check the file's permissions)", ex),
+            (10, SqliteIoErrShmSize or SqliteIoErrShmMap) => new StoreUnavailableException(location, $"the shared-memory file {name}-shm could not grow: the disk (or the file system holding it) is full", ex),
+            (10, SqliteIoErrWrite or SqliteIoErrFsync or SqliteIoErrTruncate) => new StoreUnavailableException(location, "writing to the disk failed: check that the disk is not full and has no I/O errors", ex),
+            (10, _) => new StoreUnavailableException(location, $"an I/O error occurred reading or writing the database (SQLite extended code {ex.SqliteExtendedErrorCode}); check the disk", ex),
+            (11 or 26, _) => new StoreUnavailableException(location, "the database file is damaged or not a database", ex),
+            (13, _) => new StoreUnavailableException(location, "the disk is full", ex),
+            (14, _) => new StoreUnavailableException(location, "the database file cannot be opened", ex),
+            (19, _) => new ConflictException($"the change conflicts with stored data (SQLite constraint error {ex.SqliteExtendedErrorCode})", []),
+            // SQLite's own text (table, column and index names, values) never reaches a caller: only the error codes.
+            _ => new StoreUnavailableException(location, $"SQLite error {ex.SqliteErrorCode} (extended {ex.SqliteExtendedErrorCode})", ex),
+        };
+    }
+
+    // SQLite's extended result codes (sqlite.org/rescode.html).
+    private const int SqliteReadOnlyCantInit = 8 | (5 << 8);
+    private const int SqliteReadOnlyDirectory = 8 | (6 << 8);
+    private const int SqliteCantOpenDirectory = 14 | (2 << 8);
+    private const int SqliteIoErrWrite = 10 | (3 << 8);
+    private const int SqliteIoErrFsync = 10 | (4 << 8);
+    private const int SqliteIoErrTruncate = 10 | (6 << 8);
+    private const int SqliteIoErrShmSize = 10 | (19 << 8);
+    private const int SqliteIoErrShmMap = 10 | (21 << 8);
+
+    /// <summary>Whether this process may create a file in <paramref name="directory"/>: tried with a uniquely named
+    /// file that is deleted at once. Used only to word an error.</summary>
+    private static bool CanCreateIn(string directory)
+    {
+        var probe = System.IO.Path.Combine(directory, $".allocations-probe-{Guid.NewGuid():N}");
+        try
+        {
+            using (File.Create(probe, 1, FileOptions.DeleteOnClose))
+            {
+            }
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
 
     private void DropWriteConnection()
     {
