@@ -1,0 +1,146 @@
+using System.IO.Compression;
+using System.Xml.Linq;
+using Xunit;
+
+namespace Allocations.Tests.Packaging;
+
+/// <summary>What an adopter gets from <c>dotnet pack</c>: a library package a scratch host installs from a local
+/// folder and runs the README's quickstart against, and the <c>allocations</c> tool installed from the same folder.</summary>
+public sealed class PackageTests : IClassFixture<PackageFeed>
+{
+    private readonly PackageFeed feed;
+
+    public PackageTests(PackageFeed feed)
+    {
+        this.feed = feed;
+    }
+
+    [Fact]
+    public void LibraryPackage_CarriesLicenceReadmeRepositoryAndSymbols()
+    {
+        using var package = ZipFile.OpenRead(feed.Package("Allocations.Core"));
+        var nuspec = Nuspec(package);
+        XNamespace ns = nuspec.Root!.GetDefaultNamespace();
+        var metadata = nuspec.Root.Element(ns + "metadata")!;
+        Assert.Equal("MIT", metadata.Element(ns + "license")?.Value);
+        Assert.Equal("expression", metadata.Element(ns + "license")?.Attribute("type")?.Value);
+        Assert.Equal("The Allocations authors", metadata.Element(ns + "authors")?.Value);
+        Assert.False(string.IsNullOrWhiteSpace(metadata.Element(ns + "description")?.Value));
+        Assert.Contains("slurm", metadata.Element(ns + "tags")?.Value ?? "", StringComparison.Ordinal);
+        Assert.StartsWith("0.", metadata.Element(ns + "version")?.Value, StringComparison.Ordinal);
+        var readme = metadata.Element(ns + "readme")?.Value;
+        Assert.Equal("PACKAGE.md", readme);
+        Assert.NotNull(package.GetEntry("PACKAGE.md"));
+        Assert.NotNull(package.GetEntry("LICENSE"));
+        var repository = metadata.Element(ns + "repository");
+        Assert.Equal("git", repository?.Attribute("type")?.Value);
+        Assert.StartsWith("https://", repository?.Attribute("url")?.Value, StringComparison.Ordinal);
+        // The XML docs ship with the library; the symbols go to the .snupkg beside it.
+        Assert.NotNull(package.GetEntry("lib/net10.0/Allocations.Core.dll"));
+        Assert.NotNull(package.GetEntry("lib/net10.0/Allocations.Core.xml"));
+        Assert.Null(package.GetEntry("lib/net10.0/Allocations.Core.pdb"));
+        using var symbols = ZipFile.OpenRead(Path.ChangeExtension(feed.Package("Allocations.Core"), ".snupkg"));
+        Assert.NotNull(symbols.GetEntry("lib/net10.0/Allocations.Core.pdb"));
+    }
+
+    [Fact]
+    public void LibraryPackage_InstalledInAScratchHost_RunsTheReadmeQuickstart()
+    {
+        var host = Path.Combine(feed.Root, "host");
+        Directory.CreateDirectory(host);
+        // Empty build files stop MSBuild from looking further up for any it might find above the temp folder.
+        foreach (var name in new[] { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props" })
+        {
+            File.WriteAllText(Path.Combine(host, name), "<Project />\n");
+        }
+        // The local feed is added to the machine's sources (not instead of them): dependencies come from there.
+        File.WriteAllText(Path.Combine(host, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <add key="allocations-local" value="{feed.Feed}" />
+              </packageSources>
+            </configuration>
+            """);
+        File.WriteAllText(Path.Combine(host, "Host.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <Nullable>enable</Nullable>
+                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Allocations.Core" Version="[{feed.Version}]" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(host, "Program.cs"), ReadmeQuickstart(feed.RepositoryRoot));
+
+        var build = DotnetCli.Dotnet(host, "build", "-c", "Release", "-o", Path.Combine(host, "out"));
+        Assert.True(build.ExitCode == 0, build.ToString());
+        // The host restored our package at the version packed this run, from the local folder.
+        var assets = File.ReadAllText(Path.Combine(host, "obj", "project.assets.json"));
+        Assert.Contains($"\"Allocations.Core/{feed.Version}\"", assets, StringComparison.Ordinal);
+
+        var temp = Path.Combine(host, "tmp");
+        Directory.CreateDirectory(temp);
+        var run = DotnetCli.Run(DotnetCli.Host, host, new Dictionary<string, string> { ["TMPDIR"] = temp },
+            Path.Combine(host, "out", "Host.dll"));
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("Physics:", run.Output, StringComparison.Ordinal);
+        Assert.Contains("640", run.Output, StringComparison.Ordinal);
+        // The quickstart's store is a real SQLite file in the temp folder it was given.
+        Assert.Single(Directory.GetFiles(temp, "allocations-quickstart-*.db"));
+    }
+
+    [Fact]
+    public void ToolPackage_InstalledFromTheFolder_RunsAsAllocations()
+    {
+        using (var package = ZipFile.OpenRead(feed.Package("Allocations.Sample")))
+        {
+            var settings = XDocument.Load(package.GetEntry("tools/net10.0/any/DotnetToolSettings.xml")!.Open());
+            Assert.Equal("allocations", settings.Descendants("Command").Single().Attribute("Name")?.Value);
+        }
+        var tools = Path.Combine(feed.Root, "tools");
+        var install = DotnetCli.Dotnet(feed.Root, "tool", "install", "--tool-path", tools, "--add-source", feed.Feed,
+            "--version", feed.Version, "Allocations.Sample");
+        Assert.True(install.ExitCode == 0, install.ToString());
+        var allocations = Path.Combine(tools, "allocations");
+        Assert.True(File.Exists(allocations), install.ToString());
+
+        // A home of its own: whatever the tool writes by default lands in the scratch folder.
+        var home = Path.Combine(feed.Root, "home");
+        Directory.CreateDirectory(home);
+        var environment = new Dictionary<string, string> { ["HOME"] = home, ["XDG_DATA_HOME"] = Path.Combine(home, "data") };
+        var help = DotnetCli.Run(allocations, feed.Root, environment, "--help");
+        Assert.True(help.ExitCode == 0, help.ToString());
+        Assert.Contains("usage", help.Output, StringComparison.OrdinalIgnoreCase);
+
+        // --version answers with the package's version (the informational version may add +commit) and exits 0.
+        var version = DotnetCli.Run(allocations, feed.Root, environment, "--version");
+        Assert.True(version.ExitCode == 0, version.ToString());
+        Assert.Contains(feed.Version, version.Output.Trim().Split('\n')[0], StringComparison.Ordinal);
+    }
+
+    /// <summary>The first <c>```csharp</c> block after the README heading that names the quickstart.</summary>
+    internal static string ReadmeQuickstart(string repositoryRoot)
+    {
+        var lines = File.ReadAllLines(Path.Combine(repositoryRoot, "README.md"));
+        var heading = Array.FindIndex(lines, l => l.StartsWith('#') && l.Contains("Quickstart", StringComparison.OrdinalIgnoreCase));
+        Assert.True(heading >= 0, "README.md has no heading containing 'Quickstart'");
+        var open = Array.FindIndex(lines, heading + 1, l => l.Trim().Equals("```csharp", StringComparison.OrdinalIgnoreCase));
+        Assert.True(open > heading, "no ```csharp block after the README's Quickstart heading");
+        var close = Array.FindIndex(lines, open + 1, l => l.Trim() == "```");
+        Assert.True(close > open, "the README's quickstart block is not closed");
+        return string.Join('\n', lines[(open + 1)..close]) + "\n";
+    }
+
+    private static XDocument Nuspec(ZipArchive package)
+    {
+        var entry = package.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal) && !e.FullName.Contains('/'));
+        using var stream = entry.Open();
+        return XDocument.Load(stream);
+    }
+}
