@@ -112,8 +112,8 @@ public sealed class PackageTests : IClassFixture<PackageFeed>
 
         // A home of its own: whatever the tool writes by default lands in the scratch folder.
         var home = Path.Combine(feed.Root, "home");
-        Directory.CreateDirectory(home);
-        var environment = new Dictionary<string, string> { ["HOME"] = home, ["XDG_DATA_HOME"] = Path.Combine(home, "data") };
+        Directory.CreateDirectory(Path.Combine(home, ".local", "share"));
+        var environment = new Dictionary<string, string> { ["HOME"] = home, ["TMPDIR"] = home };
         var help = DotnetCli.Run(allocations, feed.Root, environment, "--help");
         Assert.True(help.ExitCode == 0, help.ToString());
         Assert.Contains("usage", help.Output, StringComparison.OrdinalIgnoreCase);
@@ -122,6 +122,33 @@ public sealed class PackageTests : IClassFixture<PackageFeed>
         var version = DotnetCli.Run(allocations, feed.Root, environment, "--version");
         Assert.True(version.ExitCode == 0, version.ToString());
         Assert.Contains(feed.Version, version.Output.Trim().Split('\n')[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SingleFilePublish_CopiedAloneIntoAnEmptyFolder_RunsTheDemo()
+    {
+        // The documented self-contained publish; the runtime pack for linux-x64 comes from the NuGet source.
+        var publish = Path.Combine(feed.Root, "single-file");
+        var result = DotnetCli.Dotnet(feed.RepositoryRoot, "publish",
+            Path.Combine(feed.RepositoryRoot, "Allocations.Sample", "Allocations.Sample.csproj"), "-c", "Release",
+            "-r", "linux-x64", "--self-contained", "-p:PublishSingleFile=true", "-o", publish,
+            "--artifacts-path", Path.Combine(feed.Root, "artifacts-single-file"));
+        Assert.True(result.ExitCode == 0, result.ToString());
+
+        // Only the one file, in a folder of its own, with a home of its own (where it unpacks e_sqlite3).
+        var alone = Path.Combine(feed.Root, "alone");
+        Directory.CreateDirectory(alone);
+        var allocations = Path.Combine(alone, "allocations");
+        File.Copy(Path.Combine(publish, "Allocations.Sample"), allocations); // keeps the execute bit
+        var home = Path.Combine(feed.Root, "single-file-home");
+        Directory.CreateDirectory(Path.Combine(home, ".local", "share"));
+        var environment = new Dictionary<string, string> { ["HOME"] = home, ["TMPDIR"] = home };
+
+        var demo = DotnetCli.Run(allocations, alone, environment, "demo");
+        Assert.True(demo.ExitCode == 0, demo.ToString());
+        Assert.DoesNotContain("DllNotFoundException", demo.Errors, StringComparison.Ordinal);
+        Assert.NotEmpty(Directory.GetFiles(home, "*.db", SearchOption.AllDirectories));
+        Assert.Equal(["allocations"], Directory.GetFileSystemEntries(alone).Select(Path.GetFileName));
     }
 
     /// <summary>The first <c>```csharp</c> block after the README heading that names the quickstart.</summary>
