@@ -82,14 +82,14 @@ base_env=(HOME="$state" USER="$user" LOGNAME="$user" TMPDIR="$tmp" PATH="$work/b
 # Set-up with the tool (no C#): an organization, its units, SKUs, rates and the allocations the mapping names.
 db="$state/allocations.db"
 a() { as_user "${base_env[@]}" allocations "$@" --db "$db" || fail "allocations $* exited $?"; }
-a org create --name Physics
-a unit create --org Physics --code core-hours --precision 2
-a sku create --org Physics --code CPU_HOUR --unit core-hours --basis per-hour
-a sku create --org Physics --code GPU_HOUR --unit core-hours --basis per-hour
-a rate add --org Physics --sku CPU_HOUR --from 2026-01-01T00:00:00Z --rate 2
-a rate add --org Physics --sku GPU_HOUR --from 2026-01-01T00:00:00Z --rate 4
-a alloc create --org Physics --name Physics --unit core-hours --total 100000
-a alloc create --org Physics --name Chemistry --unit core-hours --total 100000
+a org create Physics --admin "$user"
+a unit create core-hours --org Physics --precision 2
+a sku create CPU_HOUR --org Physics --unit core-hours --basis per-hour
+a sku create GPU_HOUR --org Physics --unit core-hours --basis per-hour
+a rate add CPU_HOUR --org Physics --rate 2 --from 2026-01-01T00:00:00Z
+a rate add GPU_HOUR --org Physics --rate 4 --from 2026-01-01T00:00:00Z
+a alloc create Physics --org Physics --unit core-hours --total 100000
+a alloc create Chemistry --org Physics --unit core-hours --total 100000
 [ "$(stat -c %U "$db")" = "$user" ] || fail "the store $db is not owned by $user after set-up"
 
 # 0. The unit files parse (systemd-analyze, with the tool's path moved into the scratch folder).
