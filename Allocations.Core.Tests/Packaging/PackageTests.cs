@@ -6,6 +6,7 @@ namespace Allocations.Tests.Packaging;
 
 /// <summary>What an adopter gets from <c>dotnet pack</c>: a library package a scratch host installs from a local
 /// folder and runs the README's quickstart against, and the <c>allocations</c> tool installed from the same folder.</summary>
+[Collection(PackagingCollection.Name)]
 public sealed class PackageTests : IClassFixture<PackageFeed>
 {
     private readonly PackageFeed feed;
@@ -170,4 +171,13 @@ public sealed class PackageTests : IClassFixture<PackageFeed>
         using var stream = entry.Open();
         return XDocument.Load(stream);
     }
+}
+
+/// <summary>The packaging tests run whole builds: they run alone, after the parallel tests, so they neither slow nor
+/// disturb the timing-sensitive ones (the crash tests time their kills).</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class PackagingCollection
+{
+    /// <summary>The collection's name.</summary>
+    public const string Name = "Packaging (builds, run alone)";
 }
