@@ -90,8 +90,12 @@ public sealed class PackageTests : IClassFixture<PackageFeed>
         var run = DotnetCli.Run(DotnetCli.Host, host, new Dictionary<string, string> { ["TMPDIR"] = temp },
             Path.Combine(host, "out", "Host.dll"));
         Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Contains("Physics:", run.Output, StringComparison.Ordinal);
-        Assert.Contains("640", run.Output, StringComparison.Ordinal);
+        // Every line the README says it prints, it prints.
+        var printed = run.Output.Split('\n').Select(l => l.TrimEnd()).ToHashSet(StringComparer.Ordinal);
+        foreach (var line in ReadmeQuickstartOutput(feed.RepositoryRoot))
+        {
+            Assert.True(printed.Contains(line), $"the quickstart did not print the README's line '{line}':\n{run}");
+        }
         // The quickstart's store is a real SQLite file in the temp folder it was given.
         Assert.Single(Directory.GetFiles(temp, "allocations-quickstart-*.db"));
     }
@@ -163,6 +167,24 @@ public sealed class PackageTests : IClassFixture<PackageFeed>
         var close = Array.FindIndex(lines, open + 1, l => l.Trim() == "```");
         Assert.True(close > open, "the README's quickstart block is not closed");
         return string.Join('\n', lines[(open + 1)..close]) + "\n";
+    }
+
+    /// <summary>The non-empty lines of the first <c>```text</c> block after the quickstart's code, before the next
+    /// heading: what the README says the quickstart prints.</summary>
+    internal static IReadOnlyList<string> ReadmeQuickstartOutput(string repositoryRoot)
+    {
+        var lines = File.ReadAllLines(Path.Combine(repositoryRoot, "README.md"));
+        var heading = Array.FindIndex(lines, l => l.StartsWith('#') && l.Contains("Quickstart", StringComparison.OrdinalIgnoreCase));
+        var code = Array.FindIndex(lines, heading + 1, l => l.Trim().Equals("```csharp", StringComparison.OrdinalIgnoreCase));
+        var codeEnd = Array.FindIndex(lines, code + 1, l => l.Trim() == "```");
+        var next = Array.FindIndex(lines, codeEnd + 1, l => l.StartsWith('#'));
+        var open = Array.FindIndex(lines, codeEnd + 1, l => l.Trim().Equals("```text", StringComparison.OrdinalIgnoreCase));
+        Assert.True(open > codeEnd && (next < 0 || open < next),
+            "the README's Quickstart has no ```text block after its code saying what it prints");
+        var close = Array.FindIndex(lines, open + 1, l => l.Trim() == "```");
+        var expected = lines[(open + 1)..close].Select(l => l.TrimEnd()).Where(l => l.Length > 0).ToList();
+        Assert.NotEmpty(expected);
+        return expected;
     }
 
     private static XDocument Nuspec(ZipArchive package)
