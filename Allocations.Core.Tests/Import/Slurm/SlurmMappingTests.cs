@@ -36,6 +36,9 @@ public class SlurmMappingTests
     [InlineData("""{"cluster":"lab","timeZone":"UTC","accounts":{},"partitions":{},"defaults":{"overlapMinutes":-5}}""", "defaults.overlapMinutes")]
     [InlineData("""{"cluster":"lab","timeZone":"UTC","accounts":{"a":"A","A":"B"},"partitions":{}}""", "accounts.A")]
     [InlineData("""{"cluster":"lab",""", "json")]
+    [InlineData("""{"cluster":"lab\uD800","timeZone":"UTC","accounts":{},"partitions":{}}""", "cluster")]
+    [InlineData("""{"cluster":"lab","timeZone":"UTC","accounts":{"phys\uDC00":"Physics"},"partitions":{}}""", "accounts")]
+    [InlineData("""{"cluster":"lab","timeZone":"UTC","accounts":{"physics":"Phys\uD800"},"partitions":{}}""", "accounts.physics")]
     public void Parse_InvalidMapping_NamesTheField(string json, string field)
     {
         var ex = Assert.Throws<InvalidInputException>(() => SlurmMapping.Parse(json));

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Allocations.Domain;
 using Allocations.Exceptions;
+using Allocations.Utility;
 using NodaTime;
 
 namespace Allocations.Import.Slurm;
@@ -223,7 +224,7 @@ public sealed class SlurmMapping
                 CheckKeys(defaults, "defaults.", "quantity", "overlapMinutes", "firstLookbackHours", "lockTimeoutMinutes");
                 if (defaults.TryGetProperty("quantity", out var q))
                 {
-                    defaultQuantity = Source("defaults.quantity", q.ValueKind == JsonValueKind.String ? q.GetString()! : q.ToString());
+                    defaultQuantity = Source("defaults.quantity", q.ValueKind == JsonValueKind.String ? Text(q, "defaults.quantity") : q.ToString());
                 }
                 overlap = Duration.FromMinutes(Whole(defaults, "overlapMinutes", "defaults.overlapMinutes", 60, 0, 60 * 24 * 31));
                 firstLookback = Duration.FromHours(Whole(defaults, "firstLookbackHours", "defaults.firstLookbackHours", 24, 1, 24 * 366 * 5));
@@ -274,11 +275,37 @@ public sealed class SlurmMapping
         {
             throw new InvalidInputException(name, null, "is required");
         }
-        if (element.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(element.GetString()))
+        if (element.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(Text(element, name)))
         {
             throw new InvalidInputException(name, element.ToString(), "must be a non-empty string");
         }
-        return element.GetString()!.Trim();
+        return Text(element, name).Trim();
+    }
+
+    /// <summary>A string value, refused when it is not valid UTF-16 (a lone surrogate written as a <c>\u</c> escape).</summary>
+    private static string Text(JsonElement element, string field)
+    {
+        try
+        {
+            return Preconditions.CheckWellFormed(element.GetString()!, field);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new InvalidInputException(field, null, "is not valid UTF-16 text (a lone surrogate)", ex);
+        }
+    }
+
+    /// <summary>A property's name, refused when it is not valid UTF-16.</summary>
+    private static string NameOf(JsonProperty property, string field)
+    {
+        try
+        {
+            return Preconditions.CheckWellFormed(property.Name, field);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new InvalidInputException(field, null, "holds a name that is not valid UTF-16 text (a lone surrogate)", ex);
+        }
     }
 
     private static IEnumerable<(string Name, string Value)> Entries(JsonElement root, string name)
@@ -297,15 +324,16 @@ public sealed class SlurmMapping
         }
         foreach (var property in element.EnumerateObject())
         {
-            if (property.Name.Trim().Length == 0)
+            var key = NameOf(property, name);
+            if (key.Trim().Length == 0)
             {
-                throw new InvalidInputException($"{name}", property.Name, "an empty name is not allowed");
+                throw new InvalidInputException($"{name}", key, "an empty name is not allowed");
             }
             if (property.Value.ValueKind != JsonValueKind.String)
             {
-                throw new InvalidInputException($"{name}.{property.Name}", property.Value.ToString(), "must be a string");
+                throw new InvalidInputException($"{name}.{key}", property.Value.ToString(), "must be a string");
             }
-            yield return (property.Name.Trim(), property.Value.GetString()!);
+            yield return (key.Trim(), Text(property.Value, $"{name}.{key}"));
         }
     }
 
@@ -326,9 +354,10 @@ public sealed class SlurmMapping
     {
         foreach (var property in element.EnumerateObject())
         {
-            if (!allowed.Contains(property.Name, StringComparer.Ordinal))
+            var key = NameOf(property, prefix.Length == 0 ? "(root)" : prefix.TrimEnd('.'));
+            if (!allowed.Contains(key, StringComparer.Ordinal))
             {
-                throw new InvalidInputException(prefix + property.Name, property.Value.ToString(), $"is not a mapping field (expected {string.Join(", ", allowed)})");
+                throw new InvalidInputException(prefix + key, property.Value.ToString(), $"is not a mapping field (expected {string.Join(", ", allowed)})");
             }
         }
     }
