@@ -2,14 +2,16 @@ using System.Diagnostics;
 using System.Globalization;
 using Allocations.Domain;
 using Allocations.Rating;
+using Allocations.Reporting;
 using Microsoft.Data.Sqlite;
 using NodaTime;
 
 namespace Allocations.Benchmarks;
 
-/// <summary><c>quick</c>: every headline figure in under three minutes on a 2-core machine, one <c>name=value</c>
+/// <summary><c>quick</c>: every headline figure in a few minutes on a 2-core machine, one <c>name=value</c>
 /// per line. Medians of repeated runs; ratios are between figures measured in this same run. <c>quick --full</c> runs
-/// the 10-million-event streamed ingest and the 10-million-event table instead of the scaled-down ones.</summary>
+/// the 10-million-event streamed ingest and the 10-million-event table and month report instead of the scaled-down
+/// ones. <c>--only=rating|ingest|reserve|replace|table|report|breakdown</c> runs one part.</summary>
 internal static class QuickMode
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
@@ -20,6 +22,7 @@ internal static class QuickMode
         var streamEvents = full ? 10_000_000 : Env("ALLOC_BENCH_STREAM_EVENTS", 1_000_000);
         var ingestEvents = Env("ALLOC_BENCH_INGEST_EVENTS", 200_000);
         var tableEvents = full ? 10_000_000 : Env("ALLOC_BENCH_TABLE_EVENTS", 200_000);
+        var replaceEvents = Env("ALLOC_BENCH_REPLACE_EVENTS", 50_000);
         var total = Stopwatch.StartNew();
         Print("mode", full ? "full" : "quick");
         Print("machine", $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}");
@@ -49,9 +52,14 @@ internal static class QuickMode
                 await SingleAndReserveAsync(path);
                 return 0;
             }
-            if (only == "table")
+            if (only is "table" or "report")
             {
                 await TableAsync(directory, tableEvents, full);
+                return 0;
+            }
+            if (only == "replace")
+            {
+                await ReplaceAsync(directory, replaceEvents);
                 return 0;
             }
             if (only == "breakdown")
@@ -63,7 +71,10 @@ internal static class QuickMode
             Print("ingest_events_per_s", ingest);
             Print("raw_sqlite_rows_per_s", raw);
             Print("ingest_vs_raw", ingest / raw, "F3");
+            Print("bytes_per_event_on_disk", BytesPerEvent(ingestPath, ingestEvents), "F1");
+            Print("raw_sqlite_bytes_per_row_on_disk", BytesPerEvent(Path.Combine(directory, "raw.db"), ingestEvents), "F1");
             await SingleAndReserveAsync(ingestPath);
+            await ReplaceAsync(directory, replaceEvents);
             await StreamAsync(directory, streamEvents, full);
             await TableAsync(directory, tableEvents, full);
         }
@@ -354,9 +365,14 @@ internal static class QuickMode
         var events = Workload.Events(4000, seed: 99, allocations.Length);
         var start = Workload.MonthStart(3);
         Print("record_single_per_s", await CallsPerSecondAsync(2000, i => store.RecordUsageAsync(Workload.Admin, Workload.ToRecord(events[i], allocations))));
-        Print("reserve_per_s", await CallsPerSecondAsync(2000, i => store.ReserveAsync(
+        var reserveSingle = await CallsPerSecondAsync(2000, i => store.ReserveAsync(
             Workload.Admin,
-            new UsageRecord(allocations[i % allocations.Length], Workload.Sku(i % 6), Quantity.FromMicros(4_000_000), start, start + Duration.FromHours(1), UsageStatus.Estimated))));
+            new UsageRecord(allocations[i % allocations.Length], Workload.Sku(i % 6), Quantity.FromMicros(4_000_000), start, start + Duration.FromHours(1), UsageStatus.Estimated)));
+        Print("reserve_per_s", reserveSingle);
+        // 8 callers at once on distinct children of one parent, measured right after the single caller.
+        var reserveConcurrent = ConcurrentReservesPerSecond(store, await ChildrenOfOneParentAsync(store, 8), start);
+        Print("reserve_concurrent_per_s", reserveConcurrent);
+        Print("reserve_concurrent_vs_single", reserveConcurrent / reserveSingle, "F2");
         // The floor under any single-call write: a transaction through the same engine that rewrites one row with
         // its own value (BEGIN IMMEDIATE, one UPDATE, COMMIT with the same durability: one WAL append and fsync).
         var first = (await store.ListAllocationsAsync(Workload.Admin, new OrganizationId(1)))[0];
@@ -428,6 +444,119 @@ internal static class QuickMode
         return Median(rates);
     }
 
+    /// <summary>The first <paramref name="count"/> children of the first parent that has that many.</summary>
+    private static async Task<AllocationId[]> ChildrenOfOneParentAsync(AllocationStore store, int count)
+    {
+        var all = await store.ListAllocationsAsync(Workload.Admin, new OrganizationId(1));
+        return all
+            .Where(a => a.ParentId is not null)
+            .GroupBy(a => a.ParentId!.Value)
+            .First(g => g.Count() >= count)
+            .Take(count)
+            .Select(a => a.Id)
+            .ToArray();
+    }
+
+    /// <summary>Holds per second with one caller per allocation, all callers at once (each on its own thread, started
+    /// together), on distinct children of one parent: every hold also moves the shared parent's figures. The median
+    /// over rounds of 50 calls per caller, after one warm-up round, at most 7 rounds or 10 seconds.</summary>
+    private static double ConcurrentReservesPerSecond(AllocationStore store, AllocationId[] children, Instant start)
+    {
+        const int callsPerCaller = 50;
+        var rates = new List<double>();
+        var budget = Stopwatch.StartNew();
+        for (var round = 0; round < 8 && (round < 2 || budget.Elapsed < TimeSpan.FromSeconds(10)); round++)
+        {
+            using var ready = new Barrier(children.Length + 1);
+            var threads = children.Select((child, caller) => new Thread(() =>
+            {
+                ready.SignalAndWait();
+                for (var i = 0; i < callsPerCaller; i++)
+                {
+                    var at = start + Duration.FromMinutes((round * callsPerCaller) + i);
+                    var result = store.ReserveAsync(
+                        Workload.Admin,
+                        new UsageRecord(child, Workload.Sku(caller % 6), Quantity.FromMicros(1_000_000), at, at + Duration.FromHours(1), UsageStatus.Estimated))
+                        .GetAwaiter().GetResult();
+                    if (!result.Reserved)
+                    {
+                        throw new InvalidOperationException($"a hold on {child} did not fit");
+                    }
+                }
+            })).ToList();
+            threads.ForEach(t => t.Start());
+            ready.SignalAndWait();
+            var sw = Stopwatch.StartNew();
+            threads.ForEach(t => t.Join());
+            sw.Stop();
+            if (round > 0)
+            {
+                rates.Add(children.Length * callsPerCaller / sw.Elapsed.TotalSeconds);
+            }
+        }
+        return Median(rates);
+    }
+
+    /// <summary>File size after a truncating checkpoint (the write-ahead log folded in), per event.</summary>
+    private static double BytesPerEvent(string path, int events)
+    {
+        SqliteConnection.ClearAllPools();
+        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString()))
+        {
+            connection.Open();
+            using var checkpoint = connection.CreateCommand();
+            checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+            checkpoint.ExecuteNonQuery();
+        }
+        return new FileInfo(path).Length / (double)events;
+    }
+
+    /// <summary>Re-recording running jobs, as a Slurm re-import does: batches of 10,000 new keyed Estimated events, each
+    /// followed by the same keys again with a new end (half an hour earlier), which replaces them (re-rated, figures
+    /// moved). New and replace batches alternate, so both see the same load; medians of per-batch rates.</summary>
+    private static async Task ReplaceAsync(string directory, int count)
+    {
+        var path = Path.Combine(directory, "replace.db");
+        using var store = await NewStoreAsync(path);
+        var (_, allocations) = await Workload.SetUpAsync(store);
+        var events = Workload.Events(count, seed: 21, allocations.Length);
+        var halfHour = Duration.FromMinutes(30);
+        var newRates = new List<double>();
+        var replaceRates = new List<double>();
+        for (var offset = 0; offset < count; offset += Workload.BatchSize)
+        {
+            var end = Math.Min(count, offset + Workload.BatchSize);
+            var fresh = new List<UsageRecord>(end - offset);
+            for (var i = offset; i < end; i++)
+            {
+                fresh.Add(Workload.ToRecord(events[i], allocations) with { Status = UsageStatus.Estimated });
+            }
+            var again = fresh.Select(r => r with { End = r.End - halfHour }).ToList();
+            var sw = Stopwatch.StartNew();
+            var recorded = await store.RecordBatchAsync(Workload.Admin, fresh);
+            sw.Stop();
+            if (recorded.Recorded != fresh.Count)
+            {
+                throw new InvalidOperationException($"expected {fresh.Count} new events, got {recorded.Recorded}");
+            }
+            newRates.Add(fresh.Count / sw.Elapsed.TotalSeconds);
+            sw.Restart();
+            var replaced = await store.RecordBatchAsync(Workload.Admin, again);
+            sw.Stop();
+            if (replaced.Replaced != again.Count)
+            {
+                throw new InvalidOperationException($"expected {again.Count} replaced events, got {replaced.Replaced}");
+            }
+            replaceRates.Add(again.Count / sw.Elapsed.TotalSeconds);
+        }
+        var newRate = Median(newRates);
+        var replaceRate = Median(replaceRates);
+        Print("replace_batches", replaceRates.Count);
+        Print("new_estimated_events_per_s", newRate);
+        Print("replace_events_per_s", replaceRate);
+        Print("replace_vs_new", replaceRate / newRate, "F3");
+    }
+
     /// <summary>The streamed ingest: records generated lazily, committed in chunks of 10,000, working set sampled at
     /// every progress report and every 100 ms.</summary>
     private static async Task StreamAsync(string directory, int count, bool full)
@@ -451,12 +580,12 @@ internal static class QuickMode
         Print("stream_start_working_set_mb", baseline / 1048576.0, "F1");
     }
 
-    private static IEnumerable<UsageRecord> Generate(int count, AllocationId[] allocations)
+    private static IEnumerable<UsageRecord> Generate(int count, AllocationId[] allocations, int months = Workload.Months)
     {
         const int block = 10_000;
         for (var offset = 0; offset < count; offset += block)
         {
-            var events = Workload.Events(Math.Min(block, count - offset), seed: 1000 + (offset / block), allocations.Length);
+            var events = Workload.Events(Math.Min(block, count - offset), seed: 1000 + (offset / block), allocations.Length, months);
             foreach (var e in events)
             {
                 yield return Workload.ToRecord(e, allocations);
@@ -483,17 +612,20 @@ internal static class QuickMode
         public void Report(IngestSummary value) => report(value);
     }
 
-    /// <summary>The allocation table of 10,000 allocations (1,000 parents × 9 children) over the given number of events,
-    /// read through ListAllocationsAsync: the median of 21 reads after 3 warm-ups.</summary>
+    /// <summary>The allocation table of 10,000 allocations (1,000 parents × 9 children) over the given number of events
+    /// spread over three years, read through ListAllocationsAsync: the median of 21 reads after 3 warm-ups. Then the
+    /// month's usage report over the same file (see <see cref="ReportAsync"/>).</summary>
     private static async Task TableAsync(string directory, int eventCount, bool full)
     {
         var path = Path.Combine(directory, "table.db");
         AllocationId[] allocations;
+        var fill = Stopwatch.StartNew();
         using (var setup = await NewStoreAsync(path, durable: false))
         {
-            (_, allocations) = await Workload.SetUpAsync(setup, parents: 1000);
-            await setup.RecordStreamAsync(Workload.Admin, Generate(eventCount, allocations));
+            (_, allocations) = await Workload.SetUpAsync(setup, parents: 1000, months: ReportMonths);
+            await setup.RecordStreamAsync(Workload.Admin, Generate(eventCount, allocations, ReportMonths));
         }
+        Print("table_fill_s", fill.Elapsed.TotalSeconds, "F1");
         using var store = await NewStoreAsync(path);
         var org = new OrganizationId(1);
         for (var i = 0; i < 3; i++)
@@ -531,5 +663,50 @@ internal static class QuickMode
         Print("table_events", eventCount);
         Print("table_scaled_down", full || eventCount >= 10_000_000 ? "false" : "true (10,000,000 events with quick --full; the read does not scan events)");
         Print("table_ms_10k_allocations", Median(times), "F2");
+        await ReportAsync(store, eventCount, full);
+    }
+
+    /// <summary>Three years of events: the month report is over the last month, the middle one, and all time.</summary>
+    private const int ReportMonths = 36;
+
+    /// <summary>A month's usage report by allocation × day (all 10,000 allocations, UTC days), over the table's events:
+    /// the median of 5 reports after one warm-up, for the last month of the three years (the usual "last month" report)
+    /// and for the middle month (half the history ends after it). The report of every event by allocation (no buckets),
+    /// once, is the baseline that grows with the history.</summary>
+    private static async Task ReportAsync(AllocationStore store, int eventCount, bool full)
+    {
+        var org = new OrganizationId(1);
+        async Task<(double Ms, int Rows, int Events)> Once(Instant? from, Instant? to)
+        {
+            var sw = Stopwatch.StartNew();
+            var report = await store.GetUsageReportAsync(Workload.Admin, new UsageReportRequest(org, from, to) { GroupBy = ReportGroups.Allocation, Bucket = CalendarBucket.Day });
+            sw.Stop();
+            return (sw.Elapsed.TotalMilliseconds, report.Rows.Count, report.Rows.Sum(r => r.Events));
+        }
+        async Task<(double Ms, int Rows, int Events)> MedianOf(int month)
+        {
+            var (from, to) = (Workload.MonthStart(month), Workload.MonthStart(month + 1));
+            var last = await Once(from, to);
+            var times = new List<double>();
+            for (var i = 0; i < 5; i++)
+            {
+                last = await Once(from, to);
+                times.Add(last.Ms);
+            }
+            return (Median(times), last.Rows, last.Events);
+        }
+        var month = await MedianOf(ReportMonths - 1);
+        Print("report_events_total", eventCount);
+        Print("report_scaled_down", full || eventCount >= 10_000_000 ? "false" : "true (10,000,000 events with quick --full)");
+        Print("report_month_rows", month.Rows);
+        Print("report_month_event_lines", month.Events);
+        Print("report_month_ms", month.Ms, "F1");
+        var middle = await MedianOf(ReportMonths / 2);
+        Print("report_middle_month_ms", middle.Ms, "F1");
+        var allSw = Stopwatch.StartNew();
+        await store.GetUsageReportAsync(Workload.Admin, new UsageReportRequest(org) { GroupBy = ReportGroups.Allocation });
+        var allTime = (Ms: allSw.Elapsed.TotalMilliseconds, 0, 0);
+        Print("report_all_time_ms", allTime.Ms, "F1");
+        Print("report_month_vs_all_time", month.Ms / allTime.Ms, "F3");
     }
 }

@@ -7,8 +7,9 @@ using NodaTime;
 namespace Allocations.Benchmarks;
 
 /// <summary>The store's hot paths on real SQLite files with default durability, over the benchmark workload: keyed
-/// batch ingest of 10,000 events, one record per call, one reservation per call, the allocation table, and the
-/// raw-SQLite baseline inserting the same event rows with one prepared statement. Files grow across iterations, as
+/// batch ingest of 10,000 events, one record per call, one reservation per call (and 8 callers at once), re-recording
+/// 10,000 Estimated events with a new end, the allocation table, a month's report, and the raw-SQLite baseline
+/// inserting the same event rows with one prepared statement. Files grow across iterations, as
 /// a real store does; each batch uses fresh keys.</summary>
 [MemoryDiagnoser]
 [SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 2, iterationCount: 10)]
@@ -21,6 +22,8 @@ public class StoreBenchmarks
     private long[] rawAllocationIds = null!;
     private int batchSeed = 100;
     private int single;
+    private List<UsageRecord> running = null!;
+    private AllocationId[] siblings = null!;
 
     /// <summary>Creates two stores with the workload's catalogue and 1,000 allocations.</summary>
     [GlobalSetup]
@@ -30,6 +33,9 @@ public class StoreBenchmarks
         store = await AllocationStore.OpenAsync(Path.Combine(directory, "bench.db"));
         (_, allocations) = await Workload.SetUpAsync(store);
         await store.RecordBatchAsync(Workload.Admin, Batch(99));
+        running = Batch(98).Select(r => r with { Status = UsageStatus.Estimated }).ToList();
+        await store.RecordBatchAsync(Workload.Admin, running);
+        siblings = allocations.Skip(Workload.Parents).Take(8).ToArray();
 
         var rawPath = Path.Combine(directory, "raw.db");
         using (var rawStore = await AllocationStore.OpenAsync(rawPath))
@@ -114,6 +120,48 @@ public class StoreBenchmarks
             new UsageRecord(allocations[i % allocations.Length], Workload.Sku(i % 6), Quantity.FromMicros(1_000_000), start, start + Duration.FromHours(1), UsageStatus.Estimated));
         return result.Reserved;
     }
+
+    /// <summary>One one-hour hold per call from each of 8 callers at once, on 8 children of one parent.</summary>
+    [Benchmark(OperationsPerInvoke = 8 * 25)]
+    public async Task<int> ReserveConcurrent8()
+    {
+        var round = single++;
+        var start = Workload.MonthStart(6);
+        var callers = siblings.Select((child, caller) => Task.Run(async () =>
+        {
+            var reserved = 0;
+            for (var i = 0; i < 25; i++)
+            {
+                var at = start + Duration.FromMinutes((round * 25) + i);
+                var result = await store.ReserveAsync(
+                    Workload.Admin,
+                    new UsageRecord(child, Workload.Sku(caller % 6), Quantity.FromMicros(1_000_000), at, at + Duration.FromHours(1), UsageStatus.Estimated));
+                reserved += result.Reserved ? 1 : 0;
+            }
+            return reserved;
+        }));
+        return (await Task.WhenAll(callers)).Sum();
+    }
+
+    /// <summary>10,000 running jobs re-recorded under their keys with an end one minute earlier than the last time
+    /// (a Slurm re-import): every one replaces its Estimated event.</summary>
+    [Benchmark(OperationsPerInvoke = Workload.BatchSize)]
+    public async Task<int> ReplaceBatch()
+    {
+        running = running.Select(r => r with { End = r.End - Duration.FromMinutes(1) }).ToList();
+        return (await store.RecordBatchAsync(Workload.Admin, running)).Replaced;
+    }
+
+    /// <summary>The last month's usage report by allocation × day over every allocation.</summary>
+    [Benchmark]
+    public async Task<int> MonthReport() =>
+        (await store.GetUsageReportAsync(
+            Workload.Admin,
+            new Reporting.UsageReportRequest(new OrganizationId(1), Workload.MonthStart(Workload.Months - 1), Workload.Last)
+            {
+                GroupBy = Reporting.ReportGroups.Allocation,
+                Bucket = Reporting.CalendarBucket.Day,
+            })).Rows.Count;
 
     /// <summary>The allocation table of the 1,000 allocations.</summary>
     [Benchmark]

@@ -33,8 +33,9 @@ internal static class Workload
     internal static Rate MonthlyRate(int sku, int month) =>
         Rate.FromNanos(1_000_000_000L + (sku * 137_000_000L) + (month * 12_345_679L % 900_000_000L));
 
-    internal static IReadOnlyList<RateRule> Rules(int sku) =>
-        Enumerable.Range(0, Months).Select(m => new RateRule(sku * 100 + m + 1, MonthStart(m), MonthStart(m + 1), MonthlyRate(sku, m))).ToList();
+    /// <summary>The monthly rules of one SKU over the first <paramref name="months"/> months.</summary>
+    internal static IReadOnlyList<RateRule> Rules(int sku, int months = Months) =>
+        Enumerable.Range(0, months).Select(m => new RateRule(sku * 100 + m + 1, MonthStart(m), MonthStart(m + 1), MonthlyRate(sku, m))).ToList();
 
     internal static RateSchedule Schedule(int sku) => RateSchedule.Build(Sku(sku).Value, Rules(sku));
 
@@ -46,12 +47,12 @@ internal static class Workload
     internal readonly record struct RawEvent(int Allocation, int Sku, long QuantityMicros, long StartNs, long EndNs, string Key, string User);
 
     /// <summary>Deterministic events: quantity 1–128 (cores, GPUs, licences), duration 1 h – 3 days, start anywhere in
-    /// the 24 months; keys unique per <paramref name="seed"/> and index.</summary>
-    internal static RawEvent[] Events(int count, int seed, int allocationCount = Parents * (ChildrenPerParent + 1))
+    /// the 24 months (or the first <paramref name="months"/>); keys unique per <paramref name="seed"/> and index.</summary>
+    internal static RawEvent[] Events(int count, int seed, int allocationCount = Parents * (ChildrenPerParent + 1), int months = Months)
     {
         var random = new Random(seed);
         var firstNs = InstantCodec.ToNsUnchecked(First);
-        var lastNs = InstantCodec.ToNsUnchecked(Last);
+        var lastNs = InstantCodec.ToNsUnchecked(MonthStart(months));
         const long hour = 3_600_000_000_000L;
         var events = new RawEvent[count];
         for (var i = 0; i < count; i++)
@@ -68,15 +69,15 @@ internal static class Workload
     }
 
     /// <summary>Creates the catalogue and the allocations in <paramref name="store"/>; returns the organization and the
-    /// allocation ids, parents first.</summary>
-    internal static async Task<(OrganizationId Org, AllocationId[] Allocations)> SetUpAsync(AllocationStore store, int parents = Parents)
+    /// allocation ids, parents first. The rate rules cover the first <paramref name="months"/> months.</summary>
+    internal static async Task<(OrganizationId Org, AllocationId[] Allocations)> SetUpAsync(AllocationStore store, int parents = Parents, int months = Months)
     {
         var org = await store.CreateOrganizationAsync(Principal.System, "Bench", Admin.Id);
         await store.CreateUnitAsync(Admin, org.Id, Unit, 2);
         for (var s = 0; s < SkuCount; s++)
         {
             await store.CreateSkuAsync(Admin, org.Id, Sku(s), Unit, Basis(s));
-            foreach (var rule in Rules(s))
+            foreach (var rule in Rules(s, months))
             {
                 await store.AddRateRuleAsync(Admin, org.Id, Sku(s), rule.EffectiveFrom, rule.EffectiveTo, rule.Rate);
             }

@@ -186,10 +186,10 @@ public sealed partial class AllocationStore
                 AccessResolver.RequireOrganization(session, actor, request.Organization, Operation.ReadUsageReport);
                 var filter = ResolveFilter(session, request.Organization.Value, checkedQuery) with { FromNs = fromNs, ToNs = toNs };
                 var builder = new ReportBuilder(request, fromNs, toNs);
-                var queries = Queries(session);
-                foreach (var row in ReportAllocations(session, actor, request))
+                var chosen = ReportAllocations(session, actor, request);
+                if (chosen.Count > 0)
                 {
-                    builder.Add(row, queries.StreamReportSegments(row.Id, filter), session.CancellationToken);
+                    builder.Add(chosen.ToDictionary(r => r.Id), Queries(session).StreamReportSegments(chosen.Select(r => r.Id).ToList(), filter), session.CancellationToken);
                 }
                 return builder.Build();
             },

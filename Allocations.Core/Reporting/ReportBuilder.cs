@@ -29,10 +29,11 @@ internal sealed class ReportBuilder
         noAttributes = new string?[request.AttributeKeys.Count];
     }
 
-    /// <summary>Adds the segments of one allocation's events, grouped by event in segment order.</summary>
-    internal void Add(AllocationRow allocation, IEnumerable<ReportSegmentRow> segments, CancellationToken cancellationToken)
+    /// <summary>Adds the segments of the given allocations' events, each event's segments together in segment order.</summary>
+    internal void Add(IReadOnlyDictionary<long, AllocationRow> allocations, IEnumerable<ReportSegmentRow> segments, CancellationToken cancellationToken)
     {
         long currentEvent = -1;
+        AllocationRow allocation = null!;
         string?[] attributes = noAttributes;
         var count = 0;
         foreach (var segment in segments)
@@ -44,6 +45,7 @@ internal sealed class ReportBuilder
             if (segment.EventId != currentEvent)
             {
                 currentEvent = segment.EventId;
+                allocation = allocations[segment.AllocationId];
                 attributes = AttributeValues(segment.Attributes);
                 if (segment.Usd is { } usd)
                 {

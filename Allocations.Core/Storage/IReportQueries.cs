@@ -10,9 +10,9 @@ internal interface IReportQueries
     /// <summary>The segments of the given events, in event and segment order.</summary>
     IReadOnlyList<SegmentRow> ListSegmentsOf(IReadOnlyList<long> eventIds);
 
-    /// <summary>Streams the rated segments of an allocation's events that meet the filter, grouped by event (event id,
-    /// then segment order). The sequence must be consumed inside the transaction.</summary>
-    IEnumerable<ReportSegmentRow> StreamReportSegments(long allocationId, EventFilter filter);
+    /// <summary>Streams the rated segments of the allocations' events that meet the filter, each event's segments
+    /// together and in segment order. The sequence must be consumed inside the transaction.</summary>
+    IEnumerable<ReportSegmentRow> StreamReportSegments(IReadOnlyList<long> allocationIds, EventFilter filter);
 }
 
 /// <summary>Which events a query keeps: those overlapping [FromNs, ToNs) (a zero-length event when its instant lies
@@ -28,6 +28,8 @@ internal sealed record EventFilter(
 internal sealed class ReportSegmentRow
 {
     public long EventId { get; set; }
+
+    public long AllocationId { get; set; }
 
     public long SkuId { get; set; }
 

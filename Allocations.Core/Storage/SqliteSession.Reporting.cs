@@ -44,17 +44,38 @@ internal sealed partial class SqliteSession : IReportQueries
             new { ids = "[" + string.Join(',', eventIds.Select(id => id.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]" });
     }
 
-    public IEnumerable<ReportSegmentRow> StreamReportSegments(long allocationId, EventFilter filter)
+    public IEnumerable<ReportSegmentRow> StreamReportSegments(IReadOnlyList<long> allocationIds, EventFilter filter)
+    {
+        var (sql, parameters) = ReportSegmentsCommand(allocationIds, filter);
+        return Stream<ReportSegmentRow>(sql, parameters);
+    }
+
+    /// <summary>The query behind <see cref="StreamReportSegments"/>: the allocations' events read through the
+    /// (allocation_id, end_ns, start_ns) index, so a period's report reads the events that end at or after the period's
+    /// start (checking "start before the period's end" in the index) rather than the whole history before its end.
+    /// One statement for all the allocations (one index seek each), in index order, which keeps each event's segments
+    /// together without a sort.</summary>
+    /// <remarks>The index is named because the planner, without statistics, cannot tell which of the two range
+    /// conditions is the narrower; for the recent periods reports are mostly asked for, it is this one.</remarks>
+    internal static (string Sql, DynamicParameters Parameters) ReportSegmentsCommand(IReadOnlyList<long> allocationIds, EventFilter filter)
     {
         var parameters = new DynamicParameters();
         var sql = new StringBuilder(
-            "SELECT e.id AS EventId, e.sku_id AS SkuId, s.code AS SkuCode, e.status AS Status, e.start_ns AS EventStartNs, " +
+            "SELECT e.id AS EventId, e.allocation_id AS AllocationId, e.sku_id AS SkuId, s.code AS SkuCode, e.status AS Status, e.start_ns AS EventStartNs, " +
             "e.end_ns AS EventEndNs, e.usd AS Usd, e.attributes AS Attributes, g.start_ns AS StartNs, g.end_ns AS EndNs, g.amount AS Amount " +
-            "FROM usage_events e JOIN skus s ON s.id = e.sku_id JOIN event_segments g ON g.event_id = e.id WHERE e.allocation_id = @allocationId");
-        parameters.Add("allocationId", allocationId);
+            "FROM usage_events e INDEXED BY ix_usage_events_allocation_end JOIN skus s ON s.id = e.sku_id " +
+            "JOIN event_segments g ON g.event_id = e.id WHERE e.allocation_id IN (SELECT value FROM json_each(@allocationIds))");
+        parameters.Add("allocationIds", "[" + string.Join(',', allocationIds.Select(id => id.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]");
+        if (filter.FromNs is { } from)
+        {
+            // Implied by the overlap test AppendFilter writes (the schema keeps end_ns >= start_ns), but stated as a
+            // range on the index's second column so that the seek starts at the period.
+            sql.Append(" AND e.end_ns >= @periodFromNs");
+            parameters.Add("periodFromNs", from);
+        }
         AppendFilter(sql, parameters, filter);
-        sql.Append(" ORDER BY e.id, g.seq");
-        return Stream<ReportSegmentRow>(sql.ToString(), parameters);
+        sql.Append(" ORDER BY e.allocation_id, e.end_ns, e.start_ns, e.id, g.seq");
+        return (sql.ToString(), parameters);
     }
 
     private static void AppendFilter(StringBuilder sql, DynamicParameters parameters, EventFilter filter)
