@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Allocations.Domain;
 using Allocations.Tests.Support;
@@ -76,6 +77,9 @@ public sealed class CrashSafetyTests : IDisposable
     {
         var random = new Random(7);
         var kills = ModelBasedTests.SequenceCount(20);
+        // The kill moments spread over how long a first open takes here and now (measured on one uninterrupted open),
+        // so that on a fast or a loaded machine alike some kills land before the file exists and some after.
+        var window = FirstOpenMilliseconds(Path.Combine(directory, "first-open-calibration.db"));
         var leftBehind = 0;
         var killedBeforeCreated = 0;
         for (var kill = 0; kill < kills; kill++)
@@ -86,7 +90,7 @@ public sealed class CrashSafetyTests : IDisposable
                 // Time the kill from the moment the worker starts to open the store: process start-up alone can take
                 // longer than any fixed delay on a loaded machine, which left no file behind in every round.
                 Assert.True(worker.WaitForLine("opening", TimeSpan.FromSeconds(60)), "the worker never started to open the store: " + worker.Errors);
-                await Task.Delay(random.Next(0, 60));
+                await Task.Delay(random.Next(0, window));
                 worker.KillHard();
                 if (!worker.Lines.Contains("created"))
                 {
@@ -117,6 +121,17 @@ public sealed class CrashSafetyTests : IDisposable
         }
         Assert.True(leftBehind > 0, "no kill left a file behind; the moments are all too early");
         Assert.True(killedBeforeCreated > 0, "every worker finished before its kill; the moments are all too late");
+    }
+
+    /// <summary>Runs one first open to completion and returns 1.5 times how long it took from the worker's "opening"
+    /// line to its "created" line, in milliseconds (at least 10).</summary>
+    private static int FirstOpenMilliseconds(string path)
+    {
+        using var worker = StressWorker.Start(path, default, "create");
+        Assert.True(worker.WaitForLine("opening", TimeSpan.FromSeconds(60)), "the worker never started to open the store: " + worker.Errors);
+        var clock = Stopwatch.StartNew();
+        Assert.True(worker.WaitForLine("created", TimeSpan.FromSeconds(60)), "the calibration worker never created its store: " + worker.Errors);
+        return Math.Max(10, (int)(clock.ElapsedMilliseconds * 3 / 2));
     }
 
     private static long UserVersion(string path)
