@@ -77,4 +77,13 @@ public class FixedPointTests
         Assert.Equal("alice", Principal.User(" alice ").Id);
         Assert.NotEqual(Principal.User("system"), Principal.System);
     }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(7)]
+    public void AmountToString_WithDecimalsOutOfRange_IsRefusedNamingThem(int decimals)
+    {
+        var ex = Assert.Throws<InvalidInputException>(() => Amount.FromDecimal(1.5m).ToString(decimals));
+        Assert.Equal("decimals", ex.Field);
+    }
 }

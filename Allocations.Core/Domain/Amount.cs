@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Allocations.Exceptions;
+using Allocations.Utility;
 
 namespace Allocations.Domain;
 
@@ -39,7 +40,12 @@ public readonly struct Amount : IEquatable<Amount>, IComparable<Amount>, ISpanFo
     /// <summary>Formats the amount rounded (half to even) to a number of decimal places, for display.</summary>
     /// <param name="decimals">Decimal places, 0 to 6.</param>
     /// <returns>The formatted amount, invariant culture.</returns>
-    public string ToString(int decimals) => FixedPoint.FormatMicro(micros, Math.Clamp(decimals, 0, 6));
+    /// <exception cref="InvalidInputException"><paramref name="decimals"/> is outside 0 to 6.</exception>
+    public string ToString(int decimals)
+    {
+        Preconditions.CheckArgument(decimals is >= 0 and <= 6, "decimals", decimals.ToString(System.Globalization.CultureInfo.InvariantCulture), "must be from 0 to 6");
+        return FixedPoint.FormatMicro(micros, decimals);
+    }
 
     /// <summary>Formats the value exactly, invariant culture, without trailing zeros (<c>1234.5</c>); <see cref="Parse(string)"/>
     /// reads it back.</summary>
