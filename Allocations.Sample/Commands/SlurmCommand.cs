@@ -146,14 +146,14 @@ internal static class SlurmCommand
                 }
                 using (reader)
                 {
-                    report = await s.Store.SyncSlurmAsync(s.Actor, org, mapping, reader, options, ct);
+                    report = await s.Store.SyncSlurmAsync(s.Actor, org, mapping, new ProgressReader(reader), options, ct);
                 }
             }
             else
             {
                 // The library's runner kills sacct (and its children) at the timeout or on cancellation.
                 var program = p.GetValue(bin) ?? "sacct";
-                report = await s.Store.SyncSlurmFromSacctAsync(s.Actor, org, mapping, (window, token) => SlurmCommands.RunSacctAsync(program, mapping, window, limit, token), options, ct);
+                report = await s.Store.SyncSlurmFromSacctAsync(s.Actor, org, mapping, async (window, token) => new ProgressReader(await SlurmCommands.RunSacctAsync(program, mapping, window, limit, token)), options, ct);
             }
             return Print(mapping, report);
         });
@@ -208,5 +208,53 @@ internal static class SlurmCommand
             return ExitCodes.Failed;
         }
         return ExitCodes.Done;
+    }
+
+    /// <summary>Passes sacct output through to the importer, showing a running line count on stderr while it is read,
+    /// only when stderr is a terminal (never in cron logs or pipes).</summary>
+    private sealed class ProgressReader(TextReader inner) : TextReader
+    {
+        private readonly bool terminal = !Console.IsErrorRedirected;
+        private long lines;
+        private bool shown;
+
+        public override string? ReadLine()
+        {
+            var line = inner.ReadLine();
+            if (line is null)
+            {
+                Clear();
+                return null;
+            }
+            if (terminal && ++lines % 10_000 == 0)
+            {
+                Console.Error.Write($"\rread {lines:N0} lines of sacct output…");
+                shown = true;
+            }
+            return line;
+        }
+
+        public override int Peek() => inner.Peek();
+
+        public override int Read() => inner.Read();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                Clear();
+                inner.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+
+        private void Clear()
+        {
+            if (shown)
+            {
+                Console.Error.Write("\r" + new string(' ', 48) + "\r");
+                shown = false;
+            }
+        }
     }
 }
