@@ -6,6 +6,7 @@ using Allocations.Tests.Support;
 using Microsoft.Data.Sqlite;
 using NodaTime;
 using Xunit;
+using static Allocations.Tests.Support.RawSqlite;
 
 namespace Allocations.Tests.Access;
 
@@ -23,16 +24,6 @@ public class JournalTests
 
     private static async Task<List<JournalEntry>> AllEntriesAsync(TestStore t) =>
         (await t.Store.GetOrganizationJournalAsync(Admin, t.Organization, 0, 10_000)).ToList();
-
-    private static void Execute(string path, string sql)
-    {
-        var builder = new SqliteConnectionStringBuilder { DataSource = path, Pooling = false };
-        using var connection = new SqliteConnection(builder.ToString());
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
 
     [Fact]
     public async Task EveryKindOfChange_AppendsOneEntry_WithActorClockTimeAndTarget()

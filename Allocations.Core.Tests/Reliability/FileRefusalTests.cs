@@ -5,6 +5,7 @@ using Allocations.Tests.Support;
 using Microsoft.Data.Sqlite;
 using NodaTime;
 using Xunit;
+using static Allocations.Tests.Support.RawSqlite;
 
 namespace Allocations.Tests.Reliability;
 
@@ -412,21 +413,4 @@ public sealed class FileRefusalTests : IDisposable
         return bytes;
     }
 
-    private static void Execute(string path, string sql)
-    {
-        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private static long Scalar(string path, string sql)
-    {
-        using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return (long)command.ExecuteScalar()!;
-    }
 }

@@ -6,6 +6,7 @@ using Allocations.Tests.Support;
 using Microsoft.Data.Sqlite;
 using NodaTime;
 using Xunit;
+using static Allocations.Tests.Support.RawSqlite;
 
 namespace Allocations.Tests.Storage;
 
@@ -162,20 +163,4 @@ public sealed class WriteLockTests : IDisposable
         return connection;
     }
 
-    private static void Execute(string path, string sql)
-    {
-        using var connection = Connect(path);
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private static long Scalar(string path, string sql)
-    {
-        using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return (long)command.ExecuteScalar()!;
-    }
 }
