@@ -109,6 +109,41 @@ internal static class Workload
             e.Key,
             new Dictionary<string, string> { ["user"] = e.User });
 
+    /// <summary>The version of the benchmark's cached files: bumped whenever what they hold changes (allocations,
+    /// events, seeds), so a file built for another version is never reused.</summary>
+    internal const int FileVersion = 1;
+
+    /// <summary>A workload file built once and kept under the system temp directory, keyed by
+    /// <see cref="FileVersion"/>, the schema version and <paramref name="name"/>: <paramref name="build"/> fills a
+    /// fresh file, which is checkpointed and then moved into place, so a build cut short is never taken for a whole one.
+    /// Returns the path and whether the file was already there.</summary>
+    internal static async Task<(string Path, bool Cached)> CachedFileAsync(string name, Func<string, Task> build)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "alloc-bench-cache");
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, $"{name}-w{FileVersion}-s{Storage.Migrations.Latest}.db");
+        if (File.Exists(path))
+        {
+            return (path, true);
+        }
+        var building = Path.Combine(directory, $"{name}.building-{Guid.NewGuid():N}.db");
+        await build(building);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={building};Pooling=False"))
+        {
+            connection.Open();
+            using var checkpoint = connection.CreateCommand();
+            checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+            checkpoint.ExecuteNonQuery();
+        }
+        foreach (var suffix in new[] { "-wal", "-shm" })
+        {
+            File.Delete(building + suffix);
+        }
+        File.Move(building, path, overwrite: true);
+        return (path, false);
+    }
+
     internal static string TempDirectory()
     {
         var directory = Path.Combine(Path.GetTempPath(), "alloc-bench", Guid.NewGuid().ToString("N"));

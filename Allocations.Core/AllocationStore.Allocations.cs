@@ -90,23 +90,7 @@ public sealed partial class AllocationStore
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The allocations with their figures; reading them never scans events.</returns>
     public Task<IReadOnlyList<Allocation>> ListAllocationsAsync(Principal actor, OrganizationId organization, CancellationToken cancellationToken = default) =>
-        engine.ReadAsync<IReadOnlyList<Allocation>>(
-            session =>
-            {
-                AccessResolver.CheckActor(actor);
-                var rows = session.ListAllocations(organization.Value);
-                var visible = new List<Allocation>(rows.Count);
-                var levelOn = AccessResolver.Levels(session, actor, organization.Value);
-                foreach (var row in rows)
-                {
-                    if (levelOn(row) >= AccessLevel.Read)
-                    {
-                        visible.Add(ToAllocation(row));
-                    }
-                }
-                return OrderParentsFirst(visible);
-            },
-            cancellationToken);
+        engine.ReadAsync<IReadOnlyList<Allocation>>(session => OrderParentsFirst(VisibleAllocations(session, actor, organization)), cancellationToken);
 
     /// <summary>Changes an allocation's total and keeps the change in its history.</summary>
     /// <param name="actor">Admin of the allocation.</param>

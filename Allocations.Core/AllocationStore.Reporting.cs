@@ -28,8 +28,25 @@ public sealed partial class AllocationStore
     {
         query ??= new AllocationTableQuery();
         Preconditions.CheckArgument(Enum.IsDefined(query.SortBy), "sortBy", query.SortBy.ToString(), "is not a column of the allocation table");
-        var visible = await ListAllocationsAsync(actor, organization, cancellationToken).ConfigureAwait(false);
+        var visible = await engine.ReadAsync(session => VisibleAllocations(session, actor, organization), cancellationToken).ConfigureAwait(false);
         return AllocationTable.Build(visible, query);
+    }
+
+    /// <summary>The allocations of an organization the actor can Read, in id order.</summary>
+    private static List<Allocation> VisibleAllocations(IStorageSession session, Principal actor, OrganizationId organization)
+    {
+        AccessResolver.CheckActor(actor);
+        var rows = session.ListAllocations(organization.Value);
+        var visible = new List<Allocation>(rows.Count);
+        var levelOn = AccessResolver.Levels(session, actor, organization.Value);
+        foreach (var row in rows)
+        {
+            if (levelOn(row) >= AccessLevel.Read)
+            {
+                visible.Add(ToAllocation(row));
+            }
+        }
+        return visible;
     }
 
     /// <summary>Lists one page of an allocation's usage events, filtered, newest or oldest first.</summary>

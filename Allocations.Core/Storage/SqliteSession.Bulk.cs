@@ -26,24 +26,6 @@ internal sealed partial class SqliteSession
 
     private SqliteCommand? setFigures;
 
-    /// <summary>All allocations of an organization, read column by column without Dapper's per-row mapping: the
-    /// allocation table of 10,000 rows is read in a few milliseconds.</summary>
-    private List<AllocationRow> ReadAllocations(long orgId)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = $"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.org_id = $orgId ORDER BY a.id";
-        command.Parameters.AddWithValue("$orgId", orgId);
-        using var reader = command.ExecuteReader();
-        var rows = new List<AllocationRow>();
-        var check = new StoredRows.RowCheck();
-        while (reader.Read())
-        {
-            rows.Add(check.Map(reader, ToAllocationRow));
-        }
-        return rows;
-    }
-
     /// <summary>The event under an external key, through the statement cache when there is one (every keyed single
     /// record asks this).</summary>
     private EventRow? ReadEventByKey(long orgId, string source, string externalKey) =>

@@ -7,6 +7,77 @@ namespace Allocations.Storage;
 /// paths and attribute values) is a bound parameter.</summary>
 internal sealed partial class SqliteSession : IReportQueries
 {
+    /// <summary>The allocation listing's query: one organization's allocations in id order. The rows are walked as one
+    /// range of the table between the organization's first and last id (two seeks of <c>ix_allocations_org</c>), not
+    /// fetched one by one through that index, which costs a table seek per row.</summary>
+    internal const string AllocationListSql =
+        "SELECT a.id, a.name, a.unit_id, u.code, a.parent_id, a.total, a.own_used, a.own_estimated, a.used, a.estimated, a.created_ns " +
+        "FROM allocations a JOIN units u ON u.id = a.unit_id " +
+        "WHERE a.id BETWEEN (SELECT MIN(id) FROM allocations WHERE org_id = $orgId) AND (SELECT MAX(id) FROM allocations WHERE org_id = $orgId) " +
+        "AND +a.org_id = $orgId ORDER BY a.id";
+
+    private static readonly int[] AllocationListTypes =
+    [
+        SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_TEXT, SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_TEXT,
+        SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER,
+        SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER,
+    ];
+
+    /// <summary>All allocations of an organization, for listings and the allocation table: every value read by ordinal
+    /// straight from the statement and checked to hold its column's declared type (see
+    /// <see cref="StoredRows.ValueReader"/>). A unit's code is read (and checked) once per unit: its rows repeat the
+    /// same units row. The organization is the one the query selects by.</summary>
+    private List<AllocationRow> ReadAllocationList(long orgId)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = AllocationListSql;
+        command.Parameters.AddWithValue("$orgId", orgId);
+        CancellationToken.ThrowIfCancellationRequested();
+        using var reader = command.ExecuteReader();
+        var rows = new List<AllocationRow>();
+        StoredRows.ValueReader? values = null;
+        long lastUnit = 0;
+        string lastCode = "";
+        Dictionary<long, string>? units = null;
+        while (reader.Read())
+        {
+            values ??= new StoredRows.ValueReader(reader, AllocationListTypes);
+            var unitId = values.Int64(2);
+            string code;
+            if (rows.Count > 0 && unitId == lastUnit)
+            {
+                code = lastCode;
+            }
+            else
+            {
+                units ??= [];
+                if (!units.TryGetValue(unitId, out code!))
+                {
+                    code = values.Text(3);
+                    units[unitId] = code;
+                }
+                (lastUnit, lastCode) = (unitId, code);
+            }
+            rows.Add(new AllocationRow
+            {
+                Id = values.Int64(0),
+                OrgId = orgId,
+                Name = values.Text(1),
+                UnitId = unitId,
+                UnitCode = code,
+                ParentId = values.NullableInt64(4),
+                Total = values.Int64(5),
+                OwnUsed = values.Int64(6),
+                OwnEstimated = values.Int64(7),
+                Used = values.Int64(8),
+                Estimated = values.Int64(9),
+                CreatedNs = values.Int64(10),
+            });
+        }
+        return rows;
+    }
+
     public IReadOnlyList<EventRow> ListEventPage(long allocationId, EventFilter filter, bool newestFirst, (long StartNs, long Id)? after, int limit)
     {
         var parameters = new DynamicParameters();

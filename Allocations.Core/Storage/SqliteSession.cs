@@ -133,7 +133,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     public bool AllocationNameExists(long orgId, string nameKey) =>
         One<long?>("SELECT 1 FROM allocations WHERE org_id = @orgId AND name_key = @nameKey", new { orgId, nameKey }) is not null;
 
-    public IReadOnlyList<AllocationRow> ListAllocations(long orgId) => ReadAllocations(orgId);
+    public IReadOnlyList<AllocationRow> ListAllocations(long orgId) => ReadAllocationList(orgId);
 
     public IReadOnlyList<AllocationRow> ListChildren(long parentId) =>
         Many<AllocationRow>($"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.parent_id = @parentId ORDER BY a.id", new { parentId });
