@@ -201,7 +201,7 @@ public sealed partial class AllocationStore
             {
                 // An outsider gets the answer a missing organization gives, before anything (a SKU filter) is resolved.
                 AccessResolver.RequireOrganization(session, actor, request.Organization, Operation.ReadUsageReport);
-                var filter = ResolveFilter(session, request.Organization.Value, checkedQuery) with { FromNs = fromNs, ToNs = toNs };
+                var filter = ResolveFilter(session, request.Organization.Value, checkedQuery) with { FromNs = fromNs, ToNs = toNs, ReadAttributes = request.AttributeKeys.Count > 0 };
                 var builder = new ReportBuilder(request, fromNs, toNs);
                 var chosen = ReportAllocations(session, actor, request);
                 if (chosen.Count > 0)
