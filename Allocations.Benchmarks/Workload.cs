@@ -144,6 +144,153 @@ internal static class Workload
         return (path, false);
     }
 
+    /// <summary>Fills a store that <see cref="SetUpAsync"/> set up with <paramref name="count"/> Confirmed keyed events
+    /// (the same events <c>RecordStreamAsync</c> would get from the quick mode's generator), written straight into the
+    /// schema's event and segment tables: each event rated by the library's rater against the store's own rules, so
+    /// its amount and segments are those the library would store; the allocations' figures and the organization's usage
+    /// sums set from the same amounts. The indexes of the events are dropped for the fill and rebuilt from their own
+    /// definitions afterwards. No journal entries are written: the file serves reads (the table, reports), not
+    /// journal verification.</summary>
+    internal static async Task BulkFillAsync(AllocationStore store, string path, OrganizationId org, AllocationId[] allocations, int count, int months)
+    {
+        var schedules = new RateSchedule[SkuCount];
+        for (var s = 0; s < SkuCount; s++)
+        {
+            var rules = await store.GetRateRulesAsync(Admin, org, Sku(s));
+            schedules[s] = RateSchedule.Build(Sku(s).Value, rules);
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        Execute(connection, "PRAGMA synchronous = OFF; PRAGMA cache_size = -1000000;");
+        var skuIds = new long[SkuCount];
+        for (var s = 0; s < SkuCount; s++)
+        {
+            skuIds[s] = (long)Scalar(connection, "SELECT id FROM skus WHERE org_id = $org AND code = $code", ("$org", org.Value), ("$code", Sku(s).Value))!;
+        }
+        var indexes = new List<(string Name, string Sql)>();
+        using (var list = connection.CreateCommand())
+        {
+            list.CommandText = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_events' AND sql IS NOT NULL";
+            using var reader = list.ExecuteReader();
+            while (reader.Read())
+            {
+                indexes.Add((reader.GetString(0), reader.GetString(1)));
+            }
+        }
+        foreach (var (name, _) in indexes)
+        {
+            Execute(connection, $"DROP INDEX \"{name}\"");
+        }
+        var firstId = (long)Scalar(connection, "SELECT COALESCE(MAX(id), 0) + 1 FROM usage_events")!;
+        var recordedNs = InstantCodec.ToNsUnchecked(Instant.FromUtc(2027, 1, 1, 0, 0));
+        var own = new long[allocations.Length];
+        var buffer = new SegmentBuffer();
+        var id = firstId;
+        const int block = 10_000;
+        for (var offset = 0; offset < count; offset += block)
+        {
+            var events = Events(Math.Min(block, count - offset), seed: 1000 + (offset / block), allocations.Length, months);
+            using var transaction = connection.BeginTransaction();
+            using var insert = Prepared(connection, transaction,
+                "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) " +
+                "VALUES ($id, $org, $alloc, $sku, $qty, $start, $end, 2, $key, $amount, NULL, $attrs, $recNs, $recBy, $src)",
+                "$id", "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$key", "$amount", "$attrs", "$recNs", "$recBy", "$src");
+            using var segment = Prepared(connection, transaction,
+                "INSERT INTO event_segments (event_id, seq, start_ns, end_ns, rule_id, rate, amount) VALUES ($e, $seq, $s, $t, $rule, $rate, $a)",
+                "$e", "$seq", "$s", "$t", "$rule", "$rate", "$a");
+            var p = insert.Parameters;
+            var q = segment.Parameters;
+            foreach (var e in events)
+            {
+                var schedule = schedules[e.Sku];
+                var amount = Rater.Rate(schedule, Basis(e.Sku), e.QuantityMicros, e.StartNs, e.EndNs, buffer);
+                var index = e.Allocation % allocations.Length;
+                own[index] = checked(own[index] + amount);
+                p[0].Value = id;
+                p[1].Value = org.Value;
+                p[2].Value = allocations[index].Value;
+                p[3].Value = skuIds[e.Sku];
+                p[4].Value = e.QuantityMicros;
+                p[5].Value = e.StartNs;
+                p[6].Value = e.EndNs;
+                p[7].Value = e.Key;
+                p[8].Value = amount;
+                p[9].Value = $"{{\"user\":\"{e.User}\"}}";
+                p[10].Value = recordedNs;
+                p[11].Value = Admin.Id;
+                p[12].Value = "user:" + Admin.Id;
+                insert.ExecuteNonQuery();
+                var seq = 0;
+                foreach (var g in buffer.Span)
+                {
+                    q[0].Value = id;
+                    q[1].Value = seq++;
+                    q[2].Value = g.StartNs;
+                    q[3].Value = g.EndNs;
+                    q[4].Value = schedule.RuleId(g.RuleIndex);
+                    q[5].Value = schedule.RateNanos(g.RuleIndex);
+                    q[6].Value = g.Amount;
+                    segment.ExecuteNonQuery();
+                }
+                id++;
+            }
+            transaction.Commit();
+        }
+        foreach (var (_, sql) in indexes)
+        {
+            Execute(connection, sql);
+        }
+        using (var transaction = connection.BeginTransaction())
+        {
+            using var figures = Prepared(connection, transaction, "UPDATE allocations SET own_used = own_used + $own, used = used + $own WHERE id = $id", "$own", "$id");
+            using var parent = Prepared(connection, transaction, "UPDATE allocations SET used = used + $own WHERE id = (SELECT parent_id FROM allocations WHERE id = $id)", "$own", "$id");
+            for (var i = 0; i < allocations.Length; i++)
+            {
+                foreach (var command in new[] { figures, parent })
+                {
+                    command.Parameters[0].Value = own[i];
+                    command.Parameters[1].Value = allocations[i].Value;
+                    command.ExecuteNonQuery();
+                }
+            }
+            transaction.Commit();
+        }
+        await store.Engine.WriteAsync(session => { session.RecountOrgUsageSums(org.Value); return 0; }, CancellationToken.None);
+        Execute(connection, "ANALYZE");
+    }
+
+    private static void Execute(Microsoft.Data.Sqlite.SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static object? Scalar(Microsoft.Data.Sqlite.SqliteConnection connection, string sql, params (string Name, object Value)[] parameters)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+        return command.ExecuteScalar();
+    }
+
+    private static Microsoft.Data.Sqlite.SqliteCommand Prepared(Microsoft.Data.Sqlite.SqliteConnection connection, Microsoft.Data.Sqlite.SqliteTransaction transaction, string sql, params string[] names)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var name in names)
+        {
+            command.Parameters.Add(new Microsoft.Data.Sqlite.SqliteParameter { ParameterName = name });
+        }
+        command.Prepare();
+        return command;
+    }
+
     internal static string TempDirectory()
     {
         var directory = Path.Combine(Path.GetTempPath(), "alloc-bench", Guid.NewGuid().ToString("N"));
