@@ -829,6 +829,52 @@ internal static class QuickMode
         await ReportAsync(store, count, scaledDown: false);
     }
 
+    /// <summary>Stopwatch breakdown of the month report, medians of 5 after one warm-up, in one loop: the allocations
+    /// read; the same plus the segment rows of the month streamed and counted (every value read and checked); the whole
+    /// report (access, splitting into days, lines, ordering).</summary>
+    private static void ReportParts(AllocationStore store, Instant from, Instant to)
+    {
+        var names = new[] { "allocations", "allocations_and_rows", "report" };
+        var times = names.Select(_ => new List<double>()).ToArray();
+        var fromNs = InstantCodec.ToNsUnchecked(from);
+        var toNs = InstantCodec.ToNsUnchecked(to);
+        long rows = 0;
+        for (var i = 0; i < 6; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            store.Engine.ReadAsync(session => session.ListAllocations(1).Count, CancellationToken.None).GetAwaiter().GetResult();
+            var a = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            rows = store.Engine.ReadAsync(
+                session =>
+                {
+                    var ids = session.ListAllocations(1).Select(r => r.Id).ToList();
+                    long n = 0;
+                    foreach (var row in ((Storage.IReportQueries)session).StreamReportSegments(ids, new Storage.EventFilter(fromNs, toNs, null, null, []) { ReadAttributes = false }))
+                    {
+                        n++;
+                    }
+                    return n;
+                },
+                CancellationToken.None).GetAwaiter().GetResult();
+            var b = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            store.GetUsageReportAsync(Workload.Admin, new UsageReportRequest(new OrganizationId(1), from, to) { GroupBy = ReportGroups.Allocation, Bucket = CalendarBucket.Day }).GetAwaiter().GetResult();
+            var c = sw.Elapsed.TotalMilliseconds;
+            if (i > 0)
+            {
+                times[0].Add(a);
+                times[1].Add(b);
+                times[2].Add(c);
+            }
+        }
+        Print("report_part_segment_rows", rows);
+        for (var p = 0; p < names.Length; p++)
+        {
+            Print("report_part_" + names[p] + "_ms", Median(times[p]), "F1");
+        }
+    }
+
     /// <summary>Three years of events: the month report is over the last month, the middle one, and all time.</summary>
     private const int ReportMonths = 36;
 
@@ -859,6 +905,10 @@ internal static class QuickMode
             return (Median(times), last.Rows, last.Events);
         }
         var month = await MedianOf(ReportMonths - 1);
+        if (Environment.GetEnvironmentVariable("ALLOC_BENCH_REPORT_PARTS") == "1")
+        {
+            ReportParts(store, Workload.MonthStart(ReportMonths - 1), Workload.MonthStart(ReportMonths));
+        }
         Print("report_events_total", eventCount);
         Print("report_scaled_down", scaledDown ? "true (10,000,000 events with quick --full)" : "false");
         Print("report_month_rows", month.Rows);
