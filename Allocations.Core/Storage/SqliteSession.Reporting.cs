@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using Dapper;
 using Microsoft.Data.Sqlite;
@@ -24,11 +25,49 @@ internal sealed partial class SqliteSession : IReportQueries
         SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER,
     ];
 
-    /// <summary>All allocations of an organization, for listings and the allocation table: every value read by ordinal
-    /// straight from the statement and checked to hold its column's declared type (see
-    /// <see cref="StoredRows.ValueReader"/>). A unit's code is read (and checked) once per unit: its rows repeat the
-    /// same units row. The organization is the one the query selects by.</summary>
+    /// <summary>The last allocation list read on each SQLite connection, with what it was read at: see
+    /// <see cref="ReadAllocationList"/>.</summary>
+    private static readonly ConditionalWeakTable<SQLitePCL.sqlite3, AllocationListSnapshot> AllocationLists = new();
+
+    /// <summary>All allocations of an organization, for listings and the allocation table, reused from this
+    /// connection's last read of them when the database cannot have changed since.</summary>
+    /// <remarks>
+    /// <para>The snapshot is kept per SQLite connection with two counters of that connection: <c>PRAGMA
+    /// data_version</c>, which changes whenever any other connection (of this process or another, the library's or
+    /// not) has committed a change, and the number of rows this connection itself has changed. The pragma is the
+    /// transaction's first read, or comes after it, so it describes the transaction's own snapshot. A snapshot is kept
+    /// only when this transaction had changed nothing before the read, so it holds committed rows. When both counters
+    /// match, the database is the one the snapshot was read from, and its rows (checked when they were read) are handed
+    /// out as fresh copies; otherwise the rows are read again. Any write, anywhere, invalidates every snapshot.</para>
+    /// </remarks>
     private List<AllocationRow> ReadAllocationList(long orgId)
+    {
+        var handle = connection.Handle!;
+        long dataVersion;
+        using (var pragma = connection.CreateCommand())
+        {
+            pragma.Transaction = transaction;
+            pragma.CommandText = "PRAGMA data_version";
+            dataVersion = (long)pragma.ExecuteScalar()!;
+        }
+        var changes = SQLitePCL.raw.sqlite3_total_changes(handle);
+        if (AllocationLists.TryGetValue(handle, out var snapshot) && snapshot.OrgId == orgId && snapshot.DataVersion == dataVersion && snapshot.Changes == changes)
+        {
+            return snapshot.Copy();
+        }
+        var rows = ReadAllocationRows(orgId);
+        if (changes == changesAtStart)
+        {
+            AllocationLists.AddOrUpdate(handle, new AllocationListSnapshot(orgId, dataVersion, changes, rows));
+        }
+        return rows;
+    }
+
+    /// <summary>All allocations of an organization read from the table: every value read by ordinal straight from the
+    /// statement and checked to hold its column's declared type (see <see cref="StoredRows.ValueReader"/>). A unit's
+    /// code is read (and checked) once per unit: its rows repeat the same units row. The organization is the one the
+    /// query selects by.</summary>
+    private List<AllocationRow> ReadAllocationRows(long orgId)
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
@@ -289,4 +328,55 @@ internal sealed partial class SqliteSession : IReportQueries
             parameters.Add(v, value);
         }
     }
+}
+
+/// <summary>One organization's allocation rows as read at a data version and change count of one connection; the rows
+/// are copies no caller holds, handed out as copies.</summary>
+internal sealed class AllocationListSnapshot
+{
+    private readonly AllocationRow[] rows;
+
+    internal AllocationListSnapshot(long orgId, long dataVersion, int changes, List<AllocationRow> read)
+    {
+        OrgId = orgId;
+        DataVersion = dataVersion;
+        Changes = changes;
+        rows = new AllocationRow[read.Count];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            rows[i] = Clone(read[i]);
+        }
+    }
+
+    internal long OrgId { get; }
+
+    internal long DataVersion { get; }
+
+    internal int Changes { get; }
+
+    internal List<AllocationRow> Copy()
+    {
+        var copy = new List<AllocationRow>(rows.Length);
+        foreach (var row in rows)
+        {
+            copy.Add(Clone(row));
+        }
+        return copy;
+    }
+
+    private static AllocationRow Clone(AllocationRow row) => new()
+    {
+        Id = row.Id,
+        OrgId = row.OrgId,
+        Name = row.Name,
+        UnitId = row.UnitId,
+        UnitCode = row.UnitCode,
+        ParentId = row.ParentId,
+        Total = row.Total,
+        OwnUsed = row.OwnUsed,
+        OwnEstimated = row.OwnEstimated,
+        Used = row.Used,
+        Estimated = row.Estimated,
+        CreatedNs = row.CreatedNs,
+    };
 }

@@ -18,6 +18,9 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
 
     private readonly SqliteConnection connection;
     private readonly SqliteTransaction transaction;
+
+    /// <summary>The rows this connection had changed when the transaction began (see ReadAllocationList).</summary>
+    private readonly int changesAtStart;
     private SqliteCommand? insertEvent;
     private SqliteCommand? insertSegment;
 
@@ -26,6 +29,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         this.connection = connection;
         this.transaction = transaction;
         CancellationToken = cancellationToken;
+        changesAtStart = SQLitePCL.raw.sqlite3_total_changes(connection.Handle);
     }
 
     public CancellationToken CancellationToken { get; }
