@@ -643,9 +643,12 @@ internal static class QuickMode
         var rows = 0;
         var listTimes = new List<double>();
         var tableTimes = new List<double>();
+        var afterWriteTimes = new List<double>();
+        var first = (await store.ListAllocationsAsync(Workload.Admin, org))[0];
         for (var i = 0; i < 24; i++)
         {
-            // The two calls alternate, so that both see the same load.
+            // The calls alternate, so that all see the same load. The last table follows a write (a total rewritten with
+            // its own value), which leaves no snapshot valid: the rows are read from the table again.
             var sw = Stopwatch.StartNew();
             var list = await store.ListAllocationsAsync(Workload.Admin, org);
             sw.Stop();
@@ -653,10 +656,16 @@ internal static class QuickMode
             sw.Restart();
             var table = await store.GetAllocationTableAsync(Workload.Admin, org);
             sw.Stop();
+            var tableMs = sw.Elapsed.TotalMilliseconds;
+            await store.Engine.WriteAsync(s => { s.SetTotal(first.Id.Value, first.Total.Micros); return 0; }, CancellationToken.None);
+            sw.Restart();
+            await store.GetAllocationTableAsync(Workload.Admin, org);
+            sw.Stop();
             if (i >= 3)
             {
                 listTimes.Add(listMs);
-                tableTimes.Add(sw.Elapsed.TotalMilliseconds);
+                tableTimes.Add(tableMs);
+                afterWriteTimes.Add(sw.Elapsed.TotalMilliseconds);
             }
             rows = table.Count;
             if (list.Count != rows)
@@ -673,6 +682,7 @@ internal static class QuickMode
         Print("table_scaled_down", eventCount >= 10_000_000 ? "false" : "true (the read does not scan events; quick --full reports over 10,000,000)");
         Print("list_allocations_ms_10k", Median(listTimes), "F2");
         Print("table_ms_10k_allocations", Median(tableTimes), "F2");
+        Print("table_ms_10k_allocations_after_a_write", Median(afterWriteTimes), "F2");
         if (!full)
         {
             await ReportAsync(store, eventCount, scaledDown: true);
@@ -684,14 +694,15 @@ internal static class QuickMode
 
     /// <summary>Stopwatch breakdown of the table read, each the median of 21 after 3 warm-ups, all in one loop so that
     /// every part sees the same load: an empty read transaction; the row query stepped without reading a value; each
-    /// value read by ordinal with no check; the rows as the library reads them (every value's type checked, mapped);
-    /// the listing (access levels, domain records, parents first); the table (its ordering).</summary>
+    /// value read through SqliteDataReader by ordinal, unchecked; the rows as the library reads them from the table
+    /// (every value's type checked, mapped); the rows as a listing gets them (the connection's snapshot, when nothing
+    /// changed); the listing (access levels, domain records, parents first); the table (its ordering).</summary>
     private static void TableParts(AllocationStore store)
     {
-        var names = new[] { "empty_transaction", "step", "step_read", "rows", "list", "table", "raw_calls", "direct_calls", "step_nojoin", "step_scan" };
+        var names = new[] { "empty_transaction", "step", "step_read", "rows_from_table", "rows", "list", "table" };
         var times = names.Select(_ => new List<double>()).ToArray();
         var sql = Storage.SqliteSession.AllocationListSql;
-        for (var i = 0; i < 60; i++)
+        for (var i = 0; i < 24; i++)
         {
             var sw = Stopwatch.StartNew();
             var parts = new double[names.Length];
@@ -716,7 +727,7 @@ internal static class QuickMode
                             {
                                 for (var c = 0; c < reader.FieldCount; c++)
                                 {
-                                    sink ^= reader.IsDBNull(c) ? 0 : c is 2 or 4 ? reader.GetString(c).Length : reader.GetInt64(c);
+                                    sink ^= reader.IsDBNull(c) ? 0 : c is 1 or 3 ? reader.GetString(c).Length : reader.GetInt64(c);
                                 }
                             }
                         }
@@ -725,68 +736,18 @@ internal static class QuickMode
                     CancellationToken.None).GetAwaiter().GetResult();
                 parts[read ? 2 : 1] = sw.Elapsed.TotalMilliseconds;
             }
-            foreach (var direct in new[] { false, true })
-            {
-                sw.Restart();
-                store.Engine.ReadAsync(
-                    session =>
-                    {
-                        var s = (Storage.SqliteSession)session;
-                        using var command = s.Connection.CreateCommand();
-                        command.Transaction = s.Transaction;
-                        command.CommandText = sql;
-                        command.Parameters.AddWithValue("$orgId", 1L);
-                        using var reader = command.ExecuteReader();
-                        long sink = 0;
-                        while (reader.Read())
-                        {
-                            var stmt = reader.Handle!;
-                            var ptr = stmt.DangerousGetHandle();
-                            for (var c = 0; c < 11; c++)
-                            {
-                                if (c is 1 or 3)
-                                {
-                                    continue;
-                                }
-                                sink ^= direct ? Native.sqlite3_column_type(ptr, c) ^ Native.sqlite3_column_int64(ptr, c) : SQLitePCL.raw.sqlite3_column_type(stmt, c) ^ SQLitePCL.raw.sqlite3_column_int64(stmt, c);
-                            }
-                        }
-                        return sink;
-                    },
-                    CancellationToken.None).GetAwaiter().GetResult();
-                parts[direct ? 7 : 6] = sw.Elapsed.TotalMilliseconds;
-            }
-            foreach (var scan in new[] { false, true })
-            {
-                sw.Restart();
-                store.Engine.ReadAsync(
-                    session =>
-                    {
-                        var s = (Storage.SqliteSession)session;
-                        using var command = s.Connection.CreateCommand();
-                        command.Transaction = s.Transaction;
-                        command.CommandText = scan ? sql.Replace("JOIN units u ON u.id = a.unit_id", "", StringComparison.Ordinal).Replace("u.code", "a.unit_id", StringComparison.Ordinal) : "SELECT a.id, a.name, a.unit_id, a.parent_id, a.total, a.own_used, a.own_estimated, a.used, a.estimated, a.created_ns FROM allocations a WHERE a.org_id = $orgId ORDER BY a.id";
-                        command.Parameters.AddWithValue("$orgId", 1L);
-                        using var reader = command.ExecuteReader();
-                        long sink = 0;
-                        while (reader.Read())
-                        {
-                            sink++;
-                        }
-                        return sink;
-                    },
-                    CancellationToken.None).GetAwaiter().GetResult();
-                parts[scan ? 9 : 8] = sw.Elapsed.TotalMilliseconds;
-            }
             sw.Restart();
-            store.Engine.ReadAsync(session => session.ListAllocations(1).Count, CancellationToken.None).GetAwaiter().GetResult();
+            store.Engine.ReadAsync(session => ((Storage.SqliteSession)session).ReadAllocationRows(1).Count, CancellationToken.None).GetAwaiter().GetResult();
             parts[3] = sw.Elapsed.TotalMilliseconds;
             sw.Restart();
-            store.ListAllocationsAsync(Workload.Admin, new OrganizationId(1)).GetAwaiter().GetResult();
+            store.Engine.ReadAsync(session => session.ListAllocations(1).Count, CancellationToken.None).GetAwaiter().GetResult();
             parts[4] = sw.Elapsed.TotalMilliseconds;
             sw.Restart();
-            store.GetAllocationTableAsync(Workload.Admin, new OrganizationId(1)).GetAwaiter().GetResult();
+            store.ListAllocationsAsync(Workload.Admin, new OrganizationId(1)).GetAwaiter().GetResult();
             parts[5] = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            store.GetAllocationTableAsync(Workload.Admin, new OrganizationId(1)).GetAwaiter().GetResult();
+            parts[6] = sw.Elapsed.TotalMilliseconds;
             if (i >= 3)
             {
                 for (var p = 0; p < names.Length; p++)
@@ -798,7 +759,6 @@ internal static class QuickMode
         for (var p = 0; p < names.Length; p++)
         {
             Print("table_part_" + names[p] + "_ms", Median(times[p]), "F2");
-            Print("table_part_" + names[p] + "_min_ms", times[p].Min(), "F2");
         }
     }
 
@@ -809,15 +769,17 @@ internal static class QuickMode
     private static async Task FullReportAsync()
     {
         var count = Env("ALLOC_BENCH_FULL_REPORT_EVENTS", 10_000_000);
+        var timeOrdered = Environment.GetEnvironmentVariable("ALLOC_BENCH_TIME_ORDERED") == "1";
         var fill = Stopwatch.StartNew();
-        var (path, cached) = await Workload.CachedFileAsync($"report-{count}", async file =>
+        var (path, cached) = await Workload.CachedFileAsync($"report-{count}{(timeOrdered ? "-time-ordered" : "")}", async file =>
         {
             using var setup = await NewStoreAsync(file, durable: false);
             var (org, allocations) = await Workload.SetUpAsync(setup, parents: 10, months: ReportMonths);
-            await Workload.BulkFillAsync(setup, file, org, allocations, count, ReportMonths);
+            await Workload.BulkFillAsync(setup, file, org, allocations, count, ReportMonths, timeOrdered);
         });
         Print("report_file", path);
         Print("report_file_cached", cached ? "true" : "false");
+        Print("report_file_time_ordered", timeOrdered ? "true (written month by month)" : "false (every block of 10,000 events spans the three years)");
         Print("report_fill_s", fill.Elapsed.TotalSeconds, "F1");
         using var store = await NewStoreAsync(path);
         if (Environment.GetEnvironmentVariable("ALLOC_BENCH_VERIFY_FILL") == "1")
@@ -922,16 +884,5 @@ internal static class QuickMode
         var allTime = allSw.Elapsed.TotalMilliseconds;
         Print("report_all_time_ms", allTime, "F1");
         Print("report_month_vs_all_time", month.Ms / allTime, "F3");
-    }
-
-    private static class Native
-    {
-        [System.Runtime.InteropServices.DllImport("e_sqlite3")]
-        [System.Runtime.InteropServices.SuppressGCTransition]
-        internal static extern int sqlite3_column_type(IntPtr stmt, int column);
-
-        [System.Runtime.InteropServices.DllImport("e_sqlite3")]
-        [System.Runtime.InteropServices.SuppressGCTransition]
-        internal static extern long sqlite3_column_int64(IntPtr stmt, int column);
     }
 }

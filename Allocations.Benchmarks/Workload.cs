@@ -48,11 +48,11 @@ internal static class Workload
 
     /// <summary>Deterministic events: quantity 1–128 (cores, GPUs, licences), duration 1 h – 3 days, start anywhere in
     /// the 24 months (or the first <paramref name="months"/>); keys unique per <paramref name="seed"/> and index.</summary>
-    internal static RawEvent[] Events(int count, int seed, int allocationCount = Parents * (ChildrenPerParent + 1), int months = Months)
+    internal static RawEvent[] Events(int count, int seed, int allocationCount = Parents * (ChildrenPerParent + 1), int months = Months, int? onlyMonth = null)
     {
         var random = new Random(seed);
-        var firstNs = InstantCodec.ToNsUnchecked(First);
-        var lastNs = InstantCodec.ToNsUnchecked(MonthStart(months));
+        var firstNs = InstantCodec.ToNsUnchecked(onlyMonth is { } m ? MonthStart(m) : First);
+        var lastNs = InstantCodec.ToNsUnchecked(MonthStart(onlyMonth is { } n ? n + 1 : months));
         const long hour = 3_600_000_000_000L;
         var events = new RawEvent[count];
         for (var i = 0; i < count; i++)
@@ -151,7 +151,10 @@ internal static class Workload
     /// sums set from the same amounts. The indexes of the events are dropped for the fill and rebuilt from their own
     /// definitions afterwards. No journal entries are written: the file serves reads (the table, reports), not
     /// journal verification.</summary>
-    internal static async Task BulkFillAsync(AllocationStore store, string path, OrganizationId org, AllocationId[] allocations, int count, int months)
+    /// <remarks>With <paramref name="timeOrdered"/>, the events are written month by month (each month's in random
+    /// order), as an importer records jobs as they end, so a month's rows lie together in the file; otherwise every
+    /// block of 10,000 spans the whole history.</remarks>
+    internal static async Task BulkFillAsync(AllocationStore store, string path, OrganizationId org, AllocationId[] allocations, int count, int months, bool timeOrdered = false)
     {
         var schedules = new RateSchedule[SkuCount];
         for (var s = 0; s < SkuCount; s++)
@@ -190,7 +193,7 @@ internal static class Workload
         const int block = 10_000;
         for (var offset = 0; offset < count; offset += block)
         {
-            var events = Events(Math.Min(block, count - offset), seed: 1000 + (offset / block), allocations.Length, months);
+            var events = Events(Math.Min(block, count - offset), seed: 1000 + (offset / block), allocations.Length, months, timeOrdered ? (int)((long)offset * months / count) : null);
             using var transaction = connection.BeginTransaction();
             using var insert = Prepared(connection, transaction,
                 "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) " +

@@ -67,7 +67,7 @@ internal sealed partial class SqliteSession : IReportQueries
     /// statement and checked to hold its column's declared type (see <see cref="StoredRows.ValueReader"/>). A unit's
     /// code is read (and checked) once per unit: its rows repeat the same units row. The organization is the one the
     /// query selects by.</summary>
-    private List<AllocationRow> ReadAllocationRows(long orgId)
+    internal List<AllocationRow> ReadAllocationRows(long orgId)
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
