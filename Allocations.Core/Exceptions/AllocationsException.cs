@@ -219,21 +219,46 @@ public sealed class ConflictException : AllocationsException
 /// <summary>No rate rule is in force for a SKU (or no USD price for a unit) at an instant an event covers.</summary>
 public sealed class NoRateException : AllocationsException
 {
-    /// <summary>Initializes the exception.</summary>
-    /// <param name="schedule">The SKU code, or the unit code for a USD price schedule.</param>
-    /// <param name="instant">The first instant that no rule covers.</param>
-    public NoRateException(string schedule, NodaTime.Instant instant)
+    internal NoRateException(string schedule, bool usdPrices, NodaTime.Instant instant)
         : base($"no rate is in force for {InvalidInputException.Display(schedule)} at {instant}")
     {
         Schedule = schedule;
         Instant = instant;
+        if (usdPrices)
+        {
+            Unit = TryCode(() => new UnitCode(schedule));
+        }
+        else
+        {
+            Sku = TryCode(() => new SkuCode(schedule));
+        }
     }
 
-    /// <summary>Gets the SKU code, or the unit code of a USD price schedule.</summary>
+    /// <summary>Gets the SKU code, or the unit code of a USD price schedule, as the message shows it.</summary>
     public string Schedule { get; }
+
+    /// <summary>Gets the SKU that has no rate in force; null when a unit has no USD price in force.</summary>
+    public SkuCode? Sku { get; }
+
+    /// <summary>Gets the unit that has no USD price in force; null when a SKU has no rate in force.</summary>
+    public UnitCode? Unit { get; }
 
     /// <summary>Gets the first instant that no rule covers.</summary>
     public NodaTime.Instant Instant { get; }
+
+    /// <summary>A code as stored, or null when a row changed outside the library no longer holds a valid one.</summary>
+    private static T? TryCode<T>(Func<T> make)
+        where T : struct
+    {
+        try
+        {
+            return make();
+        }
+        catch (InvalidInputException)
+        {
+            return null;
+        }
+    }
 }
 
 /// <summary>The store cannot be used: the file is not an Allocations database, comes from a newer version of the

@@ -165,7 +165,7 @@ internal sealed partial class UsageWriter
             if (Catalogue is null || !Catalogue.TryGetPrices(CatalogueVersion(), unitId, out schedule))
             {
                 var rules = session.ListUnitPrices(unitId);
-                schedule = rules.Count == 0 ? null : RateSchedule.Build(unitCode, rules.Select(AllocationStore.ToRule));
+                schedule = rules.Count == 0 ? null : RateSchedule.Build(unitCode, rules.Select(AllocationStore.ToRule), usdPrices: true);
                 Catalogue?.PutPrices(CatalogueVersion(), unitId, schedule);
             }
             prices[unitId] = schedule;
