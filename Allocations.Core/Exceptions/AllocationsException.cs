@@ -20,7 +20,9 @@ public abstract class AllocationsException : Exception
     }
 
     /// <summary>Gets the index of the batch item that caused the error, or null outside a batch.</summary>
-    /// <remarks>A batch is all or nothing: when this is set, no item of the batch was stored.</remarks>
+    /// <remarks>Set when a batch failed as a whole (<see cref="Domain.BatchMode.AllOrNothing"/>): no item of the batch
+    /// was stored. The exception of an item refused in <see cref="Domain.BatchMode.PerItem"/> leaves it null; its
+    /// <see cref="Domain.BatchItemResult.Index"/> names the item.</remarks>
     public int? BatchIndex { get; internal set; }
 
     /// <inheritdoc />
