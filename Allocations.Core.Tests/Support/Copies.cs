@@ -1,4 +1,5 @@
 using Allocations.Domain;
+using Allocations.Import.Slurm;
 using Allocations.Reporting;
 using NodaTime;
 
@@ -20,6 +21,9 @@ internal static class Copies
         IReadOnlyDictionary<string, string>? attributes = null) =>
         new(allocation ?? r.Allocation, sku ?? r.Sku, quantity ?? r.Quantity, start ?? r.Start, end ?? r.End, status ?? r.Status,
             externalKey ?? r.ExternalKey, attributes ?? r.Attributes);
+
+    public static SlurmSyncOptions WithSince(this SlurmSyncOptions o, Instant since) =>
+        new() { DryRun = o.DryRun, SnapshotAt = o.SnapshotAt, Since = since, ListClusters = o.ListClusters };
 
     public static EventQuery WithPageSize(this EventQuery q, int pageSize) => q.WithPage(pageSize, q.After);
 }

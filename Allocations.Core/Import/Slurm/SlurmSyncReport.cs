@@ -47,10 +47,6 @@ public sealed class SlurmSyncOptions
         }
         return parts.Count == 0 ? "defaults" : string.Join(", ", parts);
     }
-
-    /// <summary>The same options with another start.</summary>
-    internal SlurmSyncOptions WithSince(Instant? since) =>
-        new() { DryRun = DryRun, SnapshotAt = SnapshotAt, Since = since, ListClusters = ListClusters };
 }
 
 /// <summary>The window a run asks sacct for: jobs that ran at any time from <see cref="Since"/> on.</summary>
