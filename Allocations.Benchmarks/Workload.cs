@@ -121,7 +121,7 @@ internal static class Workload
     {
         var directory = Path.Combine(Path.GetTempPath(), "alloc-bench-cache");
         Directory.CreateDirectory(directory);
-        var path = Path.Combine(directory, $"{name}-w{FileVersion}-s{Storage.Migrations.Latest}.db");
+        var path = Path.Combine(directory, $"{name}-w{FileVersion}-s{Storage.Migrations.Latest}-{SchemaDigest()}.db");
         if (File.Exists(path))
         {
             return (path, true);
@@ -292,6 +292,21 @@ internal static class Workload
         }
         command.Prepare();
         return command;
+    }
+
+    /// <summary>A digest of the library's migration scripts: a file built under other scripts is never reused, even at
+    /// the same schema version.</summary>
+    private static string SchemaDigest()
+    {
+        var assembly = typeof(AllocationStore).Assembly;
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var name in assembly.GetManifestResourceNames().Where(n => n.Contains(".Migrations.", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        {
+            using var stream = assembly.GetManifestResourceStream(name)!;
+            using var reader = new StreamReader(stream);
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name + "\n" + reader.ReadToEnd()));
+        }
+        return Convert.ToHexString(hash.GetHashAndReset())[..8].ToLowerInvariant();
     }
 
     internal static string TempDirectory()
