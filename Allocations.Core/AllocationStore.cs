@@ -1,5 +1,7 @@
 using Allocations.Domain;
 using Allocations.Exceptions;
+using Allocations.Import.Slurm;
+using Allocations.Recording;
 using Allocations.Storage;
 using NodaTime;
 
@@ -17,16 +19,23 @@ namespace Allocations;
 public sealed partial class AllocationStore : IDisposable
 {
     private readonly IStorageEngine engine;
-    private readonly IClock clock;
+    private readonly CatalogueCache catalogue = new();
+    private readonly Transactions tx;
+    private SlurmSyncService slurm = null!; // set by AttachHost, which every open calls
 
     private AllocationStore(IStorageEngine engine, IClock clock)
     {
         this.engine = engine;
-        this.clock = clock;
+        tx = new Transactions(engine, clock, catalogue);
     }
 
     /// <summary>Gets where the store lives: the full path of its file, or <c>:memory:</c>.</summary>
     public string Location => engine.Location;
+
+    internal IStorageEngine Engine => engine;
+
+    /// <summary>Gets the compiled rate schedules shared by this store's transactions, validated by the catalogue version.</summary>
+    internal CatalogueCache Catalogue => catalogue;
 
     /// <summary>Opens the store in a SQLite file, creating the file when it is missing and upgrading an older schema.</summary>
     /// <param name="path">The database file's path.</param>
@@ -77,14 +86,14 @@ public sealed partial class AllocationStore : IDisposable
 #pragma warning disable RS0030 // The system clock is the documented default when the host injects none.
         var clock = options.Clock ?? SystemClock.Instance;
 #pragma warning restore RS0030
-        ClockNs(clock); // a clock outside the supported range is refused now, not at the first write
-        var engine = SqliteStorageEngine.Open(path, options.DurableWrites, busyMs);
+        InstantCodec.ToNs(clock.GetCurrentInstant(), "Clock"); // a clock outside the supported range is refused now, not at the first write
+        var engine = SqliteStorageEngineFactory.Open(new StorageSettings(path, options.DurableWrites, busyMs));
         var store = new AllocationStore(engine, clock);
-        store.AttachHost(options, engine);
+        store.AttachHost(options);
         return store;
     }
 
-    /// <summary>The busy timeout in whole milliseconds (rounded up), as SQLite's <c>busy_timeout</c> takes it.</summary>
+    /// <summary>The busy timeout in whole milliseconds (rounded up).</summary>
     private static int BusyTimeoutMilliseconds(Duration timeout)
     {
         if (timeout < Duration.Zero)
@@ -101,18 +110,10 @@ public sealed partial class AllocationStore : IDisposable
 
     private static readonly Duration MaxBusyTimeout = Duration.FromMilliseconds(int.MaxValue);
 
-    /// <summary>The clock's instant in the store's encoding; the clock is checked at every use (a host's clock can
-    /// move).</summary>
-    private static long ClockNs(IClock clock) => InstantCodec.ToNs(clock.GetCurrentInstant(), "Clock");
-
     /// <summary>Closes the store and releases its file handles.</summary>
     public void Dispose()
     {
         engine.Dispose();
         telemetry.Dispose();
     }
-
-    private long NowNs() => ClockNs(clock);
-
-    internal IStorageEngine Engine => engine;
 }

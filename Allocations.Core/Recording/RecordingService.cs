@@ -1,0 +1,256 @@
+using Allocations.Access;
+using Allocations.Domain;
+using Allocations.Exceptions;
+using Allocations.Storage;
+using Allocations.Utility;
+
+namespace Allocations.Recording;
+
+/// <summary>Recording, reserving, confirming, releasing and deleting usage, inside the caller's unit of work: access,
+/// the locks the figures need, then <see cref="UsageWriter"/> for the writes.</summary>
+internal static class RecordingService
+{
+    internal static async ValueTask<RecordResult> RecordAsync(UnitOfWork uow, UsageRecord record)
+    {
+        AccessRule.CheckActor(uow.Actor);
+        var writer = uow.Writer();
+        var plan = writer.Plan(record, Operation.RecordUsage, record.Status);
+        if (plan.Disposition != RecordDisposition.Unchanged)
+        {
+            await LockAsync(uow, writer, plan).ConfigureAwait(false);
+        }
+        writer.Apply(plan);
+        writer.Flush();
+        return new RecordResult(plan.Disposition, writer.ToEvent(plan.Row, plan.Disposition == RecordDisposition.Unchanged ? null : plan.Segments));
+    }
+
+    /// <summary>Checks every record of a batch before storage is touched, naming the first bad item.</summary>
+    internal static (long StartNs, long EndNs, string? AttributesJson)[] Validate(IReadOnlyList<UsageRecord> records)
+    {
+        Preconditions.CheckNotNull(records, "records");
+        var validated = new (long StartNs, long EndNs, string? AttributesJson)[records.Count];
+        for (var i = 0; i < records.Count; i++)
+        {
+            validated[i] = WithIndex(i, () => UsageWriter.Validate(records[i]));
+        }
+        return validated;
+    }
+
+    internal static async ValueTask<BatchResult> RecordBatchAsync(UnitOfWork uow, IReadOnlyList<UsageRecord> records, (long StartNs, long EndNs, string? AttributesJson)[] validated)
+    {
+        AccessRule.CheckActor(uow.Actor);
+        await LockNamedAsync(uow, records).ConfigureAwait(false);
+        var writer = uow.Writer();
+        var result = ApplyBatch(writer, records, uow.CancellationToken, validated: validated);
+        writer.Flush();
+        return result;
+    }
+
+    internal static async ValueTask<ReserveResult> ReserveAsync(UnitOfWork uow, UsageRecord record, Action<AllocationId, FitCheck> refused)
+    {
+        AccessRule.CheckActor(uow.Actor);
+        // The fit check reads Remaining and the insert spends it: the allocation and its parent are locked first, so
+        // the figures the writer reads are the ones it changes.
+        if (uow.Session.GetAllocation(record.Allocation.Value) is { } target)
+        {
+            await uow.LockAsync(target).ConfigureAwait(false);
+        }
+        var writer = uow.Writer();
+        var plan = writer.Plan(record, Operation.Reserve, UsageStatus.Estimated);
+        if (plan.Disposition == RecordDisposition.Unchanged)
+        {
+            return new ReserveResult(new FitCheck(true, Amount.FromMicros(plan.Row.Amount), null, Amount.Zero), writer.ToEvent(plan.Row));
+        }
+        var fit = writer.Fit(plan);
+        if (!fit.Fits)
+        {
+            refused(record.Allocation, fit);
+            return new ReserveResult(fit, null);
+        }
+        writer.Apply(plan);
+        writer.Flush();
+        return new ReserveResult(fit, writer.ToEvent(plan.Row, plan.Segments));
+    }
+
+    internal static FitCheck CheckFit(UnitOfWork uow, UsageRecord record)
+    {
+        AccessRule.CheckActor(uow.Actor);
+        var writer = uow.Writer();
+        var plan = writer.Plan(record with { ExternalKey = null }, Operation.CheckFit, UsageStatus.Estimated);
+        return writer.Fit(plan);
+    }
+
+    internal static async ValueTask<UsageEvent> ConfirmAsync(UnitOfWork uow, UsageEventId eventId, Quantity? finalQuantity, NodaTime.Instant? finalEnd)
+    {
+        AccessRule.CheckActor(uow.Actor);
+        var writer = uow.Writer();
+        var row = writer.Event(eventId, Operation.Confirm);
+        writer.RequireOwnHoldOr(row, Operation.ConfirmOthersHold);
+        await uow.LockAsync(writer.Load(row.AllocationId)).ConfigureAwait(false);
+        var confirmed = writer.Confirm(row, finalQuantity, finalEnd);
+        writer.Flush();
+        return writer.ToEvent(confirmed);
+    }
+
+    internal static async ValueTask<UsageEvent> ReleaseAsync(UnitOfWork uow, UsageEventId eventId)
+    {
+        AccessRule.CheckActor(uow.Actor);
+        var writer = uow.Writer();
+        var row = writer.Event(eventId, Operation.ReleaseHold);
+        if (row.Status != (int)UsageStatus.Estimated)
+        {
+            throw new ConflictException($"{eventId} is Confirmed, not a hold; delete it instead (needs Admin)", ["status"]);
+        }
+        writer.RequireOwnHoldOr(row, Operation.ReleaseOthersHold);
+        await uow.LockAsync(writer.Load(row.AllocationId)).ConfigureAwait(false);
+        var released = writer.ToEvent(row);
+        writer.Remove(row, "usage.release");
+        writer.Flush();
+        return released;
+    }
+
+    internal static async ValueTask<UsageEvent> DeleteEventAsync(UnitOfWork uow, UsageEventId eventId)
+    {
+        AccessRule.CheckActor(uow.Actor);
+        var writer = uow.Writer();
+        var row = writer.Event(eventId, Operation.ReadEvents);
+        var allocation = writer.Allocation(row.AllocationId, row.Status == (int)UsageStatus.Confirmed ? Operation.DeleteConfirmedEvent : Operation.DeleteEstimatedEvent);
+        writer.RequireOwnHoldOr(row, Operation.DeleteOthersEstimatedEvent);
+        await uow.LockAsync(allocation).ConfigureAwait(false);
+        var deleted = writer.ToEvent(row);
+        writer.Remove(row);
+        writer.Flush();
+        return deleted;
+    }
+
+    internal static UsageEvent GetEvent(UnitOfWork uow, UsageEventId eventId)
+    {
+        AccessRule.CheckActor(uow.Actor);
+        var writer = uow.Writer();
+        return writer.ToEvent(writer.Event(eventId, Operation.ReadEvents));
+    }
+
+    internal static UsageEvent? FindEventByKey(UnitOfWork uow, OrganizationId organization, string externalKey)
+    {
+        var row = uow.Session.FindEventByKey(organization.Value, uow.Actor.Encoded, externalKey);
+        if (row is null)
+        {
+            return null;
+        }
+        var writer = uow.Writer();
+        try
+        {
+            return writer.ToEvent(writer.Event(new UsageEventId(row.Id), Operation.ReadEvents));
+        }
+        catch (NotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Locks the allocations a planned record changes: its own and its parent, and those of the event it
+    /// replaces. The writer has loaded them while planning, so this reads nothing.</summary>
+    private static ValueTask LockAsync(UnitOfWork uow, UsageWriter writer, PlannedRecord plan)
+    {
+        var target = writer.Load(plan.Row.AllocationId);
+        if (plan.Existing is { } old && old.AllocationId != target.Id)
+        {
+            var source = writer.Load(old.AllocationId);
+            return uow.LockAsync(target.Id, target.ParentId, source.Id, source.ParentId);
+        }
+        return uow.LockAsync(target);
+    }
+
+    /// <summary>Locks the allocations a batch names, with their parents, in one call before anything is planned.</summary>
+    internal static ValueTask LockNamedAsync(UnitOfWork uow, IReadOnlyList<UsageRecord> records)
+    {
+        var named = new HashSet<long>();
+        foreach (var record in records)
+        {
+            if (record is not null && record.Allocation.Value > 0)
+            {
+                named.Add(record.Allocation.Value);
+            }
+        }
+        if (named.Count == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+        var ids = new SortedSet<long>(named);
+        foreach (var row in uow.Session.GetAllocations([.. named]))
+        {
+            if (row.ParentId is { } parent)
+            {
+                ids.Add(parent);
+            }
+        }
+        return uow.Session.LockAllocationsAsync([.. ids]);
+    }
+
+    /// <summary>The batch recording path inside a write transaction (the caller flushes): the chunk's allocations and
+    /// keys are prefetched, then the items planned and applied in order. With
+    /// <paramref name="refused"/>, an item the store refuses while planning (before it writes anything) is handed to
+    /// it and left out (its id is default) instead of failing the batch; a failure while writing always fails it.</summary>
+    internal static BatchResult ApplyBatch(
+        UsageWriter writer,
+        IReadOnlyList<UsageRecord> records,
+        CancellationToken cancellationToken,
+        Action<int, AllocationsException>? refused = null,
+        (long StartNs, long EndNs, string? AttributesJson)[]? validated = null)
+    {
+        writer.Prefetch(records);
+        var ids = new UsageEventId[records.Count];
+        int recorded = 0, replaced = 0, unchanged = 0;
+        for (var i = 0; i < records.Count; i++)
+        {
+            if ((i & 255) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            var record = records[i];
+            PlannedRecord plan;
+            if (refused is null)
+            {
+                plan = WithIndex(i, () => validated is null
+                    ? writer.Plan(record, Operation.RecordUsage, record.Status)
+                    : writer.Plan(record, Operation.RecordUsage, record.Status, validated[i]));
+            }
+            else
+            {
+                try
+                {
+                    plan = writer.Plan(record, Operation.RecordUsage, record.Status);
+                }
+                catch (AllocationsException ex)
+                {
+                    refused(i, ex);
+                    continue;
+                }
+            }
+            var id = WithIndex(i, () => writer.Apply(plan, out var disposition) is var eventId
+                ? (eventId, disposition)
+                : default);
+            ids[i] = new UsageEventId(id.eventId);
+            switch (id.disposition)
+            {
+                case RecordDisposition.Recorded: recorded++; break;
+                case RecordDisposition.Replaced: replaced++; break;
+                default: unchanged++; break;
+            }
+        }
+        return new BatchResult(recorded, replaced, unchanged, ids);
+    }
+
+    private static T WithIndex<T>(int index, Func<T> work)
+    {
+        try
+        {
+            return work();
+        }
+        catch (AllocationsException ex) when (ex.BatchIndex is null)
+        {
+            ex.BatchIndex = index;
+            throw;
+        }
+    }
+}
