@@ -126,8 +126,8 @@ internal static class RecordingService
     internal static UsageEvent GetEvent(UnitOfWork uow, UsageEventId eventId)
     {
         AccessRule.CheckActor(uow.Actor);
-        var writer = uow.Writer();
-        return writer.ToEvent(writer.Event(eventId, Operation.ReadEvents));
+        var row = uow.Session.GetEvent(eventId.Value) ?? throw new NotFoundException("usage event", eventId.ToString());
+        return ReadableEvent(uow, row);
     }
 
     internal static UsageEvent? FindEventByKey(UnitOfWork uow, OrganizationId organization, string externalKey)
@@ -137,15 +137,28 @@ internal static class RecordingService
         {
             return null;
         }
-        var writer = uow.Writer();
         try
         {
-            return writer.ToEvent(writer.Event(new UsageEventId(row.Id), Operation.ReadEvents));
+            return ReadableEvent(uow, row);
         }
         catch (NotFoundException)
         {
             return null;
         }
+    }
+
+    /// <summary>An event the actor may Read, with its segments; one on an allocation it may not Read is not found.</summary>
+    private static UsageEvent ReadableEvent(UnitOfWork uow, EventRow row)
+    {
+        try
+        {
+            uow.Access.RequireAllocation(new AllocationId(row.AllocationId), Operation.ReadEvents);
+        }
+        catch (NotFoundException)
+        {
+            throw new NotFoundException("usage event", new UsageEventId(row.Id).ToString());
+        }
+        return RowMapping.ToEvent(row, uow.Session.ListSegments(row.Id));
     }
 
     /// <summary>Locks the allocations a planned record changes: its own and its parent, and those of the event it

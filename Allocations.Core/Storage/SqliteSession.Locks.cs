@@ -11,7 +11,7 @@ internal sealed partial class SqliteSession
         {
             if (allocationIds[i] <= allocationIds[i - 1])
             {
-                throw new Exceptions.InternalErrorException(":session", $"allocations locked out of order ({allocationIds[i - 1]} then {allocationIds[i]}); they are locked in ascending id order, each once");
+                throw new Exceptions.InternalErrorException(connection.DataSource, $"allocations locked out of order ({allocationIds[i - 1]} then {allocationIds[i]}); they are locked in ascending id order, each once");
             }
         }
         return ValueTask.CompletedTask;
