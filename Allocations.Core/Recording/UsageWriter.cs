@@ -32,8 +32,8 @@ internal sealed partial class UsageWriter
     private readonly Dictionary<long, AllocationRow> allocations = [];
     private readonly Dictionary<(long AllocationId, Operation Operation), bool> checkedAccess = [];
     private readonly HashSet<long> dirty = [];
-    private readonly Dictionary<(long OrgId, string Key), (SkuRow Row, RateSchedule Schedule)> skus = [];
-    private readonly Dictionary<long, (SkuRow Row, RateSchedule Schedule)> skusById = [];
+    private readonly Dictionary<(long OrgId, string Key), (CompiledSku Row, RateSchedule Schedule)> skus = [];
+    private readonly Dictionary<long, (CompiledSku Row, RateSchedule Schedule)> skusById = [];
     private readonly Dictionary<long, RateSchedule?> prices = [];
     private readonly SegmentBuffer buffer = new();
     private readonly Dictionary<long, (long Amount, long Usd, bool Dirty)> orgSums = [];
@@ -138,7 +138,7 @@ internal sealed partial class UsageWriter
         return row;
     }
 
-    private (SkuRow Row, RateSchedule Schedule) Sku(long orgId, SkuCode code)
+    private (CompiledSku Row, RateSchedule Schedule) Sku(long orgId, SkuCode code)
     {
         var key = CodeRules.Key(code.Value);
         if (!skus.TryGetValue((orgId, key), out var entry))
@@ -146,7 +146,7 @@ internal sealed partial class UsageWriter
             if (Catalogue is null || !Catalogue.TryGetSku(CatalogueVersion(), orgId, key, out entry))
             {
                 var row = session.FindSku(orgId, key) ?? throw new NotFoundException("SKU", code.Value);
-                entry = (row, Schedule(row));
+                entry = (CompiledSku.Of(row), Schedule(row));
                 Catalogue?.PutSku(CatalogueVersion(), orgId, key, entry);
             }
             skus[(orgId, key)] = entry;
@@ -155,7 +155,7 @@ internal sealed partial class UsageWriter
         return entry;
     }
 
-    private (SkuRow Row, RateSchedule Schedule) SkuById(long orgId, long skuId, string code)
+    private (CompiledSku Row, RateSchedule Schedule) SkuById(long orgId, long skuId, string code)
     {
         if (!skusById.TryGetValue(skuId, out var entry))
         {
@@ -248,9 +248,9 @@ internal sealed partial class UsageWriter
         return new PlannedRecord { Disposition = RecordDisposition.Replaced, Row = row, Segments = segments, Existing = existing };
     }
 
-    private (long Amount, long? Usd, List<SegmentRow> Segments) Rate(AllocationRow allocation, SkuRow sku, RateSchedule schedule, long quantity, long startNs, long endNs)
+    private (long Amount, long? Usd, List<SegmentRow> Segments) Rate(AllocationRow allocation, CompiledSku sku, RateSchedule schedule, long quantity, long startNs, long endNs)
     {
-        var amount = Rater.Rate(schedule, (RateBasis)sku.Basis, quantity, startNs, endNs, buffer);
+        var amount = Rater.Rate(schedule, sku.Basis, quantity, startNs, endNs, buffer);
         long? usd = null;
         if (string.Equals(allocation.UnitCode, UnitCode.Usd.Value, StringComparison.OrdinalIgnoreCase))
         {
