@@ -13,12 +13,9 @@ internal static class RecordingService
     internal static async ValueTask<RecordResult> RecordAsync(UnitOfWork uow, UsageRecord record)
     {
         AccessRule.CheckActor(uow.Actor);
+        await uow.LockWithParentsAsync(record.Allocation.Value).ConfigureAwait(false);
         var writer = uow.Writer();
         var plan = writer.Plan(record, Operation.RecordUsage, record.Status);
-        if (plan.Disposition != RecordDisposition.Unchanged)
-        {
-            await LockAsync(uow, writer, plan).ConfigureAwait(false);
-        }
         writer.Apply(plan);
         writer.Flush();
         return new RecordResult(plan.Disposition, writer.ToEvent(plan.Row, plan.Disposition == RecordDisposition.Unchanged ? null : plan.Segments));
@@ -51,10 +48,7 @@ internal static class RecordingService
         AccessRule.CheckActor(uow.Actor);
         // The fit check reads Remaining and the insert spends it: the allocation and its parent are locked first, so
         // the figures the writer reads are the ones it changes.
-        if (uow.Session.GetAllocation(record.Allocation.Value) is { } target)
-        {
-            await uow.LockAsync(target).ConfigureAwait(false);
-        }
+        await uow.LockWithParentsAsync(record.Allocation.Value).ConfigureAwait(false);
         var writer = uow.Writer();
         var plan = writer.Plan(record, Operation.Reserve, UsageStatus.Estimated);
         if (plan.Disposition == RecordDisposition.Unchanged)
@@ -83,10 +77,10 @@ internal static class RecordingService
     internal static async ValueTask<UsageEvent> ConfirmAsync(UnitOfWork uow, UsageEventId eventId, Quantity? finalQuantity, NodaTime.Instant? finalEnd)
     {
         AccessRule.CheckActor(uow.Actor);
+        await LockEventsAllocationAsync(uow, eventId).ConfigureAwait(false);
         var writer = uow.Writer();
         var row = writer.Event(eventId, Operation.Confirm);
         writer.RequireOwnHoldOr(row, Operation.ConfirmOthersHold);
-        await uow.LockAsync(writer.Load(row.AllocationId)).ConfigureAwait(false);
         var confirmed = writer.Confirm(row, finalQuantity, finalEnd);
         writer.Flush();
         return writer.ToEvent(confirmed);
@@ -95,6 +89,7 @@ internal static class RecordingService
     internal static async ValueTask<UsageEvent> ReleaseAsync(UnitOfWork uow, UsageEventId eventId)
     {
         AccessRule.CheckActor(uow.Actor);
+        await LockEventsAllocationAsync(uow, eventId).ConfigureAwait(false);
         var writer = uow.Writer();
         var row = writer.Event(eventId, Operation.ReleaseHold);
         if (row.Status != (int)UsageStatus.Estimated)
@@ -102,7 +97,6 @@ internal static class RecordingService
             throw new ConflictException($"{eventId} is Confirmed, not a hold; delete it instead (needs Admin)", ["status"]);
         }
         writer.RequireOwnHoldOr(row, Operation.ReleaseOthersHold);
-        await uow.LockAsync(writer.Load(row.AllocationId)).ConfigureAwait(false);
         var released = writer.ToEvent(row);
         writer.Remove(row, "usage.release");
         writer.Flush();
@@ -112,11 +106,11 @@ internal static class RecordingService
     internal static async ValueTask<UsageEvent> DeleteEventAsync(UnitOfWork uow, UsageEventId eventId)
     {
         AccessRule.CheckActor(uow.Actor);
+        await LockEventsAllocationAsync(uow, eventId).ConfigureAwait(false);
         var writer = uow.Writer();
         var row = writer.Event(eventId, Operation.ReadEvents);
-        var allocation = writer.Allocation(row.AllocationId, row.Status == (int)UsageStatus.Confirmed ? Operation.DeleteConfirmedEvent : Operation.DeleteEstimatedEvent);
+        writer.Allocation(row.AllocationId, row.Status == (int)UsageStatus.Confirmed ? Operation.DeleteConfirmedEvent : Operation.DeleteEstimatedEvent);
         writer.RequireOwnHoldOr(row, Operation.DeleteOthersEstimatedEvent);
-        await uow.LockAsync(allocation).ConfigureAwait(false);
         var deleted = writer.ToEvent(row);
         writer.Remove(row);
         writer.Flush();
@@ -161,23 +155,15 @@ internal static class RecordingService
         return RowMapping.ToEvent(row, uow.Session.ListSegments(row.Id));
     }
 
-    /// <summary>Locks the allocations a planned record changes: its own and its parent, and those of the event it
-    /// replaces. The writer has loaded them while planning, so this reads nothing.</summary>
-    private static ValueTask LockAsync(UnitOfWork uow, UsageWriter writer, PlannedRecord plan)
-    {
-        var target = writer.Load(plan.Row.AllocationId);
-        if (plan.Existing is { } old && old.AllocationId != target.Id)
-        {
-            var source = writer.Load(old.AllocationId);
-            return uow.LockAsync(target.Id, target.ParentId, source.Id, source.ParentId);
-        }
-        return uow.LockAsync(target);
-    }
+    /// <summary>Locks the allocation of an event and its parent before the writer reads their figures. A missing event
+    /// locks nothing (the writer then reports it missing).</summary>
+    private static ValueTask LockEventsAllocationAsync(UnitOfWork uow, UsageEventId eventId) =>
+        uow.Session.GetEvent(eventId.Value) is { } row ? uow.LockWithParentsAsync(row.AllocationId) : ValueTask.CompletedTask;
 
     /// <summary>Locks the allocations a batch names, with their parents, in one call before anything is planned.</summary>
     internal static ValueTask LockNamedAsync(UnitOfWork uow, IReadOnlyList<UsageRecord> records)
     {
-        var named = new HashSet<long>();
+        var named = new SortedSet<long>();
         foreach (var record in records)
         {
             if (record is not null && record.Allocation.Value > 0)
@@ -185,19 +171,7 @@ internal static class RecordingService
                 named.Add(record.Allocation.Value);
             }
         }
-        if (named.Count == 0)
-        {
-            return ValueTask.CompletedTask;
-        }
-        var ids = new SortedSet<long>(named);
-        foreach (var row in uow.Session.GetAllocations([.. named]))
-        {
-            if (row.ParentId is { } parent)
-            {
-                ids.Add(parent);
-            }
-        }
-        return uow.Session.LockAllocationsAsync([.. ids]);
+        return named.Count == 0 ? ValueTask.CompletedTask : uow.Session.LockAllocationsAsync([.. named], withParents: true);
     }
 
     /// <summary>The batch recording path inside a write transaction (the caller flushes): the chunk's allocations and
