@@ -21,24 +21,43 @@ internal static class RecordingService
         return new RecordResult(plan.Disposition, writer.ToEvent(plan.Row, plan.Disposition == RecordDisposition.Unchanged ? null : plan.Segments));
     }
 
-    /// <summary>Checks every record of a batch before storage is touched, naming the first bad item.</summary>
-    internal static (long StartNs, long EndNs, string? AttributesJson)[] Validate(IReadOnlyList<UsageRecord> records)
+    /// <summary>Checks every record of a batch before storage is touched. All or nothing: the first bad item throws,
+    /// naming its index. Per item: each bad item's exception is kept in the refusals (null when none is bad).</summary>
+    internal static ((long StartNs, long EndNs, string? AttributesJson)[] Validated, AllocationsException?[]? Refusals) Validate(IReadOnlyList<UsageRecord> records, BatchMode mode)
     {
         Preconditions.CheckNotNull(records, "records");
+        if (mode is not (BatchMode.AllOrNothing or BatchMode.PerItem))
+        {
+            throw new InvalidInputException("mode", mode.ToString(), "must be AllOrNothing or PerItem");
+        }
         var validated = new (long StartNs, long EndNs, string? AttributesJson)[records.Count];
+        AllocationsException?[]? refusals = null;
         for (var i = 0; i < records.Count; i++)
         {
-            validated[i] = WithIndex(i, () => UsageWriter.Validate(records[i]));
+            if (mode == BatchMode.AllOrNothing)
+            {
+                validated[i] = WithIndex(i, () => UsageWriter.Validate(records[i]));
+                continue;
+            }
+            try
+            {
+                validated[i] = UsageWriter.Validate(records[i]);
+            }
+            catch (AllocationsException ex)
+            {
+                (refusals ??= new AllocationsException?[records.Count])[i] = ex;
+            }
         }
-        return validated;
+        return (validated, refusals);
     }
 
-    internal static async ValueTask<BatchResult> RecordBatchAsync(UnitOfWork uow, IReadOnlyList<UsageRecord> records, (long StartNs, long EndNs, string? AttributesJson)[] validated)
+    internal static async ValueTask<BatchResult> RecordBatchAsync(
+        UnitOfWork uow, IReadOnlyList<UsageRecord> records, BatchMode mode, (long StartNs, long EndNs, string? AttributesJson)[] validated, AllocationsException?[]? refusals)
     {
         AccessRule.CheckActor(uow.Actor);
         await LockNamedAsync(uow, records).ConfigureAwait(false);
         var writer = uow.Writer();
-        var result = ApplyBatch(writer, records, uow.CancellationToken, validated: validated);
+        var result = ApplyBatch(writer, records, uow.CancellationToken, mode, validated, refusals);
         writer.Flush();
         return result;
     }
@@ -70,7 +89,7 @@ internal static class RecordingService
     {
         AccessRule.CheckActor(uow.Actor);
         var writer = uow.Writer();
-        var plan = writer.Plan(record with { ExternalKey = null }, Operation.CheckFit, UsageStatus.Estimated);
+        var plan = writer.Plan(record.WithoutKey(), Operation.CheckFit, UsageStatus.Estimated);
         return writer.Fit(plan);
     }
 
@@ -120,7 +139,7 @@ internal static class RecordingService
     internal static UsageEvent GetEvent(UnitOfWork uow, UsageEventId eventId)
     {
         AccessRule.CheckActor(uow.Actor);
-        var row = uow.Session.GetEvent(eventId.Value) ?? throw new NotFoundException("usage event", eventId.ToString());
+        var row = uow.Session.GetEvent(eventId.Value) ?? throw new NotFoundException(eventId);
         return ReadableEvent(uow, row);
     }
 
@@ -150,7 +169,7 @@ internal static class RecordingService
         }
         catch (NotFoundException)
         {
-            throw new NotFoundException("usage event", new UsageEventId(row.Id).ToString());
+            throw new NotFoundException(new UsageEventId(row.Id));
         }
         return RowMapping.ToEvent(row, uow.Session.ListSegments(row.Id));
     }
@@ -175,28 +194,35 @@ internal static class RecordingService
     }
 
     /// <summary>The batch recording path inside a write transaction (the caller flushes): the chunk's allocations and
-    /// keys are prefetched, then the items planned and applied in order. With
-    /// <paramref name="refused"/>, an item the store refuses while planning (before it writes anything) is handed to
-    /// it and left out (its id is default) instead of failing the batch; a failure while writing always fails it.</summary>
+    /// keys are prefetched, then the items planned and applied in order. In <see cref="BatchMode.PerItem"/>, an item the
+    /// store refuses while planning (before it writes anything), or one already refused in
+    /// <paramref name="refusals"/> (by validation), is answered <see cref="BatchItemStatus.Refused"/> and left out
+    /// instead of failing the batch; a failure while writing always fails it.</summary>
     internal static BatchResult ApplyBatch(
         UsageWriter writer,
         IReadOnlyList<UsageRecord> records,
         CancellationToken cancellationToken,
-        Action<int, AllocationsException>? refused = null,
-        (long StartNs, long EndNs, string? AttributesJson)[]? validated = null)
+        BatchMode mode = BatchMode.AllOrNothing,
+        (long StartNs, long EndNs, string? AttributesJson)[]? validated = null,
+        AllocationsException?[]? refusals = null)
     {
         writer.Prefetch(records);
         var ids = new UsageEventId[records.Count];
-        int recorded = 0, replaced = 0, unchanged = 0;
+        var statuses = new BatchItemStatus[records.Count];
         for (var i = 0; i < records.Count; i++)
         {
             if ((i & 255) == 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
             }
+            if (refusals?[i] is not null)
+            {
+                statuses[i] = BatchItemStatus.Refused;
+                continue;
+            }
             var record = records[i];
             PlannedRecord plan;
-            if (refused is null)
+            if (mode == BatchMode.AllOrNothing)
             {
                 plan = WithIndex(i, () => validated is null
                     ? writer.Plan(record, Operation.RecordUsage, record.Status)
@@ -206,11 +232,14 @@ internal static class RecordingService
             {
                 try
                 {
-                    plan = writer.Plan(record, Operation.RecordUsage, record.Status);
+                    plan = validated is null
+                        ? writer.Plan(record, Operation.RecordUsage, record.Status)
+                        : writer.Plan(record, Operation.RecordUsage, record.Status, validated[i]);
                 }
                 catch (AllocationsException ex)
                 {
-                    refused(i, ex);
+                    (refusals ??= new AllocationsException?[records.Count])[i] = ex;
+                    statuses[i] = BatchItemStatus.Refused;
                     continue;
                 }
             }
@@ -218,14 +247,9 @@ internal static class RecordingService
                 ? (eventId, disposition)
                 : default);
             ids[i] = new UsageEventId(id.eventId);
-            switch (id.disposition)
-            {
-                case RecordDisposition.Recorded: recorded++; break;
-                case RecordDisposition.Replaced: replaced++; break;
-                default: unchanged++; break;
-            }
+            statuses[i] = (BatchItemStatus)id.disposition;
         }
-        return new BatchResult(recorded, replaced, unchanged, ids);
+        return new BatchResult(ids, statuses, refusals);
     }
 
     private static T WithIndex<T>(int index, Func<T> work)
