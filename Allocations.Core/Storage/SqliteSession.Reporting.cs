@@ -6,7 +6,7 @@ using Microsoft.Data.Sqlite;
 namespace Allocations.Storage;
 
 /// <summary>Reporting queries. The filter only chooses among fixed SQL fragments; every value (ids, instants, JSON
-/// paths and attribute values) is a bound parameter.</summary>
+/// paths built from attribute keys, and attribute values) is a bound parameter.</summary>
 internal sealed partial class SqliteSession : IReportQueries
 {
     /// <summary>The allocation listing's query: one organization's allocations in id order. The rows are walked as one
@@ -320,11 +320,11 @@ internal sealed partial class SqliteSession : IReportQueries
         }
         for (var i = 0; i < filter.Attributes.Count; i++)
         {
-            var (path, value) = filter.Attributes[i];
+            var (key, value) = filter.Attributes[i];
             var p = "attrPath" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
             var v = "attrValue" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
             sql.Append(" AND json_extract(e.attributes, @").Append(p).Append(") = @").Append(v);
-            parameters.Add(p, path);
+            parameters.Add(p, "$.\"" + key + "\""); // the key as a quoted JSON path label, itself a bound parameter
             parameters.Add(v, value);
         }
     }
