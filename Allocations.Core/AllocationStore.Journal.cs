@@ -31,7 +31,7 @@ public sealed partial class AllocationStore
             {
                 var row = AccessResolver.RequireAllocation(session, actor, allocation, Operation.ReadAllocationJournal);
                 var legacy = session.JournalLegacyLastSequence();
-                return session.ListJournal(row.OrgId, row.Id, afterSequence, limit).Select(r => ToEntry(r, legacy)).ToList();
+                return session.ListJournal(row.OrgId, row.Id, afterSequence, limit).Select(r => ToEntry(BatchView.ForAllocation(r, row.Id), legacy)).ToList();
             },
             cancellationToken));
     }

@@ -24,13 +24,13 @@ public sealed partial class AllocationStore
     /// <exception cref="ConflictException">The key names a Confirmed event with different content.</exception>
     public Task<RecordResult> RecordUsageAsync(Principal actor, UsageRecord record, CancellationToken cancellationToken = default)
     {
-        UsageWriter.Validate(record);
+        var validated = UsageWriter.Validate(record);
         return Observed("record", () => engine.WriteAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
                 var writer = Writer(session, actor);
-                var plan = writer.Plan(record, Operation.RecordUsage, record.Status);
+                var plan = writer.Plan(record, Operation.RecordUsage, record.Status, validated);
                 writer.Apply(plan);
                 writer.Flush();
                 return new RecordResult(plan.Disposition, writer.ToEvent(plan.Row, plan.Disposition == RecordDisposition.Unchanged ? null : plan.Segments));
@@ -140,13 +140,13 @@ public sealed partial class AllocationStore
     /// <exception cref="ConflictException">The key names a Confirmed event.</exception>
     public Task<ReserveResult> ReserveAsync(Principal actor, UsageRecord record, CancellationToken cancellationToken = default)
     {
-        UsageWriter.Validate(record);
+        var validated = UsageWriter.Validate(record);
         return Observed("reserve", () => engine.WriteAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
                 var writer = Writer(session, actor);
-                var plan = writer.Plan(record, Operation.Reserve, UsageStatus.Estimated);
+                var plan = writer.Plan(record, Operation.Reserve, UsageStatus.Estimated, validated);
                 if (plan.Disposition == RecordDisposition.Unchanged)
                 {
                     return new ReserveResult(new FitCheck(true, Amount.FromMicros(plan.Row.Amount), null, Amount.Zero), writer.ToEvent(plan.Row));
@@ -174,13 +174,13 @@ public sealed partial class AllocationStore
     /// <exception cref="NoRateException">No rate is in force at some instant of the interval.</exception>
     public Task<FitCheck> CheckFitAsync(Principal actor, UsageRecord record, CancellationToken cancellationToken = default)
     {
-        UsageWriter.Validate(record);
+        var validated = UsageWriter.Validate(record);
         return engine.ReadAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
                 var writer = Writer(session, actor);
-                var plan = writer.Plan(record with { ExternalKey = null }, Operation.CheckFit, UsageStatus.Estimated);
+                var plan = writer.Plan(record with { ExternalKey = null }, Operation.CheckFit, UsageStatus.Estimated, validated);
                 return writer.Fit(plan);
             },
             cancellationToken);

@@ -99,8 +99,9 @@ internal partial interface IStorageSession
     /// no row is stored yet (then both are zero).</summary>
     (long Amount, long Usd)? GetOrgUsageSums(long orgId);
 
-    /// <summary>Stores the organization's sums of event amounts and USD amounts.</summary>
-    void SetOrgUsageSums(long orgId, long amount, long usd);
+    /// <summary>Adds to the organization's sums of event amounts and USD amounts (a row is created when none is
+    /// stored yet). The caller has checked that the sums stay within the amount range.</summary>
+    void AddOrgUsageSums(long orgId, long amountDelta, long usdDelta);
 
     /// <summary>Recomputes the organization's sums from its events (after events were removed in bulk), saturating at
     /// the largest amount when they would not be representable.</summary>

@@ -188,10 +188,13 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     }
 
     public void UpdateEvent(EventRow row) =>
-        Exec(
-            "UPDATE usage_events SET allocation_id = @AllocationId, sku_id = @SkuId, quantity = @Quantity, start_ns = @StartNs, end_ns = @EndNs, " +
-            "status = @Status, amount = @Amount, usd = @Usd, attributes = @Attributes, recorded_ns = @RecordedNs, recorded_by = @RecordedBy WHERE id = @Id",
-            row);
+        Run(
+            "UPDATE usage_events SET allocation_id = $alloc, sku_id = $sku, quantity = $qty, start_ns = $start, end_ns = $end, " +
+            "status = $status, amount = $amount, usd = $usd, attributes = $attrs, recorded_ns = $recNs, recorded_by = $recBy WHERE id = $id",
+            ["$alloc", "$sku", "$qty", "$start", "$end", "$status", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$id"],
+            [row.AllocationId, row.SkuId, row.Quantity, row.StartNs, row.EndNs, row.Status, row.Amount, (object?)row.Usd ?? DBNull.Value,
+                (object?)row.Attributes ?? DBNull.Value, row.RecordedNs, row.RecordedBy, row.Id],
+            command => command.ExecuteNonQuery());
 
     public void InsertSegments(long eventId, IReadOnlyList<SegmentRow> segments)
     {
@@ -216,10 +219,19 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         }
     }
 
-    public void DeleteSegments(long eventId) => Exec("DELETE FROM event_segments WHERE event_id = @eventId", new { eventId });
+    public void DeleteSegments(long eventId) =>
+        Run("DELETE FROM event_segments WHERE event_id = $e", ["$e"], [eventId], command => command.ExecuteNonQuery());
 
     public EventRow? GetEvent(long eventId) =>
-        One<EventRow>($"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.id = @eventId", new { eventId });
+        Run(
+            $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.id = $id",
+            ["$id"],
+            [eventId],
+            command =>
+            {
+                using var reader = command.ExecuteReader();
+                return reader.Read() ? StoredRows.Map(reader, ToEventRow) : null;
+            });
 
     public EventRow? FindEventByKey(long orgId, string source, string externalKey) => ReadEventByKey(orgId, source, externalKey);
 
@@ -234,12 +246,12 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
                 return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : ((long, long)?)null;
             });
 
-    public void SetOrgUsageSums(long orgId, long amount, long usd) =>
+    public void AddOrgUsageSums(long orgId, long amountDelta, long usdDelta) =>
         Run(
             "INSERT INTO org_usage_sums (org_id, amount_sum, usd_sum) VALUES ($org, $amount, $usd) " +
-            "ON CONFLICT (org_id) DO UPDATE SET amount_sum = excluded.amount_sum, usd_sum = excluded.usd_sum",
+            "ON CONFLICT (org_id) DO UPDATE SET amount_sum = amount_sum + excluded.amount_sum, usd_sum = usd_sum + excluded.usd_sum",
             ["$org", "$amount", "$usd"],
-            [orgId, amount, usd],
+            [orgId, amountDelta, usdDelta],
             command => command.ExecuteNonQuery());
 
     // The sums are taken in two 32-bit halves, which cannot overflow for fewer than 2^31 events, then joined, or
@@ -259,12 +271,24 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
             new { orgId });
 
     public IReadOnlyList<SegmentRow> ListSegments(long eventId) =>
-        Many<SegmentRow>(
-            "SELECT event_id AS EventId, seq AS Seq, start_ns AS StartNs, end_ns AS EndNs, rule_id AS RuleId, rate AS Rate, amount AS Amount " +
-            "FROM event_segments WHERE event_id = @eventId ORDER BY seq",
-            new { eventId });
+        Run(
+            "SELECT event_id, seq, start_ns, end_ns, rule_id, rate, amount FROM event_segments WHERE event_id = $e ORDER BY seq",
+            ["$e"],
+            [eventId],
+            command =>
+            {
+                using var reader = command.ExecuteReader();
+                var segments = new List<SegmentRow>();
+                var check = new StoredRows.RowCheck();
+                while (reader.Read())
+                {
+                    segments.Add(check.Map(reader, ToSegmentRow));
+                }
+                return segments;
+            });
 
-    public void DeleteEvent(long eventId) => Exec("DELETE FROM usage_events WHERE id = @eventId", new { eventId });
+    public void DeleteEvent(long eventId) =>
+        Run("DELETE FROM usage_events WHERE id = $id", ["$id"], [eventId], command => command.ExecuteNonQuery());
 
     public long CountEvents(long allocationId) =>
         One<long>("SELECT COUNT(*) FROM usage_events WHERE allocation_id = @allocationId", new { allocationId });
