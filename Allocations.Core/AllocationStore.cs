@@ -78,7 +78,12 @@ public sealed partial class AllocationStore : IDisposable
         var clock = options.Clock ?? SystemClock.Instance;
 #pragma warning restore RS0030
         ClockNs(clock); // a clock outside the supported range is refused now, not at the first write
+        if (options.PageCacheMegabytes is < 1 or > AllocationStoreOptions.MaxPageCacheMegabytes)
+        {
+            throw new InvalidInputException("PageCacheMegabytes", options.PageCacheMegabytes.ToString(System.Globalization.CultureInfo.InvariantCulture), $"must be between 1 and {AllocationStoreOptions.MaxPageCacheMegabytes}");
+        }
         var engine = SqliteStorageEngine.Open(path, options.DurableWrites, busyMs);
+        engine.PageCacheKiB = options.PageCacheMegabytes * 1024;
         var store = new AllocationStore(engine, clock);
         store.AttachHost(options, engine);
         return store;

@@ -48,6 +48,10 @@ internal sealed class SqliteStorageEngine : IStorageEngine
     /// <summary>Gets the schema migrations the open applied (committed), with how long each took, for the store to log.</summary>
     internal List<(int Version, long ElapsedMs)> AppliedMigrations { get; } = [];
 
+    /// <summary>Gets or sets the page cache of each connection opened from now on, in KiB (SQLite's
+    /// <c>cache_size</c>); the store sets it right after the open.</summary>
+    internal int PageCacheKiB { get; set; } = 2048;
+
     /// <summary>Sets where lock waits are logged.</summary>
     internal ILogger Logger
     {
@@ -329,7 +333,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         var connection = new SqliteConnection(connectionString);
         connection.Open();
         using var pragmas = connection.CreateCommand();
-        pragmas.CommandText = $"PRAGMA busy_timeout = {busyTimeoutMs}; PRAGMA synchronous = {(durableFull ? "FULL" : "NORMAL")};";
+        pragmas.CommandText = $"PRAGMA busy_timeout = {busyTimeoutMs}; PRAGMA synchronous = {(durableFull ? "FULL" : "NORMAL")}; PRAGMA cache_size = -{PageCacheKiB};";
         pragmas.ExecuteNonQuery();
         return connection;
     }
