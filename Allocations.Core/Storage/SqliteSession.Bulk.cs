@@ -30,6 +30,7 @@ internal sealed partial class SqliteSession
     /// allocation table of 10,000 rows is read in a few milliseconds.</summary>
     private List<AllocationRow> ReadAllocations(long orgId)
     {
+        WritePendingEvents();
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = $"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.org_id = $orgId ORDER BY a.id";
@@ -132,6 +133,7 @@ internal sealed partial class SqliteSession
     /// for this one use.</summary>
     private T Run<T>(string sql, string[] names, object[] values, Func<SqliteCommand, T> use)
     {
+        WritePendingEvents();
         if (Statements is { } cache)
         {
             var cached = cache.Get(sql, transaction, names);
@@ -281,4 +283,181 @@ internal sealed partial class SqliteSession
             Rate = reader.GetInt64(5),
             Amount = reader.GetInt64(6),
         };
+
+    /// <summary>Rows per multi-row INSERT of the buffered events (15 parameters each) and segments (7 each).</summary>
+    private const int RowsPerInsert = 64;
+
+    private const string EventInsertColumns =
+        "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) VALUES ";
+
+    private const string SegmentInsertColumns = "INSERT INTO event_segments (event_id, seq, start_ns, end_ns, rule_id, rate, amount) VALUES ";
+
+    private readonly List<EventRow> pendingEvents = [];
+    private readonly List<(long EventId, int Seq, SegmentRow Segment)> pendingSegments = [];
+    private readonly object[] eventValues = new object[RowsPerInsert * 15];
+    private readonly object[] segmentValues = new object[RowsPerInsert * 7];
+    private long nextEventId;
+    private bool writingEvents;
+
+    /// <summary>Takes an event to insert and returns its id, assigned here: the transaction reads the next id once
+    /// (past every id ever handed out, as AUTOINCREMENT guarantees) and counts on, so the events of one transaction
+    /// get consecutive ids. The row is written with the next statement of this session, many rows per INSERT.</summary>
+    private long BufferEvent(EventRow row)
+    {
+        if (nextEventId == 0)
+        {
+            nextEventId = Run(
+                "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'usage_events'), 0), COALESCE((SELECT MAX(id) FROM usage_events), 0)) + 1",
+                [],
+                [],
+                command => (long)command.ExecuteScalar()!);
+        }
+        pendingEvents.Add(row);
+        var id = nextEventId++;
+        row.Id = id;
+        if (pendingEvents.Count == RowsPerInsert)
+        {
+            WritePendingEvents();
+        }
+        return id;
+    }
+
+    private void BufferSegments(long eventId, IReadOnlyList<SegmentRow> segments)
+    {
+        for (var i = 0; i < segments.Count; i++)
+        {
+            pendingSegments.Add((eventId, i, segments[i]));
+        }
+        if (pendingSegments.Count >= RowsPerInsert)
+        {
+            WritePendingEvents();
+        }
+    }
+
+    public void WriteBuffered() => WritePendingEvents();
+
+    /// <summary>Writes the buffered events, then their segments: before any other statement of this session runs, so
+    /// every read and write sees them.</summary>
+    private SqliteSession WritePendingEvents()
+    {
+        if (writingEvents || (pendingEvents.Count == 0 && pendingSegments.Count == 0))
+        {
+            return this;
+        }
+        writingEvents = true;
+        try
+        {
+            var offset = 0;
+            while (offset < pendingEvents.Count)
+            {
+                var n = Math.Min(RowsPerInsert, pendingEvents.Count - offset);
+                var command = MultiRowInsert(EventInsertColumns, 15, n, "e");
+                for (var i = 0; i < n; i++)
+                {
+                    var row = pendingEvents[offset + i];
+                    var v = i * 15;
+                    eventValues[v] = row.Id;
+                    eventValues[v + 1] = row.OrgId;
+                    eventValues[v + 2] = row.AllocationId;
+                    eventValues[v + 3] = row.SkuId;
+                    eventValues[v + 4] = row.Quantity;
+                    eventValues[v + 5] = row.StartNs;
+                    eventValues[v + 6] = row.EndNs;
+                    eventValues[v + 7] = row.Status;
+                    eventValues[v + 8] = (object?)row.ExternalKey ?? DBNull.Value;
+                    eventValues[v + 9] = row.Amount;
+                    eventValues[v + 10] = (object?)row.Usd ?? DBNull.Value;
+                    eventValues[v + 11] = (object?)row.Attributes ?? DBNull.Value;
+                    eventValues[v + 12] = row.RecordedNs;
+                    eventValues[v + 13] = row.RecordedBy;
+                    eventValues[v + 14] = row.Source;
+                }
+                Execute(command, eventValues, n * 15);
+                offset += n;
+            }
+            pendingEvents.Clear();
+            offset = 0;
+            while (offset < pendingSegments.Count)
+            {
+                var n = Math.Min(RowsPerInsert, pendingSegments.Count - offset);
+                var command = MultiRowInsert(SegmentInsertColumns, 7, n, "s");
+                for (var i = 0; i < n; i++)
+                {
+                    var (eventId, seq, segment) = pendingSegments[offset + i];
+                    var v = i * 7;
+                    segmentValues[v] = eventId;
+                    segmentValues[v + 1] = seq;
+                    segmentValues[v + 2] = segment.StartNs;
+                    segmentValues[v + 3] = segment.EndNs;
+                    segmentValues[v + 4] = segment.RuleId;
+                    segmentValues[v + 5] = segment.Rate;
+                    segmentValues[v + 6] = segment.Amount;
+                }
+                Execute(command, segmentValues, n * 7);
+                offset += n;
+            }
+            pendingSegments.Clear();
+        }
+        finally
+        {
+            writingEvents = false;
+        }
+        return this;
+
+        static void Execute(SqliteCommand command, object[] values, int count)
+        {
+            var p = command.Parameters;
+            for (var i = 0; i < count; i++)
+            {
+                p[i].Value = values[i];
+            }
+            command.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>The prepared multi-row INSERT of <paramref name="rows"/> rows (from the statement cache when there is one).</summary>
+    private SqliteCommand MultiRowInsert(string head, int columns, int rows, string prefix)
+    {
+        var key = (head, rows);
+        if (!MultiRowSql.TryGetValue(key, out var entry))
+        {
+            var sql = new System.Text.StringBuilder(head);
+            var names = new string[columns * rows];
+            for (var r = 0; r < rows; r++)
+            {
+                sql.Append(r == 0 ? "(" : ", (");
+                for (var c = 0; c < columns; c++)
+                {
+                    var name = names[(r * columns) + c] = $"${prefix}{r}_{c}";
+                    sql.Append(c == 0 ? "" : ", ").Append(name);
+                }
+                sql.Append(')');
+            }
+            entry = (sql.ToString(), names);
+            MultiRowSql[key] = entry;
+        }
+        if (Statements is { } cache)
+        {
+            return cache.Get(entry.Sql, transaction, entry.Names);
+        }
+        if (!oneOffCommands.TryGetValue(entry.Sql, out var command))
+        {
+            command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = entry.Sql;
+            foreach (var name in entry.Names)
+            {
+                command.Parameters.Add(new SqliteParameter { ParameterName = name });
+            }
+            command.Prepare();
+            oneOffCommands[entry.Sql] = command;
+        }
+        return command;
+    }
+
+    /// <summary>The SQL text and parameter names of each multi-row INSERT shape, shared by every session.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Head, int Rows), (string Sql, string[] Names)> MultiRowSql = new();
+
+    /// <summary>Multi-row INSERTs prepared by a session without a statement cache, disposed with it.</summary>
+    private readonly Dictionary<string, SqliteCommand> oneOffCommands = new(StringComparer.Ordinal);
 }
