@@ -618,7 +618,6 @@ internal sealed partial class UsageWriter
             }
         }
         FlushJournal();
-        session.WriteBuffered();
     }
 
     /// <summary>Adds one allocation's figure deltas in storage. A delta past the 64-bit range (a figure moved from

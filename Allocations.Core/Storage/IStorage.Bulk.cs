@@ -22,10 +22,4 @@ internal partial interface IStorageSession
     /// <summary>The organization's events with ids from <paramref name="firstId"/> to <paramref name="lastId"/>, in id
     /// order, each with its segments in order, every stored field as it is (for the digests of batch entries).</summary>
     IReadOnlyList<(EventRow Row, List<SegmentRow> Segments)> ReadEventsForDigest(long orgId, long firstId, long lastId);
-
-    /// <summary>Writes the events and segments <see cref="IStorageSession.InsertEvent"/> and
-    /// <see cref="IStorageSession.InsertSegments"/> have buffered (any other statement of the session writes them
-    /// first too). An engine may write them at once instead; <c>InsertEvent</c> returns the id either way, and the
-    /// events of one transaction get consecutive ids.</summary>
-    void WriteBuffered();
 }

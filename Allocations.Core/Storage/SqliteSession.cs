@@ -18,6 +18,8 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
 
     private readonly SqliteConnection connection;
     private readonly SqliteTransaction transaction;
+    private SqliteCommand? insertEvent;
+    private SqliteCommand? insertSegment;
 
     internal SqliteSession(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
     {
@@ -36,17 +38,16 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         new(sql, parameters, transaction, cancellationToken: CancellationToken);
 
     // Reads go through StoredRows, which checks each stored value's type before Dapper maps the row.
-    // Every statement but the buffered event inserts first writes the events buffered so far (see WritePendingEvents).
-    private T? One<T>(string sql, object? parameters = null) => StoredRows.Single<T>(WritePendingEvents().connection, transaction, sql, parameters, CancellationToken);
+    private T? One<T>(string sql, object? parameters = null) => StoredRows.Single<T>(connection, transaction, sql, parameters, CancellationToken);
 
-    private IReadOnlyList<T> Many<T>(string sql, object? parameters = null) => StoredRows.Query<T>(WritePendingEvents().connection, transaction, sql, parameters, CancellationToken);
+    private IReadOnlyList<T> Many<T>(string sql, object? parameters = null) => StoredRows.Query<T>(connection, transaction, sql, parameters, CancellationToken);
 
-    private IEnumerable<T> Stream<T>(string sql, object? parameters = null) => StoredRows.Stream<T>(WritePendingEvents().connection, transaction, sql, parameters, CancellationToken);
+    private IEnumerable<T> Stream<T>(string sql, object? parameters = null) => StoredRows.Stream<T>(connection, transaction, sql, parameters, CancellationToken);
 
-    private int Exec(string sql, object? parameters = null) => WritePendingEvents().connection.Execute(Cmd(sql, parameters));
+    private int Exec(string sql, object? parameters = null) => connection.Execute(Cmd(sql, parameters));
 
     private long InsertReturningId(string sql, object parameters) =>
-        WritePendingEvents().connection.ExecuteScalar<long>(Cmd(sql + " RETURNING id", parameters));
+        connection.ExecuteScalar<long>(Cmd(sql + " RETURNING id", parameters));
 
     // Organizations and admins
     public long InsertOrganization(string name, string nameKey, long createdNs) =>
@@ -158,9 +159,33 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
             "FROM total_changes WHERE allocation_id = @allocationId ORDER BY id",
             new { allocationId });
 
-    // Usage events: the two inserts on the recording hot path are buffered and written many rows per statement
-    // (SqliteSession.Bulk.cs).
-    public long InsertEvent(EventRow row) => BufferEvent(row);
+    // Usage events: the two inserts on the recording hot path reuse prepared commands for the whole transaction.
+    public long InsertEvent(EventRow row)
+    {
+        if (insertEvent is null)
+        {
+            insertEvent = Prepare(
+                "INSERT INTO usage_events (org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) " +
+                "VALUES ($org, $alloc, $sku, $qty, $start, $end, $status, $key, $amount, $usd, $attrs, $recNs, $recBy, $src) RETURNING id",
+                "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$status", "$key", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$src");
+        }
+        var p = insertEvent.Parameters;
+        p[0].Value = row.OrgId;
+        p[1].Value = row.AllocationId;
+        p[2].Value = row.SkuId;
+        p[3].Value = row.Quantity;
+        p[4].Value = row.StartNs;
+        p[5].Value = row.EndNs;
+        p[6].Value = row.Status;
+        p[7].Value = (object?)row.ExternalKey ?? DBNull.Value;
+        p[8].Value = row.Amount;
+        p[9].Value = (object?)row.Usd ?? DBNull.Value;
+        p[10].Value = (object?)row.Attributes ?? DBNull.Value;
+        p[11].Value = row.RecordedNs;
+        p[12].Value = row.RecordedBy;
+        p[13].Value = row.Source;
+        return (long)insertEvent.ExecuteScalar()!;
+    }
 
     public void UpdateEvent(EventRow row) =>
         Run(
@@ -171,7 +196,28 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
                 (object?)row.Attributes ?? DBNull.Value, row.RecordedNs, row.RecordedBy, row.Id],
             command => command.ExecuteNonQuery());
 
-    public void InsertSegments(long eventId, IReadOnlyList<SegmentRow> segments) => BufferSegments(eventId, segments);
+    public void InsertSegments(long eventId, IReadOnlyList<SegmentRow> segments)
+    {
+        if (insertSegment is null)
+        {
+            insertSegment = Prepare(
+                "INSERT INTO event_segments (event_id, seq, start_ns, end_ns, rule_id, rate, amount) VALUES ($e, $seq, $s, $t, $rule, $rate, $amount)",
+                "$e", "$seq", "$s", "$t", "$rule", "$rate", "$amount");
+        }
+        var p = insertSegment.Parameters;
+        for (var i = 0; i < segments.Count; i++)
+        {
+            var s = segments[i];
+            p[0].Value = eventId;
+            p[1].Value = i;
+            p[2].Value = s.StartNs;
+            p[3].Value = s.EndNs;
+            p[4].Value = s.RuleId;
+            p[5].Value = s.Rate;
+            p[6].Value = s.Amount;
+            insertSegment.ExecuteNonQuery();
+        }
+    }
 
     public void DeleteSegments(long eventId) =>
         Run("DELETE FROM event_segments WHERE event_id = $e", ["$e"], [eventId], command => command.ExecuteNonQuery());
@@ -262,7 +308,6 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
 
     private SqliteCommand Prepare(string sql, params string[] names)
     {
-        WritePendingEvents();
         if (Statements is { } cache)
         {
             return cache.Get(sql, transaction, names);
@@ -284,11 +329,9 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         {
             return; // the commands belong to the cache, which outlives this transaction
         }
+        insertEvent?.Dispose();
+        insertSegment?.Dispose();
         insertJournal?.Dispose();
         setFigures?.Dispose();
-        foreach (var command in oneOffCommands.Values)
-        {
-            command.Dispose();
-        }
     }
 }
