@@ -19,6 +19,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     private readonly SqliteConnection connection;
     private readonly SqliteTransaction transaction;
     private SqliteCommand? insertEvent;
+    private long nextEventId;
     private SqliteCommand? insertSegment;
 
     internal SqliteSession(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
@@ -162,29 +163,44 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     // Usage events: the two inserts on the recording hot path reuse prepared commands for the whole transaction.
     public long InsertEvent(EventRow row)
     {
+        // Ids are assigned here: the transaction reads the next id once (past every id ever handed out, as
+        // AUTOINCREMENT guarantees) and counts on, so the events of one transaction get consecutive ids and the
+        // INSERT needs no RETURNING.
+        if (nextEventId == 0)
+        {
+            nextEventId = Run(
+                "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'usage_events'), 0), COALESCE((SELECT MAX(id) FROM usage_events), 0)) + 1",
+                [],
+                [],
+                command => (long)command.ExecuteScalar()!);
+        }
         if (insertEvent is null)
         {
             insertEvent = Prepare(
-                "INSERT INTO usage_events (org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) " +
-                "VALUES ($org, $alloc, $sku, $qty, $start, $end, $status, $key, $amount, $usd, $attrs, $recNs, $recBy, $src) RETURNING id",
-                "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$status", "$key", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$src");
+                "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) " +
+                "VALUES ($id, $org, $alloc, $sku, $qty, $start, $end, $status, $key, $amount, $usd, $attrs, $recNs, $recBy, $src)",
+                "$id", "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$status", "$key", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$src");
         }
+        var id = nextEventId;
         var p = insertEvent.Parameters;
-        p[0].Value = row.OrgId;
-        p[1].Value = row.AllocationId;
-        p[2].Value = row.SkuId;
-        p[3].Value = row.Quantity;
-        p[4].Value = row.StartNs;
-        p[5].Value = row.EndNs;
-        p[6].Value = row.Status;
-        p[7].Value = (object?)row.ExternalKey ?? DBNull.Value;
-        p[8].Value = row.Amount;
-        p[9].Value = (object?)row.Usd ?? DBNull.Value;
-        p[10].Value = (object?)row.Attributes ?? DBNull.Value;
-        p[11].Value = row.RecordedNs;
-        p[12].Value = row.RecordedBy;
-        p[13].Value = row.Source;
-        return (long)insertEvent.ExecuteScalar()!;
+        p[0].Value = id;
+        p[1].Value = row.OrgId;
+        p[2].Value = row.AllocationId;
+        p[3].Value = row.SkuId;
+        p[4].Value = row.Quantity;
+        p[5].Value = row.StartNs;
+        p[6].Value = row.EndNs;
+        p[7].Value = row.Status;
+        p[8].Value = (object?)row.ExternalKey ?? DBNull.Value;
+        p[9].Value = row.Amount;
+        p[10].Value = (object?)row.Usd ?? DBNull.Value;
+        p[11].Value = (object?)row.Attributes ?? DBNull.Value;
+        p[12].Value = row.RecordedNs;
+        p[13].Value = row.RecordedBy;
+        p[14].Value = row.Source;
+        insertEvent.ExecuteNonQuery();
+        nextEventId = id + 1;
+        return id;
     }
 
     public void UpdateEvent(EventRow row) =>
