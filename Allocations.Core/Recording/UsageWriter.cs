@@ -70,7 +70,8 @@ internal sealed partial class UsageWriter
     internal string Source => source;
 
     /// <summary>Gets the journal of this transaction: one entry per event change, chained in memory.</summary>
-    private JournalWriter Journal => journal ??= new JournalWriter(session, actor, nowNs);
+    /// <remarks>The journal's head rows are written once, at <see cref="Flush"/>, not per entry.</remarks>
+    private JournalWriter Journal => journal ??= NewJournal();
 
     private void Log(string action, EventRow target, string? before, EventRow? after) => Journal.Append(
         target.OrgId,
@@ -79,6 +80,12 @@ internal sealed partial class UsageWriter
         new UsageEventId(target.Id).ToString(),
         before,
         after is null ? null : Journal.Event(after));
+
+    private JournalWriter NewJournal()
+    {
+        session.DeferJournalHeads();
+        return new JournalWriter(session, actor, nowNs);
+    }
 
     /// <summary>An event's before-state for a per-event entry, with the digest of its stored row and segments (read
     /// before they change), which verification of a <c>usage.batch</c> entry that recorded the event relies on.</summary>
@@ -618,6 +625,11 @@ internal sealed partial class UsageWriter
             }
         }
         FlushJournal();
+        if (journal is not null)
+        {
+            session.WriteJournalHeads();
+            journal = null; // a later entry defers again
+        }
     }
 
     /// <summary>Adds one allocation's figure deltas in storage. A delta past the 64-bit range (a figure moved from

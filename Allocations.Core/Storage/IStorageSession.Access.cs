@@ -51,6 +51,13 @@ internal partial interface IStorageSession
 
     void InsertJournal(JournalRow row);
 
+    /// <summary>Keeps the head and sequence rows in memory from now on, for a writer that appends many entries in the
+    /// transaction; it must call <see cref="WriteJournalHeads"/> before the transaction ends.</summary>
+    void DeferJournalHeads();
+
+    /// <summary>Writes the head rows of the organizations appended to and the sequence row, and stops deferring.</summary>
+    void WriteJournalHeads();
+
     /// <summary>Lists the allocations a <c>usage.batch</c> entry spanning several allocations has a part for, so that
     /// each allocation's journal finds it.</summary>
     void InsertJournalParts(long journalId, IReadOnlyList<long> allocationIds);

@@ -20,6 +20,8 @@ internal sealed partial class SqliteSession
 
     private readonly Dictionary<long, byte[]?> journalHeads = [];
     private long journalNextId;
+    private readonly Dictionary<long, long> dirtyHeads = [];
+    private bool deferJournalHeads;
     private SqliteCommand? insertJournal;
 
     // Groups and members
@@ -143,19 +145,39 @@ internal sealed partial class SqliteSession
         p[9].Value = row.PrevHash;
         p[10].Value = row.Hash;
         insertJournal.ExecuteNonQuery();
-        Run(
-            "INSERT INTO journal_heads (org_id, last_sequence, head_hash) VALUES ($org, $id, $hash) " +
-            "ON CONFLICT (org_id) DO UPDATE SET last_sequence = excluded.last_sequence, head_hash = excluded.head_hash",
-            ["$org", "$id", "$hash"],
-            [row.OrgId, row.Id, row.Hash],
-            command => command.ExecuteNonQuery());
+        journalNextId = row.Id + 1;
+        journalHeads[row.OrgId] = row.Hash;
+        dirtyHeads[row.OrgId] = row.Id;
+        if (!deferJournalHeads)
+        {
+            WriteJournalHeads();
+        }
+    }
+
+    public void DeferJournalHeads() => deferJournalHeads = true;
+
+    public void WriteJournalHeads()
+    {
+        deferJournalHeads = false;
+        if (dirtyHeads.Count == 0)
+        {
+            return;
+        }
+        foreach (var (orgId, lastId) in dirtyHeads)
+        {
+            Run(
+                "INSERT INTO journal_heads (org_id, last_sequence, head_hash) VALUES ($org, $id, $hash) " +
+                "ON CONFLICT (org_id) DO UPDATE SET last_sequence = excluded.last_sequence, head_hash = excluded.head_hash",
+                ["$org", "$id", "$hash"],
+                [orgId, lastId, journalHeads[orgId]!],
+                command => command.ExecuteNonQuery());
+        }
+        dirtyHeads.Clear();
         Run(
             "UPDATE journal_sequence SET next_sequence = $next WHERE id = 1",
             ["$next"],
-            [row.Id + 1],
+            [journalNextId],
             command => command.ExecuteNonQuery());
-        journalNextId = row.Id + 1;
-        journalHeads[row.OrgId] = row.Hash;
     }
 
     public void InsertJournalParts(long journalId, IReadOnlyList<long> allocationIds)

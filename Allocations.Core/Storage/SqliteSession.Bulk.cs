@@ -180,10 +180,22 @@ internal sealed partial class SqliteSession
     public IReadOnlyList<EventRow> FindEventsByKeys(long orgId, string source, IReadOnlyList<string> externalKeys) =>
         externalKeys.Count == 0
             ? []
-            : Many<EventRow>(
+            : Run(
                 $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id " +
-                "WHERE e.org_id = @orgId AND e.source = @source AND e.external_key IN (SELECT value FROM json_each(@keys))",
-                new { orgId, source, keys = JsonSerializer.Serialize(externalKeys) });
+                "WHERE e.org_id = $org AND e.source = $source AND e.external_key IN (SELECT value FROM json_each($keys))",
+                ["$org", "$source", "$keys"],
+                [orgId, source, JsonSerializer.Serialize(externalKeys)],
+                command =>
+                {
+                    using var reader = command.ExecuteReader();
+                    var rows = new List<EventRow>();
+                    var check = new StoredRows.RowCheck();
+                    while (reader.Read())
+                    {
+                        rows.Add(check.Map(reader, ToEventRow));
+                    }
+                    return rows;
+                });
 
     public bool AddFigures(long allocationId, long ownUsedDelta, long ownEstimatedDelta, long usedDelta, long estimatedDelta) =>
         Run(
