@@ -24,7 +24,7 @@ public class BatchJournalTests
             // Events across Nov 15 have two segments (the CPU rate changes); the others one.
             var start = TestStore.November1 + Duration.FromHours(i * 30);
             var record = TestStore.Cpu1(i % 3 == 0 ? b : a, 1m + i, start, start + Duration.FromHours(20), i % 2 == 0 ? UsageStatus.Confirmed : UsageStatus.Estimated, "job-" + i);
-            records.Add(record with { Attributes = new Dictionary<string, string> { ["user"] = "u" + i } });
+            records.Add(record.With(attributes: new Dictionary<string, string> { ["user"] = "u" + i }));
         }
         records.Add(TestStore.Cpu1(a, 2m, TestStore.November15 - Duration.FromHours(2), TestStore.November15 + Duration.FromHours(2), key: "across"));
         var batch = await t.Store.RecordBatchAsync(Admin, records);
@@ -180,7 +180,7 @@ public class BatchJournalTests
             }
         }
         // Replace under its key (same allocation), move one to the other allocation, confirm, release, delete.
-        await s.RecordUsageAsync(Admin, new UsageRecord(estimated[0].Allocation, estimated[0].Sku, Quantity.FromDecimal(50m), estimated[0].Interval.Start, estimated[0].Interval.End, UsageStatus.Estimated, estimated[0].ExternalKey) { Attributes = estimated[0].Attributes });
+        await s.RecordUsageAsync(Admin, new UsageRecord(estimated[0].Allocation, estimated[0].Sku, Quantity.FromDecimal(50m), estimated[0].Interval.Start, estimated[0].Interval.End, UsageStatus.Estimated, estimated[0].ExternalKey, estimated[0].Attributes));
         await s.RecordUsageAsync(Admin, new UsageRecord(estimated[1].Allocation == a.Id ? b.Id : a.Id, estimated[1].Sku, estimated[1].Quantity, estimated[1].Interval.Start, estimated[1].Interval.End, UsageStatus.Estimated, estimated[1].ExternalKey));
         await s.ConfirmAsync(Admin, estimated[2].Id, Quantity.FromDecimal(3m));
         await s.ReleaseAsync(Admin, estimated[3].Id);
@@ -216,7 +216,7 @@ public class BatchJournalTests
         var a = await t.CreateAllocationAsync("A", 1000m);
         var first = TestStore.Cpu1(a, 1m, TestStore.November1, TestStore.November1 + Duration.FromHours(10), UsageStatus.Estimated, "k");
 
-        var result = await t.Store.RecordBatchAsync(Admin, [first, first with { Quantity = Quantity.FromDecimal(2m) }, TestStore.Cpu1(a, 1m, TestStore.November1, TestStore.November1 + Duration.FromHours(1))]);
+        var result = await t.Store.RecordBatchAsync(Admin, [first, first.With(quantity: Quantity.FromDecimal(2m)), TestStore.Cpu1(a, 1m, TestStore.November1, TestStore.November1 + Duration.FromHours(1))]);
 
         Assert.Equal((2, 1), (result.Recorded, result.Replaced));
         var entries = (await AllEntriesAsync(t)).Where(e => e.Action.StartsWith("usage.", StringComparison.Ordinal)).ToList();

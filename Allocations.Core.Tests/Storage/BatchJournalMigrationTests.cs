@@ -96,7 +96,7 @@ public class BatchJournalMigrationTests
             var a = new AllocationId(1);
             var start = TestStore.November1 + Duration.FromHours(3);
             var batch = await store.RecordBatchAsync(TestStore.Admin, [
-                new UsageRecord(a, TestStore.Cpu, Quantity.FromDecimal(1m), start, start + Duration.FromHours(1), ExternalKey: "new-1"),
+                new UsageRecord(a, TestStore.Cpu, Quantity.FromDecimal(1m), start, start + Duration.FromHours(1), externalKey: "new-1"),
                 new UsageRecord(a, TestStore.Cpu, Quantity.FromDecimal(2m), start, start + Duration.FromHours(1), UsageStatus.Estimated, "new-2"),
             ]);
             await store.DeleteEventAsync(TestStore.Admin, new UsageEventId(1)); // the old event, journaled the old way
