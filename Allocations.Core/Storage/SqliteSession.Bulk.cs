@@ -173,9 +173,21 @@ internal sealed partial class SqliteSession
     public IReadOnlyList<AllocationRow> GetAllocations(IReadOnlyList<long> allocationIds) =>
         allocationIds.Count == 0
             ? []
-            : Many<AllocationRow>(
-                $"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.id IN (SELECT value FROM json_each(@ids))",
-                new { ids = JsonSerializer.Serialize(allocationIds) });
+            : Run(
+                $"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.id IN (SELECT value FROM json_each($ids))",
+                ["$ids"],
+                [JsonSerializer.Serialize(allocationIds)],
+                command =>
+                {
+                    using var reader = command.ExecuteReader();
+                    var rows = new List<AllocationRow>();
+                    var check = new StoredRows.RowCheck();
+                    while (reader.Read())
+                    {
+                        rows.Add(check.Map(reader, ToAllocationRow));
+                    }
+                    return rows;
+                });
 
     public IReadOnlyList<EventRow> FindEventsByKeys(long orgId, string source, IReadOnlyList<string> externalKeys) =>
         externalKeys.Count == 0
