@@ -1,14 +1,27 @@
 using Allocations.Access;
 using Allocations.Domain;
 using Allocations.Exceptions;
-using Allocations.Journal;
-using Allocations.Storage;
 using Allocations.Utility;
 
 namespace Allocations;
 
 public sealed partial class AllocationStore
 {
+    /// <summary>Makes a user an admin of an organization.</summary>
+    /// <param name="actor">An organization admin or the system actor.</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="userId">The user to make admin.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when the change is durable.</returns>
+    /// <exception cref="InvalidInputException">The user id is invalid.</exception>
+    /// <exception cref="NotFoundException">The organization does not exist.</exception>
+    /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
+    public Task AddOrganizationAdminAsync(Principal actor, OrganizationId organization, string userId, CancellationToken cancellationToken = default)
+    {
+        var user = Principal.User(userId);
+        return tx.Write(actor, uow => AccessService.AddOrganizationAdmin(uow, organization, user), cancellationToken);
+    }
+
     /// <summary>Removes a user's admin rights on an organization.</summary>
     /// <param name="actor">An organization admin or the system actor.</param>
     /// <param name="organization">The organization.</param>
@@ -22,24 +35,7 @@ public sealed partial class AllocationStore
     public Task<bool> RemoveOrganizationAdminAsync(Principal actor, OrganizationId organization, string userId, CancellationToken cancellationToken = default)
     {
         var user = Principal.User(userId);
-        return engine.WriteAsync(
-            session =>
-            {
-                AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageOrganizationAdmins);
-                var admins = session.ListOrgAdmins(organization.Value);
-                if (!admins.Contains(user.Id, StringComparer.Ordinal))
-                {
-                    return false;
-                }
-                if (admins.Count == 1)
-                {
-                    throw new ConflictException($"{InvalidInputException.Display(user.Id)} is the last admin of {organization}; add another admin first", ["userId"]);
-                }
-                session.RemoveOrgAdmin(organization.Value, user.Id);
-                new JournalWriter(session, actor, NowNs()).Append(organization.Value, null, "organization.admin.remove", "user:" + user.Id, "{\"admin\":true}", "{\"admin\":false}");
-                return true;
-            },
-            cancellationToken);
+        return tx.Write(actor, uow => AccessService.RemoveOrganizationAdmin(uow, organization, user), cancellationToken);
     }
 
     /// <summary>Lists the admins of an organization.</summary>
@@ -50,13 +46,7 @@ public sealed partial class AllocationStore
     /// <exception cref="NotFoundException">The organization does not exist or the actor has nothing to do with it.</exception>
     /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
     public Task<IReadOnlyList<string>> ListOrganizationAdminsAsync(Principal actor, OrganizationId organization, CancellationToken cancellationToken = default) =>
-        engine.ReadAsync(
-            session =>
-            {
-                AccessResolver.RequireOrganization(session, actor, organization, Operation.ReadGroups);
-                return session.ListOrgAdmins(organization.Value);
-            },
-            cancellationToken);
+        tx.Read(actor, uow => AccessService.ListOrganizationAdmins(uow, organization), cancellationToken);
 
     /// <summary>Creates a group in an organization.</summary>
     /// <param name="actor">An organization admin.</param>
@@ -71,22 +61,7 @@ public sealed partial class AllocationStore
     public Task<GroupInfo> CreateGroupAsync(Principal actor, OrganizationId organization, string name, CancellationToken cancellationToken = default)
     {
         var trimmed = Preconditions.CheckName(name, "group");
-        return engine.WriteAsync(
-            session =>
-            {
-                AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageGroups);
-                var key = Preconditions.NameKey(trimmed);
-                if (session.FindGroup(organization.Value, key) is not null)
-                {
-                    throw new ConflictException($"a group named {InvalidInputException.Display(trimmed)} already exists in {organization}", ["group"]);
-                }
-                var now = NowNs();
-                session.InsertGroup(organization.Value, trimmed, key, now);
-                var journal = new JournalWriter(session, actor, now);
-                journal.Append(organization.Value, null, "group.create", "group:" + trimmed, null, journal.Object(("name", trimmed)));
-                return new GroupInfo(trimmed, []);
-            },
-            cancellationToken);
+        return tx.Write(actor, uow => AccessService.CreateGroup(uow, organization, trimmed), cancellationToken);
     }
 
     /// <summary>Deletes a group with its memberships and the grants made to it.</summary>
@@ -101,29 +76,7 @@ public sealed partial class AllocationStore
     public Task<int> DeleteGroupAsync(Principal actor, OrganizationId organization, string name, CancellationToken cancellationToken = default)
     {
         var trimmed = Preconditions.CheckName(name, "group");
-        return engine.WriteAsync(
-            session =>
-            {
-                AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageGroups);
-                var group = session.FindGroup(organization.Value, Preconditions.NameKey(trimmed)) ?? throw new NotFoundException("group", trimmed);
-                var members = session.ListGroupMembers(organization.Value).Where(m => m.GroupId == group.Id).Select(m => m.UserId).ToList();
-                var grants = session.ListGrantsOfGroup(group.Id);
-                var journal = new JournalWriter(session, actor, NowNs());
-                foreach (var grant in grants)
-                {
-                    journal.Append(
-                        organization.Value,
-                        grant.AllocationId,
-                        "grant.revoke",
-                        new AllocationId(grant.AllocationId) + " group:" + group.Name,
-                        journal.Object(("grantee", "group:" + group.Name), ("level", ((AccessLevel)grant.Level).ToString())),
-                        journal.Object(("cause", "group.delete")));
-                }
-                session.DeleteGroup(group.Id);
-                journal.Append(organization.Value, null, "group.delete", "group:" + group.Name, journal.Object(("name", group.Name), ("members", members)), null);
-                return grants.Count;
-            },
-            cancellationToken);
+        return tx.Write(actor, uow => AccessService.DeleteGroup(uow, organization, trimmed), cancellationToken);
     }
 
     /// <summary>Adds a user to a group.</summary>
@@ -156,21 +109,7 @@ public sealed partial class AllocationStore
     {
         var name = Preconditions.CheckName(group, "group");
         var user = Principal.User(userId);
-        return engine.WriteAsync(
-            session =>
-            {
-                AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageGroups);
-                var row = session.FindGroup(organization.Value, Preconditions.NameKey(name)) ?? throw new NotFoundException("group", name);
-                var changed = add ? session.AddGroupMember(row.Id, user.Id) : session.RemoveGroupMember(row.Id, user.Id);
-                if (changed)
-                {
-                    var journal = new JournalWriter(session, actor, NowNs());
-                    var member = journal.Object(("group", row.Name), ("user", user.Id));
-                    journal.Append(organization.Value, null, add ? "group.member.add" : "group.member.remove", "group:" + row.Name, add ? null : member, add ? member : null);
-                }
-                return changed;
-            },
-            cancellationToken);
+        return tx.Write(actor, uow => AccessService.ChangeMembership(uow, organization, name, user, add), cancellationToken);
     }
 
     /// <summary>Lists the groups of an organization with their members.</summary>
@@ -181,14 +120,7 @@ public sealed partial class AllocationStore
     /// <exception cref="NotFoundException">The organization does not exist or the actor has nothing to do with it.</exception>
     /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
     public Task<IReadOnlyList<GroupInfo>> ListGroupsAsync(Principal actor, OrganizationId organization, CancellationToken cancellationToken = default) =>
-        engine.ReadAsync<IReadOnlyList<GroupInfo>>(
-            session =>
-            {
-                AccessResolver.RequireOrganization(session, actor, organization, Operation.ReadGroups);
-                var members = session.ListGroupMembers(organization.Value).ToLookup(m => m.GroupId, m => m.UserId);
-                return session.ListGroups(organization.Value).Select(g => new GroupInfo(g.Name, members[g.Id].ToList())).ToList();
-            },
-            cancellationToken);
+        tx.Read(actor, uow => AccessService.ListGroups(uow, organization), cancellationToken);
 
     /// <summary>Grants a level on an allocation to a group or to the whole organization, or changes the level of the
     /// grant that grantee already holds there. The grant also holds on the allocation's children.</summary>
@@ -203,38 +135,9 @@ public sealed partial class AllocationStore
     /// <exception cref="AccessDeniedException">The actor is not Admin of the allocation.</exception>
     public Task<Grant> GrantAsync(Principal actor, AllocationId allocation, Grantee grantee, AccessLevel level, CancellationToken cancellationToken = default)
     {
-        CheckGrantee(grantee);
+        AccessService.CheckGrantee(grantee);
         Preconditions.CheckArgument(level is AccessLevel.Read or AccessLevel.Use or AccessLevel.Admin, "level", level.ToString(), "must be Read, Use or Admin (revoke a grant to remove it)");
-        return engine.WriteAsync(
-            session =>
-            {
-                var row = AccessResolver.RequireAllocation(session, actor, allocation, Operation.ManageGrants);
-                var (groupId, label) = ResolveGrantee(session, row.OrgId, grantee);
-                var existing = session.FindGrant(row.Id, groupId);
-                if (existing is not null && existing.Level == (int)level)
-                {
-                    return ToGrant(existing, inherited: false);
-                }
-                var now = NowNs();
-                if (existing is null)
-                {
-                    session.InsertGrant(row.Id, groupId, (int)level, now, actor.Id);
-                }
-                else
-                {
-                    session.UpdateGrant(existing.Id, (int)level, now, actor.Id);
-                }
-                var journal = new JournalWriter(session, actor, now);
-                journal.Append(
-                    row.OrgId,
-                    row.Id,
-                    "grant.set",
-                    allocation + " " + label,
-                    existing is null ? null : journal.Object(("grantee", label), ("level", ((AccessLevel)existing.Level).ToString())),
-                    journal.Object(("grantee", label), ("level", level.ToString())));
-                return ToGrant(session.FindGrant(row.Id, groupId)!, inherited: false);
-            },
-            cancellationToken);
+        return tx.Write(actor, uow => AccessService.Grant(uow, allocation, grantee, level), cancellationToken);
     }
 
     /// <summary>Revokes the grant a group (or the organization) holds on an allocation.</summary>
@@ -249,29 +152,8 @@ public sealed partial class AllocationStore
     /// <exception cref="AccessDeniedException">The actor is not Admin of the allocation.</exception>
     public Task<bool> RevokeAsync(Principal actor, AllocationId allocation, Grantee grantee, CancellationToken cancellationToken = default)
     {
-        CheckGrantee(grantee);
-        return engine.WriteAsync(
-            session =>
-            {
-                var row = AccessResolver.RequireAllocation(session, actor, allocation, Operation.ManageGrants);
-                var (groupId, label) = ResolveGrantee(session, row.OrgId, grantee);
-                var existing = session.FindGrant(row.Id, groupId);
-                if (existing is null)
-                {
-                    return false;
-                }
-                session.DeleteGrant(existing.Id);
-                var journal = new JournalWriter(session, actor, NowNs());
-                journal.Append(
-                    row.OrgId,
-                    row.Id,
-                    "grant.revoke",
-                    allocation + " " + label,
-                    journal.Object(("grantee", label), ("level", ((AccessLevel)existing.Level).ToString())),
-                    null);
-                return true;
-            },
-            cancellationToken);
+        AccessService.CheckGrantee(grantee);
+        return tx.Write(actor, uow => AccessService.Revoke(uow, allocation, grantee), cancellationToken);
     }
 
     /// <summary>Lists the grants in force on an allocation: its own, then those inherited from its parent.</summary>
@@ -282,42 +164,5 @@ public sealed partial class AllocationStore
     /// <exception cref="NotFoundException">The allocation does not exist, or the actor may not Read it.</exception>
     /// <exception cref="AccessDeniedException">The actor is not Admin of the allocation.</exception>
     public Task<IReadOnlyList<Grant>> ListGrantsAsync(Principal actor, AllocationId allocation, CancellationToken cancellationToken = default) =>
-        engine.ReadAsync<IReadOnlyList<Grant>>(
-            session =>
-            {
-                var row = AccessResolver.RequireAllocation(session, actor, allocation, Operation.ReadGrants);
-                var grants = session.ListGrants(row.Id).Select(g => ToGrant(g, inherited: false)).ToList();
-                if (row.ParentId is { } parent)
-                {
-                    grants.AddRange(session.ListGrants(parent).Select(g => ToGrant(g, inherited: true)));
-                }
-                return grants;
-            },
-            cancellationToken);
-
-    private static void CheckGrantee(Grantee grantee)
-    {
-        if (!grantee.IsValid)
-        {
-            throw new InvalidInputException("grantee", null, "a grantee is required (Grantee.Group(name) or Grantee.Organization)");
-        }
-    }
-
-    private static (long? GroupId, string Label) ResolveGrantee(IStorageSession session, long orgId, Grantee grantee)
-    {
-        if (grantee.IsOrganization)
-        {
-            return (null, "organization");
-        }
-        var group = session.FindGroup(orgId, Preconditions.NameKey(grantee.GroupName!)) ?? throw new NotFoundException("group", grantee.GroupName!);
-        return (group.Id, "group:" + group.Name);
-    }
-
-    private static Grant ToGrant(GrantRow row, bool inherited) => new(
-        new AllocationId(row.AllocationId),
-        row.GroupName is { } name ? Grantee.Group(name) : Grantee.Organization,
-        (AccessLevel)row.Level,
-        inherited,
-        InstantCodec.FromNs(row.GrantedNs),
-        row.GrantedBy);
+        tx.Read(actor, uow => AccessService.ListGrants(uow, allocation), cancellationToken);
 }

@@ -1,9 +1,7 @@
 using Allocations.Access;
+using Allocations.Catalogue;
 using Allocations.Domain;
 using Allocations.Exceptions;
-using Allocations.Journal;
-using Allocations.Rating;
-using Allocations.Storage;
 using Allocations.Utility;
 using NodaTime;
 
@@ -11,8 +9,6 @@ namespace Allocations;
 
 public sealed partial class AllocationStore
 {
-    private const int UsdDisplayPrecision = 2;
-
     /// <summary>Creates an organization with the built-in USD unit and its first admin.</summary>
     /// <param name="actor">Must be <see cref="Principal.System"/>.</param>
     /// <param name="name">1 to 200 printable characters, trimmed; unique in the store ignoring case.</param>
@@ -24,30 +20,10 @@ public sealed partial class AllocationStore
     /// <exception cref="ConflictException">An organization with that name exists.</exception>
     public Task<Organization> CreateOrganizationAsync(Principal actor, string name, string firstAdmin, CancellationToken cancellationToken = default)
     {
-        AccessResolver.CheckActor(actor);
+        AccessRule.CheckActor(actor);
         var trimmed = Preconditions.CheckName(name, "name");
         var admin = Principal.User(firstAdmin);
-        return engine.WriteAsync(
-            session =>
-            {
-                if (!actor.IsSystem)
-                {
-                    throw new AccessDeniedException(actor.Id, Permissions.Describe(Operation.CreateOrganization), "the store", null, AccessRole.SystemActor);
-                }
-                var key = Preconditions.NameKey(trimmed);
-                if (session.OrganizationNameExists(key))
-                {
-                    throw new ConflictException($"an organization named {InvalidInputException.Display(trimmed)} already exists", ["name"]);
-                }
-                var now = NowNs();
-                var id = session.InsertOrganization(trimmed, key, now);
-                session.InsertUnit(id, UnitCode.Usd.Value, CodeRules.Key(UnitCode.Usd.Value), UsdDisplayPrecision);
-                session.AddOrgAdmin(id, admin.Id);
-                var journal = new JournalWriter(session, actor, now);
-                journal.Append(id, null, "organization.create", new OrganizationId(id).ToString(), null, journal.Object(("name", trimmed), ("firstAdmin", admin.Id)));
-                return new Organization(new OrganizationId(id), trimmed);
-            },
-            cancellationToken);
+        return tx.Write(actor, uow => CatalogueService.CreateOrganization(uow, trimmed, admin), cancellationToken);
     }
 
     /// <summary>Lists the organizations the actor administers (every organization for the system actor).</summary>
@@ -56,39 +32,8 @@ public sealed partial class AllocationStore
     /// <returns>The organizations, oldest first.</returns>
     public Task<IReadOnlyList<Organization>> ListOrganizationsAsync(Principal actor, CancellationToken cancellationToken = default)
     {
-        AccessResolver.CheckActor(actor);
-        return engine.ReadAsync<IReadOnlyList<Organization>>(
-            session => session.ListOrganizations()
-                .Where(o => AccessResolver.IsOrgAdmin(session, actor, o.Id))
-                .Select(o => new Organization(new OrganizationId(o.Id), o.Name))
-                .ToList(),
-            cancellationToken);
-    }
-
-    /// <summary>Makes a user an admin of an organization.</summary>
-    /// <param name="actor">An organization admin or the system actor.</param>
-    /// <param name="organization">The organization.</param>
-    /// <param name="userId">The user to make admin.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>A task that completes when the change is durable.</returns>
-    /// <exception cref="InvalidInputException">The user id is invalid.</exception>
-    /// <exception cref="NotFoundException">The organization does not exist.</exception>
-    /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
-    public Task AddOrganizationAdminAsync(Principal actor, OrganizationId organization, string userId, CancellationToken cancellationToken = default)
-    {
-        var user = Principal.User(userId);
-        return engine.WriteAsync(
-            session =>
-            {
-                AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageOrganizationAdmins);
-                if (!session.IsOrgAdmin(organization.Value, user.Id))
-                {
-                    session.AddOrgAdmin(organization.Value, user.Id);
-                    new JournalWriter(session, actor, NowNs()).Append(organization.Value, null, "organization.admin.add", "user:" + user.Id, "{\"admin\":false}", "{\"admin\":true}");
-                }
-                return 0;
-            },
-            cancellationToken);
+        AccessRule.CheckActor(actor);
+        return tx.Read(actor, CatalogueService.ListOrganizations, cancellationToken);
     }
 
     /// <summary>Defines a custom unit in an organization.</summary>
@@ -104,23 +49,8 @@ public sealed partial class AllocationStore
     /// <exception cref="ConflictException">The unit exists (USD always does).</exception>
     public Task<UnitInfo> CreateUnitAsync(Principal actor, OrganizationId organization, UnitCode code, int displayPrecision, CancellationToken cancellationToken = default)
     {
-        CheckCode(code.Value, "unit");
-        Preconditions.CheckArgument(displayPrecision is >= 0 and <= 6, "displayPrecision", displayPrecision.ToString(System.Globalization.CultureInfo.InvariantCulture), "must be between 0 and 6");
-        return engine.WriteAsync(
-            session =>
-            {
-                AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
-                var key = CodeRules.Key(code.Value);
-                if (session.FindUnit(organization.Value, key) is not null)
-                {
-                    throw new ConflictException($"unit '{code}' already exists in {organization}", ["unit"]);
-                }
-                session.InsertUnit(organization.Value, code.Value, key, displayPrecision);
-                var journal = new JournalWriter(session, actor, NowNs());
-                journal.Append(organization.Value, null, "unit.create", "unit:" + code.Value, null, journal.Object(("code", code.Value), ("displayPrecision", displayPrecision)));
-                return new UnitInfo(code, displayPrecision);
-            },
-            cancellationToken);
+        CatalogueService.CheckUnit(code, displayPrecision);
+        return tx.Write(actor, uow => CatalogueService.CreateUnit(uow, organization, code, displayPrecision), cancellationToken);
     }
 
     /// <summary>Lists the units of an organization, USD included.</summary>
@@ -131,13 +61,7 @@ public sealed partial class AllocationStore
     /// <exception cref="NotFoundException">The organization does not exist.</exception>
     /// <exception cref="AccessDeniedException">The actor may not read the catalogue.</exception>
     public Task<IReadOnlyList<UnitInfo>> ListUnitsAsync(Principal actor, OrganizationId organization, CancellationToken cancellationToken = default) =>
-        engine.ReadAsync<IReadOnlyList<UnitInfo>>(
-            session =>
-            {
-                AccessResolver.RequireOrganization(session, actor, organization, Operation.ReadCatalogue);
-                return session.ListUnits(organization.Value).Select(u => new UnitInfo(new UnitCode(u.Code), u.DisplayPrecision)).ToList();
-            },
-            cancellationToken);
+        tx.Read(actor, uow => CatalogueService.ListUnits(uow, organization), cancellationToken);
 
     /// <summary>Defines a SKU of a unit.</summary>
     /// <param name="actor">An organization admin.</param>
@@ -153,25 +77,8 @@ public sealed partial class AllocationStore
     /// <exception cref="ConflictException">The SKU exists.</exception>
     public Task<SkuInfo> CreateSkuAsync(Principal actor, OrganizationId organization, SkuCode code, UnitCode unit, RateBasis basis, CancellationToken cancellationToken = default)
     {
-        CheckCode(code.Value, "sku");
-        CheckCode(unit.Value, "unit");
-        Preconditions.CheckArgument(Enum.IsDefined(basis), "basis", basis.ToString(), "must be PerHour or PerUnit");
-        return engine.WriteAsync(
-            session =>
-            {
-                AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
-                var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException(unit);
-                var key = CodeRules.Key(code.Value);
-                if (session.FindSku(organization.Value, key) is not null)
-                {
-                    throw new ConflictException($"SKU '{code}' already exists in {organization}", ["sku"]);
-                }
-                session.InsertSku(organization.Value, code.Value, key, unitRow.Id, (int)basis);
-                var journal = new JournalWriter(session, actor, NowNs());
-                journal.Append(organization.Value, null, "sku.create", "sku:" + code.Value, null, journal.Object(("code", code.Value), ("unit", unitRow.Code), ("basis", basis.ToString())));
-                return new SkuInfo(code, new UnitCode(unitRow.Code), basis);
-            },
-            cancellationToken);
+        CatalogueService.CheckSku(code, unit, basis);
+        return tx.Write(actor, uow => CatalogueService.CreateSku(uow, organization, code, unit, basis), cancellationToken);
     }
 
     /// <summary>Lists the SKUs of an organization.</summary>
@@ -182,13 +89,7 @@ public sealed partial class AllocationStore
     /// <exception cref="NotFoundException">The organization does not exist.</exception>
     /// <exception cref="AccessDeniedException">The actor may not read the catalogue.</exception>
     public Task<IReadOnlyList<SkuInfo>> ListSkusAsync(Principal actor, OrganizationId organization, CancellationToken cancellationToken = default) =>
-        engine.ReadAsync<IReadOnlyList<SkuInfo>>(
-            session =>
-            {
-                AccessResolver.RequireOrganization(session, actor, organization, Operation.ReadCatalogue);
-                return session.ListSkus(organization.Value).Select(ToSkuInfo).ToList();
-            },
-            cancellationToken);
+        tx.Read(actor, uow => CatalogueService.ListSkus(uow, organization), cancellationToken);
 
     /// <summary>Adds a rate rule to a SKU's schedule: from <paramref name="effectiveFrom"/> to
     /// <paramref name="effectiveTo"/> (exclusive; null for open-ended) the SKU is rated at <paramref name="rate"/>.</summary>
@@ -207,16 +108,9 @@ public sealed partial class AllocationStore
     /// <exception cref="ConflictException">The rule overlaps another; the message names both periods.</exception>
     public Task<RateRule> AddRateRuleAsync(Principal actor, OrganizationId organization, SkuCode sku, Instant effectiveFrom, Instant? effectiveTo, Rate rate, CancellationToken cancellationToken = default)
     {
-        CheckCode(sku.Value, "sku");
-        var (fromNs, toNs) = CheckPeriod(effectiveFrom, effectiveTo);
-        return engine.WriteAsync(
-            session =>
-            {
-                AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
-                var skuRow = session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException(sku);
-                return AddRule(session, actor, organization, session.ListSkuRules(skuRow.Id), skuRow.Id, null, "rate.add", "sku:" + skuRow.Code, skuRow.Code, fromNs, toNs, rate);
-            },
-            cancellationToken);
+        CatalogueService.CheckCode(sku.Value, "sku");
+        var (fromNs, toNs) = CatalogueService.CheckPeriod(effectiveFrom, effectiveTo);
+        return tx.Write(actor, uow => CatalogueService.AddRateRule(uow, organization, sku, fromNs, toNs, rate), cancellationToken);
     }
 
     /// <summary>Changes a SKU's rate from an instant on: the open-ended rule in force then is ended there and a new
@@ -234,17 +128,9 @@ public sealed partial class AllocationStore
     /// <exception cref="ConflictException">A bounded rule covers the instant, or a rule starts at or after it.</exception>
     public Task<RateRule> ChangeRateAsync(Principal actor, OrganizationId organization, SkuCode sku, Instant effectiveFrom, Rate rate, CancellationToken cancellationToken = default)
     {
-        CheckCode(sku.Value, "sku");
-        var (fromNs, _) = CheckPeriod(effectiveFrom, null);
-        return engine.WriteAsync(
-            session =>
-            {
-                AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
-                var skuRow = session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException(sku);
-                var rules = session.ListSkuRules(skuRow.Id);
-                return ChangeOpenRule(session, actor, organization.Value, skuRow.Code, rules, fromNs, rate, skuId: skuRow.Id, unitId: null);
-            },
-            cancellationToken);
+        CatalogueService.CheckCode(sku.Value, "sku");
+        var (fromNs, _) = CatalogueService.CheckPeriod(effectiveFrom, null);
+        return tx.Write(actor, uow => CatalogueService.ChangeRate(uow, organization, sku, fromNs, rate), cancellationToken);
     }
 
     /// <summary>Gets a SKU's rate rules in time order.</summary>
@@ -257,15 +143,8 @@ public sealed partial class AllocationStore
     /// <exception cref="AccessDeniedException">The actor may not read the catalogue.</exception>
     public Task<IReadOnlyList<RateRule>> GetRateRulesAsync(Principal actor, OrganizationId organization, SkuCode sku, CancellationToken cancellationToken = default)
     {
-        CheckCode(sku.Value, "sku");
-        return engine.ReadAsync<IReadOnlyList<RateRule>>(
-            session =>
-            {
-                AccessResolver.RequireOrganization(session, actor, organization, Operation.ReadCatalogue);
-                var skuRow = session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException(sku);
-                return session.ListSkuRules(skuRow.Id).Select(ToRule).ToList();
-            },
-            cancellationToken);
+        CatalogueService.CheckCode(sku.Value, "sku");
+        return tx.Read(actor, uow => CatalogueService.GetRateRules(uow, organization, sku), cancellationToken);
     }
 
     /// <summary>Adds a USD price rule to a custom unit: from <paramref name="effectiveFrom"/> to
@@ -286,17 +165,10 @@ public sealed partial class AllocationStore
     /// <exception cref="ConflictException">The rule overlaps another price of the unit.</exception>
     public Task<RateRule> AddUsdPriceAsync(Principal actor, OrganizationId organization, UnitCode unit, Instant effectiveFrom, Instant? effectiveTo, Rate usdPerUnit, CancellationToken cancellationToken = default)
     {
-        CheckCode(unit.Value, "unit");
+        CatalogueService.CheckCode(unit.Value, "unit");
         Preconditions.CheckArgument(!unit.IsUsd, "unit", unit.Value, "USD has no USD price schedule");
-        var (fromNs, toNs) = CheckPeriod(effectiveFrom, effectiveTo);
-        return engine.WriteAsync(
-            session =>
-            {
-                AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
-                var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException(unit);
-                return AddRule(session, actor, organization, session.ListUnitPrices(unitRow.Id), null, unitRow.Id, "price.add", "unit:" + unitRow.Code, unitRow.Code, fromNs, toNs, usdPerUnit);
-            },
-            cancellationToken);
+        var (fromNs, toNs) = CatalogueService.CheckPeriod(effectiveFrom, effectiveTo);
+        return tx.Write(actor, uow => CatalogueService.AddUsdPrice(uow, organization, unit, fromNs, toNs, usdPerUnit), cancellationToken);
     }
 
     /// <summary>Gets a unit's USD price rules in time order (empty for USD and for units without prices).</summary>
@@ -309,98 +181,7 @@ public sealed partial class AllocationStore
     /// <exception cref="AccessDeniedException">The actor may not read the catalogue.</exception>
     public Task<IReadOnlyList<RateRule>> GetUsdPricesAsync(Principal actor, OrganizationId organization, UnitCode unit, CancellationToken cancellationToken = default)
     {
-        CheckCode(unit.Value, "unit");
-        return engine.ReadAsync<IReadOnlyList<RateRule>>(
-            session =>
-            {
-                AccessResolver.RequireOrganization(session, actor, organization, Operation.ReadCatalogue);
-                var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException(unit);
-                return session.ListUnitPrices(unitRow.Id).Select(ToRule).ToList();
-            },
-            cancellationToken);
+        CatalogueService.CheckCode(unit.Value, "unit");
+        return tx.Read(actor, uow => CatalogueService.GetUsdPrices(uow, organization, unit), cancellationToken);
     }
-
-    /// <summary>Adds a bounded or open rule to a SKU's rate schedule or a unit's price schedule, refusing overlaps,
-    /// and journals it.</summary>
-    private RateRule AddRule(
-        IStorageSession session, Principal actor, OrganizationId organization, IReadOnlyList<RuleRow> existing, long? skuId, long? unitId,
-        string action, string target, string scheduleName, long fromNs, long? toNs, Rate rate)
-    {
-        var from = InstantCodec.FromNs(fromNs);
-        Instant? to = toNs is { } t ? InstantCodec.FromNs(t) : null;
-        RateSchedule.CheckNoOverlap(scheduleName, existing.Select(ToRule), from, to);
-        var now = NowNs();
-        var id = session.InsertRule(skuId, unitId, fromNs, toNs, rate.Nanos, now, actor.Id);
-        var journal = new JournalWriter(session, actor, now);
-        journal.Append(organization.Value, null, action, target, null, RuleJson(journal, id, fromNs, toNs, rate.Nanos));
-        return new RateRule(id, from, to, rate);
-    }
-
-    private RateRule ChangeOpenRule(IStorageSession session, Principal actor, long orgId, string name, IReadOnlyList<RuleRow> rules, long fromNs, Rate rate, long? skuId, long? unitId)
-    {
-        var from = InstantCodec.FromNs(fromNs);
-        foreach (var rule in rules)
-        {
-            if (rule.FromNs >= fromNs)
-            {
-                throw new ConflictException(
-                    $"'{name}' already has a rule starting at {InstantCodec.FromNs(rule.FromNs)}, not before {from}; add bounded rules instead",
-                    ["effectiveFrom"]);
-            }
-            if (rule.ToNs is { } end && end > fromNs)
-            {
-                throw new ConflictException(
-                    $"the rule {RateSchedule.Describe(ToRule(rule))} of '{name}' is bounded and covers {from}; add a rule after it instead",
-                    ["effectiveFrom"]);
-            }
-        }
-        var open = rules.FirstOrDefault(r => r.ToNs is null);
-        if (open is not null)
-        {
-            session.SetRuleEnd(open.Id, fromNs);
-        }
-        var now = NowNs();
-        var id = session.InsertRule(skuId, unitId, fromNs, null, rate.Nanos, now, actor.Id);
-        var journal = new JournalWriter(session, actor, now);
-        journal.Append(
-            orgId,
-            null,
-            skuId is null ? "price.change" : "rate.change",
-            (skuId is null ? "unit:" : "sku:") + name,
-            open is null ? null : RuleJson(journal, open.Id, open.FromNs, null, open.Rate),
-            journal.Object(
-                ("ended", open is null ? null : new RawJson(RuleJson(journal, open.Id, open.FromNs, fromNs, open.Rate))),
-                ("added", new RawJson(RuleJson(journal, id, fromNs, null, rate.Nanos)))));
-        return new RateRule(id, from, null, rate);
-    }
-
-    private static string RuleJson(JournalWriter journal, long id, long fromNs, long? toNs, long rateNanos) => journal.Object(
-        ("rule", id),
-        ("from", NodaTime.Text.InstantPattern.ExtendedIso.Format(InstantCodec.FromNs(fromNs))),
-        ("to", toNs is { } to ? NodaTime.Text.InstantPattern.ExtendedIso.Format(InstantCodec.FromNs(to)) : null),
-        ("rate", FixedPoint.Format(rateNanos, 9)));
-
-    private static (long FromNs, long? ToNs) CheckPeriod(Instant effectiveFrom, Instant? effectiveTo)
-    {
-        var fromNs = InstantCodec.ToNs(effectiveFrom, "effectiveFrom");
-        long? toNs = effectiveTo is { } to ? InstantCodec.ToNs(to, "effectiveTo") : null;
-        if (toNs is { } t && t <= fromNs)
-        {
-            throw new InvalidInputException("effectiveTo", effectiveTo.ToString(), $"must be later than effectiveFrom {effectiveFrom}");
-        }
-        return (fromNs, toNs);
-    }
-
-    private static void CheckCode(string value, string field)
-    {
-        if (value.Length == 0)
-        {
-            throw new InvalidInputException(field, null, "a code is required");
-        }
-    }
-
-    internal static RateRule ToRule(RuleRow row) =>
-        new(row.Id, InstantCodec.FromNs(row.FromNs), row.ToNs is { } to ? InstantCodec.FromNs(to) : null, Rate.FromNanos(row.Rate));
-
-    private static SkuInfo ToSkuInfo(SkuRow row) => new(new SkuCode(row.Code), new UnitCode(row.UnitCode), (RateBasis)row.Basis);
 }

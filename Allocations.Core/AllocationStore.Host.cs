@@ -12,7 +12,6 @@ public sealed partial class AllocationStore : IAsyncDisposable
 {
     private StoreTelemetry telemetry = null!; // set by AttachHost, which every open calls
     private ILogger usageLog = NullLogger.Instance;
-    private ILogger slurmLog = NullLogger.Instance;
 
     internal StoreTelemetry Telemetry => telemetry;
 
@@ -27,18 +26,18 @@ public sealed partial class AllocationStore : IAsyncDisposable
     /// <summary>Connects the open store to the host's logging and metrics, and logs the migrations the open committed.</summary>
     /// <remarks>Runs after the engine has opened (and created) the file, so the first open of a new file is not delayed
     /// by loading the logging and metrics types.</remarks>
-    private void AttachHost(AllocationStoreOptions options, Storage.SqliteStorageEngine sqlite)
+    private void AttachHost(AllocationStoreOptions options)
     {
         var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         telemetry = new StoreTelemetry(options.MeterFactory);
         usageLog = loggerFactory.CreateLogger(AllocationsTelemetry.UsageLogCategory);
-        slurmLog = loggerFactory.CreateLogger(AllocationsTelemetry.SlurmLogCategory);
+        slurm = new SlurmSyncService(tx, loggerFactory.CreateLogger(AllocationsTelemetry.SlurmLogCategory));
         var storageLog = loggerFactory.CreateLogger(AllocationsTelemetry.StorageLogCategory);
-        foreach (var (version, elapsedMs) in sqlite.AppliedMigrations)
+        foreach (var (version, elapsedMs) in engine.AppliedMigrations)
         {
-            Log.SchemaMigrated(storageLog, version, sqlite.Location, elapsedMs);
+            Log.SchemaMigrated(storageLog, version, engine.Location, elapsedMs);
         }
-        sqlite.Logger = storageLog;
+        engine.Logger = storageLog;
     }
 
     /// <summary>Reads one row through a fresh read transaction: a probe that the file is there and answers.</summary>
@@ -89,32 +88,5 @@ public sealed partial class AllocationStore : IAsyncDisposable
         {
             Log.ReservationRefused(usageLog, allocation.ToString(), fit.Amount.ToString(), fit.BlockedBy?.ToString(), fit.Shortfall.ToString());
         }
-    }
-
-    private void LogSlurmReport(string cluster, SlurmSyncReport report)
-    {
-        if (report.Outcome == SlurmSyncOutcome.LockBusy)
-        {
-            Log.SlurmLockBusy(slurmLog, cluster, report.Message);
-            return;
-        }
-        if (slurmLog.IsEnabled(LogLevel.Debug))
-        {
-            foreach (var skip in report.Skipped)
-            {
-                Log.SlurmJobSkipped(slurmLog, cluster, skip.JobId, skip.LineNumber, skip.Reason.ToString(), skip.Detail);
-            }
-        }
-        Log.SlurmSyncFinished(
-            slurmLog,
-            cluster,
-            report.Outcome.ToString(),
-            report.DryRun ? " (dry run)" : "",
-            report.Jobs,
-            report.Recorded,
-            report.Replaced,
-            report.Unchanged,
-            report.Skipped.Count,
-            report.Watermark?.ToString());
     }
 }

@@ -7,11 +7,6 @@ namespace Allocations;
 
 public sealed partial class AllocationStore
 {
-    /// <summary>Compiled rate schedules shared by this store's transactions, validated by the catalogue version.</summary>
-    private readonly CatalogueCache catalogue = new();
-
-    internal CatalogueCache Catalogue => catalogue;
-
     /// <summary>The default number of records committed per transaction by the streaming overloads.</summary>
     public const int DefaultChunkSize = 10_000;
 
@@ -43,22 +38,8 @@ public sealed partial class AllocationStore
         CancellationToken cancellationToken = default)
     {
         Preconditions.CheckNotNull(records, "records");
-        CheckChunkSize(chunkSize);
-        var totals = new IngestSummary(0, 0, 0, 0, 0);
-        var chunk = new List<UsageRecord>(Math.Min(chunkSize, 65_536));
-        foreach (var record in records)
-        {
-            chunk.Add(record);
-            if (chunk.Count == chunkSize)
-            {
-                totals = await CommitChunkAsync(actor, chunk, totals, progress, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        if (chunk.Count > 0)
-        {
-            totals = await CommitChunkAsync(actor, chunk, totals, progress, cancellationToken).ConfigureAwait(false);
-        }
-        return totals;
+        ChunkedIngest.CheckChunkSize(chunkSize);
+        return await ChunkedIngest.RunAsync(records, chunkSize, (chunk, ct) => RecordBatchAsync(actor, chunk, BatchMode.AllOrNothing, ct), progress, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Records an asynchronous stream of events, committing every <see cref="DefaultChunkSize"/> (10,000)
@@ -81,52 +62,6 @@ public sealed partial class AllocationStore
         CancellationToken cancellationToken)
     {
         Preconditions.CheckNotNull(records, "records");
-        const int chunkSize = DefaultChunkSize;
-        var totals = new IngestSummary(0, 0, 0, 0, 0);
-        var chunk = new List<UsageRecord>(Math.Min(chunkSize, 65_536));
-        await foreach (var record in records.WithCancellation(cancellationToken).ConfigureAwait(false))
-        {
-            chunk.Add(record);
-            if (chunk.Count == chunkSize)
-            {
-                totals = await CommitChunkAsync(actor, chunk, totals, progress, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        if (chunk.Count > 0)
-        {
-            totals = await CommitChunkAsync(actor, chunk, totals, progress, cancellationToken).ConfigureAwait(false);
-        }
-        return totals;
-    }
-
-    private static void CheckChunkSize(int chunkSize)
-    {
-        if (chunkSize is < 1 or > 1_000_000)
-        {
-            throw new InvalidInputException("chunkSize", chunkSize.ToString(System.Globalization.CultureInfo.InvariantCulture), "must be between 1 and 1,000,000");
-        }
-    }
-
-    private async Task<IngestSummary> CommitChunkAsync(Principal actor, List<UsageRecord> chunk, IngestSummary totals, IProgress<IngestSummary>? progress, CancellationToken cancellationToken)
-    {
-        BatchResult result;
-        try
-        {
-            result = await RecordBatchAsync(actor, chunk, BatchMode.AllOrNothing, cancellationToken).ConfigureAwait(false);
-        }
-        catch (AllocationsException ex) when (ex.BatchIndex is { } index)
-        {
-            ex.BatchIndex = checked((int)(totals.Items + index));
-            throw;
-        }
-        chunk.Clear();
-        totals = new IngestSummary(
-            totals.Items + result.EventIds.Count,
-            totals.Recorded + result.Recorded,
-            totals.Replaced + result.Replaced,
-            totals.Unchanged + result.Unchanged,
-            totals.Chunks + 1);
-        progress?.Report(totals);
-        return totals;
+        return await ChunkedIngest.RunAsync(records, DefaultChunkSize, (chunk, ct) => RecordBatchAsync(actor, chunk, BatchMode.AllOrNothing, ct), progress, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -1,5 +1,7 @@
 using Allocations.Domain;
 using Allocations.Exceptions;
+using Allocations.Import.Slurm;
+using Allocations.Recording;
 using Allocations.Storage;
 using NodaTime;
 
@@ -17,16 +19,23 @@ namespace Allocations;
 public sealed partial class AllocationStore : IDisposable
 {
     private readonly IStorageEngine engine;
-    private readonly IClock clock;
+    private readonly CatalogueCache catalogue = new();
+    private readonly Transactions tx;
+    private SlurmSyncService slurm = null!; // set by AttachHost, which every open calls
 
     private AllocationStore(IStorageEngine engine, IClock clock)
     {
         this.engine = engine;
-        this.clock = clock;
+        tx = new Transactions(engine, clock, catalogue);
     }
 
     /// <summary>Gets where the store lives: the full path of its file, or <c>:memory:</c>.</summary>
     public string Location => engine.Location;
+
+    internal IStorageEngine Engine => engine;
+
+    /// <summary>Gets the compiled rate schedules shared by this store's transactions, validated by the catalogue version.</summary>
+    internal CatalogueCache Catalogue => catalogue;
 
     /// <summary>Opens the store in a SQLite file, creating the file when it is missing and upgrading an older schema.</summary>
     /// <param name="path">The database file's path.</param>
@@ -48,7 +57,7 @@ public sealed partial class AllocationStore : IDisposable
         {
             throw new InvalidInputException("path", path, "a file path must not contain a NUL character");
         }
-        return Task.FromResult(Open(path, options, cancellationToken));
+        return OpenWith(SqliteStorageEngineFactory.Instance, path, options, cancellationToken);
     }
 
     /// <summary>Opens a private store in memory, gone when disposed: for tests and trials.</summary>
@@ -57,7 +66,7 @@ public sealed partial class AllocationStore : IDisposable
     /// <returns>The open store.</returns>
     /// <exception cref="InvalidInputException">An option breaks its rule, as for <see cref="OpenAsync"/>.</exception>
     public static Task<AllocationStore> OpenInMemoryAsync(AllocationStoreOptions? options = null, CancellationToken cancellationToken = default) =>
-        Task.FromResult(Open(SqliteStorageEngine.MemoryPath, options, cancellationToken));
+        OpenWith(SqliteStorageEngineFactory.Instance, SqliteStorageEngine.MemoryPath, options, cancellationToken);
 
     /// <summary>Opens a file store synchronously: what <see cref="OpenAsync"/> does, for the container's factory.</summary>
     internal static AllocationStore OpenSynchronously(string path, AllocationStoreOptions options)
@@ -66,10 +75,13 @@ public sealed partial class AllocationStore : IDisposable
         {
             throw new InvalidInputException("path", path, "a file path is required");
         }
-        return Open(path, options, CancellationToken.None);
+        // A SQLite engine opens without waiting on I/O it could await, so this does not block on a pending task.
+        return OpenWith(SqliteStorageEngineFactory.Instance, path, options, CancellationToken.None).GetAwaiter().GetResult();
     }
 
-    private static AllocationStore Open(string path, AllocationStoreOptions? options, CancellationToken cancellationToken)
+    /// <summary>Opens the store on the engine <paramref name="factory"/> opens. Options and the clock are checked
+    /// first, synchronously; an engine that opens synchronously (SQLite) also throws its refusals synchronously.</summary>
+    private static Task<AllocationStore> OpenWith(IStorageEngineFactory factory, string location, AllocationStoreOptions? options, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         options ??= new AllocationStoreOptions();
@@ -77,19 +89,26 @@ public sealed partial class AllocationStore : IDisposable
 #pragma warning disable RS0030 // The system clock is the documented default when the host injects none.
         var clock = options.Clock ?? SystemClock.Instance;
 #pragma warning restore RS0030
-        ClockNs(clock); // a clock outside the supported range is refused now, not at the first write
+        InstantCodec.ToNs(clock.GetCurrentInstant(), "Clock"); // a clock outside the supported range is refused now, not at the first write
         if (options.PageCacheMegabytes is < 1 or > AllocationStoreOptions.MaxPageCacheMegabytes)
         {
             throw new InvalidInputException("PageCacheMegabytes", options.PageCacheMegabytes.ToString(System.Globalization.CultureInfo.InvariantCulture), $"must be between 1 and {AllocationStoreOptions.MaxPageCacheMegabytes}");
         }
-        var engine = SqliteStorageEngine.Open(path, options.DurableWrites, busyMs);
-        engine.PageCacheKiB = options.PageCacheMegabytes * 1024;
+        var opening = factory.OpenAsync(new StorageSettings(location, options.DurableWrites, busyMs, options.PageCacheMegabytes * 1024), cancellationToken);
+        return opening.IsCompletedSuccessfully ? Task.FromResult(Attach(opening.Result, clock, options)) : AttachAsync(opening, clock, options);
+    }
+
+    private static async Task<AllocationStore> AttachAsync(ValueTask<IStorageEngine> opening, IClock clock, AllocationStoreOptions options) =>
+        Attach(await opening.ConfigureAwait(false), clock, options);
+
+    private static AllocationStore Attach(IStorageEngine engine, IClock clock, AllocationStoreOptions options)
+    {
         var store = new AllocationStore(engine, clock);
-        store.AttachHost(options, engine);
+        store.AttachHost(options);
         return store;
     }
 
-    /// <summary>The busy timeout in whole milliseconds (rounded up), as SQLite's <c>busy_timeout</c> takes it.</summary>
+    /// <summary>The busy timeout in whole milliseconds (rounded up).</summary>
     private static int BusyTimeoutMilliseconds(Duration timeout)
     {
         if (timeout < Duration.Zero)
@@ -106,18 +125,10 @@ public sealed partial class AllocationStore : IDisposable
 
     private static readonly Duration MaxBusyTimeout = Duration.FromMilliseconds(int.MaxValue);
 
-    /// <summary>The clock's instant in the store's encoding; the clock is checked at every use (a host's clock can
-    /// move).</summary>
-    private static long ClockNs(IClock clock) => InstantCodec.ToNs(clock.GetCurrentInstant(), "Clock");
-
     /// <summary>Closes the store and releases its file handles.</summary>
     public void Dispose()
     {
         engine.Dispose();
         telemetry.Dispose();
     }
-
-    private long NowNs() => ClockNs(clock);
-
-    internal IStorageEngine Engine => engine;
 }

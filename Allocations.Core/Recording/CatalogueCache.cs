@@ -16,7 +16,7 @@ internal sealed class CatalogueCache
 {
     private readonly Lock gate = new();
     private long version = -1;
-    private Dictionary<(long OrgId, string Key), (SkuRow Row, RateSchedule Schedule)> skus = [];
+    private Dictionary<(long OrgId, string Key), (CompiledSku Row, RateSchedule Schedule)> skus = [];
     private Dictionary<long, RateSchedule?> prices = [];
 
     /// <summary>Moves the cache to a newer version read by a transaction, dropping every entry; an older version
@@ -34,7 +34,7 @@ internal sealed class CatalogueCache
         }
     }
 
-    internal bool TryGetSku(long atVersion, long orgId, string key, out (SkuRow Row, RateSchedule Schedule) entry)
+    internal bool TryGetSku(long atVersion, long orgId, string key, out (CompiledSku Row, RateSchedule Schedule) entry)
     {
         lock (gate)
         {
@@ -47,7 +47,7 @@ internal sealed class CatalogueCache
         return false;
     }
 
-    internal void PutSku(long atVersion, long orgId, string key, (SkuRow Row, RateSchedule Schedule) entry)
+    internal void PutSku(long atVersion, long orgId, string key, (CompiledSku Row, RateSchedule Schedule) entry)
     {
         lock (gate)
         {

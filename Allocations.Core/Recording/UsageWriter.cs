@@ -39,8 +39,8 @@ internal sealed partial class UsageWriter
     private readonly Dictionary<long, AllocationRow> allocations = [];
     private readonly Dictionary<(long AllocationId, Operation Operation), bool> checkedAccess = [];
     private readonly HashSet<long> dirty = [];
-    private readonly Dictionary<(long OrgId, string Key), (SkuRow Row, RateSchedule Schedule)> skus = [];
-    private readonly Dictionary<long, (SkuRow Row, RateSchedule Schedule)> skusById = [];
+    private readonly Dictionary<(long OrgId, string Key), (CompiledSku Row, RateSchedule Schedule)> skus = [];
+    private readonly Dictionary<long, (CompiledSku Row, RateSchedule Schedule)> skusById = [];
     private readonly Dictionary<long, RateSchedule?> prices = [];
     private readonly SegmentBuffer buffer = new();
     private readonly Dictionary<long, OrgSums> orgSums = [];
@@ -49,6 +49,7 @@ internal sealed partial class UsageWriter
     private readonly List<long> pendingOrder = [];
     private readonly string source;
     private JournalWriter? journal;
+    private AccessRule? access;
 
     /// <summary>Creates the writer of one transaction.</summary>
     /// <param name="session">The transaction.</param>
@@ -90,6 +91,15 @@ internal sealed partial class UsageWriter
     /// <summary>An event's before-state for a per-event entry, with the digest of its stored row and segments (read
     /// before they change), which verification of a <c>usage.batch</c> entry that recorded the event relies on.</summary>
     private string BeforeState(EventRow row) => Journal.Event(row, EventDigest.Compute(row, session.ListSegments(row.Id)));
+
+    /// <summary>Gets the access rule of the transaction (shared with its unit of work); one of the writer's own when
+    /// none is given.</summary>
+    internal AccessRule Access
+    {
+        get => access ??= new AccessRule(session, actor);
+        init => access = value;
+    }
+
     /// <summary>Gets the store's cross-transaction cache of compiled schedules; null to read the catalogue afresh.</summary>
     internal CatalogueCache? Catalogue { get; init; }
 
@@ -134,13 +144,13 @@ internal sealed partial class UsageWriter
         }
         if (!checkedAccess.ContainsKey((id, operation)))
         {
-            AccessResolver.Require(session, actor, row, operation);
+            Access.Require(row, operation);
             checkedAccess[(id, operation)] = true;
         }
         return row;
     }
 
-    private AllocationRow Load(long id)
+    internal AllocationRow Load(long id)
     {
         if (!allocations.TryGetValue(id, out var row))
         {
@@ -150,7 +160,7 @@ internal sealed partial class UsageWriter
         return row;
     }
 
-    private (SkuRow Row, RateSchedule Schedule) Sku(long orgId, SkuCode code)
+    private (CompiledSku Row, RateSchedule Schedule) Sku(long orgId, SkuCode code)
     {
         var key = CodeRules.Key(code.Value);
         if (!skus.TryGetValue((orgId, key), out var entry))
@@ -158,7 +168,7 @@ internal sealed partial class UsageWriter
             if (Catalogue is null || !Catalogue.TryGetSku(CatalogueVersion(), orgId, key, out entry))
             {
                 var row = session.FindSku(orgId, key) ?? throw new NotFoundException(code);
-                entry = (row, Schedule(row));
+                entry = (CompiledSku.Of(row), Schedule(row));
                 Catalogue?.PutSku(CatalogueVersion(), orgId, key, entry);
             }
             skus[(orgId, key)] = entry;
@@ -167,7 +177,7 @@ internal sealed partial class UsageWriter
         return entry;
     }
 
-    private (SkuRow Row, RateSchedule Schedule) SkuById(long orgId, long skuId, string code)
+    private (CompiledSku Row, RateSchedule Schedule) SkuById(long orgId, long skuId, string code)
     {
         if (!skusById.TryGetValue(skuId, out var entry))
         {
@@ -177,7 +187,7 @@ internal sealed partial class UsageWriter
     }
 
     private RateSchedule Schedule(SkuRow row) =>
-        RateSchedule.Build(row.Code, session.ListSkuRules(row.Id).Select(AllocationStore.ToRule));
+        RateSchedule.Build(row.Code, session.ListSkuRules(row.Id).Select(RowMapping.ToRule));
 
     private RateSchedule? Prices(long unitId, string unitCode)
     {
@@ -186,7 +196,7 @@ internal sealed partial class UsageWriter
             if (Catalogue is null || !Catalogue.TryGetPrices(CatalogueVersion(), unitId, out schedule))
             {
                 var rules = session.ListUnitPrices(unitId);
-                schedule = rules.Count == 0 ? null : RateSchedule.Build(unitCode, rules.Select(AllocationStore.ToRule), usdPrices: true);
+                schedule = rules.Count == 0 ? null : RateSchedule.Build(unitCode, rules.Select(RowMapping.ToRule), usdPrices: true);
                 Catalogue?.PutPrices(CatalogueVersion(), unitId, schedule);
             }
             prices[unitId] = schedule;
@@ -241,7 +251,7 @@ internal sealed partial class UsageWriter
         {
             return new PlannedRecord { Disposition = RecordDisposition.Recorded, Row = row, Segments = segments };
         }
-        if (existing.AllocationId != allocation.Id && AccessResolver.LevelOn(session, actor, Load(existing.AllocationId)) < AccessLevel.Read)
+        if (existing.AllocationId != allocation.Id && Access.LevelOn(Load(existing.AllocationId)) < AccessLevel.Read)
         {
             // The key is the caller's own (keys are scoped by source), but its event now sits on an allocation the
             // caller may no longer Read: name neither.
@@ -260,9 +270,9 @@ internal sealed partial class UsageWriter
         return new PlannedRecord { Disposition = RecordDisposition.Replaced, Row = row, Segments = segments, Existing = existing };
     }
 
-    private (long Amount, long? Usd, List<SegmentRow> Segments) Rate(AllocationRow allocation, SkuRow sku, RateSchedule schedule, long quantity, long startNs, long endNs)
+    private (long Amount, long? Usd, List<SegmentRow> Segments) Rate(AllocationRow allocation, CompiledSku sku, RateSchedule schedule, long quantity, long startNs, long endNs)
     {
-        var amount = Rater.Rate(schedule, (RateBasis)sku.Basis, quantity, startNs, endNs, buffer);
+        var amount = Rater.Rate(schedule, sku.Basis, quantity, startNs, endNs, buffer);
         long? usd = null;
         if (string.Equals(allocation.UnitCode, UnitCode.Usd.Value, StringComparison.OrdinalIgnoreCase))
         {
@@ -710,26 +720,6 @@ internal sealed partial class UsageWriter
         }
     }
 
-    internal UsageEvent ToEvent(EventRow row, IReadOnlyList<SegmentRow>? segments = null)
-    {
-        segments ??= session.ListSegments(row.Id);
-        return new UsageEvent(
-            new UsageEventId(row.Id),
-            new AllocationId(row.AllocationId),
-            new SkuCode(row.SkuCode),
-            Quantity.FromMicros(row.Quantity),
-            new NodaTime.Interval(InstantCodec.FromNs(row.StartNs), InstantCodec.FromNs(row.EndNs)),
-            (UsageStatus)row.Status,
-            row.ExternalKey,
-            Amount.FromMicros(row.Amount),
-            row.Usd is { } usd ? Amount.FromMicros(usd) : null,
-            Attributes.FromJson(row.Attributes),
-            segments.Select(s => new RatedSegment(
-                new NodaTime.Interval(InstantCodec.FromNs(s.StartNs), InstantCodec.FromNs(s.EndNs)),
-                s.RuleId,
-                Domain.Rate.FromNanos(s.Rate),
-                Amount.FromMicros(s.Amount))).ToList(),
-            InstantCodec.FromNs(row.RecordedNs),
-            row.RecordedBy);
-    }
+    internal UsageEvent ToEvent(EventRow row, IReadOnlyList<SegmentRow>? segments = null) =>
+        RowMapping.ToEvent(row, segments ?? session.ListSegments(row.Id));
 }

@@ -29,6 +29,9 @@ internal sealed class GrantRow
     public string GrantedBy { get; set; } = "";
 }
 
+/// <summary>One stored grant: a level on an allocation held by a group, or organization-wide (no group).</summary>
+internal readonly record struct GrantFact(long AllocationId, long? GroupId, int Level);
+
 internal sealed class JournalRow
 {
     public long Id { get; set; }

@@ -15,14 +15,21 @@ internal interface IReportQueries
     IEnumerable<ReportSegmentRow> StreamReportSegments(IReadOnlyList<long> allocationIds, EventFilter filter);
 }
 
+/// <summary>The reporting queries are part of every session: an engine that stores events answers them.</summary>
+internal partial interface IStorageSession : IReportQueries
+{
+}
+
 /// <summary>Which events a query keeps: those overlapping [FromNs, ToNs) (a zero-length event when its instant lies
-/// inside), of one SKU and status when given, whose attributes hold each (JSON path, value) pair.</summary>
+/// inside), of one SKU and status when given, whose attributes hold each (key, value) pair: the attribute named
+/// <c>Key</c> is a string equal to <c>Value</c>. Keys are 1 to 64 characters without quotes, backslashes or control
+/// characters; how an engine looks a key up (a JSON path, a JSONB operator) is its own affair.</summary>
 internal sealed record EventFilter(
     long? FromNs,
     long? ToNs,
     long? SkuId,
     int? Status,
-    IReadOnlyList<(string Path, string Value)> Attributes);
+    IReadOnlyList<(string Key, string Value)> Attributes);
 
 /// <summary>A rated segment with the event fields a report groups and splits by.</summary>
 internal sealed class ReportSegmentRow

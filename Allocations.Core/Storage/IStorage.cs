@@ -1,24 +1,69 @@
+using Microsoft.Extensions.Logging;
+
 namespace Allocations.Storage;
 
-/// <summary>A storage engine: runs units of work in transactions. SQLite is the one implementation; a server engine
-/// would implement the same two interfaces and nothing above Storage would change.</summary>
+/// <summary>A storage engine: runs units of work in transactions. The rules every engine keeps are written down in
+/// <c>Storage/README.md</c>; SQLite is the one implementation today.</summary>
 internal interface IStorageEngine : IDisposable
 {
     /// <summary>Gets the path or name of the store, for messages.</summary>
     string Location { get; }
 
-    /// <summary>Runs <paramref name="work"/> in a read transaction (a consistent snapshot).</summary>
-    Task<T> ReadAsync<T>(Func<IStorageSession, T> work, CancellationToken cancellationToken);
+    /// <summary>Gets the schema steps the open applied (committed), with how long each took, for the store to log.</summary>
+    IReadOnlyList<(int Version, long ElapsedMs)> AppliedMigrations { get; }
 
-    /// <summary>Runs <paramref name="work"/> in one exclusive write transaction; commits when it returns, rolls back
-    /// when it throws. Durable once the returned task completes.</summary>
-    Task<T> WriteAsync<T>(Func<IStorageSession, T> work, CancellationToken cancellationToken);
+    /// <summary>Sets where the engine logs lock waits and timeouts.</summary>
+    ILogger Logger { set; }
+
+    /// <summary>Runs <paramref name="work"/> in a read transaction (a consistent snapshot); nothing it does is kept.</summary>
+    ValueTask<T> ReadAsync<T>(Func<IStorageSession, ValueTask<T>> work, CancellationToken cancellationToken);
+
+    /// <summary>Runs <paramref name="work"/> in one write transaction; commits when it returns, rolls back when it
+    /// throws. Durable once the returned task completes. Other writers may run at the same time on an engine that
+    /// allows it: what the work reads and then changes must be locked first (see
+    /// <see cref="IStorageSession.LockAllocationsAsync"/> and <see cref="IStorageSession.LockImporterAsync"/>).</summary>
+    ValueTask<T> WriteAsync<T>(Func<IStorageSession, ValueTask<T>> work, CancellationToken cancellationToken);
+
+    /// <summary>Runs work that awaits nothing in a read transaction; see the asynchronous form.</summary>
+    Task<T> ReadAsync<T>(Func<IStorageSession, T> work, CancellationToken cancellationToken) =>
+        ReadAsync(session => ValueTask.FromResult(work(session)), cancellationToken).AsTask();
+
+    /// <summary>Runs work that awaits nothing in a write transaction; see the asynchronous form.</summary>
+    Task<T> WriteAsync<T>(Func<IStorageSession, T> work, CancellationToken cancellationToken) =>
+        WriteAsync(session => ValueTask.FromResult(work(session)), cancellationToken).AsTask();
 }
+
+/// <summary>Opens the engine of one kind of database: what the store opens from.</summary>
+internal interface IStorageEngineFactory
+{
+    /// <summary>Opens (creating when missing, and upgrading an older schema) the store at <paramref name="settings"/>'s
+    /// location. A location that is not a store of this library, or of a newer schema, is refused with
+    /// <see cref="Exceptions.StoreUnavailableException"/> before anything is written to it.</summary>
+    ValueTask<IStorageEngine> OpenAsync(StorageSettings settings, CancellationToken cancellationToken);
+}
+
+/// <summary>What an engine is opened with, in engine-neutral terms.</summary>
+/// <param name="Location">Where the store lives: a file path, <c>:memory:</c>, or a server engine's connection string.</param>
+/// <param name="DurableWrites">Whether a commit waits until it survives a power loss (not only a process crash).</param>
+/// <param name="BusyTimeoutMs">How long a write waits for a lock another writer holds before it gives up.</param>
+/// <param name="PageCacheKiB">How much memory each connection may use to cache database pages, in KiB.</param>
+internal sealed record StorageSettings(string Location, bool DurableWrites, int BusyTimeoutMs, int PageCacheKiB = 2048);
 
 /// <summary>The operations of one transaction, in storage terms (rows and raw integers). All SQL lives behind it.</summary>
 internal partial interface IStorageSession
 {
     CancellationToken CancellationToken { get; }
+
+    // Concurrency
+    /// <summary>Locks the named allocations' rows (their figures and total) for the rest of the transaction, and their
+    /// parents' rows too when <paramref name="withParents"/> is set: every lock in ascending id order, so that two
+    /// writers never wait on each other in a cycle. The ids come in ascending order, each once, in one call per
+    /// transaction. Called before the figures of those allocations are read to be changed.</summary>
+    ValueTask LockAllocationsAsync(IReadOnlyList<long> allocationIds, bool withParents = false);
+
+    /// <summary>Takes an importer's advisory lock for one organization and key (a Slurm cluster) for the rest of the
+    /// transaction, so that reading its state row and writing it back is one step for every writer.</summary>
+    ValueTask LockImporterAsync(long orgId, string importer, string key);
 
     // Organizations and admins
     long InsertOrganization(string name, string nameKey, long createdNs);
@@ -118,7 +163,7 @@ internal partial interface IStorageSession
 
     IReadOnlyList<(long EventId, long AllocationId, long Amount, long SegmentSum)> FindSegmentMismatches(long orgId);
 
-    // Slurm importer state (watermark and run lock)
+    // Slurm importer state (watermark and run lock): read and written under LockImporterAsync
     SlurmStateRow? GetSlurmState(long orgId, string cluster);
 
     void PutSlurmState(SlurmStateRow row);

@@ -18,9 +18,8 @@ internal partial interface IStorageSession
 
     void DeleteGroup(long groupId);
 
-    /// <summary>Whether the user is a member of any group of the organization (what makes organization-wide grants
-    /// apply to them).</summary>
-    bool IsOrgMember(long orgId, string userId);
+    /// <summary>The ids of the organization's groups the user is a member of.</summary>
+    IReadOnlyList<long> ListUserGroupIds(long orgId, string userId);
 
     // Grants
     GrantRow? FindGrant(long allocationId, long? groupId);
@@ -36,12 +35,13 @@ internal partial interface IStorageSession
 
     IReadOnlyList<GrantRow> ListGrantsOfGroup(long groupId);
 
-    /// <summary>The highest level granted to the user on the allocation or its parent, through the user's groups or
-    /// organization-wide; 0 when none.</summary>
-    int GrantedLevel(long orgId, string userId, long allocationId, long? parentId);
+    /// <summary>The grants stored on the given allocations, as plain facts (who holds which level where); what they
+    /// mean for a principal is decided above Storage, by <see cref="Access.AccessRule"/>.</summary>
+    IReadOnlyList<GrantFact> ListGrantsOn(IReadOnlyList<long> allocationIds);
 
-    /// <summary>The highest level granted to the user directly on each allocation of the organization that has one.</summary>
-    IReadOnlyDictionary<long, int> GrantedLevels(long orgId, string userId);
+    /// <summary>The grants on the organization's allocations held by one of <paramref name="groupIds"/>, and the
+    /// organization-wide ones when <paramref name="organizationWide"/> is set.</summary>
+    IReadOnlyList<GrantFact> ListGrantsHeldBy(long orgId, IReadOnlyList<long> groupIds, bool organizationWide);
 
     // Journal
     /// <summary>The id the next journal entry takes (the journal's sequence row) and the hash of the organization's last

@@ -47,8 +47,8 @@ internal sealed partial class SqliteSession
 
     public void DeleteGroup(long groupId) => Exec("DELETE FROM groups WHERE id = @groupId", new { groupId });
 
-    public bool IsOrgMember(long orgId, string userId) =>
-        One<long?>($"SELECT 1 WHERE EXISTS ({MyGroups})", new { orgId, userId }) is not null;
+    public IReadOnlyList<long> ListUserGroupIds(long orgId, string userId) =>
+        Many<long>(MyGroups + " ORDER BY m.group_id", new { orgId, userId });
 
     // Grants
     public GrantRow? FindGrant(long allocationId, long? groupId) =>
@@ -78,17 +78,20 @@ internal sealed partial class SqliteSession
             $"SELECT {GrantColumns} FROM grants g LEFT JOIN groups gr ON gr.id = g.group_id WHERE g.group_id = @groupId ORDER BY g.allocation_id",
             new { groupId });
 
-    public int GrantedLevel(long orgId, string userId, long allocationId, long? parentId) =>
-        One<int>(
-            "SELECT COALESCE(MAX(g.level), 0) FROM grants g WHERE g.allocation_id IN (@allocationId, @parentId) " +
-            $"AND (g.group_id IN ({MyGroups}) OR (g.group_id IS NULL AND EXISTS ({MyGroups})))",
-            new { orgId, userId, allocationId, parentId });
+    public IReadOnlyList<GrantFact> ListGrantsOn(IReadOnlyList<long> allocationIds) =>
+        allocationIds.Count == 0
+            ? []
+            : Many<(long, long?, int)>(
+                "SELECT allocation_id, group_id, level FROM grants WHERE allocation_id IN (SELECT value FROM json_each(@ids))",
+                new { ids = System.Text.Json.JsonSerializer.Serialize(allocationIds) }).Select(r => new GrantFact(r.Item1, r.Item2, r.Item3)).ToList();
 
-    public IReadOnlyDictionary<long, int> GrantedLevels(long orgId, string userId) =>
-        Many<(long, int)>(
-            "SELECT g.allocation_id, MAX(g.level) FROM grants g JOIN allocations a ON a.id = g.allocation_id WHERE a.org_id = @orgId " +
-            $"AND (g.group_id IN ({MyGroups}) OR (g.group_id IS NULL AND EXISTS ({MyGroups}))) GROUP BY g.allocation_id",
-            new { orgId, userId }).ToDictionary(r => r.Item1, r => r.Item2);
+    public IReadOnlyList<GrantFact> ListGrantsHeldBy(long orgId, IReadOnlyList<long> groupIds, bool organizationWide) =>
+        groupIds.Count == 0 && !organizationWide
+            ? []
+            : Many<(long, long?, int)>(
+                "SELECT g.allocation_id, g.group_id, g.level FROM grants g JOIN allocations a ON a.id = g.allocation_id WHERE a.org_id = @orgId " +
+                "AND (g.group_id IN (SELECT value FROM json_each(@groups)) OR (g.group_id IS NULL AND @organizationWide))",
+                new { orgId, groups = System.Text.Json.JsonSerializer.Serialize(groupIds), organizationWide }).Select(r => new GrantFact(r.Item1, r.Item2, r.Item3)).ToList();
 
     // Journal: the next sequence (journal_sequence) and each organization's head (journal_heads) are read once per
     // transaction, followed in memory, and advanced in the same transaction by every append; writes are serialized

@@ -4,7 +4,7 @@ using Dapper;
 namespace Allocations.Storage;
 
 /// <summary>Reporting queries. The filter only chooses among fixed SQL fragments; every value (ids, instants, JSON
-/// paths and attribute values) is a bound parameter.</summary>
+/// paths built from attribute keys, and attribute values) is a bound parameter.</summary>
 internal sealed partial class SqliteSession : IReportQueries
 {
     public IReadOnlyList<EventRow> ListEventPage(long allocationId, EventFilter filter, bool newestFirst, (long StartNs, long Id)? after, int limit)
@@ -102,11 +102,11 @@ internal sealed partial class SqliteSession : IReportQueries
         }
         for (var i = 0; i < filter.Attributes.Count; i++)
         {
-            var (path, value) = filter.Attributes[i];
+            var (key, value) = filter.Attributes[i];
             var p = "attrPath" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
             var v = "attrValue" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
             sql.Append(" AND json_extract(e.attributes, @").Append(p).Append(") = @").Append(v);
-            parameters.Add(p, path);
+            parameters.Add(p, "$.\"" + key + "\""); // the key as a quoted JSON path label, itself a bound parameter
             parameters.Add(v, value);
         }
     }

@@ -48,12 +48,14 @@ internal sealed class SqliteStorageEngine : IStorageEngine
     /// <summary>Gets the schema migrations the open applied (committed), with how long each took, for the store to log.</summary>
     internal List<(int Version, long ElapsedMs)> AppliedMigrations { get; } = [];
 
+    IReadOnlyList<(int Version, long ElapsedMs)> IStorageEngine.AppliedMigrations => AppliedMigrations;
+
     /// <summary>Gets or sets the page cache of each connection opened from now on, in KiB (SQLite's
-    /// <c>cache_size</c>); the store sets it right after the open.</summary>
+    /// <c>cache_size</c>); the factory sets it right after the open.</summary>
     internal int PageCacheKiB { get; set; } = 2048;
 
     /// <summary>Sets where lock waits are logged.</summary>
-    internal ILogger Logger
+    public ILogger Logger
     {
         set => log = value;
     }
@@ -338,13 +340,13 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         return connection;
     }
 
-    public Task<T> ReadAsync<T>(Func<IStorageSession, T> work, CancellationToken cancellationToken) =>
+    public ValueTask<T> ReadAsync<T>(Func<IStorageSession, ValueTask<T>> work, CancellationToken cancellationToken) =>
         RunAsync(work, write: false, cancellationToken);
 
-    public Task<T> WriteAsync<T>(Func<IStorageSession, T> work, CancellationToken cancellationToken) =>
+    public ValueTask<T> WriteAsync<T>(Func<IStorageSession, ValueTask<T>> work, CancellationToken cancellationToken) =>
         RunAsync(work, write: true, cancellationToken);
 
-    private async Task<T> RunAsync<T>(Func<IStorageSession, T> work, bool write, CancellationToken cancellationToken)
+    private async ValueTask<T> RunAsync<T>(Func<IStorageSession, ValueTask<T>> work, bool write, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(disposed, this);
@@ -382,7 +384,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
                     }
                 }
                 using var session = new SqliteSession(connection, transaction, cancellationToken) { Statements = cached ? statements : null };
-                var result = work(session);
+                var result = await work(session).ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
                 transaction.Commit();
                 return result;
@@ -446,8 +448,14 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             (13, _) => new StoreUnavailableException(location, "the disk is full", ex),
             (14, _) => new StoreUnavailableException(location, "the database file cannot be opened", ex),
             (19, _) => new ConflictException($"the change conflicts with stored data (SQLite constraint error {ex.SqliteExtendedErrorCode})", []),
+            // What the file, the schema or the machine can cause: a table missing or changed (an edited file), no
+            // permission, no memory, an interrupted or aborted statement, a blob too large, no large-file support.
             // SQLite's own text (table, column and index names, values) never reaches a caller: only the error codes.
-            _ => new StoreUnavailableException(location, $"SQLite error {ex.SqliteErrorCode} (extended {ex.SqliteExtendedErrorCode})", ex),
+            (1 or 3 or 4 or 7 or 9 or 15 or 17 or 18 or 22 or 23, _) =>
+                new StoreUnavailableException(location, $"SQLite error {ex.SqliteErrorCode} (extended {ex.SqliteExtendedErrorCode})", ex),
+            // Anything else no state of the file explains (SQLite's internal error, a misused handle, a datatype
+            // mismatch, a bind index out of range, a code this library does not know): a bug of the library.
+            _ => new InternalErrorException(location, $"SQLite error {ex.SqliteErrorCode} (extended {ex.SqliteExtendedErrorCode})", ex),
         };
     }
 
