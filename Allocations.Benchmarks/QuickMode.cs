@@ -43,7 +43,12 @@ internal static class QuickMode
         {
             if (only == "ingest")
             {
-                Print("ingest_events_per_s", (await IngestAsync(directory, ingestEvents)).EventsPerSecond);
+                var (ingestOnly, rawOnly, ingestOnlyPath) = await IngestVsRawAsync(directory, ingestEvents);
+                Print("ingest_events_per_s", ingestOnly);
+                Print("raw_sqlite_rows_per_s", rawOnly);
+                Print("ingest_vs_raw", ingestOnly / rawOnly, "F3");
+                Print("bytes_per_event_on_disk", BytesPerEvent(ingestOnlyPath, ingestEvents), "F1");
+                Print("raw_sqlite_bytes_per_row_on_disk", BytesPerEvent(Path.Combine(directory, "raw.db"), ingestEvents), "F1");
                 return 0;
             }
             if (only == "reserve")
@@ -162,14 +167,16 @@ internal static class QuickMode
         return Median(rates);
     }
 
-    private static async Task<AllocationStore> NewStoreAsync(string path, bool durable = true) =>
-        await AllocationStore.OpenAsync(path, new AllocationStoreOptions { DurableWrites = durable });
+    private static async Task<AllocationStore> NewStoreAsync(string path, bool durable = true, int pageCacheMb = 0) =>
+        await AllocationStore.OpenAsync(path, pageCacheMb > 0
+            ? new AllocationStoreOptions { DurableWrites = durable, PageCacheMegabytes = pageCacheMb }
+            : new AllocationStoreOptions { DurableWrites = durable });
 
     /// <summary>Keyed batch ingest: batches of 10,000 through RecordBatchAsync; the median batch rate.</summary>
-    private static async Task<(double EventsPerSecond, string Path)> IngestAsync(string directory, int count, bool keys = true, bool attributes = true, bool durable = true, string name = "ingest")
+    private static async Task<(double EventsPerSecond, string Path)> IngestAsync(string directory, int count, bool keys = true, bool attributes = true, bool durable = true, string name = "ingest", int pageCacheMb = 0)
     {
         var path = Path.Combine(directory, name + ".db");
-        using var store = await NewStoreAsync(path, durable);
+        using var store = await NewStoreAsync(path, durable, pageCacheMb);
         var (_, allocations) = await Workload.SetUpAsync(store);
         var events = Workload.Events(count, seed: 11);
         var rates = new List<double>();
@@ -324,6 +331,8 @@ internal static class QuickMode
         using var raw = await RawInserter.CreateAsync(Path.Combine(directory, "raw.db"), events);
         var ingestRates = new List<double>();
         var rawRates = new List<double>();
+        var ingestCpu = new List<double>();
+        var rawCpu = new List<double>();
         for (var offset = 0; offset < count; offset += Workload.BatchSize)
         {
             var end = Math.Min(count, offset + Workload.BatchSize);
@@ -332,16 +341,24 @@ internal static class QuickMode
             {
                 batch.Add(Workload.ToRecord(events[i], allocations));
             }
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var sw = Stopwatch.StartNew();
             var result = await store.RecordBatchAsync(Workload.Admin, batch);
             sw.Stop();
+            ingestCpu.Add((Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / batch.Count);
             if (result.Recorded != batch.Count)
             {
                 throw new InvalidOperationException($"expected {batch.Count} new events, got {result.Recorded}");
             }
             ingestRates.Add(batch.Count / sw.Elapsed.TotalSeconds);
+            cpu = Process.GetCurrentProcess().TotalProcessorTime;
             rawRates.Add(raw.InsertBatch(offset, end));
+            rawCpu.Add((Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / batch.Count);
         }
+        // CPU time per event (all threads of the process): steadier than rates on a loaded machine, and blind to the
+        // time spent waiting for the disk.
+        Print("ingest_cpu_us_per_event", Median(ingestCpu), "F1");
+        Print("raw_sqlite_cpu_us_per_row", Median(rawCpu), "F1");
         Print("ingest_batches", ingestRates.Count);
         return (Median(ingestRates), Median(rawRates), path);
     }
@@ -353,6 +370,7 @@ internal static class QuickMode
         Print("breakdown_ingest_no_keys", (await IngestAsync(directory, count, keys: false, name: "b2")).EventsPerSecond);
         Print("breakdown_ingest_no_attributes", (await IngestAsync(directory, count, attributes: false, name: "b3")).EventsPerSecond);
         Print("breakdown_ingest_durable_false", (await IngestAsync(directory, count, durable: false, name: "b4")).EventsPerSecond);
+        Print("breakdown_ingest_page_cache_2mb", (await IngestAsync(directory, count, name: "b7", pageCacheMb: 2)).EventsPerSecond);
         Print("breakdown_raw_events", await RawSqliteAsync(directory, count, file: "b5"));
         Print("breakdown_raw_events_and_one_segment", await RawSqliteAsync(directory, count, segments: true, file: "b6"));
     }
