@@ -154,7 +154,7 @@ public sealed partial class AllocationStore
                 var fit = writer.Fit(plan);
                 if (!fit.Fits)
                 {
-                    LogReservationRefused(record.Allocation, fit);
+                    session.OnCommitted(() => LogReservationRefused(record.Allocation, fit));
                     return new ReserveResult(fit, null);
                 }
                 writer.Apply(plan);

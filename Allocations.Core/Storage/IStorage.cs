@@ -10,9 +10,16 @@ internal interface IStorageEngine : IDisposable
     /// <summary>Runs <paramref name="work"/> in a read transaction (a consistent snapshot).</summary>
     Task<T> ReadAsync<T>(Func<IStorageSession, T> work, CancellationToken cancellationToken);
 
-    /// <summary>Runs <paramref name="work"/> in one exclusive write transaction; commits when it returns, rolls back
-    /// when it throws. Durable once the returned task completes.</summary>
+    /// <summary>Runs <paramref name="work"/> as one atomic unit of a write transaction that no other writer shares
+    /// concurrently; commits when it returns, rolls back when it throws. Durable once the returned task completes.
+    /// Concurrent calls may share one transaction and its commit (each in a savepoint of its own, in order, each
+    /// seeing the writes of those before it): what must happen only once the work is committed goes through
+    /// <see cref="IStorageSession.OnCommitted"/>.</summary>
     Task<T> WriteAsync<T>(Func<IStorageSession, T> work, CancellationToken cancellationToken);
+
+    /// <summary>As <see cref="WriteAsync{T}(Func{IStorageSession, T}, CancellationToken)"/>, for work that awaits:
+    /// it runs to completion before the next call of its group starts.</summary>
+    Task<T> WriteAsync<T>(Func<IStorageSession, ValueTask<T>> work, CancellationToken cancellationToken);
 }
 
 /// <summary>The operations of one transaction, in storage terms (rows and raw integers). All SQL lives behind it.</summary>

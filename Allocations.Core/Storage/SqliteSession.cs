@@ -20,6 +20,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     private readonly SqliteTransaction transaction;
     private SqliteCommand? insertEvent;
     private SqliteCommand? insertSegment;
+    private List<Action>? committed;
 
     internal SqliteSession(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
     {
@@ -28,9 +29,38 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         CancellationToken = cancellationToken;
     }
 
-    public CancellationToken CancellationToken { get; }
+    public CancellationToken CancellationToken { get; private set; }
 
     internal SqliteConnection Connection => connection;
+
+    /// <summary>Registers work to run once this transaction has committed (at once after a read): a call that rolls
+    /// back (alone, to its savepoint, or with its transaction) never runs it.</summary>
+    public void OnCommitted(Action action) => (committed ??= []).Add(action);
+
+    /// <summary>Takes the actions the current call registered with <see cref="OnCommitted"/>.</summary>
+    internal List<Action>? TakeCommitted()
+    {
+        var actions = committed;
+        committed = null;
+        return actions;
+    }
+
+    /// <summary>Starts the next call of a group on this transaction: its statements observe its token.</summary>
+    internal void BeginCall(CancellationToken cancellationToken)
+    {
+        CancellationToken = cancellationToken;
+        committed = null;
+    }
+
+    /// <summary>Forgets what this transaction remembers of its own state (the journal tail it follows in memory,
+    /// org-admin answers) after a call rolled back to its savepoint: the next call reads them afresh.</summary>
+    internal void ForgetRolledBackCall()
+    {
+        committed = null;
+        journalNextId = 0;
+        journalHeads.Clear();
+        orgAdminMemo.Clear();
+    }
 
     internal SqliteTransaction Transaction => transaction;
 
