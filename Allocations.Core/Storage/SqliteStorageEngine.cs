@@ -29,7 +29,8 @@ internal sealed class SqliteStorageEngine : IStorageEngine
     /// <summary>At most this many calls share one write transaction and its commit.</summary>
     internal const int MaxCallsPerGroup = 64;
 
-    /// <summary>No further call joins a group that has run this long: the first caller's wait stays bounded.</summary>
+    /// <summary>No further call joins a group once the calls after its first have run this long: the first caller's
+    /// wait stays bounded.</summary>
     internal static readonly TimeSpan MaxGroupWork = TimeSpan.FromMilliseconds(20);
 
     private readonly string connectionString;
@@ -378,6 +379,9 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         Stopwatch.GetElapsedTime(0, Interlocked.Read(ref groupCommitTicks)),
         Stopwatch.GetElapsedTime(0, Interlocked.Read(ref groupWorkTicks)));
 
+    /// <summary>Gets how many calls wait at the write gate behind the group now running.</summary>
+    internal int WaitingCalls => gate.Waiting;
+
     private async Task<T> GatedAsync<T>(Func<IStorageSession, T> work, bool isRead, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -519,8 +523,9 @@ internal sealed class SqliteStorageEngine : IStorageEngine
     /// by rolling back the transaction (the group ends there; nothing else is in it yet), a later one by rolling back
     /// to its savepoint. It gets its own error; the others go on. After such a rollback the session forgets what it
     /// remembered of its own writes (the journal tail, admin answers), so the next call reads them afresh.</para>
-    /// <para>More calls join while the group has run fewer than <see cref="MaxCallsPerGroup"/> and for less than
-    /// <see cref="MaxGroupWork"/>, and only calls already waiting: a group never waits to fill up.</para>
+    /// <para>More calls join while the group has fewer than <see cref="MaxCallsPerGroup"/> and the calls after the
+    /// first have run for less than <see cref="MaxGroupWork"/> (so they delay the first caller's commit by about that
+    /// at most), and only calls already waiting: a group never waits to fill up.</para>
     /// <para>Every caller of the group returns only after the commit is durable; when the commit (or SQLite, by
     /// rolling the transaction back on an I/O error) loses the group, every call of it fails with that error. What
     /// calls registered with <see cref="IStorageSession.OnCommitted"/> runs after the commit, in call order.</para>
@@ -561,7 +566,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         using (transaction)
         using (var session = new SqliteSession(connection, transaction, first.CancellationToken) { Statements = statements })
         {
-            var groupStart = Stopwatch.GetTimestamp();
+            var joinedSince = 0L;
             var call = first;
             var inSavepoint = false;
             while (call is not null)
@@ -595,8 +600,12 @@ internal sealed class SqliteStorageEngine : IStorageEngine
                     }
                     session.ForgetRolledBackCall();
                 }
-                inSavepoint = true;
-                call = taken.Count < MaxCallsPerGroup && Stopwatch.GetElapsedTime(groupStart) < MaxGroupWork ? TakeNext(taken) : null;
+                if (!inSavepoint)
+                {
+                    inSavepoint = true;
+                    joinedSince = Stopwatch.GetTimestamp();
+                }
+                call = taken.Count < MaxCallsPerGroup && Stopwatch.GetElapsedTime(joinedSince) < MaxGroupWork ? TakeNext(taken) : null;
             }
 
             if (members.Count == 0)

@@ -27,6 +27,18 @@ internal sealed class WriteGate
         this.runGroup = runGroup;
     }
 
+    /// <summary>Gets how many calls wait in the queue (cancelled ones not yet skipped included).</summary>
+    internal int Waiting
+    {
+        get
+        {
+            lock (sync)
+            {
+                return queue.Count;
+            }
+        }
+    }
+
     /// <summary>Queues <paramref name="call"/> and returns once it has run (in some group) or was cancelled; the
     /// call's outcome is then in the call.</summary>
     internal async ValueTask EnterAsync(GatedCall call)
