@@ -41,7 +41,7 @@ public sealed partial class AllocationStore
                     var parent = AccessResolver.RequireAllocation(session, actor, pid, Operation.CreateChildAllocation);
                     if (parent.OrgId != organization.Value)
                     {
-                        throw new NotFoundException("allocation", pid.ToString());
+                        throw new NotFoundException(pid);
                     }
                     if (parent.ParentId is not null)
                     {
@@ -57,7 +57,7 @@ public sealed partial class AllocationStore
                 {
                     AccessResolver.RequireOrganization(session, actor, organization, Operation.CreateTopLevelAllocation);
                 }
-                var unit = session.FindUnit(organization.Value, CodeRules.Key(allocation.Unit.Value)) ?? throw new NotFoundException("unit", allocation.Unit.Value);
+                var unit = session.FindUnit(organization.Value, CodeRules.Key(allocation.Unit.Value)) ?? throw new NotFoundException(allocation.Unit);
                 var key = Preconditions.NameKey(name);
                 if (session.AllocationNameExists(organization.Value, key))
                 {

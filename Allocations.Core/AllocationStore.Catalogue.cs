@@ -32,7 +32,7 @@ public sealed partial class AllocationStore
             {
                 if (!actor.IsSystem)
                 {
-                    throw new AccessDeniedException(actor.Id, Permissions.Describe(Operation.CreateOrganization), "the store", "the system actor");
+                    throw new AccessDeniedException(actor.Id, Permissions.Describe(Operation.CreateOrganization), "the store", null, AccessRole.SystemActor);
                 }
                 var key = Preconditions.NameKey(trimmed);
                 if (session.OrganizationNameExists(key))
@@ -160,7 +160,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
-                var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException("unit", unit.Value);
+                var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException(unit);
                 var key = CodeRules.Key(code.Value);
                 if (session.FindSku(organization.Value, key) is not null)
                 {
@@ -213,7 +213,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
-                var skuRow = session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException("SKU", sku.Value);
+                var skuRow = session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException(sku);
                 return AddRule(session, actor, organization, session.ListSkuRules(skuRow.Id), skuRow.Id, null, "rate.add", "sku:" + skuRow.Code, skuRow.Code, fromNs, toNs, rate);
             },
             cancellationToken);
@@ -240,7 +240,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
-                var skuRow = session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException("SKU", sku.Value);
+                var skuRow = session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException(sku);
                 var rules = session.ListSkuRules(skuRow.Id);
                 return ChangeOpenRule(session, actor, organization.Value, skuRow.Code, rules, fromNs, rate, skuId: skuRow.Id, unitId: null);
             },
@@ -262,7 +262,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.RequireOrganization(session, actor, organization, Operation.ReadCatalogue);
-                var skuRow = session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException("SKU", sku.Value);
+                var skuRow = session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException(sku);
                 return session.ListSkuRules(skuRow.Id).Select(ToRule).ToList();
             },
             cancellationToken);
@@ -293,7 +293,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.RequireOrganization(session, actor, organization, Operation.ManageCatalogue);
-                var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException("unit", unit.Value);
+                var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException(unit);
                 return AddRule(session, actor, organization, session.ListUnitPrices(unitRow.Id), null, unitRow.Id, "price.add", "unit:" + unitRow.Code, unitRow.Code, fromNs, toNs, usdPerUnit);
             },
             cancellationToken);
@@ -314,7 +314,7 @@ public sealed partial class AllocationStore
             session =>
             {
                 AccessResolver.RequireOrganization(session, actor, organization, Operation.ReadCatalogue);
-                var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException("unit", unit.Value);
+                var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException(unit);
                 return session.ListUnitPrices(unitRow.Id).Select(ToRule).ToList();
             },
             cancellationToken);

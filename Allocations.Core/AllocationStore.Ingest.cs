@@ -112,7 +112,7 @@ public sealed partial class AllocationStore
         BatchResult result;
         try
         {
-            result = await RecordBatchAsync(actor, chunk, cancellationToken).ConfigureAwait(false);
+            result = await RecordBatchAsync(actor, chunk, BatchMode.AllOrNothing, cancellationToken).ConfigureAwait(false);
         }
         catch (AllocationsException ex) when (ex.BatchIndex is { } index)
         {

@@ -76,7 +76,7 @@ public sealed partial class AllocationStore
     {
         Preconditions.CheckNotNull(writer, "writer");
         Preconditions.CheckArgument(Enum.IsDefined(format), "format", format.ToString(), "must be Csv or Json");
-        var pageQuery = (query ?? new EventQuery()) with { PageSize = ExportPageSize, After = null };
+        var pageQuery = (query ?? new EventQuery()).WithPage(ExportPageSize, null);
         var page = await ListEventsAsync(actor, allocation, pageQuery, cancellationToken).ConfigureAwait(false);
         long count = 0;
         if (format == ExportFormat.Csv)
@@ -110,7 +110,7 @@ public sealed partial class AllocationStore
             {
                 break;
             }
-            page = await ListEventsAsync(actor, allocation, pageQuery with { After = page.Next }, cancellationToken).ConfigureAwait(false);
+            page = await ListEventsAsync(actor, allocation, pageQuery.WithAfter(page.Next), cancellationToken).ConfigureAwait(false);
         }
         if (format == ExportFormat.Json)
         {
@@ -231,7 +231,7 @@ public sealed partial class AllocationStore
             var row = AccessResolver.RequireAllocation(session, actor, id, Operation.ReadAllocation);
             if (row.OrgId != request.Organization.Value)
             {
-                throw new NotFoundException("allocation", id.ToString());
+                throw new NotFoundException(id);
             }
             chosen[row.Id] = row;
             if (request.IncludeChildren)
@@ -262,7 +262,7 @@ public sealed partial class AllocationStore
         var segments = queries.ListSegmentsOf(pageRows.Select(r => r.Id).ToList()).ToLookup(s => s.EventId);
         var writer = new UsageWriter(session, Principal.System, 0);
         var events = pageRows.Select(r => writer.ToEvent(r, segments[r.Id].ToList())).ToList();
-        var next = more && events.Count > 0 ? new EventCursor(events[^1].Interval.Start, events[^1].Id) : null;
+        var next = more && events.Count > 0 ? new EventCursor(events[^1].Interval.Start, events[^1].Id) : (EventCursor?)null;
         return new EventPage(events, next);
     }
 
@@ -320,7 +320,7 @@ public sealed partial class AllocationStore
         long? skuId = null;
         if (query.Sku is { } sku)
         {
-            skuId = (session.FindSku(orgId, CodeRules.Key(sku.Value)) ?? throw new NotFoundException("SKU", sku.Value)).Id;
+            skuId = (session.FindSku(orgId, CodeRules.Key(sku.Value)) ?? throw new NotFoundException(sku)).Id;
         }
         return new EventFilter(query.FromNs, query.ToNs, skuId, query.Status, query.Attributes);
     }

@@ -109,7 +109,7 @@ public sealed partial class AllocationStore
                 ? await engine.ReadAsync(session => CommitSlurmSync(session, actor, organization, mapping, owner, window, parsed, write: false, cancellationToken), cancellationToken).ConfigureAwait(false)
                 : await engine.WriteAsync(session => CommitSlurmSync(session, actor, organization, mapping, owner, window, parsed, write: true, cancellationToken), cancellationToken).ConfigureAwait(false);
             finished = report.Outcome == SlurmSyncOutcome.Completed;
-            report = warnings.Count == 0 ? report : report with { Warnings = warnings };
+            report = warnings.Count == 0 ? report : report.WithWarnings(warnings);
             LogSlurmReport(mapping.Cluster, report);
             return report;
         }
@@ -549,9 +549,13 @@ public sealed partial class AllocationStore
         int recorded = 0, replaced = 0, unchanged = 0;
         if (write)
         {
-            var result = ApplyBatch(writer, records, cancellationToken, Refused);
+            var result = ApplyBatch(writer, records, cancellationToken, BatchMode.PerItem);
             writer.Flush();
             (recorded, replaced, unchanged) = (result.Recorded, result.Replaced, result.Unchanged);
+            foreach (var refusal in result.Refusals)
+            {
+                Refused(refusal.Index, refusal.Error!);
+            }
         }
         else
         {
@@ -598,9 +602,7 @@ public sealed partial class AllocationStore
             unchanged + stale,
             skipped,
             write ? newWatermark : oldWatermark,
-            write && newWatermark != oldWatermark)
-        {
-            Stale = stale,
-        };
+            write && newWatermark != oldWatermark,
+            stale: stale);
     }
 }

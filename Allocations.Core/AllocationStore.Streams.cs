@@ -87,7 +87,7 @@ public sealed partial class AllocationStore
                 yield break;
             }
             cancellationToken.ThrowIfCancellationRequested();
-            page = await ListEventsAsync(actor, allocation, query with { After = page.Next }, cancellationToken).ConfigureAwait(false);
+            page = await ListEventsAsync(actor, allocation, query.WithAfter(page.Next), cancellationToken).ConfigureAwait(false);
         }
     }
 

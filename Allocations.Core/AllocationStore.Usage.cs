@@ -38,27 +38,64 @@ public sealed partial class AllocationStore
             cancellationToken), CountRecord);
     }
 
-    /// <summary>Records many events in one transaction: all of them or none.</summary>
+    /// <summary>Records many events in one transaction: by default all of them or none; with
+    /// <see cref="BatchMode.PerItem"/>, every item the store accepts, with an answer per item.</summary>
+    /// <remarks>
+    /// <para>In <see cref="BatchMode.AllOrNothing"/> the first item the store refuses fails the batch: its exception is
+    /// thrown with <see cref="AllocationsException.BatchIndex"/> naming the item, and nothing is stored.</para>
+    /// <para>In <see cref="BatchMode.PerItem"/> a refused item (one that <see cref="RecordUsageAsync"/> alone would
+    /// refuse: an invalid field, an unknown allocation or SKU, no access, no rate, a conflict under its key) is left
+    /// out and answered in <see cref="BatchResult.Items"/> with <see cref="BatchItemStatus.Refused"/> and its exception;
+    /// it changes nothing. The accepted items are recorded in order, as if the refused ones were not in the batch, and
+    /// commit together in the batch's one transaction. A fault that is not about one item (cancellation, the store
+    /// unavailable, a figure pushed past the amount range while writing) still fails the whole batch and stores
+    /// nothing.</para>
+    /// </remarks>
     /// <param name="actor">Use on every allocation named.</param>
     /// <param name="records">The events, in order; a key repeated within the batch behaves as if recorded in turn.</param>
+    /// <param name="mode">All or nothing (the default), or an answer per item.</param>
     /// <param name="cancellationToken">Cancels the call; nothing is stored when cancelled.</param>
-    /// <returns>Counts of what happened and each item's event id.</returns>
-    /// <exception cref="AllocationsException">Any error of <see cref="RecordUsageAsync"/>, with
-    /// <see cref="AllocationsException.BatchIndex"/> naming the item; nothing was stored.</exception>
-    public Task<BatchResult> RecordBatchAsync(Principal actor, IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken = default)
+    /// <returns>Counts of what happened, each item's event id, and each item's answer.</returns>
+    /// <exception cref="InvalidInputException"><paramref name="records"/> is null, or <paramref name="mode"/> is not
+    /// defined.</exception>
+    /// <exception cref="AllocationsException">In <see cref="BatchMode.AllOrNothing"/>: any error of
+    /// <see cref="RecordUsageAsync"/>, with <see cref="AllocationsException.BatchIndex"/> naming the item; nothing was
+    /// stored.</exception>
+    public Task<BatchResult> RecordBatchAsync(
+        Principal actor,
+        IReadOnlyList<UsageRecord> records,
+        BatchMode mode = BatchMode.AllOrNothing,
+        CancellationToken cancellationToken = default)
     {
         Preconditions.CheckNotNull(records, "records");
+        if (mode is not (BatchMode.AllOrNothing or BatchMode.PerItem))
+        {
+            throw new InvalidInputException("mode", mode.ToString(), "must be AllOrNothing or PerItem");
+        }
         var validated = new (long StartNs, long EndNs, string? AttributesJson)[records.Count];
+        AllocationsException?[]? refusals = null;
         for (var i = 0; i < records.Count; i++)
         {
-            validated[i] = WithIndex(i, () => UsageWriter.Validate(records[i]));
+            if (mode == BatchMode.AllOrNothing)
+            {
+                validated[i] = WithIndex(i, () => UsageWriter.Validate(records[i]));
+                continue;
+            }
+            try
+            {
+                validated[i] = UsageWriter.Validate(records[i]);
+            }
+            catch (AllocationsException ex)
+            {
+                (refusals ??= new AllocationsException?[records.Count])[i] = ex;
+            }
         }
         return Observed("batch", () => engine.WriteAsync(
             session =>
             {
                 AccessResolver.CheckActor(actor);
                 var writer = Writer(session, actor);
-                var result = ApplyBatch(writer, records, cancellationToken, validated: validated);
+                var result = ApplyBatch(writer, records, cancellationToken, mode, validated, refusals);
                 writer.Flush();
                 return result;
             },
@@ -73,28 +110,35 @@ public sealed partial class AllocationStore
         new(session, actor, NowNs(), source) { Catalogue = catalogue };
 
     /// <summary>The batch recording path inside a write transaction (the caller flushes): the chunk's allocations and
-    /// keys are prefetched, then the items planned and applied in order. With
-    /// <paramref name="refused"/>, an item the store refuses while planning (before it writes anything) is handed to
-    /// it and left out (its id is default) instead of failing the batch; a failure while writing always fails it.</summary>
+    /// keys are prefetched, then the items planned and applied in order. In <see cref="BatchMode.PerItem"/>, an item the
+    /// store refuses while planning (before it writes anything), or one already refused in
+    /// <paramref name="refusals"/> (by validation), is answered <see cref="BatchItemStatus.Refused"/> and left out
+    /// instead of failing the batch; a failure while writing always fails it.</summary>
     internal static BatchResult ApplyBatch(
         UsageWriter writer,
         IReadOnlyList<UsageRecord> records,
         CancellationToken cancellationToken,
-        Action<int, AllocationsException>? refused = null,
-        (long StartNs, long EndNs, string? AttributesJson)[]? validated = null)
+        BatchMode mode = BatchMode.AllOrNothing,
+        (long StartNs, long EndNs, string? AttributesJson)[]? validated = null,
+        AllocationsException?[]? refusals = null)
     {
         writer.Prefetch(records);
         var ids = new UsageEventId[records.Count];
-        int recorded = 0, replaced = 0, unchanged = 0;
+        var statuses = new BatchItemStatus[records.Count];
         for (var i = 0; i < records.Count; i++)
         {
             if ((i & 255) == 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
             }
+            if (refusals?[i] is not null)
+            {
+                statuses[i] = BatchItemStatus.Refused;
+                continue;
+            }
             var record = records[i];
             PlannedRecord plan;
-            if (refused is null)
+            if (mode == BatchMode.AllOrNothing)
             {
                 plan = WithIndex(i, () => validated is null
                     ? writer.Plan(record, Operation.RecordUsage, record.Status)
@@ -104,11 +148,14 @@ public sealed partial class AllocationStore
             {
                 try
                 {
-                    plan = writer.Plan(record, Operation.RecordUsage, record.Status);
+                    plan = validated is null
+                        ? writer.Plan(record, Operation.RecordUsage, record.Status)
+                        : writer.Plan(record, Operation.RecordUsage, record.Status, validated[i]);
                 }
                 catch (AllocationsException ex)
                 {
-                    refused(i, ex);
+                    (refusals ??= new AllocationsException?[records.Count])[i] = ex;
+                    statuses[i] = BatchItemStatus.Refused;
                     continue;
                 }
             }
@@ -116,14 +163,9 @@ public sealed partial class AllocationStore
                 ? (eventId, disposition)
                 : default);
             ids[i] = new UsageEventId(id.eventId);
-            switch (id.disposition)
-            {
-                case RecordDisposition.Recorded: recorded++; break;
-                case RecordDisposition.Replaced: replaced++; break;
-                default: unchanged++; break;
-            }
+            statuses[i] = (BatchItemStatus)id.disposition;
         }
-        return new BatchResult(recorded, replaced, unchanged, ids);
+        return new BatchResult(ids, statuses, refusals);
     }
 
     /// <summary>Places an Estimated hold only if it fits the Remaining of the allocation and of its parent, atomically.</summary>
@@ -180,7 +222,7 @@ public sealed partial class AllocationStore
             {
                 AccessResolver.CheckActor(actor);
                 var writer = Writer(session, actor);
-                var plan = writer.Plan(record with { ExternalKey = null }, Operation.CheckFit, UsageStatus.Estimated);
+                var plan = writer.Plan(record.WithoutKey(), Operation.CheckFit, UsageStatus.Estimated);
                 return writer.Fit(plan);
             },
             cancellationToken);
@@ -339,7 +381,7 @@ public sealed partial class AllocationStore
                     .ToList();
                 if (damage.Any(d => d.Table is "allocations" or "units" or "usage_events" or "event_segments"))
                 {
-                    return new VerificationReport(0, 0, []) { Damage = damage }; // the figures cannot be read to recompute
+                    return new VerificationReport(0, 0, [], damage); // the figures cannot be read to recompute
                 }
                 var rows = session.ListAllocations(organization.Value);
                 var own = new Dictionary<(long, int), long>();
@@ -379,7 +421,7 @@ public sealed partial class AllocationStore
                 {
                     discrepancies.Add(new Discrepancy(new AllocationId(allocationId), $"segments of {new UsageEventId(eventId)}", Amount.FromMicros(amount), Amount.FromMicros(segmentSum)));
                 }
-                return new VerificationReport(rows.Count, events, discrepancies) { Damage = damage };
+                return new VerificationReport(rows.Count, events, discrepancies, damage);
             },
             cancellationToken);
 

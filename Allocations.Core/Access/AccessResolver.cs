@@ -60,7 +60,7 @@ internal static class AccessResolver
         var requirement = Permissions.For(operation);
         if (row is null || !KnowsOrganization(session, actor, org.Value))
         {
-            throw new NotFoundException("organization", org.ToString());
+            throw new NotFoundException(org);
         }
         var allowed = requirement.Scope switch
         {
@@ -73,11 +73,11 @@ internal static class AccessResolver
         {
             var needed = requirement.Scope switch
             {
-                RequirementScope.System => "the system actor",
-                RequirementScope.Grantee => "organization admin or a grant on one of its allocations",
-                _ => "organization admin",
+                RequirementScope.System => AccessRole.SystemActor,
+                RequirementScope.Grantee => AccessRole.OrganizationAdminOrGrantee,
+                _ => AccessRole.OrganizationAdmin,
             };
-            throw new AccessDeniedException(actor.Id, Permissions.Describe(operation), org.ToString(), needed);
+            throw new AccessDeniedException(actor.Id, Permissions.Describe(operation), org.ToString(), null, needed, organization: org);
         }
         return row;
     }
@@ -90,7 +90,7 @@ internal static class AccessResolver
         var row = session.GetAllocation(id.Value);
         if (row is null)
         {
-            throw new NotFoundException("allocation", id.ToString());
+            throw new NotFoundException(id);
         }
         Require(session, actor, row, operation);
         return row;
@@ -102,7 +102,7 @@ internal static class AccessResolver
         var level = LevelOn(session, actor, row);
         if (level < AccessLevel.Read)
         {
-            throw new NotFoundException("allocation", new AllocationId(row.Id).ToString());
+            throw new NotFoundException(new AllocationId(row.Id));
         }
         var allowed = requirement.Scope switch
         {
@@ -113,8 +113,11 @@ internal static class AccessResolver
         };
         if (!allowed)
         {
-            var needed = requirement.Scope == RequirementScope.Allocation ? requirement.Level.ToString() : "organization admin";
-            throw new AccessDeniedException(actor.Id, Permissions.Describe(operation), $"allocation '{row.Name}'", needed);
+            var allocation = new AllocationId(row.Id);
+            var organization = new OrganizationId(row.OrgId);
+            throw requirement.Scope == RequirementScope.Allocation
+                ? new AccessDeniedException(actor.Id, Permissions.Describe(operation), $"allocation '{row.Name}'", requirement.Level, null, allocation, organization)
+                : new AccessDeniedException(actor.Id, Permissions.Describe(operation), $"allocation '{row.Name}'", null, AccessRole.OrganizationAdmin, allocation, organization);
         }
     }
 }

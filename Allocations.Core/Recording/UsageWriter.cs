@@ -108,7 +108,7 @@ internal sealed partial class UsageWriter
     {
         if (!allocations.TryGetValue(id, out var row))
         {
-            row = session.GetAllocation(id) ?? throw new NotFoundException("allocation", new AllocationId(id).ToString());
+            row = session.GetAllocation(id) ?? throw new NotFoundException(new AllocationId(id));
             allocations[id] = row;
         }
         if (!checkedAccess.ContainsKey((id, operation)))
@@ -136,7 +136,7 @@ internal sealed partial class UsageWriter
         {
             if (Catalogue is null || !Catalogue.TryGetSku(CatalogueVersion(), orgId, key, out entry))
             {
-                var row = session.FindSku(orgId, key) ?? throw new NotFoundException("SKU", code.Value);
+                var row = session.FindSku(orgId, key) ?? throw new NotFoundException(code);
                 entry = (row, Schedule(row));
                 Catalogue?.PutSku(session, CatalogueVersion(), orgId, key, entry);
             }
@@ -165,7 +165,7 @@ internal sealed partial class UsageWriter
             if (Catalogue is null || !Catalogue.TryGetPrices(CatalogueVersion(), unitId, out schedule))
             {
                 var rules = session.ListUnitPrices(unitId);
-                schedule = rules.Count == 0 ? null : RateSchedule.Build(unitCode, rules.Select(AllocationStore.ToRule));
+                schedule = rules.Count == 0 ? null : RateSchedule.Build(unitCode, rules.Select(AllocationStore.ToRule), usdPrices: true);
                 Catalogue?.PutPrices(session, CatalogueVersion(), unitId, schedule);
             }
             prices[unitId] = schedule;
@@ -389,14 +389,14 @@ internal sealed partial class UsageWriter
     /// <summary>Loads an event the actor may act on with <paramref name="operation"/>.</summary>
     internal EventRow Event(UsageEventId id, Operation operation)
     {
-        var row = session.GetEvent(id.Value) ?? throw new NotFoundException("usage event", id.ToString());
+        var row = session.GetEvent(id.Value) ?? throw new NotFoundException(id);
         try
         {
             Allocation(row.AllocationId, Operation.ReadEvents);
         }
         catch (NotFoundException)
         {
-            throw new NotFoundException("usage event", id.ToString());
+            throw new NotFoundException(id);
         }
         Allocation(row.AllocationId, operation);
         return row;
