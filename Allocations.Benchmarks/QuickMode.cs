@@ -179,7 +179,8 @@ internal static class QuickMode
             for (var i = offset; i < Math.Min(count, offset + Workload.BatchSize); i++)
             {
                 var record = Workload.ToRecord(events[i], allocations);
-                batch.Add(record with { ExternalKey = keys ? record.ExternalKey : null, Attributes = attributes ? record.Attributes : null });
+                batch.Add(new UsageRecord(record.Allocation, record.Sku, record.Quantity, record.Start, record.End, record.Status,
+                    keys ? record.ExternalKey : null, attributes ? record.Attributes : null));
             }
             var sw = Stopwatch.StartNew();
             var result = await store.RecordBatchAsync(Workload.Admin, batch);
@@ -529,9 +530,10 @@ internal static class QuickMode
             var fresh = new List<UsageRecord>(end - offset);
             for (var i = offset; i < end; i++)
             {
-                fresh.Add(Workload.ToRecord(events[i], allocations) with { Status = UsageStatus.Estimated });
+                var record = Workload.ToRecord(events[i], allocations);
+                fresh.Add(new UsageRecord(record.Allocation, record.Sku, record.Quantity, record.Start, record.End, UsageStatus.Estimated, record.ExternalKey, record.Attributes));
             }
-            var again = fresh.Select(r => r with { End = r.End - halfHour }).ToList();
+            var again = fresh.Select(r => new UsageRecord(r.Allocation, r.Sku, r.Quantity, r.Start, r.End - halfHour, r.Status, r.ExternalKey, r.Attributes)).ToList();
             var sw = Stopwatch.StartNew();
             var recorded = await store.RecordBatchAsync(Workload.Admin, fresh);
             sw.Stop();

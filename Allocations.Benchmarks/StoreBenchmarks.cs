@@ -33,7 +33,7 @@ public class StoreBenchmarks
         store = await AllocationStore.OpenAsync(Path.Combine(directory, "bench.db"));
         (_, allocations) = await Workload.SetUpAsync(store);
         await store.RecordBatchAsync(Workload.Admin, Batch(99));
-        running = Batch(98).Select(r => r with { Status = UsageStatus.Estimated }).ToList();
+        running = Batch(98).Select(r => new UsageRecord(r.Allocation, r.Sku, r.Quantity, r.Start, r.End, UsageStatus.Estimated, r.ExternalKey, r.Attributes)).ToList();
         await store.RecordBatchAsync(Workload.Admin, running);
         siblings = allocations.Skip(Workload.Parents).Take(8).ToArray();
 
@@ -148,7 +148,7 @@ public class StoreBenchmarks
     [Benchmark(OperationsPerInvoke = Workload.BatchSize)]
     public async Task<int> ReplaceBatch()
     {
-        running = running.Select(r => r with { End = r.End - Duration.FromMinutes(1) }).ToList();
+        running = running.Select(r => new UsageRecord(r.Allocation, r.Sku, r.Quantity, r.Start, r.End - Duration.FromMinutes(1), r.Status, r.ExternalKey, r.Attributes)).ToList();
         return (await store.RecordBatchAsync(Workload.Admin, running)).Replaced;
     }
 

@@ -39,7 +39,7 @@ public sealed partial class AllocationStore
     {
         Preconditions.CheckNotNull(records, "records");
         ChunkedIngest.CheckChunkSize(chunkSize);
-        return await ChunkedIngest.RunAsync(records, chunkSize, (chunk, ct) => RecordBatchAsync(actor, chunk, ct), progress, cancellationToken).ConfigureAwait(false);
+        return await ChunkedIngest.RunAsync(records, chunkSize, (chunk, ct) => RecordBatchAsync(actor, chunk, BatchMode.AllOrNothing, ct), progress, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Records an asynchronous stream of events, committing every <see cref="DefaultChunkSize"/> (10,000)
@@ -62,6 +62,6 @@ public sealed partial class AllocationStore
         CancellationToken cancellationToken)
     {
         Preconditions.CheckNotNull(records, "records");
-        return await ChunkedIngest.RunAsync(records, DefaultChunkSize, (chunk, ct) => RecordBatchAsync(actor, chunk, ct), progress, cancellationToken).ConfigureAwait(false);
+        return await ChunkedIngest.RunAsync(records, DefaultChunkSize, (chunk, ct) => RecordBatchAsync(actor, chunk, BatchMode.AllOrNothing, ct), progress, cancellationToken).ConfigureAwait(false);
     }
 }

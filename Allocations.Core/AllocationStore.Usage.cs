@@ -27,17 +27,37 @@ public sealed partial class AllocationStore
         return Observed("record", () => tx.WriteAsync(actor, uow => RecordingService.RecordAsync(uow, record), cancellationToken), CountRecord);
     }
 
-    /// <summary>Records many events in one transaction: all of them or none.</summary>
+    /// <summary>Records many events in one transaction: by default all of them or none; with
+    /// <see cref="BatchMode.PerItem"/>, every item the store accepts, with an answer per item.</summary>
+    /// <remarks>
+    /// <para>In <see cref="BatchMode.AllOrNothing"/> the first item the store refuses fails the batch: its exception is
+    /// thrown with <see cref="AllocationsException.BatchIndex"/> naming the item, and nothing is stored.</para>
+    /// <para>In <see cref="BatchMode.PerItem"/> a refused item (one that <see cref="RecordUsageAsync"/> alone would
+    /// refuse: an invalid field, an unknown allocation or SKU, no access, no rate, a conflict under its key) is left
+    /// out and answered in <see cref="BatchResult.Items"/> with <see cref="BatchItemStatus.Refused"/> and its exception;
+    /// it changes nothing. The accepted items are recorded in order, as if the refused ones were not in the batch, and
+    /// commit together in the batch's one transaction. A fault that is not about one item (cancellation, the store
+    /// unavailable, a figure pushed past the amount range while writing) still fails the whole batch and stores
+    /// nothing.</para>
+    /// </remarks>
     /// <param name="actor">Use on every allocation named.</param>
     /// <param name="records">The events, in order; a key repeated within the batch behaves as if recorded in turn.</param>
+    /// <param name="mode">All or nothing (the default), or an answer per item.</param>
     /// <param name="cancellationToken">Cancels the call; nothing is stored when cancelled.</param>
-    /// <returns>Counts of what happened and each item's event id.</returns>
-    /// <exception cref="AllocationsException">Any error of <see cref="RecordUsageAsync"/>, with
-    /// <see cref="AllocationsException.BatchIndex"/> naming the item; nothing was stored.</exception>
-    public Task<BatchResult> RecordBatchAsync(Principal actor, IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken = default)
+    /// <returns>Counts of what happened, each item's event id, and each item's answer.</returns>
+    /// <exception cref="InvalidInputException"><paramref name="records"/> is null, or <paramref name="mode"/> is not
+    /// defined.</exception>
+    /// <exception cref="AllocationsException">In <see cref="BatchMode.AllOrNothing"/>: any error of
+    /// <see cref="RecordUsageAsync"/>, with <see cref="AllocationsException.BatchIndex"/> naming the item; nothing was
+    /// stored.</exception>
+    public Task<BatchResult> RecordBatchAsync(
+        Principal actor,
+        IReadOnlyList<UsageRecord> records,
+        BatchMode mode = BatchMode.AllOrNothing,
+        CancellationToken cancellationToken = default)
     {
-        var validated = RecordingService.Validate(records);
-        return Observed("batch", () => tx.WriteAsync(actor, uow => RecordingService.RecordBatchAsync(uow, records, validated), cancellationToken), CountBatch);
+        var (validated, refusals) = RecordingService.Validate(records, mode);
+        return Observed("batch", () => tx.WriteAsync(actor, uow => RecordingService.RecordBatchAsync(uow, records, mode, validated, refusals), cancellationToken), CountBatch);
     }
 
     /// <summary>Places an Estimated hold only if it fits the Remaining of the allocation and of its parent, atomically.</summary>

@@ -57,7 +57,7 @@ public sealed partial class AllocationStore : IDisposable
         {
             throw new InvalidInputException("path", path, "a file path must not contain a NUL character");
         }
-        return Task.FromResult(Open(path, options, cancellationToken));
+        return OpenWith(SqliteStorageEngineFactory.Instance, path, options, cancellationToken);
     }
 
     /// <summary>Opens a private store in memory, gone when disposed: for tests and trials.</summary>
@@ -66,7 +66,7 @@ public sealed partial class AllocationStore : IDisposable
     /// <returns>The open store.</returns>
     /// <exception cref="InvalidInputException">An option breaks its rule, as for <see cref="OpenAsync"/>.</exception>
     public static Task<AllocationStore> OpenInMemoryAsync(AllocationStoreOptions? options = null, CancellationToken cancellationToken = default) =>
-        Task.FromResult(Open(SqliteStorageEngine.MemoryPath, options, cancellationToken));
+        OpenWith(SqliteStorageEngineFactory.Instance, SqliteStorageEngine.MemoryPath, options, cancellationToken);
 
     /// <summary>Opens a file store synchronously: what <see cref="OpenAsync"/> does, for the container's factory.</summary>
     internal static AllocationStore OpenSynchronously(string path, AllocationStoreOptions options)
@@ -75,10 +75,13 @@ public sealed partial class AllocationStore : IDisposable
         {
             throw new InvalidInputException("path", path, "a file path is required");
         }
-        return Open(path, options, CancellationToken.None);
+        // A SQLite engine opens without waiting on I/O it could await, so this does not block on a pending task.
+        return OpenWith(SqliteStorageEngineFactory.Instance, path, options, CancellationToken.None).GetAwaiter().GetResult();
     }
 
-    private static AllocationStore Open(string path, AllocationStoreOptions? options, CancellationToken cancellationToken)
+    /// <summary>Opens the store on the engine <paramref name="factory"/> opens. Options and the clock are checked
+    /// first, synchronously; an engine that opens synchronously (SQLite) also throws its refusals synchronously.</summary>
+    private static Task<AllocationStore> OpenWith(IStorageEngineFactory factory, string location, AllocationStoreOptions? options, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         options ??= new AllocationStoreOptions();
@@ -87,7 +90,15 @@ public sealed partial class AllocationStore : IDisposable
         var clock = options.Clock ?? SystemClock.Instance;
 #pragma warning restore RS0030
         InstantCodec.ToNs(clock.GetCurrentInstant(), "Clock"); // a clock outside the supported range is refused now, not at the first write
-        var engine = SqliteStorageEngineFactory.Open(new StorageSettings(path, options.DurableWrites, busyMs));
+        var opening = factory.OpenAsync(new StorageSettings(location, options.DurableWrites, busyMs), cancellationToken);
+        return opening.IsCompletedSuccessfully ? Task.FromResult(Attach(opening.Result, clock, options)) : AttachAsync(opening, clock, options);
+    }
+
+    private static async Task<AllocationStore> AttachAsync(ValueTask<IStorageEngine> opening, IClock clock, AllocationStoreOptions options) =>
+        Attach(await opening.ConfigureAwait(false), clock, options);
+
+    private static AllocationStore Attach(IStorageEngine engine, IClock clock, AllocationStoreOptions options)
+    {
         var store = new AllocationStore(engine, clock);
         store.AttachHost(options);
         return store;

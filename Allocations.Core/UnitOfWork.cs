@@ -47,7 +47,12 @@ internal sealed class UnitOfWork
 
     /// <summary>Locks allocations (each once, in ascending id order, as the contract asks) before their figures are
     /// read to be changed.</summary>
-    internal ValueTask LockAsync(params ReadOnlySpan<long?> allocationIds)
+    internal ValueTask LockAsync(params ReadOnlySpan<long?> allocationIds) => Session.LockAllocationsAsync(Ordered(allocationIds), withParents: false);
+
+    /// <summary>Locks allocations and their parents (which the engine finds), before their figures are read.</summary>
+    internal ValueTask LockWithParentsAsync(params ReadOnlySpan<long?> allocationIds) => Session.LockAllocationsAsync(Ordered(allocationIds), withParents: true);
+
+    private static long[] Ordered(ReadOnlySpan<long?> allocationIds)
     {
         var ids = new SortedSet<long>();
         foreach (var id in allocationIds)
@@ -57,11 +62,8 @@ internal sealed class UnitOfWork
                 ids.Add(value);
             }
         }
-        return Session.LockAllocationsAsync([.. ids]);
+        return [.. ids];
     }
-
-    /// <summary>Locks an allocation and its parent.</summary>
-    internal ValueTask LockAsync(AllocationRow row) => LockAsync(row.Id, row.ParentId);
 }
 
 /// <summary>Opens units of work on a store's engine: the one place a call's transaction, actor and clock meet.</summary>

@@ -68,7 +68,7 @@ public class InvalidTextTests
         Assert.Equal("name", await FieldOf(() => t.Store.CreateAllocationAsync(Admin, t.Organization, new NewAllocation(text, TestStore.CoreHours, Amount.Zero))));
         Assert.Equal("group", await FieldOf(() => t.Store.CreateGroupAsync(Admin, t.Organization, text)));
         Assert.Equal("userId", await FieldOf(() => t.Store.AddOrganizationAdminAsync(Admin, t.Organization, text)));
-        Assert.Equal("attributes[note]", await FieldOf(() => t.Store.ListEventsAsync(Admin, allocation.Id, new EventQuery(Attributes: new Dictionary<string, string> { ["note"] = text }))));
+        Assert.Equal("attributes[note]", await FieldOf(() => t.Store.ListEventsAsync(Admin, allocation.Id, new EventQuery(attributes: new Dictionary<string, string> { ["note"] = text }))));
         Assert.Equal(before, t.ContentHash());
     }
 

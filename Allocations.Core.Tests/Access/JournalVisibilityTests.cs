@@ -29,9 +29,9 @@ public class JournalVisibilityTests
         await s.GrantAsync(TestStore.Admin, a.Id, Grantee.Group("a-admins"), AccessLevel.Admin);
         var alice = Principal.User("alice");
         var hold = TestStore.Cpu1(b, 1m, TestStore.November1, TestStore.November1 + Duration.FromHours(1), UsageStatus.Estimated, "secret-job");
-        var inB = await s.RecordUsageAsync(Mover, hold with { Attributes = new Dictionary<string, string> { ["project"] = "b-secret" } });
+        var inB = await s.RecordUsageAsync(Mover, hold.With(attributes: new Dictionary<string, string> { ["project"] = "b-secret" }));
 
-        var moved = await s.RecordUsageAsync(Mover, hold with { Allocation = a.Id, Quantity = Quantity.FromDecimal(2m) });
+        var moved = await s.RecordUsageAsync(Mover, hold.With(allocation: a.Id, quantity: Quantity.FromDecimal(2m)));
 
         Assert.Equal(RecordDisposition.Replaced, moved.Disposition);
         var journalOfA = await s.GetAllocationJournalAsync(alice, a.Id);

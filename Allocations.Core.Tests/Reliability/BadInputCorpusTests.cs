@@ -76,7 +76,7 @@ public class BadInputCorpusTests
         var burst = new SkuCode("BURST");
         await c.S.CreateSkuAsync(Admin, c.Org, burst, TestStore.CoreHours, RateBasis.PerHour);
         await c.S.AddRateRuleAsync(Admin, c.Org, burst, Nov1, Nov20 + Duration.FromHours(1), Rate.FromDecimal(1m));
-        c.Extra = (await c.S.ReserveAsync(Admin, c.Cpu(start: Nov20, end: Nov20 + Duration.FromMinutes(30)) with { Sku = burst })).Event;
+        c.Extra = (await c.S.ReserveAsync(Admin, c.Cpu(start: Nov20, end: Nov20 + Duration.FromMinutes(30)).With(sku: burst))).Event;
     }
 
     private static CancellationToken Cancelled => new(canceled: true);
@@ -110,16 +110,16 @@ public class BadInputCorpusTests
         Invalid("SQL in a SKU code", "sku", c => c.S.CreateSkuAsync(Admin, c.Org, new SkuCode("X'; DROP TABLE skus;--"), TestStore.CoreHours, RateBasis.PerHour)),
         Invalid("SQL in a unit code", "unit", c => c.S.CreateUnitAsync(Admin, c.Org, new UnitCode("u\" OR 1=1"), 2)),
         Fails<ConflictException>("duplicate name with surrounding spaces", c => Create(c, "  physics  ")),
-        Fails<NotFoundException>("SQL-looking key on an unknown SKU", c => c.S.RecordUsageAsync(Admin, c.Cpu(key: "1' OR '1'='1") with { Sku = new SkuCode("NOPE") })),
+        Fails<NotFoundException>("SQL-looking key on an unknown SKU", c => c.S.RecordUsageAsync(Admin, c.Cpu(key: "1' OR '1'='1").With(sku: new SkuCode("NOPE")))),
         Invalid("LIKE wildcard in a SKU code", "sku", c => c.S.GetRateRulesAsync(Admin, c.Org, new SkuCode("CPU%"))),
         Fails<NotFoundException>("LIKE single-character wildcard matches nothing", c => c.S.GetRateRulesAsync(Admin, c.Org, new SkuCode("CPU_HOU_"))),
 
         // ---- codes ----
         Invalid("empty SKU code", "sku", c => c.S.CreateSkuAsync(Admin, c.Org, new SkuCode(""), TestStore.CoreHours, RateBasis.PerHour)),
         Invalid("65-character SKU code", "sku", c => c.S.CreateSkuAsync(Admin, c.Org, new SkuCode(new string('S', 65)), TestStore.CoreHours, RateBasis.PerHour)),
-        Invalid("default SKU code in a record", "sku", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Sku = default })),
+        Invalid("default SKU code in a record", "sku", c => c.S.RecordUsageAsync(Admin, c.Cpu().With(sku: default(SkuCode)))),
         Invalid("default unit code", "unit", c => Create(c, "NoUnit", unit: default(UnitCode))),
-        Fails<NotFoundException>("unknown SKU", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Sku = new SkuCode("UNKNOWN") })),
+        Fails<NotFoundException>("unknown SKU", c => c.S.RecordUsageAsync(Admin, c.Cpu().With(sku: new SkuCode("UNKNOWN")))),
         Fails<NotFoundException>("unknown unit for an allocation", c => Create(c, "Mystery", unit: new UnitCode("parsecs"))),
         Fails<NotFoundException>("unknown unit for a SKU", c => c.S.CreateSkuAsync(Admin, c.Org, new SkuCode("X1"), new UnitCode("parsecs"), RateBasis.PerUnit)),
         Fails<NotFoundException>("rate rule for an unknown SKU", c => c.S.AddRateRuleAsync(Admin, c.Org, new SkuCode("NOPE"), Nov1, null, Rate.FromDecimal(1m))),
@@ -128,7 +128,7 @@ public class BadInputCorpusTests
         Fails<NotFoundException>("unknown event", c => c.S.ConfirmAsync(Admin, new UsageEventId(9999))),
         Invalid("allocation id zero", "allocation", c => c.S.RecordUsageAsync(Admin, c.Cpu(on: new AllocationId(0)))),
         Invalid("undefined basis", "basis", c => c.S.CreateSkuAsync(Admin, c.Org, new SkuCode("X2"), TestStore.CoreHours, (RateBasis)99)),
-        Invalid("undefined status", "status", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Status = (UsageStatus)0 })),
+        Invalid("undefined status", "status", c => c.S.RecordUsageAsync(Admin, c.Cpu().With(status: (UsageStatus)0))),
         Invalid("display precision 7", "displayPrecision", c => c.S.CreateUnitAsync(Admin, c.Org, new UnitCode("gpu-hours"), 7)),
         Invalid("display precision -1", "displayPrecision", c => c.S.CreateUnitAsync(Admin, c.Org, new UnitCode("gpu-hours"), -1)),
         Fails<ConflictException>("duplicate unit (USD always exists)", c => c.S.CreateUnitAsync(Admin, c.Org, new UnitCode("usd"), 2)),
@@ -139,7 +139,7 @@ public class BadInputCorpusTests
         Invalid("quantity with seven decimals", "quantity", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromDecimal(0.0000001m)))),
         Invalid("quantity beyond 64 bits", "quantity", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromDecimal(decimal.MaxValue)))),
         Invalid("PerHour amount that overflows", "quantity", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue), Nov15, Nov15 + Duration.FromDays(30)))),
-        Invalid("PerUnit amount that overflows", "quantity", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue)) with { Sku = TestStore.License })),
+        Invalid("PerUnit amount that overflows", "quantity", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue)).With(sku: TestStore.License))),
         Invalid("figures that would overflow", "amount", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue / 4), Nov15, Nov15 + Duration.FromHours(1), key: "big-2")), c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue / 4), Nov15, Nov15 + Duration.FromHours(1), key: "big-1"))),
         Invalid("Confirmed and Estimated whose sum leaves Remaining unrepresentable", "amount", c => c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Estimated, "huge-2")), c => c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Confirmed, "huge-1"))),
         Invalid("children whose sum leaves the parent's Remaining unrepresentable", "amount", c => c.S.RecordUsageAsync(Admin, Huge(c.Parent, UsageStatus.Estimated, "huge-2")), c => c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Confirmed, "huge-1"))),
@@ -148,7 +148,7 @@ public class BadInputCorpusTests
         Invalid("a hold past the range on an overrun allocation", "amount", c => c.S.ReserveAsync(Admin, Huge(c.Child, UsageStatus.Estimated, "huge-2")), c => c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Confirmed, "huge-1"))),
         Invalid("final quantity whose amount overflows", "quantity", c => c.S.ConfirmAsync(Admin, c.Hold.Id, Quantity.FromMicros(long.MaxValue), Nov20 + Duration.FromDays(60))),
         Invalid("reservation whose amount overflows", "quantity", c => c.S.ReserveAsync(Admin, c.Cpu(Quantity.FromMicros(long.MaxValue), Nov15, Nov15 + Duration.FromDays(300)))),
-        Invalid("null attribute value", "attributes[user]", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Attributes = new Dictionary<string, string> { ["user"] = null! } })),
+        Invalid("null attribute value", "attributes[user]", c => c.S.RecordUsageAsync(Admin, c.Cpu().With(attributes: new Dictionary<string, string> { ["user"] = null! }))),
         Invalid("negative rate", "rate", c => c.S.AddRateRuleAsync(Admin, c.Org, TestStore.Gpu, Nov1 - Duration.FromDays(10), Nov1, Rate.FromNanos(-5))),
         Invalid("rate beyond 64 bits", "rate", c => c.S.ChangeRateAsync(Admin, c.Org, TestStore.Gpu, Nov20, Rate.FromDecimal(decimal.MaxValue))),
         Invalid("rate with ten decimals", "rate", c => c.S.ChangeRateAsync(Admin, c.Org, TestStore.Gpu, Nov20, Rate.FromDecimal(0.0000000001m))),
@@ -174,14 +174,14 @@ public class BadInputCorpusTests
         Invalid("nesting under a child", "parentId", c => Create(c, "Grandchild", parent: c.Child.Id)),
         Invalid("child in another unit than its parent", "unit", c => Create(c, "Dollars", parent: c.Parent.Id, unit: UnitCode.Usd)),
         Invalid("SKU of another unit than the allocation", "sku", c => c.S.RecordUsageAsync(Admin, c.Cpu(on: c.Cash.Id))),
-        Invalid("USD SKU on a core-hours allocation", "sku", c => c.S.ReserveAsync(Admin, c.Cpu() with { Sku = new SkuCode("STORAGE_GB") })),
+        Invalid("USD SKU on a core-hours allocation", "sku", c => c.S.ReserveAsync(Admin, c.Cpu().With(sku: new SkuCode("STORAGE_GB")))),
         Invalid("USD price for USD", "unit", c => c.S.AddUsdPriceAsync(Admin, c.Org, UnitCode.Usd, Nov1, null, Rate.FromDecimal(1m))),
         Fails<ConflictException>("overlapping rate rule", c => c.S.AddRateRuleAsync(Admin, c.Org, TestStore.Cpu, Nov1 + Duration.FromDays(3), Nov1 + Duration.FromDays(4), Rate.FromDecimal(5m))),
         Fails<ConflictException>("rate change before the last rule starts", c => c.S.ChangeRateAsync(Admin, c.Org, TestStore.Cpu, Nov1 + Duration.FromDays(1), Rate.FromDecimal(5m))),
         Fails<ConflictException>("overlapping USD price", c => c.S.AddUsdPriceAsync(Admin, c.Org, TestStore.CoreHours, Nov15, null, Rate.FromDecimal(2m)), c => c.S.AddUsdPriceAsync(Admin, c.Org, TestStore.CoreHours, Nov1, null, Rate.FromDecimal(1m))),
         Fails<NoRateException>("event before the first rule", c => c.S.RecordUsageAsync(Admin, c.Cpu(start: Nov1 - Duration.FromHours(1), end: Nov1 + Duration.FromHours(1)))),
         Fails<NoRateException>("event in a gap between rules", c => c.S.RecordUsageAsync(Admin, c.Cpu(start: Nov1 - Duration.FromDays(5), end: Nov1 - Duration.FromDays(4))), c => c.S.AddRateRuleAsync(Admin, c.Org, TestStore.Cpu, Nov1 - Duration.FromDays(10), Nov1 - Duration.FromDays(7), Rate.FromDecimal(1m))),
-        Fails<NoRateException>("zero-length PerUnit event in no rule", c => c.S.RecordUsageAsync(Admin, c.Cpu(start: Nov1 - Duration.FromDays(1), end: Nov1 - Duration.FromDays(1)) with { Sku = TestStore.License })),
+        Fails<NoRateException>("zero-length PerUnit event in no rule", c => c.S.RecordUsageAsync(Admin, c.Cpu(start: Nov1 - Duration.FromDays(1), end: Nov1 - Duration.FromDays(1)).With(sku: TestStore.License))),
         Fails<NoRateException>("event with no USD price in force", c => c.S.RecordUsageAsync(Admin, c.Cpu()), c => c.S.AddUsdPriceAsync(Admin, c.Org, TestStore.CoreHours, Nov20, null, Rate.FromDecimal(1m))),
         Fails<NoRateException>("confirming past the end of a SKU's rules", c => c.S.ConfirmAsync(Admin, c.Extra!.Id, finalEnd: Nov20 + Duration.FromHours(3)), ArrangeBurstHold),
 
@@ -200,25 +200,25 @@ public class BadInputCorpusTests
         // ---- keys, attributes, batches ----
         Invalid("empty external key", "externalKey", c => c.S.RecordUsageAsync(Admin, c.Cpu(key: ""))),
         Invalid("401-character external key", "externalKey", c => c.S.RecordUsageAsync(Admin, c.Cpu(key: new string('k', 401)))),
-        Invalid("whitespace attribute key", "attributes.key", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Attributes = new Dictionary<string, string> { [" "] = "x" } })),
-        Invalid("1,001-character attribute value", "attributes[user]", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Attributes = new Dictionary<string, string> { ["user"] = new string('v', 1001) } })),
+        Invalid("whitespace attribute key", "attributes.key", c => c.S.RecordUsageAsync(Admin, c.Cpu().With(attributes: new Dictionary<string, string> { [" "] = "x" }))),
+        Invalid("1,001-character attribute value", "attributes[user]", c => c.S.RecordUsageAsync(Admin, c.Cpu().With(attributes: new Dictionary<string, string> { ["user"] = new string('v', 1001) }))),
         Invalid("lone high surrogate in an external key", "externalKey", c => c.S.RecordUsageAsync(Admin, c.Cpu(key: "job-\uD800"))),
         Invalid("lone low surrogate in a batch's external key", "externalKey", c => c.S.RecordBatchAsync(Admin, [c.Cpu(key: "ok-1"), c.Cpu(key: "job-\uDBFF")])),
         Invalid("lone surrogate in a reserved hold's key", "externalKey", c => c.S.ReserveAsync(Admin, c.Cpu(key: "\uDC00hold"))),
         Invalid("lone surrogate in a key looked up", "externalKey", c => c.S.FindEventByKeyAsync(Admin, c.Org, "job-\uD800")),
-        Invalid("lone surrogate in an attribute value", "attributes[user]", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Attributes = new Dictionary<string, string> { ["user"] = "al\uDFFFice" } })),
-        Invalid("lone surrogate in an attribute key", "attributes.key", c => c.S.RecordUsageAsync(Admin, c.Cpu() with { Attributes = new Dictionary<string, string> { ["us\uD83Eer"] = "alice" } })),
+        Invalid("lone surrogate in an attribute value", "attributes[user]", c => c.S.RecordUsageAsync(Admin, c.Cpu().With(attributes: new Dictionary<string, string> { ["user"] = "al\uDFFFice" }))),
+        Invalid("lone surrogate in an attribute key", "attributes.key", c => c.S.RecordUsageAsync(Admin, c.Cpu().With(attributes: new Dictionary<string, string> { ["us\uD83Eer"] = "alice" }))),
         Invalid("lone surrogate in a reason", "reason", c => c.S.ChangeTotalAsync(Admin, c.Parent.Id, Amount.FromDecimal(5m), "top-up \uD800")),
         Invalid("lone surrogate in a group name", "group", c => c.S.CreateGroupAsync(Admin, c.Org, "grp\uDBFF")),
         Invalid("lone surrogate in a report attribute filter", "attributes[user]", c => c.S.GetUsageReportAsync(Admin, new Allocations.Reporting.UsageReportRequest(c.Org) { Attributes = new Dictionary<string, string> { ["user"] = "\uD800" } })),
         Invalid("null batch", "records", c => c.S.RecordBatchAsync(Admin, null!)),
         Invalid("null item in a batch", "record", c => c.S.RecordBatchAsync(Admin, [c.Cpu(key: "b-1"), null!])),
-        Fails<NotFoundException>("batch whose last item names an unknown SKU", c => c.S.RecordBatchAsync(Admin, [c.Cpu(key: "b-1"), c.Cpu(key: "b-2"), c.Cpu() with { Sku = new SkuCode("NOPE") }])),
+        Fails<NotFoundException>("batch whose last item names an unknown SKU", c => c.S.RecordBatchAsync(Admin, [c.Cpu(key: "b-1"), c.Cpu(key: "b-2"), c.Cpu().With(sku: new SkuCode("NOPE"))])),
         Fails<ConflictException>("batch repeating a key with other content after a Confirmed item", c => c.S.RecordBatchAsync(Admin, [c.Cpu(key: "b-1"), c.Cpu(Quantity.FromDecimal(2m), key: "b-1")])),
 
         // ---- cancellation and options ----
         Fails<OperationCanceledException>("record with a cancelled token", c => c.S.RecordUsageAsync(Admin, c.Cpu(), Cancelled)),
-        Fails<OperationCanceledException>("batch with a cancelled token", c => c.S.RecordBatchAsync(Admin, [c.Cpu(key: "b-1"), c.Cpu(key: "b-2")], Cancelled)),
+        Fails<OperationCanceledException>("batch with a cancelled token", c => c.S.RecordBatchAsync(Admin, [c.Cpu(key: "b-1"), c.Cpu(key: "b-2")], cancellationToken: Cancelled)),
         Fails<OperationCanceledException>("create with a cancelled token", c => c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation("Later", TestStore.CoreHours, Amount.Zero), Cancelled)),
         Fails<OperationCanceledException>("delete with a cancelled token", c => c.S.DeleteAllocationAsync(Admin, c.Child.Id, cancellationToken: Cancelled)),
         Invalid("empty path", "path", c => AllocationStore.OpenAsync("")),

@@ -322,7 +322,7 @@ public sealed class FileRefusalTests : IDisposable
             var child = await store.CreateAllocationAsync(admin, org, new NewAllocation("Physics/Alice", unit, Amount.FromDecimal(100m), parent.Id));
             var start = TestStore.November15 - Duration.FromHours(5);
             await store.RecordUsageAsync(admin, new UsageRecord(parent.Id, cpu, Quantity.FromDecimal(2m), start, start + Duration.FromHours(10), UsageStatus.Confirmed, "job-1"));
-            await store.ReserveAsync(admin, new UsageRecord(child.Id, cpu, Quantity.FromDecimal(1m), TestStore.November15, TestStore.November15 + Duration.FromHours(4), ExternalKey: "job-2"));
+            await store.ReserveAsync(admin, new UsageRecord(child.Id, cpu, Quantity.FromDecimal(1m), TestStore.November15, TestStore.November15 + Duration.FromHours(4), externalKey: "job-2"));
             await store.ChangeTotalAsync(admin, parent.Id, Amount.FromDecimal(1000m), "fixture");
         }
         SqliteConnection.ClearAllPools();

@@ -30,16 +30,16 @@ public class AllocationTableTests
         Assert.Equal(90m, byName[3].PercentUsed);
         Assert.Equal(80m, byName[0].PercentUsed);
 
-        var byPercent = await t.Store.GetAllocationTableAsync(Admin, t.Organization, new AllocationTableQuery(SortBy: AllocationSort.PercentUsed, Descending: true));
+        var byPercent = await t.Store.GetAllocationTableAsync(Admin, t.Organization, new AllocationTableQuery(sortBy: AllocationSort.PercentUsed, descending: true));
         Assert.Equal(["chemistry", "Physics", "Theory", "Lab"], byPercent.Select(r => r.Name));
 
-        var byTotal = await t.Store.GetAllocationTableAsync(Admin, t.Organization, new AllocationTableQuery(SortBy: AllocationSort.Total));
+        var byTotal = await t.Store.GetAllocationTableAsync(Admin, t.Organization, new AllocationTableQuery(sortBy: AllocationSort.Total));
         Assert.Equal(["chemistry", "Physics", "Theory", "Lab"], byTotal.Select(r => r.Name));
 
-        var onlyPhysics = await t.Store.GetAllocationTableAsync(Admin, t.Organization, new AllocationTableQuery(Parent: physics.Id));
+        var onlyPhysics = await t.Store.GetAllocationTableAsync(Admin, t.Organization, new AllocationTableQuery(parent: physics.Id));
         Assert.Equal(["Physics", "Lab", "Theory"], onlyPhysics.Select(r => r.Name));
-        Assert.Empty(await t.Store.GetAllocationTableAsync(Admin, t.Organization, new AllocationTableQuery(Unit: UnitCode.Usd)));
-        Assert.Equal(4, (await t.Store.GetAllocationTableAsync(Admin, t.Organization, new AllocationTableQuery(Unit: new UnitCode("CORE-HOURS")))).Count);
+        Assert.Empty(await t.Store.GetAllocationTableAsync(Admin, t.Organization, new AllocationTableQuery(unit: UnitCode.Usd)));
+        Assert.Equal(4, (await t.Store.GetAllocationTableAsync(Admin, t.Organization, new AllocationTableQuery(unit: new UnitCode("CORE-HOURS")))).Count);
         _ = lab;
     }
 }

@@ -46,10 +46,10 @@ public class CreditsTests
         }
         await store.RecordBatchAsync(ops,
         [
-            new UsageRecord(vision.Id, gpu, Quantity.FromDecimal(1m), oct1, oct1 + Duration.FromHours(2), Attributes: Attrs("alice", "vision", "gpu-east")),
-            new UsageRecord(nlp.Id, gpu, Quantity.FromDecimal(1m), oct1, oct1 + Duration.FromMinutes(90), Attributes: Attrs("bob", "nlp", "gpu-east")),
-            new UsageRecord(nlp.Id, gpu, Quantity.FromDecimal(1m), oct1, oct1 + Duration.FromMinutes(30), Attributes: Attrs("alice", "nlp", "gpu-west")),
-            new UsageRecord(vision.Id, storage, Quantity.FromDecimal(100m), oct1, oct1 + Duration.FromDays(1), Attributes: Attrs(null, "vision", "storage")),
+            new UsageRecord(vision.Id, gpu, Quantity.FromDecimal(1m), oct1, oct1 + Duration.FromHours(2), attributes: Attrs("alice", "vision", "gpu-east")),
+            new UsageRecord(nlp.Id, gpu, Quantity.FromDecimal(1m), oct1, oct1 + Duration.FromMinutes(90), attributes: Attrs("bob", "nlp", "gpu-east")),
+            new UsageRecord(nlp.Id, gpu, Quantity.FromDecimal(1m), oct1, oct1 + Duration.FromMinutes(30), attributes: Attrs("alice", "nlp", "gpu-west")),
+            new UsageRecord(vision.Id, storage, Quantity.FromDecimal(100m), oct1, oct1 + Duration.FromDays(1), attributes: Attrs(null, "vision", "storage")),
         ]);
 
         var history = await store.GetTotalHistoryAsync(ops, pool.Id);

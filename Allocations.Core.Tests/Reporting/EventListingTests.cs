@@ -19,7 +19,7 @@ public class EventListingTests
         all.AddRange(page.Events);
         while (page.Next is { } next)
         {
-            page = await store.ListEventsAsync(Admin, allocation, query with { After = next });
+            page = await store.ListEventsAsync(Admin, allocation, query.WithAfter(next));
             all.AddRange(page.Events);
         }
         return all;
@@ -33,10 +33,10 @@ public class EventListingTests
         var records = Enumerable.Range(0, 57).Select(i => TestStore.Cpu1(a, 1m, Nov1 + Duration.FromHours(i % 13), Nov1 + Duration.FromHours(i % 13 + 1))).ToList();
         await t.Store.RecordBatchAsync(Admin, records);
 
-        var newest = await AllPages(t.Store, a.Id, new EventQuery(PageSize: 10));
+        var newest = await AllPages(t.Store, a.Id, new EventQuery(pageSize: 10));
         Assert.Equal(57, newest.Select(e => e.Id).Distinct().Count());
         Assert.Equal(newest.OrderByDescending(e => e.Interval.Start).ThenByDescending(e => e.Id.Value).Select(e => e.Id), newest.Select(e => e.Id));
-        var oldest = await AllPages(t.Store, a.Id, new EventQuery(Order: EventOrder.OldestFirst, PageSize: 7));
+        var oldest = await AllPages(t.Store, a.Id, new EventQuery(order: EventOrder.OldestFirst, pageSize: 7));
         Assert.Equal(newest.Select(e => e.Id).Reverse(), oldest.Select(e => e.Id));
         Assert.All(oldest, e => Assert.Single(e.Segments));
     }
@@ -50,9 +50,9 @@ public class EventListingTests
         await t.Store.RecordBatchAsync(Admin, records);
         foreach (var order in new[] { EventOrder.NewestFirst, EventOrder.OldestFirst })
         {
-            var range = new EventQuery(Nov1 + Duration.FromHours(5), Nov1 + Duration.FromHours(17), Order: order);
-            var whole = (await t.Store.ListEventsAsync(Admin, a.Id, range with { PageSize = 1000 })).Events.Select(e => e.Id).ToList();
-            var paged = (await AllPages(t.Store, a.Id, range with { PageSize = 4 })).Select(e => e.Id).ToList();
+            var range = new EventQuery(Nov1 + Duration.FromHours(5), Nov1 + Duration.FromHours(17), order: order);
+            var whole = (await t.Store.ListEventsAsync(Admin, a.Id, range.WithPageSize(1000))).Events.Select(e => e.Id).ToList();
+            var paged = (await AllPages(t.Store, a.Id, range.WithPageSize(4))).Select(e => e.Id).ToList();
             Assert.True(whole.Count > 20);
             Assert.Equal(whole, paged);
         }
@@ -68,17 +68,17 @@ public class EventListingTests
         await t.Store.RecordUsageAsync(Admin, ReportFixture.Event(a, TestStore.Gpu, 1m, Nov1 + day, Nov1 + 2 * day, UsageStatus.Estimated, user: "bob"));
         await t.Store.RecordUsageAsync(Admin, ReportFixture.Event(a, TestStore.Cpu, 1m, Nov1 + 3 * day, Nov1 + 3 * day, user: "ada", project: "p2"));
 
-        Assert.Equal(2, (await AllPages(t.Store, a.Id, new EventQuery(Sku: TestStore.Cpu))).Count);
-        Assert.Single(await AllPages(t.Store, a.Id, new EventQuery(Status: UsageStatus.Estimated)));
-        Assert.Equal(2, (await AllPages(t.Store, a.Id, new EventQuery(Attributes: new Dictionary<string, string> { ["user"] = "ada" }))).Count);
-        Assert.Single(await AllPages(t.Store, a.Id, new EventQuery(Attributes: new Dictionary<string, string> { ["user"] = "ada", ["project"] = "p2" })));
+        Assert.Equal(2, (await AllPages(t.Store, a.Id, new EventQuery(sku: TestStore.Cpu))).Count);
+        Assert.Single(await AllPages(t.Store, a.Id, new EventQuery(status: UsageStatus.Estimated)));
+        Assert.Equal(2, (await AllPages(t.Store, a.Id, new EventQuery(attributes: new Dictionary<string, string> { ["user"] = "ada" }))).Count);
+        Assert.Single(await AllPages(t.Store, a.Id, new EventQuery(attributes: new Dictionary<string, string> { ["user"] = "ada", ["project"] = "p2" })));
         // Overlap: [Nov1 + 12h, Nov1 + 36h) touches the first two; the zero-length event counts where its instant lies.
         Assert.Equal(2, (await AllPages(t.Store, a.Id, new EventQuery(Nov1 + Duration.FromHours(12), Nov1 + Duration.FromHours(36)))).Count);
         Assert.Single(await AllPages(t.Store, a.Id, new EventQuery(Nov1 + 3 * day, Nov1 + 4 * day)));
         Assert.Empty(await AllPages(t.Store, a.Id, new EventQuery(Nov1 + 2 * day, Nov1 + 3 * day)));
-        var ex = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.ListEventsAsync(Admin, a.Id, new EventQuery(PageSize: 0)));
+        var ex = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.ListEventsAsync(Admin, a.Id, new EventQuery(pageSize: 0)));
         Assert.Equal("pageSize", ex.Field);
-        await Assert.ThrowsAsync<NotFoundException>(() => t.Store.ListEventsAsync(Admin, a.Id, new EventQuery(Sku: new SkuCode("NOPE"))));
+        await Assert.ThrowsAsync<NotFoundException>(() => t.Store.ListEventsAsync(Admin, a.Id, new EventQuery(sku: new SkuCode("NOPE"))));
     }
 
     [Fact]
@@ -106,14 +106,14 @@ public class EventListingTests
         foreach (var order in new[] { EventOrder.NewestFirst, EventOrder.OldestFirst })
         {
             var seen = new List<UsageEventId>();
-            var query = new EventQuery(Order: order, PageSize: 9);
+            var query = new EventQuery(order: order, pageSize: 9);
             var page = await t.Store.ListEventsAsync(Admin, a.Id, query);
             seen.AddRange(page.Events.Select(e => e.Id));
             var previous = page.Events.LastOrDefault();
             while (page.Next is { } next)
             {
                 await Task.Yield();
-                page = await t.Store.ListEventsAsync(Admin, a.Id, query with { After = next });
+                page = await t.Store.ListEventsAsync(Admin, a.Id, query.WithAfter(next));
                 if (previous is not null && page.Events.Count > 0)
                 {
                     var first = page.Events[0];

@@ -30,7 +30,7 @@ public class ExportTests
             new Dictionary<string, string> { ["user"] = i % 2 == 0 ? "ada" : "bob, \"the\"\r\nbuilder", ["job"] = i.ToString(CultureInfo.InvariantCulture) })).ToList();
         await t.Store.RecordBatchAsync(Admin, records);
         var events = new List<UsageEvent>();
-        var page = await t.Store.ListEventsAsync(Admin, a.Id, new EventQuery(PageSize: 10_000));
+        var page = await t.Store.ListEventsAsync(Admin, a.Id, new EventQuery(pageSize: 10_000));
         events.AddRange(page.Events);
         return (t, a, events);
     }
@@ -75,7 +75,7 @@ public class ExportTests
         var (t, a, events) = await SeedAsync(1500);
         using var _ = t;
         using var stream = new MemoryStream();
-        var written = await t.Store.ExportEventsAsync(Admin, a.Id, new EventQuery(Order: EventOrder.OldestFirst), stream, ExportFormat.Json, null, default);
+        var written = await t.Store.ExportEventsAsync(Admin, a.Id, new EventQuery(order: EventOrder.OldestFirst), stream, ExportFormat.Json, null, default);
         Assert.Equal(1500, written);
         stream.Position = 0;
         var back = JsonSerializer.Deserialize<List<EventJson>>(stream, JsonExport.Options)!;

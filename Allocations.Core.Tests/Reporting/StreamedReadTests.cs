@@ -49,9 +49,9 @@ public class StreamedReadTests
     {
         var (t, a) = await WithEventsAsync(23);
         using var _ = t;
-        var whole = await t.Store.ListEventsAsync(Admin, a.Id, new EventQuery(Order: order, PageSize: 1000));
+        var whole = await t.Store.ListEventsAsync(Admin, a.Id, new EventQuery(order: order, pageSize: 1000));
 
-        var streamed = await ToListAsync(t.Store.ReadEventsAsync(Admin, a.Id, new EventQuery(Order: order, PageSize: pageSize)));
+        var streamed = await ToListAsync(t.Store.ReadEventsAsync(Admin, a.Id, new EventQuery(order: order, pageSize: pageSize)));
 
         Assert.Equal(23, whole.Events.Count);
         Assert.Equal(whole.Events.Select(e => e.Id), streamed.Select(e => e.Id));
@@ -62,11 +62,11 @@ public class StreamedReadTests
     {
         var (t, a) = await WithEventsAsync(10);
         using var _ = t;
-        var all = await ToListAsync(t.Store.ReadEventsAsync(Admin, a.Id, new EventQuery(Order: EventOrder.OldestFirst, PageSize: 3)));
+        var all = await ToListAsync(t.Store.ReadEventsAsync(Admin, a.Id, new EventQuery(order: EventOrder.OldestFirst, pageSize: 3)));
         var cursor = new EventCursor(all[3].Interval.Start, all[3].Id);
 
-        var rest = await ToListAsync(t.Store.ReadEventsAsync(Admin, a.Id, new EventQuery(Order: EventOrder.OldestFirst, PageSize: 3, After: cursor)));
-        var late = await ToListAsync(t.Store.ReadEventsAsync(Admin, a.Id, new EventQuery(From: Nov1 + Duration.FromHours(5), PageSize: 2)));
+        var rest = await ToListAsync(t.Store.ReadEventsAsync(Admin, a.Id, new EventQuery(order: EventOrder.OldestFirst, pageSize: 3, after: cursor)));
+        var late = await ToListAsync(t.Store.ReadEventsAsync(Admin, a.Id, new EventQuery(from: Nov1 + Duration.FromHours(5), pageSize: 2)));
 
         Assert.Equal(all.Skip(4).Select(e => e.Id), rest.Select(e => e.Id));
         Assert.NotEmpty(late);
@@ -78,7 +78,7 @@ public class StreamedReadTests
     {
         var (t, a) = await WithEventsAsync(1);
         using var _ = t;
-        var ex = Assert.Throws<InvalidInputException>(() => t.Store.ReadEventsAsync(Admin, a.Id, new EventQuery(PageSize: 0)));
+        var ex = Assert.Throws<InvalidInputException>(() => t.Store.ReadEventsAsync(Admin, a.Id, new EventQuery(pageSize: 0)));
         Assert.Equal("pageSize", ex.Field, ignoreCase: true);
     }
 
@@ -108,7 +108,7 @@ public class StreamedReadTests
 
         await Assert.ThrowsAsync<NotFoundException>(async () =>
         {
-            await foreach (var e in t.Store.ReadEventsAsync(Bob, a.Id, new EventQuery(PageSize: 2)))
+            await foreach (var e in t.Store.ReadEventsAsync(Bob, a.Id, new EventQuery(pageSize: 2)))
             {
                 seen.Add(e);
                 if (seen.Count == 1)
@@ -129,7 +129,7 @@ public class StreamedReadTests
         var seen = 0;
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
         {
-            await foreach (var e in t.Store.ReadEventsAsync(Admin, a.Id, new EventQuery(PageSize: 2)).WithCancellation(cts.Token))
+            await foreach (var e in t.Store.ReadEventsAsync(Admin, a.Id, new EventQuery(pageSize: 2)).WithCancellation(cts.Token))
             {
                 seen++;
                 await cts.CancelAsync();

@@ -121,7 +121,7 @@ internal static class Worker
                     {
                         var key = random.Next(keys);
                         var (name, quantity) = RecordedContent(key);
-                        var result = await store.RecordUsageAsync(actor, Record(byName[name], sku, quantity, $"recorded-{key}") with { Status = UsageStatus.Confirmed });
+                        var result = await store.RecordUsageAsync(actor, Confirmed(Record(byName[name], sku, quantity, $"recorded-{key}")));
                         Emit($"recorded {key} {name} {result.Event.Id.Value} {result.Event.Amount.Micros} {result.Disposition}");
                     }
                     else
@@ -158,6 +158,9 @@ internal static class Worker
         return failed == 0 ? 0 : 3;
     }
 
+    private static UsageRecord Confirmed(UsageRecord r) =>
+        new(r.Allocation, r.Sku, r.Quantity, r.Start, r.End, UsageStatus.Confirmed, r.ExternalKey, r.Attributes);
+
     private static async Task<int> CrashAsync(AllocationStore store, Principal actor, SkuCode sku, Dictionary<string, AllocationId> byName, int seed, int batches, int size)
     {
         Emit("open");
@@ -168,7 +171,7 @@ internal static class Worker
             var records = Enumerable.Range(0, size).Select(item =>
             {
                 var (name, quantity, key) = CrashItem(batch, item);
-                return Record(byName[name], sku, quantity, key) with { Status = UsageStatus.Confirmed };
+                return Confirmed(Record(byName[name], sku, quantity, key));
             }).ToList();
             await store.RecordBatchAsync(actor, records);
             Emit($"committed {batch}");

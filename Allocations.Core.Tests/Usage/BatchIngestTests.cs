@@ -74,7 +74,7 @@ public class BatchIngestTests
         using var t = await TestStore.CreateAsync();
         var a = await t.CreateAllocationAsync("Physics", 1000m);
         var hash = t.ContentHash();
-        var ghost = a with { Id = new AllocationId(999) };
+        var ghost = new Allocation(new AllocationId(999), a.Organization, a.Name, a.Unit, a.ParentId, a.Total, a.Used, a.Estimated, a.OwnUsed, a.OwnEstimated, a.CreatedAt);
         var ex = await Assert.ThrowsAsync<NotFoundException>(() => t.Store.RecordBatchAsync(TestStore.Admin, [Cpu(a, 1m, 1, "k1"), Cpu(ghost, 1m, 1, "k2")]));
         Assert.Equal(1, ex.BatchIndex);
         Assert.Equal(hash, t.ContentHash());

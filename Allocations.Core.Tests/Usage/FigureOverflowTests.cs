@@ -106,14 +106,14 @@ public class FigureOverflowTests
         using var t = await TestStore.CreateAsync();
         var a = await t.CreateAllocationAsync("A", 0m);
         await t.Store.RecordUsageAsync(TestStore.Admin, Huge(a, UsageStatus.Confirmed));
-        var large = Huge(a, UsageStatus.Estimated) with { Quantity = Quantity.FromDecimal(15_000_000_000m) };
+        var large = Huge(a, UsageStatus.Estimated).With(quantity: Quantity.FromDecimal(15_000_000_000m));
 
         var fit = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.CheckFitAsync(TestStore.Admin, large));
         var reserve = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.ReserveAsync(TestStore.Admin, large));
 
         Assert.Equal("amount", fit.Field);
         Assert.Equal("amount", reserve.Field);
-        var small = await t.Store.CheckFitAsync(TestStore.Admin, Huge(a, UsageStatus.Estimated) with { Quantity = Quantity.FromDecimal(1m) });
+        var small = await t.Store.CheckFitAsync(TestStore.Admin, Huge(a, UsageStatus.Estimated).With(quantity: Quantity.FromDecimal(1m)));
         Assert.False(small.Fits);
     }
 

@@ -80,7 +80,7 @@ public class KeyScopeTests
         var record = TestStore.Cpu1(own, 1m, TestStore.November1, TestStore.November1 + Duration.FromHours(1), key: "job-1");
 
         var first = await t.Store.RecordUsageAsync(Mallory, record);
-        var second = await t.Store.RecordUsageAsync(Bob, record with { Quantity = Quantity.FromDecimal(2m) });
+        var second = await t.Store.RecordUsageAsync(Bob, record.With(quantity: Quantity.FromDecimal(2m)));
 
         Assert.Equal(RecordDisposition.Recorded, first.Disposition);
         Assert.Equal(RecordDisposition.Recorded, second.Disposition);
@@ -111,9 +111,9 @@ public class KeyScopeTests
         var record = TestStore.Cpu1(own, 1m, TestStore.November1, TestStore.November1 + Duration.FromHours(1), UsageStatus.Estimated, "hold-1");
         var held = await t.Store.RecordUsageAsync(Mallory, record);
 
-        await Assert.ThrowsAsync<NotFoundException>(() => t.Store.RecordUsageAsync(Mallory, record with { Allocation = other.Id }));
+        await Assert.ThrowsAsync<NotFoundException>(() => t.Store.RecordUsageAsync(Mallory, record.With(allocation: other.Id)));
         await t.Store.GrantAsync(TestStore.Admin, other.Id, Grantee.Group("users"), AccessLevel.Use);
-        var moved = await t.Store.RecordUsageAsync(Mallory, record with { Allocation = other.Id });
+        var moved = await t.Store.RecordUsageAsync(Mallory, record.With(allocation: other.Id));
 
         Assert.Equal(RecordDisposition.Replaced, moved.Disposition);
         Assert.Equal(held.Event.Id, moved.Event.Id);

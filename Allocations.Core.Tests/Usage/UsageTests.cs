@@ -36,7 +36,7 @@ public class UsageTests
         var a = await t.CreateAllocationAsync("A", 100m);
         var attributes = new Dictionary<string, string> { ["user"] = "o'brien\"; DROP TABLE usage_events;--", ["note"] = "tab\there\u0001\n" };
         var key = "lab:42:2026-11-01T00:00:00Z'--";
-        var recorded = await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 1m, Start, Start + Duration.FromHours(1), key: key) with { Attributes = attributes });
+        var recorded = await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 1m, Start, Start + Duration.FromHours(1), key: key).With(attributes: attributes));
         var read = await t.Store.GetEventAsync(Admin, recorded.Event.Id);
         Assert.Equal(key, read.ExternalKey);
         Assert.Equal(attributes, read.Attributes);
@@ -65,10 +65,10 @@ public class UsageTests
         var a = await t.CreateAllocationAsync("A", 100m);
         var running = TestStore.Cpu1(a, 2m, Start, Start + Duration.FromHours(1), UsageStatus.Estimated, "job-2");
         var first = await t.Store.RecordUsageAsync(Admin, running);
-        var later = await t.Store.RecordUsageAsync(Admin, running with { End = Start + Duration.FromHours(5) });
+        var later = await t.Store.RecordUsageAsync(Admin, running.With(end: Start + Duration.FromHours(5)));
         Assert.Equal(RecordDisposition.Replaced, later.Disposition);
         Assert.Equal(first.Event.Id, later.Event.Id);
-        var finished = await t.Store.RecordUsageAsync(Admin, running with { End = Start + Duration.FromHours(6), Status = UsageStatus.Confirmed });
+        var finished = await t.Store.RecordUsageAsync(Admin, running.With(end: Start + Duration.FromHours(6), status: UsageStatus.Confirmed));
         Assert.Equal(RecordDisposition.Replaced, finished.Disposition);
         var after = await t.Store.GetAllocationAsync(Admin, a.Id);
         Assert.Equal((Amount.FromDecimal(12m), Amount.Zero), (after.Used, after.Estimated));
@@ -83,7 +83,7 @@ public class UsageTests
         var record = TestStore.Cpu1(a, 2m, Start, Start + Duration.FromHours(1), key: "job-3");
         await t.Store.RecordUsageAsync(Admin, record);
         var before = t.ContentHash();
-        var ex = await Assert.ThrowsAsync<ConflictException>(() => t.Store.RecordUsageAsync(Admin, record with { Quantity = Quantity.FromDecimal(3m), End = Start + Duration.FromHours(2) }));
+        var ex = await Assert.ThrowsAsync<ConflictException>(() => t.Store.RecordUsageAsync(Admin, record.With(quantity: Quantity.FromDecimal(3m), end: Start + Duration.FromHours(2))));
         Assert.Equal(new[] { "quantity", "end" }, ex.Fields);
         Assert.Contains("job-3", ex.Message);
         Assert.Equal(before, t.ContentHash());
@@ -98,19 +98,19 @@ public class UsageTests
         var ok = TestStore.Cpu1(a, 1m, Start, Start + Duration.FromHours(1));
         var before = t.ContentHash();
 
-        Assert.Equal("end", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok with { End = Start - Duration.FromSeconds(1) }))).Field);
-        Assert.Equal("start", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok with { Start = Instant.MinValue }))).Field);
-        Assert.Equal("end", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok with { End = Instant.MaxValue }))).Field);
-        Assert.Equal("sku", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok with { Sku = default }))).Field);
-        Assert.Equal("status", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok with { Status = (UsageStatus)7 }))).Field);
-        Assert.Equal("externalKey", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok with { ExternalKey = "" }))).Field);
-        Assert.Equal("sku", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok with { Allocation = usd.Id }))).Field);
-        var unknownSku = await Assert.ThrowsAsync<NotFoundException>(() => t.Store.RecordUsageAsync(Admin, ok with { Sku = new SkuCode("NOPE") }));
+        Assert.Equal("end", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok.With(end: Start - Duration.FromSeconds(1))))).Field);
+        Assert.Equal("start", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok.With(start: Instant.MinValue)))).Field);
+        Assert.Equal("end", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok.With(end: Instant.MaxValue)))).Field);
+        Assert.Equal("sku", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok.With(sku: default(SkuCode))))).Field);
+        Assert.Equal("status", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok.With(status: (UsageStatus)7)))).Field);
+        Assert.Equal("externalKey", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok.With(externalKey: "")))).Field);
+        Assert.Equal("sku", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok.With(allocation: usd.Id)))).Field);
+        var unknownSku = await Assert.ThrowsAsync<NotFoundException>(() => t.Store.RecordUsageAsync(Admin, ok.With(sku: new SkuCode("NOPE"))));
         Assert.Equal(("SKU", "NOPE"), (unknownSku.Kind, unknownSku.Key));
-        await Assert.ThrowsAsync<NotFoundException>(() => t.Store.RecordUsageAsync(Admin, ok with { Allocation = new AllocationId(424242) }));
-        var noRate = await Assert.ThrowsAsync<NoRateException>(() => t.Store.RecordUsageAsync(Admin, ok with { Start = TestStore.November1 - Duration.FromHours(1) }));
+        await Assert.ThrowsAsync<NotFoundException>(() => t.Store.RecordUsageAsync(Admin, ok.With(allocation: new AllocationId(424242))));
+        var noRate = await Assert.ThrowsAsync<NoRateException>(() => t.Store.RecordUsageAsync(Admin, ok.With(start: TestStore.November1 - Duration.FromHours(1))));
         Assert.Equal(("CPU_HOUR", TestStore.November1 - Duration.FromHours(1)), (noRate.Schedule, noRate.Instant));
-        var overflow = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok with { Quantity = Quantity.FromMicros(long.MaxValue), End = Start + Duration.FromDays(3000) }));
+        var overflow = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, ok.With(quantity: Quantity.FromMicros(long.MaxValue), end: Start + Duration.FromDays(3000))));
         Assert.Equal("quantity", overflow.Field);
         await Assert.ThrowsAsync<OperationCanceledException>(() => t.Store.RecordUsageAsync(Admin, ok, new CancellationToken(canceled: true)));
         Assert.Equal("actor", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(default, ok))).Field);
@@ -123,7 +123,7 @@ public class UsageTests
     {
         using var t = await TestStore.CreateAsync();
         var a = await t.CreateAllocationAsync("A", 1m);
-        var big = TestStore.Cpu1(a, 1m, Start, Start + Duration.FromHours(1)) with { Quantity = Quantity.FromDecimal(5_000_000_000_000m) };
+        var big = TestStore.Cpu1(a, 1m, Start, Start + Duration.FromHours(1)).With(quantity: Quantity.FromDecimal(5_000_000_000_000m));
         await t.Store.RecordUsageAsync(Admin, big);
         var before = t.ContentHash();
         var ex = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordUsageAsync(Admin, big));
@@ -245,14 +245,14 @@ public class UsageTests
         var a = await t.CreateAllocationAsync("A", 100m);
         var good = TestStore.Cpu1(a, 1m, Start, Start + Duration.FromHours(1));
         var before = t.ContentHash();
-        var ex = await Assert.ThrowsAsync<NotFoundException>(() => t.Store.RecordBatchAsync(Admin, [good, good with { ExternalKey = "k" }, good with { Sku = new SkuCode("MISSING") }]));
+        var ex = await Assert.ThrowsAsync<NotFoundException>(() => t.Store.RecordBatchAsync(Admin, [good, good.With(externalKey: "k"), good.With(sku: new SkuCode("MISSING"))]));
         Assert.Equal(2, ex.BatchIndex);
         Assert.StartsWith("batch item 2:", ex.Message);
-        var invalid = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordBatchAsync(Admin, [good, good with { End = Start - Duration.FromHours(1) }]));
+        var invalid = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordBatchAsync(Admin, [good, good.With(end: Start - Duration.FromHours(1))]));
         Assert.Equal((1, "end"), (invalid.BatchIndex!.Value, invalid.Field));
         Assert.Equal(before, t.ContentHash());
 
-        var result = await t.Store.RecordBatchAsync(Admin, [good, good with { ExternalKey = "k" }, good with { ExternalKey = "k" }]);
+        var result = await t.Store.RecordBatchAsync(Admin, [good, good.With(externalKey: "k"), good.With(externalKey: "k")]);
         Assert.Equal((2, 0, 1), (result.Recorded, result.Replaced, result.Unchanged));
         Assert.Equal(result.EventIds[1], result.EventIds[2]);
         Assert.Equal(Amount.FromDecimal(2m), (await t.Store.GetAllocationAsync(Admin, a.Id)).Used);

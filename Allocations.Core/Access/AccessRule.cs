@@ -149,7 +149,7 @@ internal sealed class AccessRule
         var requirement = Permissions.For(operation);
         if (row is null || !KnowsOrganization(org.Value))
         {
-            throw new NotFoundException("organization", org.ToString());
+            throw new NotFoundException(org);
         }
         var allowed = requirement.Scope switch
         {
@@ -162,11 +162,11 @@ internal sealed class AccessRule
         {
             var needed = requirement.Scope switch
             {
-                RequirementScope.System => "the system actor",
-                RequirementScope.Grantee => "organization admin or a grant on one of its allocations",
-                _ => "organization admin",
+                RequirementScope.System => AccessRole.SystemActor,
+                RequirementScope.Grantee => AccessRole.OrganizationAdminOrGrantee,
+                _ => AccessRole.OrganizationAdmin,
             };
-            throw new AccessDeniedException(actor.Id, Permissions.Describe(operation), org.ToString(), needed);
+            throw new AccessDeniedException(actor.Id, Permissions.Describe(operation), org.ToString(), null, needed, organization: org);
         }
         return row;
     }
@@ -176,7 +176,7 @@ internal sealed class AccessRule
     internal AllocationRow RequireAllocation(AllocationId id, Operation operation)
     {
         CheckActor(actor);
-        var row = session.GetAllocation(id.Value) ?? throw new NotFoundException("allocation", id.ToString());
+        var row = session.GetAllocation(id.Value) ?? throw new NotFoundException(id);
         Require(row, operation);
         return row;
     }
@@ -187,7 +187,7 @@ internal sealed class AccessRule
         var level = LevelOn(row);
         if (level < AccessLevel.Read)
         {
-            throw new NotFoundException("allocation", new AllocationId(row.Id).ToString());
+            throw new NotFoundException(new AllocationId(row.Id));
         }
         var allowed = requirement.Scope switch
         {
@@ -198,8 +198,11 @@ internal sealed class AccessRule
         };
         if (!allowed)
         {
-            var needed = requirement.Scope == RequirementScope.Allocation ? requirement.Level.ToString() : "organization admin";
-            throw new AccessDeniedException(actor.Id, Permissions.Describe(operation), $"allocation '{row.Name}'", needed);
+            var allocation = new AllocationId(row.Id);
+            var organization = new OrganizationId(row.OrgId);
+            throw requirement.Scope == RequirementScope.Allocation
+                ? new AccessDeniedException(actor.Id, Permissions.Describe(operation), $"allocation '{row.Name}'", requirement.Level, null, allocation, organization)
+                : new AccessDeniedException(actor.Id, Permissions.Describe(operation), $"allocation '{row.Name}'", null, AccessRole.OrganizationAdmin, allocation, organization);
         }
     }
 }

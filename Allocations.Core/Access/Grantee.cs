@@ -56,16 +56,68 @@ public readonly struct Grantee : IEquatable<Grantee>
 }
 
 /// <summary>A grant in force on an allocation.</summary>
-/// <param name="Allocation">The allocation the grant is stored on: the allocation asked about, or its parent when the
-/// grant is inherited.</param>
-/// <param name="Grantee">The group, or the whole organization.</param>
-/// <param name="Level">Read, Use or Admin.</param>
-/// <param name="Inherited">True when the grant is on the parent and holds on the child through it.</param>
-/// <param name="GrantedAt">When it was granted or last changed.</param>
-/// <param name="GrantedBy">Who granted or last changed it.</param>
-public sealed record Grant(Domain.AllocationId Allocation, Grantee Grantee, AccessLevel Level, bool Inherited, NodaTime.Instant GrantedAt, string GrantedBy);
+public sealed class Grant
+{
+    /// <summary>Initializes a grant.</summary>
+    /// <param name="allocation">The allocation the grant is stored on.</param>
+    /// <param name="grantee">The group, or the whole organization.</param>
+    /// <param name="level">Read, Use or Admin.</param>
+    /// <param name="inherited">Whether it holds through the parent.</param>
+    /// <param name="grantedAt">When it was granted or last changed.</param>
+    /// <param name="grantedBy">Who granted or last changed it.</param>
+    internal Grant(Domain.AllocationId allocation, Grantee grantee, AccessLevel level, bool inherited, NodaTime.Instant grantedAt, string grantedBy)
+    {
+        Allocation = allocation;
+        Grantee = grantee;
+        Level = level;
+        Inherited = inherited;
+        GrantedAt = grantedAt;
+        GrantedBy = grantedBy;
+    }
+
+    /// <summary>Gets the allocation the grant is stored on: the allocation asked about, or its parent when the grant is
+    /// inherited.</summary>
+    public Domain.AllocationId Allocation { get; }
+
+    /// <summary>Gets the group, or the whole organization.</summary>
+    public Grantee Grantee { get; }
+
+    /// <summary>Gets the level: Read, Use or Admin.</summary>
+    public AccessLevel Level { get; }
+
+    /// <summary>Gets whether the grant is on the parent and holds on the child through it.</summary>
+    public bool Inherited { get; }
+
+    /// <summary>Gets when it was granted or last changed.</summary>
+    public NodaTime.Instant GrantedAt { get; }
+
+    /// <summary>Gets who granted or last changed it.</summary>
+    public string GrantedBy { get; }
+
+    /// <summary>Returns the grantee, the level and where it is stored.</summary>
+    /// <returns>Such as <c>group:physics Use on allocation:7 (inherited)</c>.</returns>
+    public override string ToString() => $"{Grantee} {Level} on {Allocation}{(Inherited ? " (inherited)" : "")}";
+}
 
 /// <summary>A group of an organization with its members.</summary>
-/// <param name="Name">The group's name, unique in the organization ignoring case.</param>
-/// <param name="Members">The user ids of its members, in ordinal order.</param>
-public sealed record GroupInfo(string Name, IReadOnlyList<string> Members);
+public sealed class GroupInfo
+{
+    /// <summary>Initializes a group.</summary>
+    /// <param name="name">The group's name.</param>
+    /// <param name="members">The user ids of its members, in ordinal order.</param>
+    internal GroupInfo(string name, IReadOnlyList<string> members)
+    {
+        Name = name;
+        Members = members;
+    }
+
+    /// <summary>Gets the group's name, unique in the organization ignoring case.</summary>
+    public string Name { get; }
+
+    /// <summary>Gets the user ids of its members, in ordinal order.</summary>
+    public IReadOnlyList<string> Members { get; }
+
+    /// <summary>Returns the name and the member count.</summary>
+    /// <returns>Such as <c>physics (3 members)</c>.</returns>
+    public override string ToString() => $"{Name} ({Members.Count} members)";
+}

@@ -33,7 +33,7 @@ internal static class AllocationService
             var parent = access.RequireAllocation(pid, Operation.CreateChildAllocation);
             if (parent.OrgId != organization.Value)
             {
-                throw new NotFoundException("allocation", pid.ToString());
+                throw new NotFoundException(pid);
             }
             if (parent.ParentId is not null)
             {
@@ -49,7 +49,7 @@ internal static class AllocationService
         {
             access.RequireOrganization(organization, Operation.CreateTopLevelAllocation);
         }
-        var unit = session.FindUnit(organization.Value, CodeRules.Key(allocation.Unit.Value)) ?? throw new NotFoundException("unit", allocation.Unit.Value);
+        var unit = session.FindUnit(organization.Value, CodeRules.Key(allocation.Unit.Value)) ?? throw new NotFoundException(allocation.Unit);
         var key = Preconditions.NameKey(name);
         if (session.AllocationNameExists(organization.Value, key))
         {
@@ -177,7 +177,7 @@ internal static class AllocationService
             .ToList();
         if (damage.Any(d => d.Table is "allocations" or "units" or "usage_events" or "event_segments"))
         {
-            return new VerificationReport(0, 0, []) { Damage = damage }; // the figures cannot be read to recompute
+            return new VerificationReport(0, 0, [], damage); // the figures cannot be read to recompute
         }
         var rows = session.ListAllocations(organization.Value);
         var own = new Dictionary<(long, int), long>();
@@ -217,7 +217,7 @@ internal static class AllocationService
         {
             discrepancies.Add(new Discrepancy(new AllocationId(allocationId), $"segments of {new UsageEventId(eventId)}", Amount.FromMicros(amount), Amount.FromMicros(segmentSum)));
         }
-        return new VerificationReport(rows.Count, events, discrepancies) { Damage = damage };
+        return new VerificationReport(rows.Count, events, discrepancies, damage);
     }
 
     internal static void CheckTotal(Amount total)

@@ -20,7 +20,7 @@ internal static class CatalogueService
         var (session, actor) = (uow.Session, uow.Actor);
         if (!actor.IsSystem)
         {
-            throw new AccessDeniedException(actor.Id, Permissions.Describe(Operation.CreateOrganization), "the store", "the system actor");
+            throw new AccessDeniedException(actor.Id, Permissions.Describe(Operation.CreateOrganization), "the store", null, AccessRole.SystemActor);
         }
         var key = Preconditions.NameKey(name);
         if (session.OrganizationNameExists(key))
@@ -79,7 +79,7 @@ internal static class CatalogueService
     {
         var session = uow.Session;
         uow.Access.RequireOrganization(organization, Operation.ManageCatalogue);
-        var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException("unit", unit.Value);
+        var unitRow = session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException(unit);
         var key = CodeRules.Key(code.Value);
         if (session.FindSku(organization.Value, key) is not null)
         {
@@ -124,13 +124,13 @@ internal static class CatalogueService
     private static SkuRow RequireSku(UnitOfWork uow, OrganizationId organization, SkuCode sku, Operation operation)
     {
         uow.Access.RequireOrganization(organization, operation);
-        return uow.Session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException("SKU", sku.Value);
+        return uow.Session.FindSku(organization.Value, CodeRules.Key(sku.Value)) ?? throw new NotFoundException(sku);
     }
 
     private static UnitRow RequireUnit(UnitOfWork uow, OrganizationId organization, UnitCode unit, Operation operation)
     {
         uow.Access.RequireOrganization(organization, operation);
-        return uow.Session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException("unit", unit.Value);
+        return uow.Session.FindUnit(organization.Value, CodeRules.Key(unit.Value)) ?? throw new NotFoundException(unit);
     }
 
     /// <summary>Adds a bounded or open rule to a SKU's rate schedule or a unit's price schedule, refusing overlaps,

@@ -24,9 +24,10 @@ internal sealed class RateSchedule
     private readonly long[] ruleIds;
     private int hint;
 
-    private RateSchedule(string name, long[] from, long[] to, long[] rates, long[] ruleIds)
+    private RateSchedule(string name, bool usdPrices, long[] from, long[] to, long[] rates, long[] ruleIds)
     {
         Name = name;
+        UsdPrices = usdPrices;
         this.from = from;
         this.to = to;
         this.rates = rates;
@@ -35,6 +36,9 @@ internal sealed class RateSchedule
 
     /// <summary>Gets the SKU or unit code the schedule belongs to, for messages.</summary>
     internal string Name { get; }
+
+    /// <summary>Gets whether the schedule holds a unit's USD prices (its name a unit code) rather than a SKU's rates.</summary>
+    internal bool UsdPrices { get; }
 
     internal int Count => from.Length;
 
@@ -48,7 +52,7 @@ internal sealed class RateSchedule
 
     /// <summary>Builds a schedule from rules in any order.</summary>
     /// <exception cref="ConflictException">Two rules overlap.</exception>
-    internal static RateSchedule Build(string name, IEnumerable<RateRule> rules)
+    internal static RateSchedule Build(string name, IEnumerable<RateRule> rules, bool usdPrices = false)
     {
         var sorted = rules.OrderBy(r => r.EffectiveFrom).ToArray();
         var from = new long[sorted.Length];
@@ -66,7 +70,7 @@ internal sealed class RateSchedule
                 throw Overlap(name, sorted[i - 1], sorted[i]);
             }
         }
-        return new RateSchedule(name, from, to, rates, ids);
+        return new RateSchedule(name, usdPrices, from, to, rates, ids);
     }
 
     /// <summary>Checks that a new rule does not overlap any of <paramref name="existing"/>.</summary>

@@ -79,7 +79,7 @@ internal static class Rater
         var index = schedule.Find(startNs);
         if (index < 0)
         {
-            throw new NoRateException(schedule.Name, InstantCodec.FromNs(startNs));
+            throw new NoRateException(schedule.Name, schedule.UsdPrices, InstantCodec.FromNs(startNs));
         }
         if (startNs == endNs)
         {
@@ -106,7 +106,7 @@ internal static class Rater
             index++;
             if (index >= schedule.Count || schedule.FromNs(index) != t)
             {
-                throw new NoRateException(schedule.Name, InstantCodec.FromNs(t));
+                throw new NoRateException(schedule.Name, schedule.UsdPrices, InstantCodec.FromNs(t));
             }
         }
     }

@@ -13,35 +13,51 @@ internal static class RecordingService
     internal static async ValueTask<RecordResult> RecordAsync(UnitOfWork uow, UsageRecord record)
     {
         AccessRule.CheckActor(uow.Actor);
+        await uow.LockWithParentsAsync(record.Allocation.Value).ConfigureAwait(false);
         var writer = uow.Writer();
         var plan = writer.Plan(record, Operation.RecordUsage, record.Status);
-        if (plan.Disposition != RecordDisposition.Unchanged)
-        {
-            await LockAsync(uow, writer, plan).ConfigureAwait(false);
-        }
         writer.Apply(plan);
         writer.Flush();
         return new RecordResult(plan.Disposition, writer.ToEvent(plan.Row, plan.Disposition == RecordDisposition.Unchanged ? null : plan.Segments));
     }
 
-    /// <summary>Checks every record of a batch before storage is touched, naming the first bad item.</summary>
-    internal static (long StartNs, long EndNs, string? AttributesJson)[] Validate(IReadOnlyList<UsageRecord> records)
+    /// <summary>Checks every record of a batch before storage is touched. All or nothing: the first bad item throws,
+    /// naming its index. Per item: each bad item's exception is kept in the refusals (null when none is bad).</summary>
+    internal static ((long StartNs, long EndNs, string? AttributesJson)[] Validated, AllocationsException?[]? Refusals) Validate(IReadOnlyList<UsageRecord> records, BatchMode mode)
     {
         Preconditions.CheckNotNull(records, "records");
+        if (mode is not (BatchMode.AllOrNothing or BatchMode.PerItem))
+        {
+            throw new InvalidInputException("mode", mode.ToString(), "must be AllOrNothing or PerItem");
+        }
         var validated = new (long StartNs, long EndNs, string? AttributesJson)[records.Count];
+        AllocationsException?[]? refusals = null;
         for (var i = 0; i < records.Count; i++)
         {
-            validated[i] = WithIndex(i, () => UsageWriter.Validate(records[i]));
+            if (mode == BatchMode.AllOrNothing)
+            {
+                validated[i] = WithIndex(i, () => UsageWriter.Validate(records[i]));
+                continue;
+            }
+            try
+            {
+                validated[i] = UsageWriter.Validate(records[i]);
+            }
+            catch (AllocationsException ex)
+            {
+                (refusals ??= new AllocationsException?[records.Count])[i] = ex;
+            }
         }
-        return validated;
+        return (validated, refusals);
     }
 
-    internal static async ValueTask<BatchResult> RecordBatchAsync(UnitOfWork uow, IReadOnlyList<UsageRecord> records, (long StartNs, long EndNs, string? AttributesJson)[] validated)
+    internal static async ValueTask<BatchResult> RecordBatchAsync(
+        UnitOfWork uow, IReadOnlyList<UsageRecord> records, BatchMode mode, (long StartNs, long EndNs, string? AttributesJson)[] validated, AllocationsException?[]? refusals)
     {
         AccessRule.CheckActor(uow.Actor);
         await LockNamedAsync(uow, records).ConfigureAwait(false);
         var writer = uow.Writer();
-        var result = ApplyBatch(writer, records, uow.CancellationToken, validated: validated);
+        var result = ApplyBatch(writer, records, uow.CancellationToken, mode, validated, refusals);
         writer.Flush();
         return result;
     }
@@ -51,10 +67,7 @@ internal static class RecordingService
         AccessRule.CheckActor(uow.Actor);
         // The fit check reads Remaining and the insert spends it: the allocation and its parent are locked first, so
         // the figures the writer reads are the ones it changes.
-        if (uow.Session.GetAllocation(record.Allocation.Value) is { } target)
-        {
-            await uow.LockAsync(target).ConfigureAwait(false);
-        }
+        await uow.LockWithParentsAsync(record.Allocation.Value).ConfigureAwait(false);
         var writer = uow.Writer();
         var plan = writer.Plan(record, Operation.Reserve, UsageStatus.Estimated);
         if (plan.Disposition == RecordDisposition.Unchanged)
@@ -76,17 +89,17 @@ internal static class RecordingService
     {
         AccessRule.CheckActor(uow.Actor);
         var writer = uow.Writer();
-        var plan = writer.Plan(record with { ExternalKey = null }, Operation.CheckFit, UsageStatus.Estimated);
+        var plan = writer.Plan(record.WithoutKey(), Operation.CheckFit, UsageStatus.Estimated);
         return writer.Fit(plan);
     }
 
     internal static async ValueTask<UsageEvent> ConfirmAsync(UnitOfWork uow, UsageEventId eventId, Quantity? finalQuantity, NodaTime.Instant? finalEnd)
     {
         AccessRule.CheckActor(uow.Actor);
+        await LockEventsAllocationAsync(uow, eventId).ConfigureAwait(false);
         var writer = uow.Writer();
         var row = writer.Event(eventId, Operation.Confirm);
         writer.RequireOwnHoldOr(row, Operation.ConfirmOthersHold);
-        await uow.LockAsync(writer.Load(row.AllocationId)).ConfigureAwait(false);
         var confirmed = writer.Confirm(row, finalQuantity, finalEnd);
         writer.Flush();
         return writer.ToEvent(confirmed);
@@ -95,6 +108,7 @@ internal static class RecordingService
     internal static async ValueTask<UsageEvent> ReleaseAsync(UnitOfWork uow, UsageEventId eventId)
     {
         AccessRule.CheckActor(uow.Actor);
+        await LockEventsAllocationAsync(uow, eventId).ConfigureAwait(false);
         var writer = uow.Writer();
         var row = writer.Event(eventId, Operation.ReleaseHold);
         if (row.Status != (int)UsageStatus.Estimated)
@@ -102,7 +116,6 @@ internal static class RecordingService
             throw new ConflictException($"{eventId} is Confirmed, not a hold; delete it instead (needs Admin)", ["status"]);
         }
         writer.RequireOwnHoldOr(row, Operation.ReleaseOthersHold);
-        await uow.LockAsync(writer.Load(row.AllocationId)).ConfigureAwait(false);
         var released = writer.ToEvent(row);
         writer.Remove(row, "usage.release");
         writer.Flush();
@@ -112,11 +125,11 @@ internal static class RecordingService
     internal static async ValueTask<UsageEvent> DeleteEventAsync(UnitOfWork uow, UsageEventId eventId)
     {
         AccessRule.CheckActor(uow.Actor);
+        await LockEventsAllocationAsync(uow, eventId).ConfigureAwait(false);
         var writer = uow.Writer();
         var row = writer.Event(eventId, Operation.ReadEvents);
-        var allocation = writer.Allocation(row.AllocationId, row.Status == (int)UsageStatus.Confirmed ? Operation.DeleteConfirmedEvent : Operation.DeleteEstimatedEvent);
+        writer.Allocation(row.AllocationId, row.Status == (int)UsageStatus.Confirmed ? Operation.DeleteConfirmedEvent : Operation.DeleteEstimatedEvent);
         writer.RequireOwnHoldOr(row, Operation.DeleteOthersEstimatedEvent);
-        await uow.LockAsync(allocation).ConfigureAwait(false);
         var deleted = writer.ToEvent(row);
         writer.Remove(row);
         writer.Flush();
@@ -126,7 +139,7 @@ internal static class RecordingService
     internal static UsageEvent GetEvent(UnitOfWork uow, UsageEventId eventId)
     {
         AccessRule.CheckActor(uow.Actor);
-        var row = uow.Session.GetEvent(eventId.Value) ?? throw new NotFoundException("usage event", eventId.ToString());
+        var row = uow.Session.GetEvent(eventId.Value) ?? throw new NotFoundException(eventId);
         return ReadableEvent(uow, row);
     }
 
@@ -156,28 +169,20 @@ internal static class RecordingService
         }
         catch (NotFoundException)
         {
-            throw new NotFoundException("usage event", new UsageEventId(row.Id).ToString());
+            throw new NotFoundException(new UsageEventId(row.Id));
         }
         return RowMapping.ToEvent(row, uow.Session.ListSegments(row.Id));
     }
 
-    /// <summary>Locks the allocations a planned record changes: its own and its parent, and those of the event it
-    /// replaces. The writer has loaded them while planning, so this reads nothing.</summary>
-    private static ValueTask LockAsync(UnitOfWork uow, UsageWriter writer, PlannedRecord plan)
-    {
-        var target = writer.Load(plan.Row.AllocationId);
-        if (plan.Existing is { } old && old.AllocationId != target.Id)
-        {
-            var source = writer.Load(old.AllocationId);
-            return uow.LockAsync(target.Id, target.ParentId, source.Id, source.ParentId);
-        }
-        return uow.LockAsync(target);
-    }
+    /// <summary>Locks the allocation of an event and its parent before the writer reads their figures. A missing event
+    /// locks nothing (the writer then reports it missing).</summary>
+    private static ValueTask LockEventsAllocationAsync(UnitOfWork uow, UsageEventId eventId) =>
+        uow.Session.GetEvent(eventId.Value) is { } row ? uow.LockWithParentsAsync(row.AllocationId) : ValueTask.CompletedTask;
 
     /// <summary>Locks the allocations a batch names, with their parents, in one call before anything is planned.</summary>
     internal static ValueTask LockNamedAsync(UnitOfWork uow, IReadOnlyList<UsageRecord> records)
     {
-        var named = new HashSet<long>();
+        var named = new SortedSet<long>();
         foreach (var record in records)
         {
             if (record is not null && record.Allocation.Value > 0)
@@ -185,44 +190,39 @@ internal static class RecordingService
                 named.Add(record.Allocation.Value);
             }
         }
-        if (named.Count == 0)
-        {
-            return ValueTask.CompletedTask;
-        }
-        var ids = new SortedSet<long>(named);
-        foreach (var row in uow.Session.GetAllocations([.. named]))
-        {
-            if (row.ParentId is { } parent)
-            {
-                ids.Add(parent);
-            }
-        }
-        return uow.Session.LockAllocationsAsync([.. ids]);
+        return named.Count == 0 ? ValueTask.CompletedTask : uow.Session.LockAllocationsAsync([.. named], withParents: true);
     }
 
     /// <summary>The batch recording path inside a write transaction (the caller flushes): the chunk's allocations and
-    /// keys are prefetched, then the items planned and applied in order. With
-    /// <paramref name="refused"/>, an item the store refuses while planning (before it writes anything) is handed to
-    /// it and left out (its id is default) instead of failing the batch; a failure while writing always fails it.</summary>
+    /// keys are prefetched, then the items planned and applied in order. In <see cref="BatchMode.PerItem"/>, an item the
+    /// store refuses while planning (before it writes anything), or one already refused in
+    /// <paramref name="refusals"/> (by validation), is answered <see cref="BatchItemStatus.Refused"/> and left out
+    /// instead of failing the batch; a failure while writing always fails it.</summary>
     internal static BatchResult ApplyBatch(
         UsageWriter writer,
         IReadOnlyList<UsageRecord> records,
         CancellationToken cancellationToken,
-        Action<int, AllocationsException>? refused = null,
-        (long StartNs, long EndNs, string? AttributesJson)[]? validated = null)
+        BatchMode mode = BatchMode.AllOrNothing,
+        (long StartNs, long EndNs, string? AttributesJson)[]? validated = null,
+        AllocationsException?[]? refusals = null)
     {
         writer.Prefetch(records);
         var ids = new UsageEventId[records.Count];
-        int recorded = 0, replaced = 0, unchanged = 0;
+        var statuses = new BatchItemStatus[records.Count];
         for (var i = 0; i < records.Count; i++)
         {
             if ((i & 255) == 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
             }
+            if (refusals?[i] is not null)
+            {
+                statuses[i] = BatchItemStatus.Refused;
+                continue;
+            }
             var record = records[i];
             PlannedRecord plan;
-            if (refused is null)
+            if (mode == BatchMode.AllOrNothing)
             {
                 plan = WithIndex(i, () => validated is null
                     ? writer.Plan(record, Operation.RecordUsage, record.Status)
@@ -232,11 +232,14 @@ internal static class RecordingService
             {
                 try
                 {
-                    plan = writer.Plan(record, Operation.RecordUsage, record.Status);
+                    plan = validated is null
+                        ? writer.Plan(record, Operation.RecordUsage, record.Status)
+                        : writer.Plan(record, Operation.RecordUsage, record.Status, validated[i]);
                 }
                 catch (AllocationsException ex)
                 {
-                    refused(i, ex);
+                    (refusals ??= new AllocationsException?[records.Count])[i] = ex;
+                    statuses[i] = BatchItemStatus.Refused;
                     continue;
                 }
             }
@@ -244,14 +247,9 @@ internal static class RecordingService
                 ? (eventId, disposition)
                 : default);
             ids[i] = new UsageEventId(id.eventId);
-            switch (id.disposition)
-            {
-                case RecordDisposition.Recorded: recorded++; break;
-                case RecordDisposition.Replaced: replaced++; break;
-                default: unchanged++; break;
-            }
+            statuses[i] = (BatchItemStatus)id.disposition;
         }
-        return new BatchResult(recorded, replaced, unchanged, ids);
+        return new BatchResult(ids, statuses, refusals);
     }
 
     private static T WithIndex<T>(int index, Func<T> work)

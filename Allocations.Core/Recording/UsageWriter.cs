@@ -117,7 +117,7 @@ internal sealed partial class UsageWriter
     {
         if (!allocations.TryGetValue(id, out var row))
         {
-            row = session.GetAllocation(id) ?? throw new NotFoundException("allocation", new AllocationId(id).ToString());
+            row = session.GetAllocation(id) ?? throw new NotFoundException(new AllocationId(id));
             allocations[id] = row;
         }
         if (!checkedAccess.ContainsKey((id, operation)))
@@ -145,7 +145,7 @@ internal sealed partial class UsageWriter
         {
             if (Catalogue is null || !Catalogue.TryGetSku(CatalogueVersion(), orgId, key, out entry))
             {
-                var row = session.FindSku(orgId, key) ?? throw new NotFoundException("SKU", code.Value);
+                var row = session.FindSku(orgId, key) ?? throw new NotFoundException(code);
                 entry = (CompiledSku.Of(row), Schedule(row));
                 Catalogue?.PutSku(CatalogueVersion(), orgId, key, entry);
             }
@@ -174,7 +174,7 @@ internal sealed partial class UsageWriter
             if (Catalogue is null || !Catalogue.TryGetPrices(CatalogueVersion(), unitId, out schedule))
             {
                 var rules = session.ListUnitPrices(unitId);
-                schedule = rules.Count == 0 ? null : RateSchedule.Build(unitCode, rules.Select(RowMapping.ToRule));
+                schedule = rules.Count == 0 ? null : RateSchedule.Build(unitCode, rules.Select(RowMapping.ToRule), usdPrices: true);
                 Catalogue?.PutPrices(CatalogueVersion(), unitId, schedule);
             }
             prices[unitId] = schedule;
@@ -398,14 +398,14 @@ internal sealed partial class UsageWriter
     /// <summary>Loads an event the actor may act on with <paramref name="operation"/>.</summary>
     internal EventRow Event(UsageEventId id, Operation operation)
     {
-        var row = session.GetEvent(id.Value) ?? throw new NotFoundException("usage event", id.ToString());
+        var row = session.GetEvent(id.Value) ?? throw new NotFoundException(id);
         try
         {
             Allocation(row.AllocationId, Operation.ReadEvents);
         }
         catch (NotFoundException)
         {
-            throw new NotFoundException("usage event", id.ToString());
+            throw new NotFoundException(id);
         }
         Allocation(row.AllocationId, operation);
         return row;

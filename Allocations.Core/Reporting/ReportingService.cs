@@ -42,7 +42,7 @@ internal static class ReportingService
         var pageRows = more ? rows.Take(query.PageSize).ToList() : rows;
         var segments = session.ListSegmentsOf(pageRows.Select(r => r.Id).ToList()).ToLookup(s => s.EventId);
         var events = pageRows.Select(r => RowMapping.ToEvent(r, segments[r.Id].ToList())).ToList();
-        var next = more && events.Count > 0 ? new EventCursor(events[^1].Interval.Start, events[^1].Id) : null;
+        var next = more && events.Count > 0 ? new EventCursor(events[^1].Interval.Start, events[^1].Id) : (EventCursor?)null;
         return new EventPage(events, next);
     }
 
@@ -50,7 +50,7 @@ internal static class ReportingService
     internal static async Task<long> ExportAsync(
         Func<EventQuery, CancellationToken, Task<EventPage>> readPage, EventQuery? query, TextWriter writer, ExportFormat format, IProgress<long>? progress, CancellationToken cancellationToken)
     {
-        var pageQuery = (query ?? new EventQuery()) with { PageSize = ExportPageSize, After = null };
+        var pageQuery = (query ?? new EventQuery()).WithPage(ExportPageSize, null);
         var page = await readPage(pageQuery, cancellationToken).ConfigureAwait(false);
         long count = 0;
         if (format == ExportFormat.Csv)
@@ -84,7 +84,7 @@ internal static class ReportingService
             {
                 break;
             }
-            page = await readPage(pageQuery with { After = page.Next }, cancellationToken).ConfigureAwait(false);
+            page = await readPage(pageQuery.WithAfter(page.Next), cancellationToken).ConfigureAwait(false);
         }
         if (format == ExportFormat.Json)
         {
@@ -110,7 +110,7 @@ internal static class ReportingService
                 yield break;
             }
             cancellationToken.ThrowIfCancellationRequested();
-            page = await readPage(query with { After = page.Next }, cancellationToken).ConfigureAwait(false);
+            page = await readPage(query.WithAfter(page.Next), cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -171,7 +171,7 @@ internal static class ReportingService
             var row = access.RequireAllocation(id, Operation.ReadAllocation);
             if (row.OrgId != request.Organization.Value)
             {
-                throw new NotFoundException("allocation", id.ToString());
+                throw new NotFoundException(id);
             }
             chosen[row.Id] = row;
             if (request.IncludeChildren)
@@ -239,7 +239,7 @@ internal static class ReportingService
         long? skuId = null;
         if (query.Sku is { } sku)
         {
-            skuId = (session.FindSku(orgId, CodeRules.Key(sku.Value)) ?? throw new NotFoundException("SKU", sku.Value)).Id;
+            skuId = (session.FindSku(orgId, CodeRules.Key(sku.Value)) ?? throw new NotFoundException(sku)).Id;
         }
         return new EventFilter(query.FromNs, query.ToNs, skuId, query.Status, query.Attributes);
     }

@@ -54,10 +54,11 @@ internal partial interface IStorageSession
     CancellationToken CancellationToken { get; }
 
     // Concurrency
-    /// <summary>Locks the named allocations' rows for the rest of the transaction, taking the locks in ascending id
-    /// order (the order every caller uses, so two writers never wait on each other in a cycle). Called before the
-    /// figures of those allocations are read to be changed.</summary>
-    ValueTask LockAllocationsAsync(IReadOnlyList<long> allocationIds);
+    /// <summary>Locks the named allocations' rows (their figures and total) for the rest of the transaction, and their
+    /// parents' rows too when <paramref name="withParents"/> is set: every lock in ascending id order, so that two
+    /// writers never wait on each other in a cycle. The ids come in ascending order, each once, in one call per
+    /// transaction. Called before the figures of those allocations are read to be changed.</summary>
+    ValueTask LockAllocationsAsync(IReadOnlyList<long> allocationIds, bool withParents = false);
 
     /// <summary>Takes an importer's advisory lock for one organization and key (a Slurm cluster) for the rest of the
     /// transaction, so that reading its state row and writing it back is one step for every writer.</summary>

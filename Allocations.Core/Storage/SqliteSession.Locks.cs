@@ -5,7 +5,7 @@ namespace Allocations.Storage;
 /// reads. Both calls only check that they are made in the order the contract asks for.</summary>
 internal sealed partial class SqliteSession
 {
-    public ValueTask LockAllocationsAsync(IReadOnlyList<long> allocationIds)
+    public ValueTask LockAllocationsAsync(IReadOnlyList<long> allocationIds, bool withParents = false)
     {
         for (var i = 1; i < allocationIds.Count; i++)
         {

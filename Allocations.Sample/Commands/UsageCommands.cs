@@ -131,7 +131,7 @@ internal static class UsageCommands
             var target = await s.AllocationAsync(p.GetValue(allocation)!, ct);
             var precision = await s.PrecisionAsync(ct);
             var page = await s.Store.ListEventsAsync(s.Actor, target.Id, new EventQuery(
-                p.GetValue(from), p.GetValue(to), p.GetValue(sku) is { } code ? new SkuCode(code) : null, StatusOf(p.GetValue(status)), PageSize: p.GetValue(limit)), ct);
+                p.GetValue(from), p.GetValue(to), p.GetValue(sku) is { } code ? new SkuCode(code) : null, StatusOf(p.GetValue(status)), pageSize: p.GetValue(limit)), ct);
             var table = new TextTable("Id", "SKU", "Quantity", "Start", "End", "Status", "Amount", "Key").Right("Id", "Quantity", "Amount");
             foreach (var e in page.Events)
             {

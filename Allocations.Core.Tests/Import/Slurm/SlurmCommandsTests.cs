@@ -159,7 +159,7 @@ public sealed class SlurmCommandsTests(ITestOutputHelper output) : IDisposable
         var wrong = SlurmMapping.Parse(MappingJson().Replace("\"cluster\": \"lab\"", "\"cluster\": \"lba\"", StringComparison.Ordinal));
         Assert.Single(await t.Store.CheckSlurmClusterAsync(TestStore.Admin, t.Organization, wrong, options.ListClusters));
         var misspelt = await t.Store.SyncSlurmFromSacctAsync(TestStore.Admin, t.Organization, wrong,
-            async (window, ct) => await SlurmCommands.RunSacctAsync(sacct, wrong, window, null, ct), options with { Since = now - Duration.FromHours(24) });
+            async (window, ct) => await SlurmCommands.RunSacctAsync(sacct, wrong, window, null, ct), options.WithSince(now - Duration.FromHours(24)));
         output.WriteLine($"misspelt cluster: {misspelt.Outcome} jobs {misspelt.Jobs}; {string.Join(" | ", misspelt.Warnings)}");
         Assert.Equal(real is { Length: > 0 } ? 0 : first.Jobs, misspelt.Jobs); // the stand-in prints the capture whatever the cluster
         Assert.Contains(misspelt.Warnings, w => w.Contains("sacct does not know that cluster", StringComparison.Ordinal));

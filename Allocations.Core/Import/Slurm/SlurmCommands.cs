@@ -34,7 +34,6 @@ public static class SlurmCommands
     public static IReadOnlyList<string> SacctArguments(SlurmMapping mapping, SlurmQueryWindow window)
     {
         Utility.Preconditions.CheckNotNull(mapping, "mapping");
-        Utility.Preconditions.CheckNotNull(window, "window");
         return
         [
             "--parsable2", "--allusers", "--duplicates", "--clusters", mapping.Cluster,

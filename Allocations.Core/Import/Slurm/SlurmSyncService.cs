@@ -57,7 +57,7 @@ internal sealed class SlurmSyncService(Transactions tx, ILogger log)
                 ? await tx.ReadAsync(actor, uow => CommitAsync(uow, organization, mapping, owner, window, parsed, write: false), cancellationToken).ConfigureAwait(false)
                 : await tx.WriteAsync(actor, uow => CommitAsync(uow, organization, mapping, owner, window, parsed, write: true), cancellationToken).ConfigureAwait(false);
             finished = report.Outcome == SlurmSyncOutcome.Completed;
-            report = warnings.Count == 0 ? report : report with { Warnings = warnings };
+            report = warnings.Count == 0 ? report : report.WithWarnings(warnings);
             LogReport(mapping.Cluster, report);
             return report;
         }
@@ -443,9 +443,13 @@ internal sealed class SlurmSyncService(Transactions tx, ILogger log)
         if (write)
         {
             await RecordingService.LockNamedAsync(uow, records).ConfigureAwait(false);
-            var result = RecordingService.ApplyBatch(writer, records, cancellationToken, Refused);
+            var result = RecordingService.ApplyBatch(writer, records, cancellationToken, BatchMode.PerItem);
             writer.Flush();
             (recorded, replaced, unchanged) = (result.Recorded, result.Replaced, result.Unchanged);
+            foreach (var refusal in result.Refusals)
+            {
+                Refused(refusal.Index, refusal.Error!);
+            }
         }
         else
         {
@@ -492,10 +496,8 @@ internal sealed class SlurmSyncService(Transactions tx, ILogger log)
             unchanged + stale,
             skipped,
             write ? newWatermark : oldWatermark,
-            write && newWatermark != oldWatermark)
-        {
-            Stale = stale,
-        };
+            write && newWatermark != oldWatermark,
+            stale: stale);
     }
 
     private void LogReport(string cluster, SlurmSyncReport report)
