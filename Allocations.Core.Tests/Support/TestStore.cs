@@ -92,6 +92,32 @@ public sealed class TestStore : IDisposable
             ? AllocationStore.OpenAsync(Path, options ?? new AllocationStoreOptions { Clock = Clock })
             : AllocationStore.OpenPostgresAsync(ConnectionString, options ?? new AllocationStoreOptions { Clock = Clock });
 
+    /// <summary>Runs a statement behind the library's back, on whichever engine the store runs (parameters named
+    /// <c>@name</c>), and returns the rows it changed or, for a query, its first value.</summary>
+    public object? Raw(string sql, bool scalar, params (string Name, object Value)[] parameters)
+    {
+        if (ConnectionString is null)
+        {
+            using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path};Pooling=False");
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            foreach (var (name, value) in parameters)
+            {
+                command.Parameters.AddWithValue("@" + name, value);
+            }
+            return scalar ? command.ExecuteScalar() : command.ExecuteNonQuery();
+        }
+        using var pg = new Npgsql.NpgsqlConnection(ConnectionString);
+        pg.Open();
+        using var pgCommand = new Npgsql.NpgsqlCommand(sql, pg);
+        foreach (var (name, value) in parameters)
+        {
+            pgCommand.Parameters.AddWithValue(name, value);
+        }
+        return scalar ? pgCommand.ExecuteScalar() : pgCommand.ExecuteNonQuery();
+    }
+
     /// <summary>A hash of every row of every table, to prove that a refused call changed nothing.</summary>
     public string ContentHash() => ConnectionString is null ? DatabaseHash.Of(Path) : DatabaseHash.OfPostgres(ConnectionString);
 
