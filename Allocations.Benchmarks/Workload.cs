@@ -48,11 +48,11 @@ internal static class Workload
 
     /// <summary>Deterministic events: quantity 1–128 (cores, GPUs, licences), duration 1 h – 3 days, start anywhere in
     /// the 24 months (or the first <paramref name="months"/>); keys unique per <paramref name="seed"/> and index.</summary>
-    internal static RawEvent[] Events(int count, int seed, int allocationCount = Parents * (ChildrenPerParent + 1), int months = Months)
+    internal static RawEvent[] Events(int count, int seed, int allocationCount = Parents * (ChildrenPerParent + 1), int months = Months, int? onlyMonth = null)
     {
         var random = new Random(seed);
-        var firstNs = InstantCodec.ToNsUnchecked(First);
-        var lastNs = InstantCodec.ToNsUnchecked(MonthStart(months));
+        var firstNs = InstantCodec.ToNsUnchecked(onlyMonth is { } m ? MonthStart(m) : First);
+        var lastNs = InstantCodec.ToNsUnchecked(MonthStart(onlyMonth is { } n ? n + 1 : months));
         const long hour = 3_600_000_000_000L;
         var events = new RawEvent[count];
         for (var i = 0; i < count; i++)
@@ -108,6 +108,206 @@ internal static class Workload
             UsageStatus.Confirmed,
             e.Key,
             new Dictionary<string, string> { ["user"] = e.User });
+
+    /// <summary>The version of the benchmark's cached files: bumped whenever what they hold changes (allocations,
+    /// events, seeds), so a file built for another version is never reused.</summary>
+    internal const int FileVersion = 1;
+
+    /// <summary>A workload file built once and kept under the system temp directory, keyed by
+    /// <see cref="FileVersion"/>, the schema version and <paramref name="name"/>: <paramref name="build"/> fills a
+    /// fresh file, which is checkpointed and then moved into place, so a build cut short is never taken for a whole one.
+    /// Returns the path and whether the file was already there.</summary>
+    internal static async Task<(string Path, bool Cached)> CachedFileAsync(string name, Func<string, Task> build)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "alloc-bench-cache");
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, $"{name}-w{FileVersion}-s{Storage.Migrations.Latest}-{SchemaDigest()}.db");
+        if (File.Exists(path))
+        {
+            return (path, true);
+        }
+        var building = Path.Combine(directory, $"{name}.building-{Guid.NewGuid():N}.db");
+        await build(building);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={building};Pooling=False"))
+        {
+            connection.Open();
+            using var checkpoint = connection.CreateCommand();
+            checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+            checkpoint.ExecuteNonQuery();
+        }
+        foreach (var suffix in new[] { "-wal", "-shm" })
+        {
+            File.Delete(building + suffix);
+        }
+        File.Move(building, path, overwrite: true);
+        return (path, false);
+    }
+
+    /// <summary>Fills a store that <see cref="SetUpAsync"/> set up with <paramref name="count"/> Confirmed keyed events
+    /// (the same events <c>RecordStreamAsync</c> would get from the quick mode's generator), written straight into the
+    /// schema's event and segment tables: each event rated by the library's rater against the store's own rules, so
+    /// its amount and segments are those the library would store; the allocations' figures and the organization's usage
+    /// sums set from the same amounts. The indexes of the events are dropped for the fill and rebuilt from their own
+    /// definitions afterwards. No journal entries are written: the file serves reads (the table, reports), not
+    /// journal verification.</summary>
+    /// <remarks>With <paramref name="timeOrdered"/>, the events are written month by month (each month's in random
+    /// order), as an importer records jobs as they end, so a month's rows lie together in the file; otherwise every
+    /// block of 10,000 spans the whole history.</remarks>
+    internal static async Task BulkFillAsync(AllocationStore store, string path, OrganizationId org, AllocationId[] allocations, int count, int months, bool timeOrdered = false)
+    {
+        var schedules = new RateSchedule[SkuCount];
+        for (var s = 0; s < SkuCount; s++)
+        {
+            var rules = await store.GetRateRulesAsync(Admin, org, Sku(s));
+            schedules[s] = RateSchedule.Build(Sku(s).Value, rules);
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        Execute(connection, "PRAGMA synchronous = OFF; PRAGMA cache_size = -1000000;");
+        var skuIds = new long[SkuCount];
+        for (var s = 0; s < SkuCount; s++)
+        {
+            skuIds[s] = (long)Scalar(connection, "SELECT id FROM skus WHERE org_id = $org AND code = $code", ("$org", org.Value), ("$code", Sku(s).Value))!;
+        }
+        var indexes = new List<(string Name, string Sql)>();
+        using (var list = connection.CreateCommand())
+        {
+            list.CommandText = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_events' AND sql IS NOT NULL";
+            using var reader = list.ExecuteReader();
+            while (reader.Read())
+            {
+                indexes.Add((reader.GetString(0), reader.GetString(1)));
+            }
+        }
+        foreach (var (name, _) in indexes)
+        {
+            Execute(connection, $"DROP INDEX \"{name}\"");
+        }
+        var firstId = (long)Scalar(connection, "SELECT COALESCE(MAX(id), 0) + 1 FROM usage_events")!;
+        var recordedNs = InstantCodec.ToNsUnchecked(Instant.FromUtc(2027, 1, 1, 0, 0));
+        var own = new long[allocations.Length];
+        var buffer = new SegmentBuffer();
+        var id = firstId;
+        const int block = 10_000;
+        for (var offset = 0; offset < count; offset += block)
+        {
+            var events = Events(Math.Min(block, count - offset), seed: 1000 + (offset / block), allocations.Length, months, timeOrdered ? (int)((long)offset * months / count) : null);
+            using var transaction = connection.BeginTransaction();
+            using var insert = Prepared(connection, transaction,
+                "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) " +
+                "VALUES ($id, $org, $alloc, $sku, $qty, $start, $end, 2, $key, $amount, NULL, $attrs, $recNs, $recBy, $src)",
+                "$id", "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$key", "$amount", "$attrs", "$recNs", "$recBy", "$src");
+            using var segment = Prepared(connection, transaction,
+                "INSERT INTO event_segments (event_id, seq, start_ns, end_ns, rule_id, rate, amount) VALUES ($e, $seq, $s, $t, $rule, $rate, $a)",
+                "$e", "$seq", "$s", "$t", "$rule", "$rate", "$a");
+            var p = insert.Parameters;
+            var q = segment.Parameters;
+            foreach (var e in events)
+            {
+                var schedule = schedules[e.Sku];
+                var amount = Rater.Rate(schedule, Basis(e.Sku), e.QuantityMicros, e.StartNs, e.EndNs, buffer);
+                var index = e.Allocation % allocations.Length;
+                own[index] = checked(own[index] + amount);
+                p[0].Value = id;
+                p[1].Value = org.Value;
+                p[2].Value = allocations[index].Value;
+                p[3].Value = skuIds[e.Sku];
+                p[4].Value = e.QuantityMicros;
+                p[5].Value = e.StartNs;
+                p[6].Value = e.EndNs;
+                p[7].Value = e.Key;
+                p[8].Value = amount;
+                p[9].Value = $"{{\"user\":\"{e.User}\"}}";
+                p[10].Value = recordedNs;
+                p[11].Value = Admin.Id;
+                p[12].Value = "user:" + Admin.Id;
+                insert.ExecuteNonQuery();
+                var seq = 0;
+                foreach (var g in buffer.Span)
+                {
+                    q[0].Value = id;
+                    q[1].Value = seq++;
+                    q[2].Value = g.StartNs;
+                    q[3].Value = g.EndNs;
+                    q[4].Value = schedule.RuleId(g.RuleIndex);
+                    q[5].Value = schedule.RateNanos(g.RuleIndex);
+                    q[6].Value = g.Amount;
+                    segment.ExecuteNonQuery();
+                }
+                id++;
+            }
+            transaction.Commit();
+        }
+        foreach (var (_, sql) in indexes)
+        {
+            Execute(connection, sql);
+        }
+        using (var transaction = connection.BeginTransaction())
+        {
+            using var figures = Prepared(connection, transaction, "UPDATE allocations SET own_used = own_used + $own, used = used + $own WHERE id = $id", "$own", "$id");
+            using var parent = Prepared(connection, transaction, "UPDATE allocations SET used = used + $own WHERE id = (SELECT parent_id FROM allocations WHERE id = $id)", "$own", "$id");
+            for (var i = 0; i < allocations.Length; i++)
+            {
+                foreach (var command in new[] { figures, parent })
+                {
+                    command.Parameters[0].Value = own[i];
+                    command.Parameters[1].Value = allocations[i].Value;
+                    command.ExecuteNonQuery();
+                }
+            }
+            transaction.Commit();
+        }
+        await store.Engine.WriteAsync(session => { session.RecountOrgUsageSums(org.Value); return 0; }, CancellationToken.None);
+        Execute(connection, "ANALYZE");
+    }
+
+    private static void Execute(Microsoft.Data.Sqlite.SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static object? Scalar(Microsoft.Data.Sqlite.SqliteConnection connection, string sql, params (string Name, object Value)[] parameters)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+        return command.ExecuteScalar();
+    }
+
+    private static Microsoft.Data.Sqlite.SqliteCommand Prepared(Microsoft.Data.Sqlite.SqliteConnection connection, Microsoft.Data.Sqlite.SqliteTransaction transaction, string sql, params string[] names)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var name in names)
+        {
+            command.Parameters.Add(new Microsoft.Data.Sqlite.SqliteParameter { ParameterName = name });
+        }
+        command.Prepare();
+        return command;
+    }
+
+    /// <summary>A digest of the library's migration scripts: a file built under other scripts is never reused, even at
+    /// the same schema version.</summary>
+    private static string SchemaDigest()
+    {
+        var assembly = typeof(AllocationStore).Assembly;
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var name in assembly.GetManifestResourceNames().Where(n => n.Contains(".Migrations.", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        {
+            using var stream = assembly.GetManifestResourceStream(name)!;
+            using var reader = new StreamReader(stream);
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name + "\n" + reader.ReadToEnd()));
+        }
+        return Convert.ToHexString(hash.GetHashAndReset())[..8].ToLowerInvariant();
+    }
 
     internal static string TempDirectory()
     {

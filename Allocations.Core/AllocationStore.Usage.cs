@@ -23,8 +23,8 @@ public sealed partial class AllocationStore
     /// <exception cref="ConflictException">The key names a Confirmed event with different content.</exception>
     public Task<RecordResult> RecordUsageAsync(Principal actor, UsageRecord record, CancellationToken cancellationToken = default)
     {
-        UsageWriter.Validate(record);
-        return Observed("record", () => tx.WriteAsync(actor, uow => RecordingService.RecordAsync(uow, record), cancellationToken), CountRecord);
+        var validated = UsageWriter.Validate(record);
+        return Observed("record", () => tx.WriteAsync(actor, uow => RecordingService.RecordAsync(uow, record, validated), cancellationToken), CountRecord);
     }
 
     /// <summary>Records many events in one transaction: by default all of them or none; with
@@ -74,8 +74,8 @@ public sealed partial class AllocationStore
     /// <exception cref="ConflictException">The key names a Confirmed event.</exception>
     public Task<ReserveResult> ReserveAsync(Principal actor, UsageRecord record, CancellationToken cancellationToken = default)
     {
-        UsageWriter.Validate(record);
-        return Observed("reserve", () => tx.WriteAsync(actor, uow => RecordingService.ReserveAsync(uow, record, LogReservationRefused), cancellationToken), CountReservation);
+        var validated = UsageWriter.Validate(record);
+        return Observed("reserve", () => tx.WriteAsync(actor, uow => RecordingService.ReserveAsync(uow, record, validated, LogReservationRefused), cancellationToken), CountReservation);
     }
 
     /// <summary>Answers "would this fit?" without writing: the same decision <see cref="ReserveAsync"/> would make now.</summary>
@@ -88,8 +88,8 @@ public sealed partial class AllocationStore
     /// <exception cref="NoRateException">No rate is in force at some instant of the interval.</exception>
     public Task<FitCheck> CheckFitAsync(Principal actor, UsageRecord record, CancellationToken cancellationToken = default)
     {
-        UsageWriter.Validate(record);
-        return tx.Read(actor, uow => RecordingService.CheckFit(uow, record), cancellationToken);
+        var validated = UsageWriter.Validate(record);
+        return tx.Read(actor, uow => RecordingService.CheckFit(uow, record, validated), cancellationToken);
     }
 
     /// <summary>Turns an Estimated event Confirmed, optionally with its final quantity and end (re-rated).</summary>

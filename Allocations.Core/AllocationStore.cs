@@ -90,7 +90,11 @@ public sealed partial class AllocationStore : IDisposable
         var clock = options.Clock ?? SystemClock.Instance;
 #pragma warning restore RS0030
         InstantCodec.ToNs(clock.GetCurrentInstant(), "Clock"); // a clock outside the supported range is refused now, not at the first write
-        var opening = factory.OpenAsync(new StorageSettings(location, options.DurableWrites, busyMs), cancellationToken);
+        if (options.PageCacheMegabytes is < 1 or > AllocationStoreOptions.MaxPageCacheMegabytes)
+        {
+            throw new InvalidInputException("PageCacheMegabytes", options.PageCacheMegabytes.ToString(System.Globalization.CultureInfo.InvariantCulture), $"must be between 1 and {AllocationStoreOptions.MaxPageCacheMegabytes}");
+        }
+        var opening = factory.OpenAsync(new StorageSettings(location, options.DurableWrites, busyMs, options.PageCacheMegabytes * 1024), cancellationToken);
         return opening.IsCompletedSuccessfully ? Task.FromResult(Attach(opening.Result, clock, options)) : AttachAsync(opening, clock, options);
     }
 

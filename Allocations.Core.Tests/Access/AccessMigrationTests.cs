@@ -65,7 +65,10 @@ public class AccessMigrationTests
         var ok = await t.Store.RecordBatchAsync(TestStore.Admin, records.Take(5).ToList());
         Assert.Equal(5, ok.Recorded);
         var entries = await t.Store.GetAllocationJournalAsync(TestStore.Admin, allocation.Id);
-        Assert.Equal(5, entries.Count(e => e.Action == "usage.record"));
+        // The five events are journaled by the one batch entry of the call that recorded them; the failed call left none.
+        var batch = Assert.Single(entries, e => e.Action.StartsWith("usage.", StringComparison.Ordinal));
+        Assert.Equal("usage.batch", batch.Action);
+        Assert.Equal(5, System.Text.Json.JsonDocument.Parse(batch.After!).RootElement.GetProperty("events").GetInt64());
         Assert.True((await t.Store.VerifyJournalAsync(TestStore.Admin, t.Organization)).IsIntact);
     }
 }

@@ -59,6 +59,43 @@ public class JournalVisibilityTests
     }
 
     [Fact]
+    public async Task ABatchOverTwoAllocations_ShowsAnAdminOfOneOnlyItsPart()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 100m);
+        var b = await t.CreateAllocationAsync("B", 100m);
+        var s = t.Store;
+        await s.CreateGroupAsync(TestStore.Admin, t.Organization, "a-admins");
+        await s.AddGroupMemberAsync(TestStore.Admin, t.Organization, "a-admins", "alice");
+        await s.GrantAsync(TestStore.Admin, a.Id, Grantee.Group("a-admins"), AccessLevel.Admin);
+        var alice = Principal.User("alice");
+        var hour = TestStore.November1 + Duration.FromHours(1);
+        var batch = await s.RecordBatchAsync(TestStore.Admin, [
+            TestStore.Cpu1(a, 1m, TestStore.November1, hour, key: "a-job"),
+            TestStore.Cpu1(b, 7m, TestStore.November1, hour, key: "b-secret-job"),
+            TestStore.Cpu1(a, 2m, TestStore.November1, hour, key: "a-job-2"),
+        ]);
+
+        var entry = Assert.Single(await s.GetAllocationJournalAsync(alice, a.Id), e => e.Action == "usage.batch");
+
+        Assert.Equal(a.Id, entry.Allocation);
+        using var json = JsonDocument.Parse(entry.After!);
+        Assert.Equal(2, json.RootElement.GetProperty("events").GetInt64());
+        var part = Assert.Single(json.RootElement.GetProperty("parts").EnumerateArray());
+        Assert.Equal(a.Id.Value, part.GetProperty("allocation").GetInt64());
+        Assert.Equal("3", part.GetProperty("amount").GetString());
+        Assert.DoesNotContain($"\"allocation\":{b.Id.Value}", entry.After!);
+        Assert.DoesNotContain("\"7\"", entry.After!);
+        Assert.DoesNotContain("secret", entry.After! + entry.Target);
+        await Assert.ThrowsAsync<Allocations.Exceptions.NotFoundException>(() => s.GetAllocationJournalAsync(alice, b.Id));
+        // The organization's journal shows the whole entry to an organization admin.
+        var whole = Assert.Single(await s.GetOrganizationJournalAsync(TestStore.Admin, t.Organization), e => e.Action == "usage.batch");
+        Assert.Equal(entry.Sequence, whole.Sequence);
+        Assert.Equal(2, JsonDocument.Parse(whole.After!).RootElement.GetProperty("parts").GetArrayLength());
+        Assert.Equal($"{batch.EventIds[0]}..{batch.EventIds[2]}", whole.Target);
+    }
+
+    [Fact]
     public async Task TheSystemActorAndAUserNamedSystem_AreToldApartInTheJournalAndTheTotalHistory()
     {
         using var t = await TestStore.CreateAsync();

@@ -18,7 +18,7 @@ public class ReportPeriodTests
     private static readonly Instant Nov1 = TestStore.November1;
 
     [Fact]
-    public async Task MonthReportQuery_SeeksTheEndIndex_FromThePeriodStart()
+    public async Task MonthReportQuery_SeeksTheSpanIndex_InARangeBoundedOnBothSides()
     {
         using var t = await TestStore.CreateAsync();
         var a = await t.CreateAllocationAsync("Physics", 100m);
@@ -26,31 +26,40 @@ public class ReportPeriodTests
 
         var from = InstantCodec.ToNsUnchecked(Nov1);
         var to = InstantCodec.ToNsUnchecked(Nov1 + Duration.FromDays(30));
-        var (sql, parameters) = SqliteSession.ReportSegmentsCommand([a.Id.Value], new EventFilter(from, to, null, null, []));
+        var commands = SqliteSession.ReportSegmentsCommands([a.Id.Value], new EventFilter(from, to, null, null, []));
+        Assert.Equal(SqliteSession.SpanClasses, commands.Count);
         using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = t.Path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
         connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "EXPLAIN QUERY PLAN " + sql;
-        foreach (var name in parameters.ParameterNames)
+        for (var spanClass = 0; spanClass < commands.Count; spanClass++)
         {
-            command.Parameters.AddWithValue("@" + name, parameters.Get<object>(name));
-        }
-        var plan = new List<string>();
-        using (var reader = command.ExecuteReader())
-        {
-            while (reader.Read())
+            var (sql, parameters) = commands[spanClass];
+            using var command = connection.CreateCommand();
+            command.CommandText = "EXPLAIN QUERY PLAN " + sql;
+            foreach (var name in parameters.ParameterNames)
             {
-                plan.Add(reader.GetString(3));
+                command.Parameters.AddWithValue("@" + name, parameters.Get<object>(name));
             }
-        }
-        var text = string.Join("\n", plan);
+            var plan = new List<string>();
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    plan.Add(reader.GetString(3));
+                }
+            }
+            var text = string.Join("\n", plan);
 
-        // The seek is bounded below by the period's start on the end column: events that ended before it are never read.
-        Assert.Contains("SEARCH e USING INDEX ix_usage_events_allocation_end (allocation_id=? AND end_ns>?)", text, StringComparison.Ordinal);
-        Assert.DoesNotContain("ix_usage_events_allocation ", text + " ", StringComparison.Ordinal);
-        Assert.DoesNotContain("SCAN e", text, StringComparison.Ordinal);
-        // Read in index order, so each event's segments come together without sorting the period's rows.
-        Assert.DoesNotContain("TEMP B-TREE", text, StringComparison.Ordinal);
+            // Each seek is one span class of one allocation, bounded below by the period's start less the class's
+            // longest span and above by the period's end: events that ended long before the period, or begin after it,
+            // are never read, however long the history on either side. Only the last class (events longer than about
+            // 2.3 years) is bounded above alone.
+            var range = spanClass < commands.Count - 1 ? "start_ns>? AND start_ns<?" : "start_ns<?";
+            Assert.Contains($"SEARCH e USING INDEX ix_usage_events_allocation_span (<expr>=? AND allocation_id=? AND {range})", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("ix_usage_events_allocation ", text + " ", StringComparison.Ordinal);
+            Assert.DoesNotContain("SCAN e", text, StringComparison.Ordinal);
+            // Read in index order, so each event's segments come together without sorting the period's rows.
+            Assert.DoesNotContain("TEMP B-TREE", text, StringComparison.Ordinal);
+        }
     }
 
     [Property(MaxTest = 30)]

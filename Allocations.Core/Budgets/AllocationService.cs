@@ -66,7 +66,11 @@ internal static class AllocationService
         RowMapping.ToAllocation(uow.Access.RequireAllocation(allocation, Operation.ReadAllocation));
 
     /// <summary>The allocations of the organization the actor can Read, parents before their children.</summary>
-    internal static IReadOnlyList<Allocation> List(UnitOfWork uow, OrganizationId organization)
+    internal static IReadOnlyList<Allocation> List(UnitOfWork uow, OrganizationId organization) => OrderParentsFirst(Visible(uow, organization));
+
+    /// <summary>The allocations of the organization the actor can Read, in id order (the allocation table orders
+    /// them itself).</summary>
+    internal static List<Allocation> Visible(UnitOfWork uow, OrganizationId organization)
     {
         AccessRule.CheckActor(uow.Actor);
         var rows = uow.Session.ListAllocations(organization.Value);
@@ -79,7 +83,7 @@ internal static class AllocationService
                 visible.Add(RowMapping.ToAllocation(row));
             }
         }
-        return OrderParentsFirst(visible);
+        return visible;
     }
 
     internal static async ValueTask<Allocation> ChangeTotalAsync(UnitOfWork uow, AllocationId allocation, Amount newTotal, string reason)

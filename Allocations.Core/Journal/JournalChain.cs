@@ -79,20 +79,26 @@ internal static class JournalChain
     }
 
     /// <summary>Walks an organization's entries in order and returns the first that does not hold: its stored hash
-    /// differs from the recomputed one, it does not link to the entry before it, or a column holds a value of another
-    /// type than the schema declares (text in the hash, say: a row edited outside the library).</summary>
+    /// differs from the recomputed one, it does not link to the entry before it, a column holds a value of another
+    /// type than the schema declares (text in the hash, say: a row edited outside the library), or it is a
+    /// <c>usage.batch</c> entry whose events no longer match its digests (see <see cref="BatchVerification"/>).</summary>
     internal static (long Checked, long? BrokenId, string? Problem, byte[]? Head) Verify(IStorageSession session, long orgId)
     {
         var damaged = session.FindStoredRowDamage(orgId, "journal").Where(d => d.RowId is not null).MinBy(d => d.RowId);
-        var result = VerifyChain(session, orgId, damaged?.RowId);
+        var batches = new BatchVerification();
+        var result = VerifyChain(session, orgId, damaged?.RowId, batches);
         if (result.BrokenId is null && damaged is not null)
         {
-            return (result.Checked + 1, damaged.RowId, $"its column {damaged.Column} {damaged.Problem} (the row was edited after it was written)", null);
+            result = (result.Checked + 1, damaged.RowId, $"its column {damaged.Column} {damaged.Problem} (the row was edited after it was written)", null);
+        }
+        if (batches.FirstProblem(session, orgId, result.BrokenId) is { } batch)
+        {
+            return (result.Checked, batch.Id, batch.Problem, null);
         }
         return result;
     }
 
-    private static (long Checked, long? BrokenId, string? Problem, byte[]? Head) VerifyChain(IStorageSession session, long orgId, long? beforeId)
+    private static (long Checked, long? BrokenId, string? Problem, byte[]? Head) VerifyChain(IStorageSession session, long orgId, long? beforeId, BatchVerification batches)
     {
         var buffer = new ArrayBufferWriter<byte>(512);
         byte[] previous = Genesis;
@@ -118,6 +124,7 @@ internal static class JournalChain
                 problem = "its content does not match its hash (the row was edited after it was written)";
                 return false;
             }
+            batches.Observe(row);
             previous = row.Hash;
             previousId = row.Id;
             return true;

@@ -33,8 +33,8 @@ internal sealed class JournalWriter
         this.nowNs = nowNs;
     }
 
-    /// <summary>Appends one entry chained to the organization's last.</summary>
-    internal void Append(long orgId, long? allocationId, string action, string target, string? before, string? after)
+    /// <summary>Appends one entry chained to the organization's last, and returns its sequence.</summary>
+    internal long Append(long orgId, long? allocationId, string action, string target, string? before, string? after)
     {
         var (id, head) = session.JournalTail(orgId);
         var row = new JournalRow
@@ -52,10 +52,15 @@ internal sealed class JournalWriter
         };
         row.Hash = JournalChain.Compute(row, hashBuffer);
         session.InsertJournal(row);
+        return id;
     }
 
     /// <summary>A usage event's state, as JSON.</summary>
-    internal string Event(EventRow row)
+    /// <param name="row">The event.</param>
+    /// <param name="rowDigest">The digest of its stored row and segments (see <see cref="EventDigest"/>), written as
+    /// <c>rowDigest</c> into a before-state: it tells verification what a <c>usage.batch</c> entry recorded for an
+    /// event changed since; null to leave it out.</param>
+    internal string Event(EventRow row, byte[]? rowDigest = null)
     {
         var w = Begin();
         w.WriteStartObject();
@@ -80,6 +85,49 @@ internal sealed class JournalWriter
             w.WritePropertyName("attributes");
             w.WriteRawValue(attributes, skipInputValidation: true);
         }
+        if (rowDigest is not null)
+        {
+            w.WriteString("rowDigest", Convert.ToHexStringLower(rowDigest));
+        }
+        w.WriteEndObject();
+        return End(w);
+    }
+
+    /// <summary>A <c>usage.batch</c> entry's content: the whole batch's count and id range, the digest encoding, and
+    /// each allocation's part (its count, id range, sums of amounts and USD, what it added to own Used and own
+    /// Estimated, and the digest of its events), parts in allocation id order.</summary>
+    internal string Batch(IReadOnlyList<BatchPart> parts, IReadOnlyList<byte[]> digests)
+    {
+        var w = Begin();
+        w.WriteStartObject();
+        long count = 0, first = long.MaxValue, last = 0;
+        foreach (var part in parts)
+        {
+            count += part.Count;
+            first = Math.Min(first, part.FirstId);
+            last = Math.Max(last, part.LastId);
+        }
+        w.WriteNumber("events", count);
+        w.WriteNumber("first", first);
+        w.WriteNumber("last", last);
+        w.WriteNumber("encoding", EventDigest.Encoding1);
+        w.WriteStartArray("parts");
+        for (var i = 0; i < parts.Count; i++)
+        {
+            var part = parts[i];
+            w.WriteStartObject();
+            w.WriteNumber("allocation", part.AllocationId);
+            w.WriteNumber("events", part.Count);
+            w.WriteNumber("first", part.FirstId);
+            w.WriteNumber("last", part.LastId);
+            w.WriteString("amount", FixedPoint.Format(checked((long)part.Amount), 6));
+            w.WriteString("usd", FixedPoint.Format(checked((long)part.Usd), 6));
+            w.WriteString("used", FixedPoint.Format(checked((long)part.Used), 6));
+            w.WriteString("estimated", FixedPoint.Format(checked((long)part.Estimated), 6));
+            w.WriteString("digest", Convert.ToHexStringLower(digests[i]));
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
         w.WriteEndObject();
         return End(w);
     }

@@ -10,12 +10,15 @@ namespace Allocations.Recording;
 /// the locks the figures need, then <see cref="UsageWriter"/> for the writes.</summary>
 internal static class RecordingService
 {
-    internal static async ValueTask<RecordResult> RecordAsync(UnitOfWork uow, UsageRecord record)
+    /// <param name="uow">The unit of work.</param>
+    /// <param name="record">The record.</param>
+    /// <param name="validated">What <see cref="UsageWriter.Validate"/> returned for it (checked once, before the transaction).</param>
+    internal static async ValueTask<RecordResult> RecordAsync(UnitOfWork uow, UsageRecord record, (long StartNs, long EndNs, string? AttributesJson) validated)
     {
         AccessRule.CheckActor(uow.Actor);
         await uow.LockWithParentsAsync(record.Allocation.Value).ConfigureAwait(false);
         var writer = uow.Writer();
-        var plan = writer.Plan(record, Operation.RecordUsage, record.Status);
+        var plan = writer.Plan(record, Operation.RecordUsage, record.Status, validated);
         writer.Apply(plan);
         writer.Flush();
         return new RecordResult(plan.Disposition, writer.ToEvent(plan.Row, plan.Disposition == RecordDisposition.Unchanged ? null : plan.Segments));
@@ -62,14 +65,14 @@ internal static class RecordingService
         return result;
     }
 
-    internal static async ValueTask<ReserveResult> ReserveAsync(UnitOfWork uow, UsageRecord record, Action<AllocationId, FitCheck> refused)
+    internal static async ValueTask<ReserveResult> ReserveAsync(UnitOfWork uow, UsageRecord record, (long StartNs, long EndNs, string? AttributesJson) validated, Action<AllocationId, FitCheck> refused)
     {
         AccessRule.CheckActor(uow.Actor);
         // The fit check reads Remaining and the insert spends it: the allocation and its parent are locked first, so
         // the figures the writer reads are the ones it changes.
         await uow.LockWithParentsAsync(record.Allocation.Value).ConfigureAwait(false);
         var writer = uow.Writer();
-        var plan = writer.Plan(record, Operation.Reserve, UsageStatus.Estimated);
+        var plan = writer.Plan(record, Operation.Reserve, UsageStatus.Estimated, validated);
         if (plan.Disposition == RecordDisposition.Unchanged)
         {
             return new ReserveResult(new FitCheck(true, Amount.FromMicros(plan.Row.Amount), null, Amount.Zero), writer.ToEvent(plan.Row));
@@ -85,11 +88,11 @@ internal static class RecordingService
         return new ReserveResult(fit, writer.ToEvent(plan.Row, plan.Segments));
     }
 
-    internal static FitCheck CheckFit(UnitOfWork uow, UsageRecord record)
+    internal static FitCheck CheckFit(UnitOfWork uow, UsageRecord record, (long StartNs, long EndNs, string? AttributesJson) validated)
     {
         AccessRule.CheckActor(uow.Actor);
         var writer = uow.Writer();
-        var plan = writer.Plan(record.WithoutKey(), Operation.CheckFit, UsageStatus.Estimated);
+        var plan = writer.Plan(record.WithoutKey(), Operation.CheckFit, UsageStatus.Estimated, validated);
         return writer.Fit(plan);
     }
 

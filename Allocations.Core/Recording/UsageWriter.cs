@@ -21,9 +21,16 @@ internal sealed class PlannedRecord
     internal EventRow? Existing { get; init; }
 }
 
+/// <summary>An allocation's four figures as stored when the transaction first moved them.</summary>
+internal readonly record struct Figures(long OwnUsed, long OwnEstimated, long Used, long Estimated);
+
+/// <summary>An organization's usage sums as the transaction sees them, and as last written to storage.</summary>
+internal readonly record struct OrgSums(long Amount, long Usd, long BaseAmount, long BaseUsd);
+
 /// <summary>Records, replaces, confirms and removes usage inside one write transaction. Allocations, SKUs and
-/// compiled schedules are loaded once per transaction; figures change in memory and are written once per allocation
-/// at <see cref="Flush"/>.</summary>
+/// compiled schedules are loaded once per transaction; figures change in memory (where every change is checked
+/// against the amount range) and are added to storage as deltas once per allocation at <see cref="Flush"/>, where
+/// the events recorded since are also journaled, one entry per organization.</summary>
 internal sealed partial class UsageWriter
 {
     private readonly IStorageSession session;
@@ -36,7 +43,10 @@ internal sealed partial class UsageWriter
     private readonly Dictionary<long, (CompiledSku Row, RateSchedule Schedule)> skusById = [];
     private readonly Dictionary<long, RateSchedule?> prices = [];
     private readonly SegmentBuffer buffer = new();
-    private readonly Dictionary<long, (long Amount, long Usd, bool Dirty)> orgSums = [];
+    private readonly Dictionary<long, OrgSums> orgSums = [];
+    private readonly Dictionary<long, Figures> baselines = [];
+    private readonly Dictionary<long, (EventRow Row, List<SegmentRow> Segments)> pending = [];
+    private readonly List<long> pendingOrder = [];
     private readonly string source;
     private JournalWriter? journal;
     private AccessRule? access;
@@ -61,15 +71,27 @@ internal sealed partial class UsageWriter
     internal string Source => source;
 
     /// <summary>Gets the journal of this transaction: one entry per event change, chained in memory.</summary>
-    private JournalWriter Journal => journal ??= new JournalWriter(session, actor, nowNs);
+    /// <remarks>The journal's head rows are written once, at <see cref="Flush"/>, not per entry.</remarks>
+    private JournalWriter Journal => journal ??= NewJournal();
 
-    private void Log(string action, EventRow target, EventRow? before, EventRow? after) => Journal.Append(
+    private void Log(string action, EventRow target, string? before, EventRow? after) => Journal.Append(
         target.OrgId,
         target.AllocationId,
         action,
         new UsageEventId(target.Id).ToString(),
-        before is null ? null : Journal.Event(before),
+        before,
         after is null ? null : Journal.Event(after));
+
+    private JournalWriter NewJournal()
+    {
+        session.DeferJournalHeads();
+        return new JournalWriter(session, actor, nowNs);
+    }
+
+    /// <summary>An event's before-state for a per-event entry, with the digest of its stored row and segments (read
+    /// before they change), which verification of a <c>usage.batch</c> entry that recorded the event relies on.</summary>
+    private string BeforeState(EventRow row) => Journal.Event(row, EventDigest.Compute(row, session.ListSegments(row.Id)));
+
     /// <summary>Gets the access rule of the transaction (shared with its unit of work); one of the writer's own when
     /// none is given.</summary>
     internal AccessRule Access
@@ -219,7 +241,8 @@ internal sealed partial class UsageWriter
         // A repeat of a recorded event (every re-import) is recognized before rating, and needs none. Otherwise the
         // event is rated first, so that a rating error keeps precedence over what the key says.
         var existing = record.ExternalKey is null ? null : FindByKey(allocation.OrgId, record.ExternalKey);
-        if (existing is not null && Differences(existing, row).Count == 0)
+        var differences = existing is null ? null : Differences(existing, row);
+        if (existing is not null && differences!.Count == 0)
         {
             return new PlannedRecord { Disposition = RecordDisposition.Unchanged, Row = existing, Existing = existing };
         }
@@ -236,12 +259,11 @@ internal sealed partial class UsageWriter
                 $"external key {InvalidInputException.Display(record.ExternalKey)} is already used by an event of this source that the caller cannot see",
                 ["externalKey"]);
         }
-        var differences = Differences(existing, row);
         if (existing.Status == (int)UsageStatus.Confirmed)
         {
             throw new ConflictException(
-                $"external key {InvalidInputException.Display(record.ExternalKey)} is already recorded as a Confirmed event with a different {string.Join(", ", differences)}",
-                differences);
+                $"external key {InvalidInputException.Display(record.ExternalKey)} is already recorded as a Confirmed event with a different {string.Join(", ", differences!)}",
+                differences!);
         }
         Allocation(existing.AllocationId, operation);
         row.Id = existing.Id;
@@ -265,6 +287,7 @@ internal sealed partial class UsageWriter
         {
             segments.Add(new SegmentRow
             {
+                Seq = segments.Count,
                 StartNs = s.StartNs,
                 EndNs = s.EndNs,
                 RuleId = schedule.RuleId(s.RuleIndex),
@@ -365,21 +388,28 @@ internal sealed partial class UsageWriter
                 return plan.Row.Id;
             case RecordDisposition.Replaced:
                 var old = plan.Existing!;
+                // An event this call recorded is journaled once, in its final state, by the batch entry at Flush.
+                var isPending = pending.ContainsKey(old.Id);
+                var before = isPending ? null : BeforeState(old);
                 Move(old.AllocationId, old.Status, -old.Amount);
                 session.UpdateEvent(plan.Row);
                 session.DeleteSegments(plan.Row.Id);
                 session.InsertSegments(plan.Row.Id, plan.Segments);
                 Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount);
                 Sum(plan.Row.OrgId, checked(plan.Row.Amount - old.Amount), checked((plan.Row.Usd ?? 0) - (old.Usd ?? 0)));
-                if (old.AllocationId == plan.Row.AllocationId)
+                if (isPending)
                 {
-                    Log("usage.replace", plan.Row, old, plan.Row);
+                    pending[old.Id] = (plan.Row, plan.Segments);
+                }
+                else if (old.AllocationId == plan.Row.AllocationId)
+                {
+                    Log("usage.replace", plan.Row, before, plan.Row);
                 }
                 else
                 {
                     // Each allocation's journal shows only its own side of the move: the old allocation's admins see
                     // the event leave as it was, the new one's see it arrive as it is.
-                    Log("usage.move-out", old, old, null);
+                    Log("usage.move-out", old, before, null);
                     Log("usage.move-in", plan.Row, null, plan.Row);
                 }
                 RememberKey(plan.Row);
@@ -389,7 +419,8 @@ internal sealed partial class UsageWriter
                 session.InsertSegments(plan.Row.Id, plan.Segments);
                 Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount);
                 Sum(plan.Row.OrgId, plan.Row.Amount, plan.Row.Usd ?? 0);
-                Log("usage.record", plan.Row, null, plan.Row);
+                pending[plan.Row.Id] = (plan.Row, plan.Segments);
+                pendingOrder.Add(plan.Row.Id);
                 RememberKey(plan.Row);
                 return plan.Row.Id;
         }
@@ -441,6 +472,7 @@ internal sealed partial class UsageWriter
         var allocation = Load(row.AllocationId);
         var (sku, schedule) = SkuById(row.OrgId, row.SkuId, row.SkuCode);
         var (amount, usd, segments) = Rate(allocation, sku, schedule, quantity, row.StartNs, endNs);
+        var before = JournalBefore(row);
         Move(row.AllocationId, row.Status, -row.Amount);
         var confirmed = new EventRow
         {
@@ -467,7 +499,7 @@ internal sealed partial class UsageWriter
         session.InsertSegments(row.Id, segments);
         Move(row.AllocationId, confirmed.Status, amount);
         Sum(row.OrgId, checked(amount - row.Amount), checked((usd ?? 0) - (row.Usd ?? 0)));
-        Log("usage.confirm", confirmed, row, confirmed);
+        Log("usage.confirm", confirmed, before, confirmed);
         return confirmed;
     }
 
@@ -476,16 +508,29 @@ internal sealed partial class UsageWriter
     /// <param name="action">The journal action: <c>usage.delete</c>, or <c>usage.release</c> for a hold released.</param>
     internal void Remove(EventRow row, string action = "usage.delete")
     {
+        var before = JournalBefore(row);
         ForgetKey(row);
         session.DeleteEvent(row.Id);
         Move(row.AllocationId, row.Status, -row.Amount);
         Sum(row.OrgId, -row.Amount, -(row.Usd ?? 0));
-        Log(action, row, row, null);
+        Log(action, row, before, null);
+    }
+
+    /// <summary>The before-state of an event about to change; an event this transaction recorded is journaled first,
+    /// so that its batch entry precedes the entry of the change.</summary>
+    private string JournalBefore(EventRow row)
+    {
+        if (pending.ContainsKey(row.Id))
+        {
+            FlushJournal();
+        }
+        return BeforeState(row);
     }
 
     private void Move(long allocationId, int status, long delta)
     {
         var row = Load(allocationId);
+        Baseline(row);
         try
         {
             if (status == (int)UsageStatus.Confirmed)
@@ -509,6 +554,7 @@ internal sealed partial class UsageWriter
         if (row.ParentId is { } parentId)
         {
             var parent = Load(parentId);
+            Baseline(parent);
             try
             {
                 if (status == (int)UsageStatus.Confirmed)
@@ -536,22 +582,23 @@ internal sealed partial class UsageWriter
         if (!orgSums.TryGetValue(orgId, out var sums))
         {
             var stored = session.GetOrgUsageSums(orgId) ?? (0, 0);
-            sums = (stored.Amount, stored.Usd, false);
+            sums = new OrgSums(stored.Amount, stored.Usd, stored.Amount, stored.Usd);
         }
         if (sums.Amount == long.MaxValue || sums.Usd == long.MaxValue)
         {
             // Saturated: the events of a file written before the bound already sum past the range. Count again, so
-            // that removals are honoured exactly and an increase is refused while the sum stays past the range.
+            // that removals are honoured exactly and an increase is refused while the sum stays past the range. The
+            // recount writes the sums themselves, so they are the new baseline of the deltas.
             session.RecountOrgUsageSums(orgId);
             var recounted = session.GetOrgUsageSums(orgId) ?? (0, 0);
-            orgSums[orgId] = (recounted.Amount, recounted.Usd, false);
+            orgSums[orgId] = new OrgSums(recounted.Amount, recounted.Usd, recounted.Amount, recounted.Usd);
             RefuseIfPast(recounted.Amount == long.MaxValue && amountDelta > 0, recounted.Usd == long.MaxValue && usdDelta > 0, amountDelta, usdDelta);
             return;
         }
         Int128 amount = (Int128)sums.Amount + amountDelta;
         Int128 usd = (Int128)sums.Usd + usdDelta;
         RefuseIfPast(amount >= long.MaxValue, usd >= long.MaxValue, amountDelta, usdDelta);
-        orgSums[orgId] = ((long)amount, (long)usd, true);
+        orgSums[orgId] = sums with { Amount = (long)amount, Usd = (long)usd };
     }
 
     private static void RefuseIfPast(bool amountPast, bool usdPast, long amountDelta, long usdDelta)
@@ -566,25 +613,110 @@ internal sealed partial class UsageWriter
         }
     }
 
-    /// <summary>Writes every changed allocation's figures once.</summary>
+    /// <summary>Writes what the transaction changed: each changed allocation's figure deltas and each organization's
+    /// sum deltas once, then the journal entry of the events recorded since the last flush.</summary>
     internal void Flush()
     {
         foreach (var id in dirty)
         {
             var row = allocations[id];
-            session.SetFigures(id, row.OwnUsed, row.OwnEstimated, row.Used, row.Estimated);
+            var baseline = baselines[id];
+            WriteDelta(row, (Int128)row.OwnUsed - baseline.OwnUsed, (Int128)row.OwnEstimated - baseline.OwnEstimated, (Int128)row.Used - baseline.Used, (Int128)row.Estimated - baseline.Estimated);
+            baselines[id] = new Figures(row.OwnUsed, row.OwnEstimated, row.Used, row.Estimated);
         }
         dirty.Clear();
-        foreach (var (orgId, sums) in orgSums)
+        foreach (var (orgId, sums) in orgSums.ToList())
         {
-            if (sums.Dirty)
+            if (sums.Amount != sums.BaseAmount || sums.Usd != sums.BaseUsd)
             {
-                session.SetOrgUsageSums(orgId, sums.Amount, sums.Usd);
+                // Both stay within the amount range (Sum refuses otherwise), so the differences fit.
+                session.AddOrgUsageSums(orgId, sums.Amount - sums.BaseAmount, sums.Usd - sums.BaseUsd);
+                orgSums[orgId] = sums with { BaseAmount = sums.Amount, BaseUsd = sums.Usd };
             }
         }
-        foreach (var orgId in orgSums.Keys.ToList())
+        FlushJournal();
+        if (journal is not null)
         {
-            orgSums[orgId] = orgSums[orgId] with { Dirty = false };
+            session.WriteJournalHeads();
+            journal = null; // a later entry defers again
+        }
+    }
+
+    /// <summary>Adds one allocation's figure deltas in storage. A delta past the 64-bit range (a figure moved from
+    /// near one end of the range to the other) is added in two halves.</summary>
+    private void WriteDelta(AllocationRow row, Int128 ownUsed, Int128 ownEstimated, Int128 used, Int128 estimated)
+    {
+        if (Fits(ownUsed) && Fits(ownEstimated) && Fits(used) && Fits(estimated))
+        {
+            if (!session.AddFigures(row.Id, (long)ownUsed, (long)ownEstimated, (long)used, (long)estimated))
+            {
+                throw new InvalidInputException("amount", FixedPoint.Format((long)(used + estimated), 6), $"the figures of allocation '{row.Name}' would exceed the amount range");
+            }
+            return;
+        }
+        WriteDelta(row, ownUsed / 2, ownEstimated / 2, used / 2, estimated / 2);
+        WriteDelta(row, ownUsed - (ownUsed / 2), ownEstimated - (ownEstimated / 2), used - (used / 2), estimated - (estimated / 2));
+
+        static bool Fits(Int128 value) => value >= long.MinValue && value <= long.MaxValue;
+    }
+
+    private void Baseline(AllocationRow row) =>
+        baselines.TryAdd(row.Id, new Figures(row.OwnUsed, row.OwnEstimated, row.Used, row.Estimated));
+
+    /// <summary>Journals the events recorded since the last flush: per organization, one <c>usage.record</c> entry with
+    /// the event when there is one, otherwise one <c>usage.batch</c> entry with the id range, each allocation's part
+    /// (count, id range, sums) and the digest of the events as they are now stored (see <see cref="EventDigest"/>).</summary>
+    private void FlushJournal()
+    {
+        if (pendingOrder.Count == 0)
+        {
+            return;
+        }
+        var byOrg = new Dictionary<long, List<(EventRow Row, List<SegmentRow> Segments)>>();
+        foreach (var id in pendingOrder)
+        {
+            var item = pending[id];
+            if (!byOrg.TryGetValue(item.Row.OrgId, out var list))
+            {
+                byOrg[item.Row.OrgId] = list = [];
+            }
+            list.Add(item);
+        }
+        pending.Clear();
+        pendingOrder.Clear();
+        Span<byte> digest = stackalloc byte[JournalChain.HashLength];
+        foreach (var (orgId, events) in byOrg)
+        {
+            if (events.Count == 1)
+            {
+                Log("usage.record", events[0].Row, null, events[0].Row);
+                continue;
+            }
+            events.Sort((a, b) => a.Row.Id.CompareTo(b.Row.Id));
+            var parts = new Dictionary<long, BatchPart>();
+            foreach (var (row, segments) in events)
+            {
+                if (!parts.TryGetValue(row.AllocationId, out var part))
+                {
+                    parts[row.AllocationId] = part = new BatchPart(row.AllocationId);
+                }
+                EventDigest.Compute(row, segments, digest);
+                part.Add(row.Id, row.Amount, row.Usd, row.Status, digest);
+            }
+            var ordered = parts.Values.OrderBy(p => p.AllocationId).ToList();
+            var digests = ordered.Select(p => p.Digest()).ToList();
+            var single = ordered.Count == 1 ? ordered[0].AllocationId : (long?)null;
+            var sequence = Journal.Append(
+                orgId,
+                single,
+                "usage.batch",
+                $"{new UsageEventId(events[0].Row.Id)}..{new UsageEventId(events[^1].Row.Id)}",
+                null,
+                Journal.Batch(ordered, digests));
+            if (single is null)
+            {
+                session.InsertJournalParts(sequence, ordered.Select(p => p.AllocationId).ToList());
+            }
         }
     }
 

@@ -4,53 +4,104 @@ namespace Allocations.Reporting;
 
 /// <summary>Orders and filters the allocations a caller can Read into the allocation table: top-level lines sorted by
 /// the chosen column, each parent's children right under it sorted the same way.</summary>
+/// <remarks>Ties on the chosen column are broken by name (ignoring case), then by id, so the order is total and a sort
+/// that is not stable gives the same table. Each line's sort key is computed once.</remarks>
 internal static class AllocationTable
 {
     internal static IReadOnlyList<AllocationTableRow> Build(IReadOnlyList<Allocation> visible, AllocationTableQuery query)
     {
-        var byId = visible.ToDictionary(a => a.Id);
-        var selected = visible.Where(a =>
-            (query.Unit is not { } unit || a.Unit == unit) &&
-            (query.Parent is not { } parent || a.Id == parent || a.ParentId == parent)).ToList();
-        var selectedIds = selected.Select(a => a.Id).ToHashSet();
+        var byId = new Dictionary<AllocationId, Allocation>(visible.Count);
+        foreach (var a in visible)
+        {
+            byId.Add(a.Id, a);
+        }
+        var selected = new List<Allocation>(visible.Count);
+        var selectedIds = new HashSet<AllocationId>(visible.Count);
+        foreach (var a in visible)
+        {
+            if ((query.Unit is not { } unit || a.Unit == unit) && (query.Parent is not { } parent || a.Id == parent || a.ParentId == parent))
+            {
+                selected.Add(a);
+                selectedIds.Add(a.Id);
+            }
+        }
 
         // A child whose parent is not in the table (invisible or filtered out) is a line of its own at the top.
-        bool IsTop(Allocation a) => a.ParentId is not { } p || !selectedIds.Contains(p);
-        var children = selected.Where(a => !IsTop(a)).ToLookup(a => a.ParentId!.Value);
-        var rows = new List<AllocationTableRow>(selected.Count);
-        foreach (var top in Sort(selected.Where(IsTop), query))
+        var tops = new List<Line>();
+        var children = new Dictionary<AllocationId, List<Line>>();
+        foreach (var a in selected)
         {
-            rows.Add(Row(top, 0, byId));
-            foreach (var child in Sort(children[top.Id], query))
+            var line = new Line(a, query.SortBy);
+            if (a.ParentId is { } p && selectedIds.Contains(p))
             {
-                rows.Add(Row(child, 1, byId));
+                if (!children.TryGetValue(p, out var siblings))
+                {
+                    siblings = [];
+                    children.Add(p, siblings);
+                }
+                siblings.Add(line);
+            }
+            else
+            {
+                tops.Add(line);
+            }
+        }
+        var comparison = Comparison(query);
+        tops.Sort(comparison);
+        var rows = new List<AllocationTableRow>(selected.Count);
+        foreach (var top in tops)
+        {
+            rows.Add(Row(top.Allocation, 0, byId));
+            if (children.TryGetValue(top.Allocation.Id, out var siblings))
+            {
+                siblings.Sort(comparison);
+                foreach (var child in siblings)
+                {
+                    rows.Add(Row(child.Allocation, 1, byId));
+                }
             }
         }
         return rows;
     }
 
-    private static IEnumerable<Allocation> Sort(IEnumerable<Allocation> allocations, AllocationTableQuery query)
+    /// <summary>The order of one query: the chosen column (descending when asked), then name ascending ignoring case,
+    /// then id. No percentage (a zero total) sorts last in both directions; units compare as upper-case codes with the
+    /// default string comparer.</summary>
+    private static Comparison<Line> Comparison(AllocationTableQuery query)
     {
-        var byName = allocations.OrderBy(a => a.Name, StringComparer.OrdinalIgnoreCase).ThenBy(a => a.Id.Value);
-        IOrderedEnumerable<Allocation> sorted = query.SortBy switch
+        var descending = query.Descending;
+        return query.SortBy switch
         {
-            AllocationSort.Unit => Order(byName, a => a.Unit.Value.ToUpperInvariant(), query.Descending),
-            AllocationSort.Total => Order(byName, a => a.Total, query.Descending),
-            AllocationSort.Used => Order(byName, a => a.Used, query.Descending),
-            AllocationSort.Estimated => Order(byName, a => a.Estimated, query.Descending),
-            AllocationSort.Remaining => Order(byName, a => a.Remaining, query.Descending),
-            // No percentage (a zero total) sorts last in both directions.
-            AllocationSort.PercentUsed => query.Descending
-                ? byName.OrderBy(a => a.PercentUsed is null).ThenByDescending(a => a.PercentUsed)
-                : byName.OrderBy(a => a.PercentUsed is null).ThenBy(a => a.PercentUsed),
-            _ => query.Descending ? allocations.OrderByDescending(a => a.Name, StringComparer.OrdinalIgnoreCase).ThenBy(a => a.Id.Value) : byName,
+            AllocationSort.Unit => (x, y) => Then(descending ? Comparer<string>.Default.Compare(y.Unit, x.Unit) : Comparer<string>.Default.Compare(x.Unit, y.Unit), x, y),
+            AllocationSort.Total or AllocationSort.Used or AllocationSort.Estimated or AllocationSort.Remaining =>
+                (x, y) => Then(descending ? y.Figure.CompareTo(x.Figure) : x.Figure.CompareTo(y.Figure), x, y),
+            AllocationSort.PercentUsed => (x, y) =>
+            {
+                var c = (x.Percent is null).CompareTo(y.Percent is null);
+                if (c == 0 && x.Percent is { } px && y.Percent is { } py)
+                {
+                    c = descending ? py.CompareTo(px) : px.CompareTo(py);
+                }
+                return Then(c, x, y);
+            },
+            _ when descending => (x, y) =>
+            {
+                var c = StringComparer.OrdinalIgnoreCase.Compare(y.Allocation.Name, x.Allocation.Name);
+                return c != 0 ? c : x.Allocation.Id.Value.CompareTo(y.Allocation.Id.Value);
+            },
+            _ => static (x, y) => Then(0, x, y),
         };
-        return sorted;
-    }
 
-    // OrderBy is stable, so re-ordering the name-sorted sequence breaks ties by name.
-    private static IOrderedEnumerable<Allocation> Order<TKey>(IEnumerable<Allocation> source, Func<Allocation, TKey> key, bool descending) =>
-        descending ? source.OrderByDescending(key) : source.OrderBy(key);
+        static int Then(int c, Line x, Line y)
+        {
+            if (c != 0)
+            {
+                return c;
+            }
+            c = StringComparer.OrdinalIgnoreCase.Compare(x.Allocation.Name, y.Allocation.Name);
+            return c != 0 ? c : x.Allocation.Id.Value.CompareTo(y.Allocation.Id.Value);
+        }
+    }
 
     private static AllocationTableRow Row(Allocation a, int depth, Dictionary<AllocationId, Allocation> byId) => new(
         a.Id,
@@ -64,4 +115,44 @@ internal static class AllocationTable
         a.Estimated,
         a.Remaining,
         a.PercentUsed);
+
+    /// <summary>An allocation with the key of the column it is sorted by, computed once.</summary>
+    private readonly struct Line
+    {
+        internal Line(Allocation allocation, AllocationSort sortBy)
+        {
+            Allocation = allocation;
+            switch (sortBy)
+            {
+                case AllocationSort.Unit:
+                    Unit = allocation.Unit.Value.ToUpperInvariant();
+                    break;
+                case AllocationSort.Total:
+                    Figure = allocation.Total;
+                    break;
+                case AllocationSort.Used:
+                    Figure = allocation.Used;
+                    break;
+                case AllocationSort.Estimated:
+                    Figure = allocation.Estimated;
+                    break;
+                case AllocationSort.Remaining:
+                    Figure = allocation.Remaining;
+                    break;
+                case AllocationSort.PercentUsed:
+                    Percent = allocation.PercentUsed;
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        internal Allocation Allocation { get; }
+
+        internal string? Unit { get; }
+
+        internal Amount Figure { get; }
+
+        internal decimal? Percent { get; }
+    }
 }

@@ -33,7 +33,9 @@ internal static class JournalQueries
     private static List<JournalEntry> Page(IStorageSession session, long orgId, long? allocationId, long afterSequence, int limit)
     {
         var legacy = session.JournalLegacyLastSequence();
-        return session.ListJournal(orgId, allocationId, afterSequence, limit).Select(r => RowMapping.ToEntry(r, legacy)).ToList();
+        // An allocation's journal shows only its own part of a batch entry spanning several allocations.
+        return session.ListJournal(orgId, allocationId, afterSequence, limit)
+            .Select(r => RowMapping.ToEntry(allocationId is { } id ? BatchView.ForAllocation(r, id) : r, legacy)).ToList();
     }
 
     internal static JournalVerification Verify(UnitOfWork uow, OrganizationId organization)

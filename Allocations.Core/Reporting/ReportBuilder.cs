@@ -134,26 +134,58 @@ internal sealed class ReportBuilder
     internal UsageReport Build()
     {
         var groups = request.GroupBy;
-        var rows = lines.Values
-            .Select(l => new UsageReportRow(
+        var byAllocation = (groups & ReportGroups.Allocation) != 0;
+        var bySku = (groups & ReportGroups.Sku) != 0;
+        var byStatus = (groups & ReportGroups.Status) != 0;
+        var sorted = new List<Line>(lines.Values);
+        // The order of the lines: unit, allocation name and id, SKU (names ignoring case), status, attribute values,
+        // bucket; a dimension the report does not group by compares equal. The lines are sorted before they become
+        // rows, each comparison on the line's own fields.
+        sorted.Sort((x, y) =>
+        {
+            var c = StringComparer.OrdinalIgnoreCase.Compare(x.UnitCode, y.UnitCode);
+            if (c != 0)
+            {
+                return c;
+            }
+            if (byAllocation)
+            {
+                c = StringComparer.OrdinalIgnoreCase.Compare(x.AllocationName, y.AllocationName);
+                if (c == 0)
+                {
+                    c = x.AllocationId.CompareTo(y.AllocationId);
+                }
+                if (c != 0)
+                {
+                    return c;
+                }
+            }
+            if (bySku && (c = StringComparer.OrdinalIgnoreCase.Compare(x.SkuCode, y.SkuCode)) != 0)
+            {
+                return c;
+            }
+            if (byStatus && (c = x.Status.CompareTo(y.Status)) != 0)
+            {
+                return c;
+            }
+            c = AttributeComparer.Instance.Compare(x.Attributes, y.Attributes);
+            return c != 0 || !byBucket ? c : x.BucketStart.CompareTo(y.BucketStart);
+        });
+        var rows = new List<UsageReportRow>(sorted.Count);
+        foreach (var l in sorted)
+        {
+            rows.Add(new UsageReportRow(
                 new UnitCode(l.UnitCode),
-                (groups & ReportGroups.Allocation) != 0 ? new AllocationId(l.AllocationId) : null,
-                (groups & ReportGroups.Allocation) != 0 ? l.AllocationName : null,
-                (groups & ReportGroups.Sku) != 0 ? new SkuCode(l.SkuCode) : null,
-                (groups & ReportGroups.Status) != 0 ? (UsageStatus)l.Status : null,
+                byAllocation ? new AllocationId(l.AllocationId) : null,
+                byAllocation ? l.AllocationName : null,
+                bySku ? new SkuCode(l.SkuCode) : null,
+                byStatus ? (UsageStatus)l.Status : null,
                 l.Attributes,
                 byBucket ? new ReportPeriod(l.Date, new Interval(InstantCodec.FromNs(l.BucketStart), InstantCodec.FromNs(l.BucketEnd))) : null,
                 Amount.FromMicros(l.Amount),
                 l.Usd is { } usd ? Amount.FromMicros(usd) : null,
-                l.Events))
-            .OrderBy(r => r.Unit.Value, StringComparer.OrdinalIgnoreCase)
-            .ThenBy(r => r.AllocationName, StringComparer.OrdinalIgnoreCase)
-            .ThenBy(r => r.Allocation?.Value ?? 0)
-            .ThenBy(r => r.Sku?.Value, StringComparer.OrdinalIgnoreCase)
-            .ThenBy(r => r.Status)
-            .ThenBy(r => r.AttributeValues, AttributeComparer.Instance)
-            .ThenBy(r => r.Period?.Interval.Start)
-            .ToList();
+                l.Events));
+        }
         var totals = rows
             .GroupBy(r => r.Unit)
             .Select(g => new ReportTotal(

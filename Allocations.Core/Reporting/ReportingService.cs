@@ -28,7 +28,7 @@ internal static class ReportingService
         Preconditions.CheckArgument(Enum.IsDefined(query.SortBy), "sortBy", query.SortBy.ToString(), "is not a column of the allocation table");
 
     internal static IReadOnlyList<AllocationTableRow> AllocationTable(UnitOfWork uow, OrganizationId organization, AllocationTableQuery query) =>
-        Reporting.AllocationTable.Build(AllocationService.List(uow, organization), query);
+        Reporting.AllocationTable.Build(AllocationService.Visible(uow, organization), query);
 
     internal static EventPage ListEvents(UnitOfWork uow, AllocationId allocation, EventQuery query, CheckedEventQuery checkedQuery)
     {
@@ -145,7 +145,7 @@ internal static class ReportingService
     {
         // An outsider gets the answer a missing organization gives, before anything (a SKU filter) is resolved.
         uow.Access.RequireOrganization(request.Organization, Operation.ReadUsageReport);
-        var filter = ResolveFilter(uow.Session, request.Organization.Value, query) with { FromNs = fromNs, ToNs = toNs };
+        var filter = ResolveFilter(uow.Session, request.Organization.Value, query) with { FromNs = fromNs, ToNs = toNs, ReadAttributes = request.AttributeKeys.Count > 0 };
         var builder = new ReportBuilder(request, fromNs, toNs);
         var chosen = ReportAllocations(uow, request);
         if (chosen.Count > 0)

@@ -29,9 +29,15 @@ internal sealed record EventFilter(
     long? ToNs,
     long? SkuId,
     int? Status,
-    IReadOnlyList<(string Key, string Value)> Attributes);
+    IReadOnlyList<(string Key, string Value)> Attributes)
+{
+    /// <summary>Gets a value indicating whether a report reads the events' attributes (it groups by attribute keys);
+    /// otherwise <see cref="ReportSegmentRow.Attributes"/> is null.</summary>
+    internal bool ReadAttributes { get; init; } = true;
+}
 
-/// <summary>A rated segment with the event fields a report groups and splits by.</summary>
+/// <summary>A rated segment with the event fields a report groups and splits by. A stream may fill one instance
+/// again for every segment it yields.</summary>
 internal sealed class ReportSegmentRow
 {
     public long EventId { get; set; }

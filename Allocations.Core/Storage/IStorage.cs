@@ -46,7 +46,8 @@ internal interface IStorageEngineFactory
 /// <param name="Location">Where the store lives: a file path, <c>:memory:</c>, or a server engine's connection string.</param>
 /// <param name="DurableWrites">Whether a commit waits until it survives a power loss (not only a process crash).</param>
 /// <param name="BusyTimeoutMs">How long a write waits for a lock another writer holds before it gives up.</param>
-internal sealed record StorageSettings(string Location, bool DurableWrites, int BusyTimeoutMs);
+/// <param name="PageCacheKiB">How much memory each connection may use to cache database pages, in KiB.</param>
+internal sealed record StorageSettings(string Location, bool DurableWrites, int BusyTimeoutMs, int PageCacheKiB = 2048);
 
 /// <summary>The operations of one transaction, in storage terms (rows and raw integers). All SQL lives behind it.</summary>
 internal partial interface IStorageSession
@@ -143,8 +144,9 @@ internal partial interface IStorageSession
     /// no row is stored yet (then both are zero).</summary>
     (long Amount, long Usd)? GetOrgUsageSums(long orgId);
 
-    /// <summary>Stores the organization's sums of event amounts and USD amounts.</summary>
-    void SetOrgUsageSums(long orgId, long amount, long usd);
+    /// <summary>Adds to the organization's sums of event amounts and USD amounts (a row is created when none is
+    /// stored yet). The caller has checked that the sums stay within the amount range.</summary>
+    void AddOrgUsageSums(long orgId, long amountDelta, long usdDelta);
 
     /// <summary>Recomputes the organization's sums from its events (after events were removed in bulk), saturating at
     /// the largest amount when they would not be representable.</summary>

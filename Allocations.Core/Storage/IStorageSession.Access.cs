@@ -44,11 +44,26 @@ internal partial interface IStorageSession
     IReadOnlyList<GrantFact> ListGrantsHeldBy(long orgId, IReadOnlyList<long> groupIds, bool organizationWide);
 
     // Journal
-    /// <summary>The id the next journal entry takes and the hash of the organization's last entry (null before the
-    /// first); read once per transaction and then kept up to date by <see cref="InsertJournal"/>.</summary>
+    /// <summary>The id the next journal entry takes (the journal's sequence row) and the hash of the organization's last
+    /// entry (its head row; null before the first); read once per transaction and then kept up to date by
+    /// <see cref="InsertJournal"/>, which advances both rows in the same transaction.</summary>
     (long NextId, byte[]? Head) JournalTail(long orgId);
 
     void InsertJournal(JournalRow row);
+
+    /// <summary>Keeps the head and sequence rows in memory from now on, for a writer that appends many entries in the
+    /// transaction; it must call <see cref="WriteJournalHeads"/> before the transaction ends.</summary>
+    void DeferJournalHeads();
+
+    /// <summary>Writes the head rows of the organizations appended to and the sequence row, and stops deferring.</summary>
+    void WriteJournalHeads();
+
+    /// <summary>Lists the allocations a <c>usage.batch</c> entry spanning several allocations has a part for, so that
+    /// each allocation's journal finds it.</summary>
+    void InsertJournalParts(long journalId, IReadOnlyList<long> allocationIds);
+
+    /// <summary>The (entry, allocation) pairs of the organization's batch entries, in entry order.</summary>
+    IReadOnlyList<(long JournalId, long AllocationId)> ListJournalParts(long orgId);
 
     IReadOnlyList<JournalRow> ListJournal(long orgId, long? allocationId, long afterId, int limit);
 

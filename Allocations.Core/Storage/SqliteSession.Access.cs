@@ -20,6 +20,8 @@ internal sealed partial class SqliteSession
 
     private readonly Dictionary<long, byte[]?> journalHeads = [];
     private long journalNextId;
+    private readonly Dictionary<long, long> dirtyHeads = [];
+    private bool deferJournalHeads;
     private SqliteCommand? insertJournal;
 
     // Groups and members
@@ -91,17 +93,34 @@ internal sealed partial class SqliteSession
                 "AND (g.group_id IN (SELECT value FROM json_each(@groups)) OR (g.group_id IS NULL AND @organizationWide))",
                 new { orgId, groups = System.Text.Json.JsonSerializer.Serialize(groupIds), organizationWide }).Select(r => new GrantFact(r.Item1, r.Item2, r.Item3)).ToList();
 
-    // Journal: the chain's tail is read once per transaction (writes are serialized by BEGIN IMMEDIATE) and then
-    // followed in memory, so appending an entry is one prepared INSERT.
+    // Journal: the next sequence (journal_sequence) and each organization's head (journal_heads) are read once per
+    // transaction, followed in memory, and advanced in the same transaction by every append; writes are serialized
+    // by the write lock, which a server engine replaces by locking these rows (SELECT ... FOR UPDATE).
     public (long NextId, byte[]? Head) JournalTail(long orgId)
     {
         if (journalNextId == 0)
         {
-            journalNextId = One<long>("SELECT COALESCE(MAX(id), 0) + 1 FROM journal");
+            journalNextId = Run(
+                "SELECT next_sequence FROM journal_sequence WHERE id = 1",
+                [],
+                [],
+                command =>
+                {
+                    using var reader = command.ExecuteReader();
+                    return reader.Read() ? StoredRows.Map(reader, r => r.GetInt64(0)) : throw new StoredRowException("journal_sequence", "1", "the row is missing");
+                });
         }
         if (!journalHeads.TryGetValue(orgId, out var head))
         {
-            head = One<byte[]?>("SELECT hash FROM journal WHERE org_id = @orgId ORDER BY id DESC LIMIT 1", new { orgId });
+            head = Run(
+                "SELECT head_hash FROM journal_heads WHERE org_id = $org",
+                ["$org"],
+                [orgId],
+                command =>
+                {
+                    using var reader = command.ExecuteReader();
+                    return reader.Read() ? StoredRows.Map(reader, r => (byte[])r.GetValue(0)) : null;
+                });
             journalHeads[orgId] = head;
         }
         return (journalNextId, head);
@@ -131,12 +150,61 @@ internal sealed partial class SqliteSession
         insertJournal.ExecuteNonQuery();
         journalNextId = row.Id + 1;
         journalHeads[row.OrgId] = row.Hash;
+        dirtyHeads[row.OrgId] = row.Id;
+        if (!deferJournalHeads)
+        {
+            WriteJournalHeads();
+        }
     }
+
+    public void DeferJournalHeads() => deferJournalHeads = true;
+
+    public void WriteJournalHeads()
+    {
+        deferJournalHeads = false;
+        if (dirtyHeads.Count == 0)
+        {
+            return;
+        }
+        foreach (var (orgId, lastId) in dirtyHeads)
+        {
+            Run(
+                "INSERT INTO journal_heads (org_id, last_sequence, head_hash) VALUES ($org, $id, $hash) " +
+                "ON CONFLICT (org_id) DO UPDATE SET last_sequence = excluded.last_sequence, head_hash = excluded.head_hash",
+                ["$org", "$id", "$hash"],
+                [orgId, lastId, journalHeads[orgId]!],
+                command => command.ExecuteNonQuery());
+        }
+        dirtyHeads.Clear();
+        Run(
+            "UPDATE journal_sequence SET next_sequence = $next WHERE id = 1",
+            ["$next"],
+            [journalNextId],
+            command => command.ExecuteNonQuery());
+    }
+
+    public void InsertJournalParts(long journalId, IReadOnlyList<long> allocationIds)
+    {
+        foreach (var allocationId in allocationIds)
+        {
+            Run(
+                "INSERT INTO journal_parts (allocation_id, journal_id) VALUES ($alloc, $id)",
+                ["$alloc", "$id"],
+                [allocationId, journalId],
+                command => command.ExecuteNonQuery());
+        }
+    }
+
+    public IReadOnlyList<(long JournalId, long AllocationId)> ListJournalParts(long orgId) =>
+        Many<(long, long)>(
+            "SELECT p.journal_id, p.allocation_id FROM journal_parts p JOIN journal j ON j.id = p.journal_id WHERE j.org_id = @orgId ORDER BY p.journal_id, p.allocation_id",
+            new { orgId });
 
     public IReadOnlyList<JournalRow> ListJournal(long orgId, long? allocationId, long afterId, int limit) =>
         allocationId is { } id
             ? Many<JournalRow>(
-                $"SELECT {JournalColumns} FROM journal WHERE allocation_id = @id AND org_id = @orgId AND id > @afterId ORDER BY id LIMIT @limit",
+                $"SELECT {JournalColumns} FROM journal WHERE org_id = @orgId AND id > @afterId " +
+                "AND (allocation_id = @id OR id IN (SELECT journal_id FROM journal_parts WHERE allocation_id = @id AND journal_id > @afterId)) ORDER BY id LIMIT @limit",
                 new { orgId, id, afterId, limit })
             : Many<JournalRow>(
                 $"SELECT {JournalColumns} FROM journal WHERE org_id = @orgId AND id > @afterId ORDER BY id LIMIT @limit",

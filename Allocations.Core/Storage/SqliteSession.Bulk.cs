@@ -26,24 +26,6 @@ internal sealed partial class SqliteSession
 
     private SqliteCommand? setFigures;
 
-    /// <summary>All allocations of an organization, read column by column without Dapper's per-row mapping: the
-    /// allocation table of 10,000 rows is read in a few milliseconds.</summary>
-    private List<AllocationRow> ReadAllocations(long orgId)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = $"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.org_id = $orgId ORDER BY a.id";
-        command.Parameters.AddWithValue("$orgId", orgId);
-        using var reader = command.ExecuteReader();
-        var rows = new List<AllocationRow>();
-        var check = new StoredRows.RowCheck();
-        while (reader.Read())
-        {
-            rows.Add(check.Map(reader, ToAllocationRow));
-        }
-        return rows;
-    }
-
     /// <summary>The event under an external key, through the statement cache when there is one (every keyed single
     /// record asks this).</summary>
     private EventRow? ReadEventByKey(long orgId, string source, string externalKey) =>
@@ -173,15 +155,136 @@ internal sealed partial class SqliteSession
     public IReadOnlyList<AllocationRow> GetAllocations(IReadOnlyList<long> allocationIds) =>
         allocationIds.Count == 0
             ? []
-            : Many<AllocationRow>(
-                $"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.id IN (SELECT value FROM json_each(@ids))",
-                new { ids = JsonSerializer.Serialize(allocationIds) });
+            : Run(
+                $"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.id IN (SELECT value FROM json_each($ids))",
+                ["$ids"],
+                [JsonSerializer.Serialize(allocationIds)],
+                command =>
+                {
+                    using var reader = command.ExecuteReader();
+                    var rows = new List<AllocationRow>();
+                    var check = new StoredRows.RowCheck();
+                    while (reader.Read())
+                    {
+                        rows.Add(check.Map(reader, ToAllocationRow));
+                    }
+                    return rows;
+                });
 
     public IReadOnlyList<EventRow> FindEventsByKeys(long orgId, string source, IReadOnlyList<string> externalKeys) =>
         externalKeys.Count == 0
             ? []
-            : Many<EventRow>(
+            : Run(
                 $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id " +
-                "WHERE e.org_id = @orgId AND e.source = @source AND e.external_key IN (SELECT value FROM json_each(@keys))",
-                new { orgId, source, keys = JsonSerializer.Serialize(externalKeys) });
+                "WHERE e.org_id = $org AND e.source = $source AND e.external_key IN (SELECT value FROM json_each($keys))",
+                ["$org", "$source", "$keys"],
+                [orgId, source, JsonSerializer.Serialize(externalKeys)],
+                command =>
+                {
+                    using var reader = command.ExecuteReader();
+                    var rows = new List<EventRow>();
+                    var check = new StoredRows.RowCheck();
+                    while (reader.Read())
+                    {
+                        rows.Add(check.Map(reader, ToEventRow));
+                    }
+                    return rows;
+                });
+
+    public bool AddFigures(long allocationId, long ownUsedDelta, long ownEstimatedDelta, long usedDelta, long estimatedDelta) =>
+        Run(
+            // SQLite turns an integer sum that overflows into a REAL: the typeof() test catches it.
+            "UPDATE allocations SET own_used = own_used + $ou, own_estimated = own_estimated + $oe, used = used + $u, estimated = estimated + $e " +
+            "WHERE id = $id RETURNING typeof(own_used) = 'integer' AND typeof(own_estimated) = 'integer' AND typeof(used) = 'integer' AND typeof(estimated) = 'integer', used, estimated",
+            ["$ou", "$oe", "$u", "$e", "$id"],
+            [ownUsedDelta, ownEstimatedDelta, usedDelta, estimatedDelta, allocationId],
+            command =>
+            {
+                using var reader = command.ExecuteReader();
+                if (!reader.Read())
+                {
+                    throw new StoredRowException("allocations", allocationId.ToString(System.Globalization.CultureInfo.InvariantCulture), "the row is missing");
+                }
+                if (reader.GetInt64(0) != 1)
+                {
+                    return false;
+                }
+                Int128 consumed = (Int128)reader.GetInt64(1) + reader.GetInt64(2);
+                return consumed >= long.MinValue && consumed <= long.MaxValue;
+            });
+
+    public IReadOnlyList<(EventRow Row, List<SegmentRow> Segments)> ReadEventsForDigest(long orgId, long firstId, long lastId)
+    {
+        var events = Run(
+            "SELECT id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source " +
+            "FROM usage_events WHERE id BETWEEN $first AND $last AND org_id = $org ORDER BY id",
+            ["$first", "$last", "$org"],
+            [firstId, lastId, orgId],
+            command =>
+            {
+                using var reader = command.ExecuteReader();
+                var rows = new List<(EventRow Row, List<SegmentRow> Segments)>();
+                while (reader.Read())
+                {
+                    rows.Add((new EventRow
+                    {
+                        Id = reader.GetInt64(0),
+                        OrgId = reader.GetInt64(1),
+                        AllocationId = reader.GetInt64(2),
+                        SkuId = reader.GetInt64(3),
+                        Quantity = reader.GetInt64(4),
+                        StartNs = reader.GetInt64(5),
+                        EndNs = reader.GetInt64(6),
+                        Status = reader.GetInt32(7),
+                        ExternalKey = reader.IsDBNull(8) ? null : reader.GetString(8),
+                        Amount = reader.GetInt64(9),
+                        Usd = reader.IsDBNull(10) ? null : reader.GetInt64(10),
+                        Attributes = reader.IsDBNull(11) ? null : reader.GetString(11),
+                        RecordedNs = reader.GetInt64(12),
+                        RecordedBy = reader.IsDBNull(13) ? "" : reader.GetString(13),
+                        Source = reader.IsDBNull(14) ? "" : reader.GetString(14),
+                    }, []));
+                }
+                return rows;
+            });
+        if (events.Count == 0)
+        {
+            return events;
+        }
+        var byId = new Dictionary<long, List<SegmentRow>>(events.Count);
+        foreach (var (row, segments) in events)
+        {
+            byId[row.Id] = segments;
+        }
+        Run(
+            "SELECT event_id, seq, start_ns, end_ns, rule_id, rate, amount FROM event_segments WHERE event_id BETWEEN $first AND $last ORDER BY event_id, seq",
+            ["$first", "$last"],
+            [firstId, lastId],
+            command =>
+            {
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    if (byId.TryGetValue(reader.GetInt64(0), out var segments))
+                    {
+                        segments.Add(ToSegmentRow(reader));
+                    }
+                }
+                return 0;
+            });
+        return events;
+    }
+
+    /// <summary>Maps a row of (event_id, seq, start_ns, end_ns, rule_id, rate, amount).</summary>
+    private static SegmentRow ToSegmentRow(SqliteDataReader reader) =>
+        new SegmentRow
+        {
+            EventId = reader.GetInt64(0),
+            Seq = reader.GetInt32(1),
+            StartNs = reader.GetInt64(2),
+            EndNs = reader.GetInt64(3),
+            RuleId = reader.GetInt64(4),
+            Rate = reader.GetInt64(5),
+            Amount = reader.GetInt64(6),
+        };
 }

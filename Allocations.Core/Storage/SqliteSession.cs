@@ -18,7 +18,11 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
 
     private readonly SqliteConnection connection;
     private readonly SqliteTransaction transaction;
+
+    /// <summary>The rows this connection had changed when the transaction began (see ReadAllocationList).</summary>
+    private readonly int changesAtStart;
     private SqliteCommand? insertEvent;
+    private long nextEventId;
     private SqliteCommand? insertSegment;
 
     internal SqliteSession(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
@@ -26,6 +30,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         this.connection = connection;
         this.transaction = transaction;
         CancellationToken = cancellationToken;
+        changesAtStart = SQLitePCL.raw.sqlite3_total_changes(connection.Handle);
     }
 
     public CancellationToken CancellationToken { get; }
@@ -133,7 +138,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     public bool AllocationNameExists(long orgId, string nameKey) =>
         One<long?>("SELECT 1 FROM allocations WHERE org_id = @orgId AND name_key = @nameKey", new { orgId, nameKey }) is not null;
 
-    public IReadOnlyList<AllocationRow> ListAllocations(long orgId) => ReadAllocations(orgId);
+    public IReadOnlyList<AllocationRow> ListAllocations(long orgId) => ReadAllocationList(orgId);
 
     public IReadOnlyList<AllocationRow> ListChildren(long parentId) =>
         Many<AllocationRow>($"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.parent_id = @parentId ORDER BY a.id", new { parentId });
@@ -162,36 +167,54 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     // Usage events: the two inserts on the recording hot path reuse prepared commands for the whole transaction.
     public long InsertEvent(EventRow row)
     {
+        // Ids are assigned here: the transaction reads the next id once (past every id ever handed out, as
+        // AUTOINCREMENT guarantees) and counts on, so the events of one transaction get consecutive ids and the
+        // INSERT needs no RETURNING.
+        if (nextEventId == 0)
+        {
+            nextEventId = Run(
+                "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'usage_events'), 0), COALESCE((SELECT MAX(id) FROM usage_events), 0)) + 1",
+                [],
+                [],
+                command => (long)command.ExecuteScalar()!);
+        }
         if (insertEvent is null)
         {
             insertEvent = Prepare(
-                "INSERT INTO usage_events (org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) " +
-                "VALUES ($org, $alloc, $sku, $qty, $start, $end, $status, $key, $amount, $usd, $attrs, $recNs, $recBy, $src) RETURNING id",
-                "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$status", "$key", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$src");
+                "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) " +
+                "VALUES ($id, $org, $alloc, $sku, $qty, $start, $end, $status, $key, $amount, $usd, $attrs, $recNs, $recBy, $src)",
+                "$id", "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$status", "$key", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$src");
         }
+        var id = nextEventId;
         var p = insertEvent.Parameters;
-        p[0].Value = row.OrgId;
-        p[1].Value = row.AllocationId;
-        p[2].Value = row.SkuId;
-        p[3].Value = row.Quantity;
-        p[4].Value = row.StartNs;
-        p[5].Value = row.EndNs;
-        p[6].Value = row.Status;
-        p[7].Value = (object?)row.ExternalKey ?? DBNull.Value;
-        p[8].Value = row.Amount;
-        p[9].Value = (object?)row.Usd ?? DBNull.Value;
-        p[10].Value = (object?)row.Attributes ?? DBNull.Value;
-        p[11].Value = row.RecordedNs;
-        p[12].Value = row.RecordedBy;
-        p[13].Value = row.Source;
-        return (long)insertEvent.ExecuteScalar()!;
+        p[0].Value = id;
+        p[1].Value = row.OrgId;
+        p[2].Value = row.AllocationId;
+        p[3].Value = row.SkuId;
+        p[4].Value = row.Quantity;
+        p[5].Value = row.StartNs;
+        p[6].Value = row.EndNs;
+        p[7].Value = row.Status;
+        p[8].Value = (object?)row.ExternalKey ?? DBNull.Value;
+        p[9].Value = row.Amount;
+        p[10].Value = (object?)row.Usd ?? DBNull.Value;
+        p[11].Value = (object?)row.Attributes ?? DBNull.Value;
+        p[12].Value = row.RecordedNs;
+        p[13].Value = row.RecordedBy;
+        p[14].Value = row.Source;
+        insertEvent.ExecuteNonQuery();
+        nextEventId = id + 1;
+        return id;
     }
 
     public void UpdateEvent(EventRow row) =>
-        Exec(
-            "UPDATE usage_events SET allocation_id = @AllocationId, sku_id = @SkuId, quantity = @Quantity, start_ns = @StartNs, end_ns = @EndNs, " +
-            "status = @Status, amount = @Amount, usd = @Usd, attributes = @Attributes, recorded_ns = @RecordedNs, recorded_by = @RecordedBy WHERE id = @Id",
-            row);
+        Run(
+            "UPDATE usage_events SET allocation_id = $alloc, sku_id = $sku, quantity = $qty, start_ns = $start, end_ns = $end, " +
+            "status = $status, amount = $amount, usd = $usd, attributes = $attrs, recorded_ns = $recNs, recorded_by = $recBy WHERE id = $id",
+            ["$alloc", "$sku", "$qty", "$start", "$end", "$status", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$id"],
+            [row.AllocationId, row.SkuId, row.Quantity, row.StartNs, row.EndNs, row.Status, row.Amount, (object?)row.Usd ?? DBNull.Value,
+                (object?)row.Attributes ?? DBNull.Value, row.RecordedNs, row.RecordedBy, row.Id],
+            command => command.ExecuteNonQuery());
 
     public void InsertSegments(long eventId, IReadOnlyList<SegmentRow> segments)
     {
@@ -216,10 +239,19 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         }
     }
 
-    public void DeleteSegments(long eventId) => Exec("DELETE FROM event_segments WHERE event_id = @eventId", new { eventId });
+    public void DeleteSegments(long eventId) =>
+        Run("DELETE FROM event_segments WHERE event_id = $e", ["$e"], [eventId], command => command.ExecuteNonQuery());
 
     public EventRow? GetEvent(long eventId) =>
-        One<EventRow>($"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.id = @eventId", new { eventId });
+        Run(
+            $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.id = $id",
+            ["$id"],
+            [eventId],
+            command =>
+            {
+                using var reader = command.ExecuteReader();
+                return reader.Read() ? StoredRows.Map(reader, ToEventRow) : null;
+            });
 
     public EventRow? FindEventByKey(long orgId, string source, string externalKey) => ReadEventByKey(orgId, source, externalKey);
 
@@ -234,12 +266,12 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
                 return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : ((long, long)?)null;
             });
 
-    public void SetOrgUsageSums(long orgId, long amount, long usd) =>
+    public void AddOrgUsageSums(long orgId, long amountDelta, long usdDelta) =>
         Run(
             "INSERT INTO org_usage_sums (org_id, amount_sum, usd_sum) VALUES ($org, $amount, $usd) " +
-            "ON CONFLICT (org_id) DO UPDATE SET amount_sum = excluded.amount_sum, usd_sum = excluded.usd_sum",
+            "ON CONFLICT (org_id) DO UPDATE SET amount_sum = amount_sum + excluded.amount_sum, usd_sum = usd_sum + excluded.usd_sum",
             ["$org", "$amount", "$usd"],
-            [orgId, amount, usd],
+            [orgId, amountDelta, usdDelta],
             command => command.ExecuteNonQuery());
 
     // The sums are taken in two 32-bit halves, which cannot overflow for fewer than 2^31 events, then joined, or
@@ -259,12 +291,24 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
             new { orgId });
 
     public IReadOnlyList<SegmentRow> ListSegments(long eventId) =>
-        Many<SegmentRow>(
-            "SELECT event_id AS EventId, seq AS Seq, start_ns AS StartNs, end_ns AS EndNs, rule_id AS RuleId, rate AS Rate, amount AS Amount " +
-            "FROM event_segments WHERE event_id = @eventId ORDER BY seq",
-            new { eventId });
+        Run(
+            "SELECT event_id, seq, start_ns, end_ns, rule_id, rate, amount FROM event_segments WHERE event_id = $e ORDER BY seq",
+            ["$e"],
+            [eventId],
+            command =>
+            {
+                using var reader = command.ExecuteReader();
+                var segments = new List<SegmentRow>();
+                var check = new StoredRows.RowCheck();
+                while (reader.Read())
+                {
+                    segments.Add(check.Map(reader, ToSegmentRow));
+                }
+                return segments;
+            });
 
-    public void DeleteEvent(long eventId) => Exec("DELETE FROM usage_events WHERE id = @eventId", new { eventId });
+    public void DeleteEvent(long eventId) =>
+        Run("DELETE FROM usage_events WHERE id = $id", ["$id"], [eventId], command => command.ExecuteNonQuery());
 
     public long CountEvents(long allocationId) =>
         One<long>("SELECT COUNT(*) FROM usage_events WHERE allocation_id = @allocationId", new { allocationId });

@@ -50,6 +50,10 @@ internal sealed class SqliteStorageEngine : IStorageEngine
 
     IReadOnlyList<(int Version, long ElapsedMs)> IStorageEngine.AppliedMigrations => AppliedMigrations;
 
+    /// <summary>Gets or sets the page cache of each connection opened from now on, in KiB (SQLite's
+    /// <c>cache_size</c>); the factory sets it right after the open.</summary>
+    internal int PageCacheKiB { get; set; } = 2048;
+
     /// <summary>Sets where lock waits are logged.</summary>
     public ILogger Logger
     {
@@ -331,7 +335,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         var connection = new SqliteConnection(connectionString);
         connection.Open();
         using var pragmas = connection.CreateCommand();
-        pragmas.CommandText = $"PRAGMA busy_timeout = {busyTimeoutMs}; PRAGMA synchronous = {(durableFull ? "FULL" : "NORMAL")};";
+        pragmas.CommandText = $"PRAGMA busy_timeout = {busyTimeoutMs}; PRAGMA synchronous = {(durableFull ? "FULL" : "NORMAL")}; PRAGMA cache_size = -{PageCacheKiB};";
         pragmas.ExecuteNonQuery();
         return connection;
     }

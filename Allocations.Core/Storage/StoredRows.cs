@@ -188,14 +188,14 @@ internal static class StoredRows
             var types = new int[count];
             for (var i = 0; i < count; i++)
             {
-                types[i] = Affinity(raw.sqlite3_column_decltype(stmt, i).utf8_to_string());
+                types[i] = AffinityOf(raw.sqlite3_column_decltype(stmt, i).utf8_to_string());
             }
             return types;
         }
 
         /// <summary>SQLite's affinity rules (datatype3.html, 3.1) for the types this schema declares; NUMERIC and
         /// computed columns are not checked.</summary>
-        private static int Affinity(string? declared)
+        internal static int AffinityOf(string? declared)
         {
             if (declared is null)
             {
@@ -220,6 +220,90 @@ internal static class StoredRows
             }
             return 0;
         }
+    }
+
+    /// <summary>The values of a statement's current row read straight from SQLite, each checked to hold the type its
+    /// column declares, for the large reads (the allocation table, a report's segments), where a call through
+    /// <see cref="SqliteDataReader"/> per value costs several times the value itself.</summary>
+    /// <remarks>The caller names the type it reads from each column; that the query's columns are declared so is
+    /// checked once, when the reader is made (a mismatch is a library bug, not damage). Then every value costs two
+    /// calls into SQLite: its type, then the value. A value of another type, or a NULL where the caller reads a
+    /// non-null one, fails with <see cref="StoredRowException"/> naming the table, the row and the column, as
+    /// <see cref="RowCheck"/> does.</remarks>
+    internal sealed class ValueReader
+    {
+        private readonly sqlite3_stmt stmt;
+
+        internal ValueReader(SqliteDataReader reader, ReadOnlySpan<int> declared)
+        {
+            stmt = reader.Handle!;
+            if (raw.sqlite3_column_count(stmt) != declared.Length)
+            {
+                throw new InvalidOperationException($"the query has {raw.sqlite3_column_count(stmt)} columns, not {declared.Length}");
+            }
+            for (var i = 0; i < declared.Length; i++)
+            {
+                var decl = raw.sqlite3_column_decltype(stmt, i).utf8_to_string();
+                if (RowCheck.AffinityOf(decl) != declared[i])
+                {
+                    throw new InvalidOperationException($"column {i} of the query is declared {decl ?? "(computed)"}, not {TypeName(declared[i])}");
+                }
+            }
+        }
+
+        internal long Int64(int column)
+        {
+            var type = raw.sqlite3_column_type(stmt, column);
+            if (type != raw.SQLITE_INTEGER)
+            {
+                throw Mismatch(column, type, raw.SQLITE_INTEGER);
+            }
+            return raw.sqlite3_column_int64(stmt, column);
+        }
+
+        internal long? NullableInt64(int column)
+        {
+            var type = raw.sqlite3_column_type(stmt, column);
+            if (type == raw.SQLITE_INTEGER)
+            {
+                return raw.sqlite3_column_int64(stmt, column);
+            }
+            return type == raw.SQLITE_NULL ? null : throw Mismatch(column, type, raw.SQLITE_INTEGER);
+        }
+
+        /// <summary>An integer that must fit an <see cref="int"/> (a status, a sequence number).</summary>
+        internal int Int32(int column)
+        {
+            var value = Int64(column);
+            return value is >= int.MinValue and <= int.MaxValue
+                ? (int)value
+                : throw new StoredRowException(Table(stmt, column), Row(stmt, column), $"column {Origin(column)} holds {value.ToString(System.Globalization.CultureInfo.InvariantCulture)}, past the range of its values");
+        }
+
+        internal string Text(int column)
+        {
+            var type = raw.sqlite3_column_type(stmt, column);
+            if (type != raw.SQLITE_TEXT)
+            {
+                throw Mismatch(column, type, raw.SQLITE_TEXT);
+            }
+            return raw.sqlite3_column_text(stmt, column).utf8_to_string();
+        }
+
+        internal string? NullableText(int column)
+        {
+            var type = raw.sqlite3_column_type(stmt, column);
+            if (type == raw.SQLITE_TEXT)
+            {
+                return raw.sqlite3_column_text(stmt, column).utf8_to_string();
+            }
+            return type == raw.SQLITE_NULL ? null : throw Mismatch(column, type, raw.SQLITE_TEXT);
+        }
+
+        private string Origin(int column) => raw.sqlite3_column_origin_name(stmt, column).utf8_to_string() ?? column.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        private StoredRowException Mismatch(int column, int actual, int expected) =>
+            new(Table(stmt, column), Row(stmt, column), $"column {Origin(column)} holds {TypeName(actual)} where the schema declares {TypeName(expected)}");
     }
 
     private static string Table(sqlite3_stmt stmt, int column) =>

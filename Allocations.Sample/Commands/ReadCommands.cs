@@ -303,10 +303,10 @@ internal static class ReadCommands
             var entries = p.GetValue(allocation) is { } name
                 ? await s.Store.GetAllocationJournalAsync(s.Actor, (await s.AllocationAsync(name, ct)).Id, p.GetValue(after), p.GetValue(limit), ct)
                 : await s.Store.GetOrganizationJournalAsync(s.Actor, await s.OrgAsync(ct), p.GetValue(after), p.GetValue(limit), ct);
-            var table = new TextTable("Seq", "At", "Actor", "Action", "Target").Right("Seq");
+            var table = new TextTable("Seq", "At", "Actor", "Action", "Target", "Events").Right("Seq");
             foreach (var e in entries)
             {
-                table.Add(e.Sequence.ToString(CultureInfo.InvariantCulture), Values.Instant(e.At), e.Actor, e.Action, e.Target);
+                table.Add(e.Sequence.ToString(CultureInfo.InvariantCulture), Values.Instant(e.At), e.Actor, e.Action, e.Target, BatchSummary(e));
             }
             table.Write(Console.Out);
             return ExitCodes.Done;
@@ -327,6 +327,21 @@ internal static class ReadCommands
         });
         journal.Add(verify);
         return journal;
+    }
+
+    /// <summary>What a <c>usage.batch</c> entry recorded, per allocation part: "allocation:7 12 (amount 340.5, used
+    /// 300, estimated 40.5)"; empty for other entries.</summary>
+    private static string BatchSummary(JournalEntry entry)
+    {
+        if (entry.Action != "usage.batch" || entry.After is null)
+        {
+            return "";
+        }
+        using var json = System.Text.Json.JsonDocument.Parse(entry.After);
+        var parts = json.RootElement.GetProperty("parts").EnumerateArray().Select(p =>
+            $"allocation:{p.GetProperty("allocation").GetInt64().ToString(CultureInfo.InvariantCulture)} {p.GetProperty("events").GetInt64().ToString(CultureInfo.InvariantCulture)} " +
+            $"(amount {p.GetProperty("amount").GetString()}, used {p.GetProperty("used").GetString()}, estimated {p.GetProperty("estimated").GetString()})");
+        return string.Join("; ", parts);
     }
 
     private static Command Verify()
