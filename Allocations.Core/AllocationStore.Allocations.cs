@@ -60,6 +60,40 @@ public sealed partial class AllocationStore
         return tx.WriteAsync(actor, uow => AllocationService.ChangeTotalAsync(uow, allocation, newTotal, why), cancellationToken);
     }
 
+    /// <summary>Moves budget from one allocation to another of the same unit and organization, atomically: the source's
+    /// total goes down by <paramref name="amount"/> and the target's up by as much.</summary>
+    /// <remarks>
+    /// <para>The source's total may not go below what it has used and holds (its Used plus Estimated, a parent's
+    /// including its children's), so a transfer never takes away budget already consumed or promised; an organization
+    /// admin may <paramref name="force"/> it, leaving the source overrun (negative Remaining). A total never goes below
+    /// zero, forced or not.</para>
+    /// <para>Both totals change in one transaction. Each allocation's total history keeps the change with the reason,
+    /// prefixed <c>transfer to allocation:N: </c> or <c>transfer from allocation:N: </c>, and each allocation's journal
+    /// gets one entry (<c>allocation.transfer-out</c>, <c>allocation.transfer-in</c>) that names the other side by id
+    /// only.</para>
+    /// </remarks>
+    /// <param name="actor">Admin of the source and Use (or more) on the target; an organization admin to force.</param>
+    /// <param name="from">The allocation the budget comes from.</param>
+    /// <param name="to">The allocation the budget goes to: another allocation of the same unit and organization.</param>
+    /// <param name="amount">How much to move, more than zero.</param>
+    /// <param name="reason">Why (up to 2,000 characters): verbatim in both journal entries, after the prefix naming the other side in both total histories.</param>
+    /// <param name="force">Whether the source's total may go below its Used plus Estimated (organization admins only).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>Both allocations with their new totals.</returns>
+    /// <exception cref="InvalidInputException">The amount is not positive or would take the target's total past the
+    /// largest amount; the target is the source, in another organization or of another unit; the reason is missing or
+    /// too long.</exception>
+    /// <exception cref="NotFoundException">Either allocation does not exist, or the actor may not Read it.</exception>
+    /// <exception cref="AccessDeniedException">The actor is not Admin of the source, holds less than Use on the target,
+    /// or forces without being an organization admin.</exception>
+    /// <exception cref="ConflictException">The amount is more than the source's total, or (unforced) more than its
+    /// total less its Used and Estimated; <see cref="ConflictException.Fields"/> names <c>amount</c>.</exception>
+    public Task<TransferResult> TransferAsync(Principal actor, AllocationId from, AllocationId to, Amount amount, string reason, bool force = false, CancellationToken cancellationToken = default)
+    {
+        var why = AllocationService.CheckTransfer(from, to, amount, reason);
+        return tx.WriteAsync(actor, uow => AllocationService.TransferAsync(uow, from, to, amount, why, force), cancellationToken);
+    }
+
     /// <summary>Gets the history of an allocation's total, oldest first.</summary>
     /// <param name="actor">Anyone with Read on it.</param>
     /// <param name="allocation">The allocation.</param>

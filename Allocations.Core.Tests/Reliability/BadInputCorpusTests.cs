@@ -33,6 +33,9 @@ public class BadInputCorpusTests
 
         public UsageEvent? Extra { get; set; }
 
+        /// <summary>An allocation an arrangement made (in another organization, for a transfer across them).</summary>
+        public AllocationId? Elsewhere { get; set; }
+
         public AllocationStore S => T.Store;
 
         public OrganizationId Org => T.Organization;
@@ -239,6 +242,27 @@ public class BadInputCorpusTests
             c.T.Clock.Reset(Instant.FromUtc(2300, 1, 1, 0, 0));
             return Task.CompletedTask;
         }),
+        // ---- transfers ----
+        Invalid("transfer of zero", "amount", c => c.S.TransferAsync(Admin, c.Parent.Id, c.Child.Id, Amount.Zero, "nothing")),
+        Invalid("transfer of a negative amount", "amount", c => c.S.TransferAsync(Admin, c.Parent.Id, c.Child.Id, Amount.FromDecimal(-5m), "backwards")),
+        Invalid("transfer of long.MinValue micros", "amount", c => c.S.TransferAsync(Admin, c.Parent.Id, c.Child.Id, Amount.FromMicros(long.MinValue), "backwards")),
+        Invalid("transfer to the source itself", "to", c => c.S.TransferAsync(Admin, c.Parent.Id, c.Parent.Id, Amount.FromDecimal(1m), "in place")),
+        Invalid("transfer between units", "to", c => c.S.TransferAsync(Admin, c.Parent.Id, c.Cash.Id, Amount.FromDecimal(1m), "to dollars")),
+        Invalid("transfer to another organization", "to", c => c.S.TransferAsync(Principal.System, c.Parent.Id, c.Elsewhere!.Value, Amount.FromDecimal(1m), "abroad"), async c =>
+        {
+            var other = await c.S.CreateOrganizationAsync(Principal.System, "Other lab", Admin.Id);
+            await c.S.CreateUnitAsync(Admin, other.Id, TestStore.CoreHours, 2);
+            c.Elsewhere = (await c.S.CreateAllocationAsync(Admin, other.Id, new NewAllocation("Abroad", TestStore.CoreHours, Amount.FromDecimal(10m)))).Id;
+        }),
+        Invalid("transfer past the largest total", "amount", c => c.S.TransferAsync(Admin, c.Parent.Id, c.Child.Id, Amount.FromDecimal(2m), "overflow"), async c =>
+            await c.S.ChangeTotalAsync(Admin, c.Child.Id, Amount.FromMicros(long.MaxValue - 1_000_000), "as much as can be")),
+        Invalid("transfer with a null reason", "reason", c => c.S.TransferAsync(Admin, c.Parent.Id, c.Child.Id, Amount.FromDecimal(1m), null!)),
+        Invalid("transfer with a reason of 2,001 characters", "reason", c => c.S.TransferAsync(Admin, c.Parent.Id, c.Child.Id, Amount.FromDecimal(1m), new string('r', 2001))),
+        Fails<ConflictException>("transfer of more than the source has free", c => c.S.TransferAsync(Admin, c.Child.Id, c.Parent.Id, Amount.FromDecimal(95m), "too much")),
+        Fails<ConflictException>("forced transfer of more than the source's total", c => c.S.TransferAsync(Admin, c.Child.Id, c.Parent.Id, Amount.FromDecimal(100.01m), "below zero", force: true)),
+        Fails<NotFoundException>("transfer from a missing allocation", c => c.S.TransferAsync(Admin, new AllocationId(999_999), c.Parent.Id, Amount.FromDecimal(1m), "from nowhere")),
+        Fails<NotFoundException>("transfer to a missing allocation", c => c.S.TransferAsync(Admin, c.Parent.Id, new AllocationId(999_999), Amount.FromDecimal(1m), "to nowhere")),
+        Fails<OperationCanceledException>("transfer with a cancelled token", c => c.S.TransferAsync(Admin, c.Parent.Id, c.Child.Id, Amount.FromDecimal(1m), "later", cancellationToken: Cancelled)),
         Invalid("export to a read-only stream", "stream", c => c.S.ExportEventsAsync(Admin, c.Parent.Id, null, new MemoryStream([], writable: false), Allocations.Reporting.ExportFormat.Csv, null, CancellationToken.None)),
         Invalid("export to a null stream", "stream", c => c.S.ExportEventsAsync(Admin, c.Parent.Id, null, (Stream)null!, Allocations.Reporting.ExportFormat.Csv, null, CancellationToken.None)),
     ];

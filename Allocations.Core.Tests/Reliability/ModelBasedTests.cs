@@ -15,6 +15,7 @@ public class ModelBasedTests(ITestOutputHelper output)
     [
         "record Recorded", "record Replaced", "record Unchanged", "batch recorded", "batch with a replacement", "batch refused",
         "reserve placed", "reserve replaced a hold", "reserve repeated", "reserve refused", "confirmed", "released", "event deleted",
+        "transfer moved", "transfer forced", "transfer refused: more than the source has free", "transfer refused: more than the source's total",
         "child created", "allocation deleted", "allocation deleted with children", "rate changed",
         "NotFoundException", "ConflictException", "InvalidInputException", "NoRateException",
         "granted", "grant replaced", "revoked", "revoke of no grant", "refused as NotFound", "refused as AccessDenied",

@@ -12,6 +12,15 @@ internal enum Operation
     DeleteAllocation,
     ReadAllocation,
     ChangeTotal,
+
+    /// <summary>Move budget out of an allocation (the source of a transfer).</summary>
+    TransferOut,
+
+    /// <summary>Move budget into an allocation (the target of a transfer).</summary>
+    TransferIn,
+
+    /// <summary>Transfer more than the source has free, taking its total below its Used plus Estimated.</summary>
+    ForceTransfer,
     RecordUsage,
     Reserve,
     CheckFit,
@@ -83,6 +92,9 @@ internal static class Permissions
         [Operation.ReadEvents] = new(RequirementScope.Allocation, AccessLevel.Read),
         [Operation.CheckFit] = new(RequirementScope.Allocation, AccessLevel.Read),
         [Operation.ChangeTotal] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.TransferOut] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.TransferIn] = new(RequirementScope.Allocation, AccessLevel.Use),
+        [Operation.ForceTransfer] = new(RequirementScope.OrganizationAdmin),
         [Operation.RecordUsage] = new(RequirementScope.Allocation, AccessLevel.Use),
         [Operation.Reserve] = new(RequirementScope.Allocation, AccessLevel.Use),
         [Operation.Confirm] = new(RequirementScope.Allocation, AccessLevel.Use),
@@ -117,6 +129,9 @@ internal static class Permissions
         Operation.DeleteAllocation => "delete an allocation",
         Operation.ReadAllocation => "read the allocation",
         Operation.ChangeTotal => "change the total",
+        Operation.TransferOut => "transfer budget out of the allocation",
+        Operation.TransferIn => "transfer budget into the allocation",
+        Operation.ForceTransfer => "force a transfer past what the source has used and holds",
         Operation.RecordUsage => "record usage",
         Operation.Reserve => "reserve",
         Operation.CheckFit => "check a fit",

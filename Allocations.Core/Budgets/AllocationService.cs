@@ -114,6 +114,105 @@ internal static class AllocationService
         return RowMapping.ToAllocation(row);
     }
 
+    /// <summary>Checks a transfer's arguments before any transaction: a positive amount between two allocations.</summary>
+    internal static string CheckTransfer(AllocationId from, AllocationId to, Amount amount, string reason)
+    {
+        if (amount.Micros <= 0)
+        {
+            throw new InvalidInputException("amount", amount.ToString(), "must be more than zero");
+        }
+        if (from == to)
+        {
+            throw new InvalidInputException("to", to.ToString(), "is the source itself; a transfer moves budget between two allocations");
+        }
+        return Preconditions.CheckText(reason, "reason", MaxReasonLength);
+    }
+
+    /// <summary>Moves budget from one allocation's total to another's, in one transaction: both rows locked (with their
+    /// parents, in ascending id order) before their figures are read, both totals and histories written, one journal
+    /// entry on each side naming only the other's id.</summary>
+    internal static async ValueTask<TransferResult> TransferAsync(UnitOfWork uow, AllocationId from, AllocationId to, Amount amount, string reason, bool force)
+    {
+        var session = uow.Session;
+        AccessRule.CheckActor(uow.Actor);
+        await uow.LockWithParentsAsync(from.Value, to.Value).ConfigureAwait(false);
+        var source = uow.Access.RequireAllocation(from, Operation.TransferOut);
+        var target = uow.Access.RequireAllocation(to, Operation.TransferIn);
+        if (source.OrgId != target.OrgId)
+        {
+            throw new InvalidInputException("to", to.ToString(), $"belongs to another organization than the source {from}");
+        }
+        if (!string.Equals(source.UnitCode, target.UnitCode, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidInputException("to", to.ToString(), $"its unit '{target.UnitCode}' differs from the source's unit '{source.UnitCode}'");
+        }
+        if (force)
+        {
+            uow.Access.Require(source, Operation.ForceTransfer);
+        }
+        var micros = amount.Micros;
+        if (micros > source.Total)
+        {
+            throw new ConflictException(
+                $"amount {amount} is more than the total {JournalWriter.Amount(source.Total)} of the source {from}; a total never goes below zero",
+                ["amount"]);
+        }
+        if (micros > long.MaxValue - target.Total)
+        {
+            throw new InvalidInputException("amount", amount.ToString(), $"would take the total of {to} past the largest amount");
+        }
+        var sourceTotal = source.Total - micros;
+        var committed = (Int128)source.Used + source.Estimated;
+        var forced = sourceTotal < committed;
+        if (forced && !force)
+        {
+            var free = (Int128)source.Total - committed;
+            throw new ConflictException(
+                $"amount {amount} is more than the source {from} has free ({(free < 0 ? "nothing" : JournalWriter.Amount((long)free))}: total less used and held); an organization admin may force it",
+                ["amount"]);
+        }
+        var targetTotal = target.Total + micros;
+        var journal = uow.Journal;
+        var moved = JournalWriter.Amount(micros);
+        journal.Append(
+            source.OrgId,
+            source.Id,
+            "allocation.transfer-out",
+            from.ToString(),
+            journal.Object(("total", JournalWriter.Amount(source.Total))),
+            journal.Object(("total", JournalWriter.Amount(sourceTotal)), ("amount", moved), ("to", to.ToString()), ("forced", forced), ("reason", reason)));
+        journal.Append(
+            target.OrgId,
+            target.Id,
+            "allocation.transfer-in",
+            to.ToString(),
+            journal.Object(("total", JournalWriter.Amount(target.Total))),
+            journal.Object(("total", JournalWriter.Amount(targetTotal)), ("amount", moved), ("from", from.ToString()), ("reason", reason)));
+        session.SetTotal(source.Id, sourceTotal);
+        session.SetTotal(target.Id, targetTotal);
+        session.InsertTotalChange(new TotalChangeRow
+        {
+            AllocationId = source.Id,
+            OldTotal = source.Total,
+            NewTotal = sourceTotal,
+            Actor = uow.Actor.Encoded,
+            AtNs = uow.NowNs,
+            Reason = $"transfer to {to}: {reason}",
+        });
+        session.InsertTotalChange(new TotalChangeRow
+        {
+            AllocationId = target.Id,
+            OldTotal = target.Total,
+            NewTotal = targetTotal,
+            Actor = uow.Actor.Encoded,
+            AtNs = uow.NowNs,
+            Reason = $"transfer from {from}: {reason}",
+        });
+        source.Total = sourceTotal;
+        target.Total = targetTotal;
+        return new TransferResult(RowMapping.ToAllocation(source), RowMapping.ToAllocation(target), amount, forced);
+    }
+
     internal static IReadOnlyList<TotalChange> GetTotalHistory(UnitOfWork uow, AllocationId allocation)
     {
         var row = uow.Access.RequireAllocation(allocation, Operation.ReadAllocation);

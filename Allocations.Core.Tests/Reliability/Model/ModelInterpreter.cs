@@ -150,6 +150,9 @@ internal sealed class ModelInterpreter : IDisposable
                 }
                 return null;
             }
+            case Transfer x when allocations.Count > 0:
+                DoTransfer(Pick(allocations, x.From), Pick(allocations, x.To), x.AmountMicros, x.Force, x.As);
+                return null;
             case Record r when allocations.Count > 0:
                 DoRecord(Pick(allocations, r.Target), catalogue[Skus[r.Sku].Code], r.QuantityMicros, r.StartSeconds, r.DurationSeconds, r.Confirmed, r.Key, r.As);
                 return null;
@@ -579,6 +582,7 @@ internal sealed class ModelInterpreter : IDisposable
     {
         CreateChild c when allocations.Count > 0 => Reused(Pick(allocations, c.Parent)),
         ChangeTotal c when allocations.Count > 0 => Reused(Pick(allocations, c.Target)),
+        Transfer x when allocations.Count > 0 => Reused(Pick(allocations, x.From)) || Reused(Pick(allocations, x.To)),
         Record r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
         Reserve r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
         CheckFit f when allocations.Count > 0 => Reused(Pick(allocations, f.Target)),
@@ -597,6 +601,60 @@ internal sealed class ModelInterpreter : IDisposable
     private bool Reused(MAllocation a) => a.Deleted && allocations.Any(o => !o.Deleted && o.Id == a.Id);
 
     private bool Reused(MEvent e) => !e.Live && events.Any(o => o.Live && o.Id == e.Id);
+
+    /// <summary>The transfer rule, from the documentation: a positive amount between two allocations; Admin on the
+    /// source, then Use on the target; forcing needs an organization admin; never below a zero total, never past the
+    /// largest amount, and unforced never below the source's Used plus Estimated.</summary>
+    private void DoTransfer(MAllocation source, MAllocation target, long amount, bool force, ModelActor actor)
+    {
+        Func<Task<TransferResult>> call = () => store.TransferAsync(Actors[(int)actor], source.Id, target.Id, Amount.FromMicros(amount), "model transfer", force);
+        if (amount <= 0)
+        {
+            Expect<InvalidInputException>(call, "amount");
+            return;
+        }
+        if (source.Id == target.Id)
+        {
+            Expect<InvalidInputException>(call, "to");
+            return;
+        }
+        if ((Refusal(actor, source, AccessLevel.Admin) ?? Refusal(actor, target, AccessLevel.Use)) is { } refusal)
+        {
+            Expect(refusal, call);
+            return;
+        }
+        if (force && actor != ModelActor.Admin)
+        {
+            Expect<AccessDeniedException>(call);
+            return;
+        }
+        if (amount > source.Total)
+        {
+            Expect<ConflictException>(call);
+            Tally("transfer refused: more than the source's total");
+            return;
+        }
+        if (amount > long.MaxValue - target.Total)
+        {
+            Expect<InvalidInputException>(call, "amount");
+            return;
+        }
+        var committed = (Int128)Used(source) + Estimated(source);
+        var overrun = source.Total - amount < committed;
+        if (overrun && !force)
+        {
+            Expect<ConflictException>(call);
+            Tally("transfer refused: more than the source has free");
+            return;
+        }
+        var result = Run(call());
+        Tally(overrun ? "transfer forced" : "transfer moved");
+        source.Total -= amount;
+        target.Total += amount;
+        Check(result.Forced == overrun, $"transfer Forced is {result.Forced}, the model says {overrun}");
+        Check(result.Source.Total.Micros == source.Total && result.Target.Total.Micros == target.Total,
+            $"transfer returned totals ({result.Source.Total}, {result.Target.Total}), the model has ({source.Total}, {target.Total})");
+    }
 
     // ---- access: the model's own reading of the rules, from its grant table ----
 

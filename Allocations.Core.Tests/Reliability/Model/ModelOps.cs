@@ -20,6 +20,9 @@ public sealed record CreateChild(int Parent, long TotalMicros) : ModelOp;
 /// <summary>Change a total (a negative total must be refused).</summary>
 public sealed record ChangeTotal(int Target, long TotalMicros, ModelActor As = ModelActor.Admin) : ModelOp;
 
+/// <summary>Move budget from one allocation's total to another's, optionally forced past what the source used and holds.</summary>
+public sealed record Transfer(int From, int To, long AmountMicros, bool Force, ModelActor As = ModelActor.Admin) : ModelOp;
+
 /// <summary>Record usage, Estimated or Confirmed, with one of a few keys (so keys repeat) or none.</summary>
 public sealed record Record(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds, bool Confirmed, int? Key, ModelActor As = ModelActor.Admin) : ModelOp;
 
@@ -153,6 +156,12 @@ internal static class ModelOps
                 from total in Gen.Frequency((9, Total), (1, Gen.Choose(-1000, -1).Select(m => (long)m)))
                 from actor in Actor
                 select (ModelOp)new ChangeTotal(target, total, actor)),
+            (3, from source in Index(7)
+                from target in Index(7)
+                from amount in Gen.Frequency((8, Total), (1, Gen.Choose(-1000, 0).Select(m => (long)m)), (1, Gen.Constant(long.MaxValue)))
+                from force in Gen.Frequency((3, Gen.Constant(false)), (1, Gen.Constant(true)))
+                from actor in Actor
+                select (ModelOp)new Transfer(source, target, amount, force, actor)),
             (8, RecordOp(skuCount).Select(r => (ModelOp)r)),
             (2, Gen.Choose(1, 5).SelectMany(n => Gen.ArrayOf(RecordOp(skuCount).Select(r => r with { As = ModelActor.Admin }), n)).Select(items => (ModelOp)new Batch(items))),
             (1, from target in Index(7)
