@@ -65,6 +65,23 @@ public sealed class ToolAdminTests : IDisposable
     }
 
     [Fact]
+    public async Task AllocTransfer_MovesBudgetBetweenTotals_AndRefusesMoreThanTheSourceHasFree()
+    {
+        await SetUpAsync();
+        var moved = await OkAsync("alloc", "transfer", "Physics", "Chemistry", "--amount", "1500", "--reason", "rebalance for the spring");
+        Assert.Contains("moved 1500.00 core-hours from 'Physics' (total 8500.00) to 'Chemistry' (total 6500.00)", moved.Stdout.Replace(",", ""));
+        var shown = (await OkAsync("alloc", "show", "Chemistry")).Stdout;
+        Assert.Contains("transfer from allocation:", shown);
+        Assert.Contains("rebalance for the spring", shown);
+
+        var refused = await tool.RunAsync("alloc", "transfer", "Physics", "Chemistry", "--amount", "9000", "--reason", "too much");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Single(refused.Stderr.Trim().Split('\n'));
+        Assert.Contains("amount", refused.Stderr);
+        Assert.Contains("8500.00", (await OkAsync("alloc", "show", "Physics")).Stdout.Replace(",", ""));
+    }
+
+    [Fact]
     public async Task AdminWalkThrough_SetsUpImportsAndReports_WithNoCSharp()
     {
         await SetUpAsync();

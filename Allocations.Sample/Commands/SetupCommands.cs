@@ -414,6 +414,28 @@ internal static class SetupCommands
         });
         alloc.Add(totalCommand);
 
+        var transfer = new Command("transfer", "Move budget from one allocation's total to another's of the same unit (kept in both histories)");
+        var fromName = new Argument<string>("FROM") { Description = "The allocation the budget comes from, by name or id" };
+        var toName = new Argument<string>("TO") { Description = "The allocation the budget goes to, by name or id" };
+        var moved = Values.DecimalOption("--amount", "How much to move", "AMOUNT");
+        var transferReason = new Option<string>("--reason") { Description = "Why (kept in both histories and the journal)", HelpName = "TEXT", Required = true };
+        var force = new Option<bool>("--force") { Description = "Let the source's total go below its used plus held (organization admins only)" };
+        transfer.Add(fromName);
+        transfer.Add(toName);
+        transfer.Add(moved);
+        transfer.Add(transferReason);
+        transfer.Add(force);
+        Scope.Action(transfer, Needs.Organization, async (s, p, ct) =>
+        {
+            var from = await s.AllocationAsync(p.GetValue(fromName)!, ct);
+            var to = await s.AllocationAsync(p.GetValue(toName)!, ct);
+            var result = await s.Store.TransferAsync(s.Actor, from.Id, to.Id, Amount.FromDecimal(p.GetValue(moved)), p.GetValue(transferReason)!, p.GetValue(force), ct);
+            var precision = await s.PrecisionAsync(ct);
+            Console.WriteLine($"moved {precision.Format(result.Amount, from.Unit)} {from.Unit} from '{result.Source.Name}' (total {precision.Format(result.Source.Total, from.Unit)}) to '{result.Target.Name}' (total {precision.Format(result.Target.Total, from.Unit)}){(result.Forced ? "; forced: the source's total is below its used plus held" : "")}");
+            return ExitCodes.Done;
+        });
+        alloc.Add(transfer);
+
         var delete = new Command("delete", "Delete an allocation with all its usage");
         var deleteName = new Argument<string>("ALLOCATION") { Description = "The allocation, by name or id" };
         var cascade = new Option<bool>("--cascade") { Description = "Also delete its children" };

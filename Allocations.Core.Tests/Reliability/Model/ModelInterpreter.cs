@@ -151,7 +151,8 @@ internal sealed class ModelInterpreter : IDisposable
                 return null;
             }
             case Transfer x when allocations.Count > 0:
-                DoTransfer(Pick(allocations, x.From), Pick(allocations, x.To), x.AmountMicros, x.Force, x.As);
+                var transferSource = Pick(allocations, x.From);
+                DoTransfer(transferSource, Pick(allocations, x.To), x.WholeTotal ? transferSource.Total : x.AmountMicros, x.Force, x.As);
                 return null;
             case Record r when allocations.Count > 0:
                 DoRecord(Pick(allocations, r.Target), catalogue[Skus[r.Sku].Code], r.QuantityMicros, r.StartSeconds, r.DurationSeconds, r.Confirmed, r.Key, r.As);

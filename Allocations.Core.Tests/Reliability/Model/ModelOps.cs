@@ -21,7 +21,9 @@ public sealed record CreateChild(int Parent, long TotalMicros) : ModelOp;
 public sealed record ChangeTotal(int Target, long TotalMicros, ModelActor As = ModelActor.Admin) : ModelOp;
 
 /// <summary>Move budget from one allocation's total to another's, optionally forced past what the source used and holds.</summary>
-public sealed record Transfer(int From, int To, long AmountMicros, bool Force, ModelActor As = ModelActor.Admin) : ModelOp;
+/// <summary>A transfer; with <paramref name="WholeTotal"/> the amount is the source's whole total at that step (more than it has free
+/// whenever it has used or held anything), so that forced transfers are reached.</summary>
+public sealed record Transfer(int From, int To, long AmountMicros, bool Force, ModelActor As = ModelActor.Admin, bool WholeTotal = false) : ModelOp;
 
 /// <summary>Record usage, Estimated or Confirmed, with one of a few keys (so keys repeat) or none.</summary>
 public sealed record Record(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds, bool Confirmed, int? Key, ModelActor As = ModelActor.Admin) : ModelOp;
@@ -159,9 +161,10 @@ internal static class ModelOps
             (3, from source in Index(7)
                 from target in Index(7)
                 from amount in Gen.Frequency((8, Total), (1, Gen.Choose(-1000, 0).Select(m => (long)m)), (1, Gen.Constant(long.MaxValue)))
-                from force in Gen.Frequency((3, Gen.Constant(false)), (1, Gen.Constant(true)))
-                from actor in Actor
-                select (ModelOp)new Transfer(source, target, amount, force, actor)),
+                from whole in Gen.Frequency((1, Gen.Constant(false)), (1, Gen.Constant(true)))
+                from force in whole ? Gen.Elements(false, true) : Gen.Frequency((3, Gen.Constant(false)), (1, Gen.Constant(true)))
+                from actor in whole ? Gen.Frequency((2, Gen.Constant(ModelActor.Admin)), (1, Actor)) : Actor
+                select (ModelOp)new Transfer(source, target, amount, force, actor, whole)),
             (8, RecordOp(skuCount).Select(r => (ModelOp)r)),
             (2, Gen.Choose(1, 5).SelectMany(n => Gen.ArrayOf(RecordOp(skuCount).Select(r => r with { As = ModelActor.Admin }), n)).Select(items => (ModelOp)new Batch(items))),
             (1, from target in Index(7)
