@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Security.Cryptography;
 using Allocations.Storage;
 
@@ -32,39 +31,39 @@ internal static class EventDigest
     {
         var buffer = threadBuffer ??= new ArrayBufferWriter<byte>(512);
         buffer.ResetWrittenCount();
-        Int64(buffer, row.Id);
-        Int64(buffer, row.OrgId);
-        Int64(buffer, row.AllocationId);
-        Int64(buffer, row.SkuId);
-        Int64(buffer, row.Quantity);
-        Int64(buffer, row.StartNs);
-        Int64(buffer, row.EndNs);
-        Int64(buffer, row.Status);
-        String(buffer, row.ExternalKey);
-        Int64(buffer, row.Amount);
+        CanonicalEncoding.Int64(buffer, row.Id);
+        CanonicalEncoding.Int64(buffer, row.OrgId);
+        CanonicalEncoding.Int64(buffer, row.AllocationId);
+        CanonicalEncoding.Int64(buffer, row.SkuId);
+        CanonicalEncoding.Int64(buffer, row.Quantity);
+        CanonicalEncoding.Int64(buffer, row.StartNs);
+        CanonicalEncoding.Int64(buffer, row.EndNs);
+        CanonicalEncoding.Int64(buffer, row.Status);
+        CanonicalEncoding.String(buffer, row.ExternalKey);
+        CanonicalEncoding.Int64(buffer, row.Amount);
         if (row.Usd is { } usd)
         {
-            Byte(buffer, 1);
-            Int64(buffer, usd);
+            CanonicalEncoding.Byte(buffer, 1);
+            CanonicalEncoding.Int64(buffer, usd);
         }
         else
         {
-            Byte(buffer, 0);
+            CanonicalEncoding.Byte(buffer, 0);
         }
-        String(buffer, row.Attributes);
-        Int64(buffer, row.RecordedNs);
-        String(buffer, row.RecordedBy);
-        String(buffer, row.Source);
-        Int32(buffer, segments.Count);
+        CanonicalEncoding.String(buffer, row.Attributes);
+        CanonicalEncoding.Int64(buffer, row.RecordedNs);
+        CanonicalEncoding.String(buffer, row.RecordedBy);
+        CanonicalEncoding.String(buffer, row.Source);
+        CanonicalEncoding.Int32(buffer, segments.Count);
         for (var i = 0; i < segments.Count; i++)
         {
             var s = segments[i];
-            Int32(buffer, s.Seq);
-            Int64(buffer, s.StartNs);
-            Int64(buffer, s.EndNs);
-            Int64(buffer, s.RuleId);
-            Int64(buffer, s.Rate);
-            Int64(buffer, s.Amount);
+            CanonicalEncoding.Int32(buffer, s.Seq);
+            CanonicalEncoding.Int64(buffer, s.StartNs);
+            CanonicalEncoding.Int64(buffer, s.EndNs);
+            CanonicalEncoding.Int64(buffer, s.RuleId);
+            CanonicalEncoding.Int64(buffer, s.Rate);
+            CanonicalEncoding.Int64(buffer, s.Amount);
         }
         SHA256.HashData(buffer.WrittenSpan, destination);
     }
@@ -75,37 +74,6 @@ internal static class EventDigest
         var digest = new byte[JournalChain.HashLength];
         Compute(row, segments, digest);
         return digest;
-    }
-
-    private static void Byte(ArrayBufferWriter<byte> buffer, byte value)
-    {
-        buffer.GetSpan(1)[0] = value;
-        buffer.Advance(1);
-    }
-
-    private static void Int32(ArrayBufferWriter<byte> buffer, int value)
-    {
-        BinaryPrimitives.WriteInt32BigEndian(buffer.GetSpan(4), value);
-        buffer.Advance(4);
-    }
-
-    private static void Int64(ArrayBufferWriter<byte> buffer, long value)
-    {
-        BinaryPrimitives.WriteInt64BigEndian(buffer.GetSpan(8), value);
-        buffer.Advance(8);
-    }
-
-    private static void String(ArrayBufferWriter<byte> buffer, string? value)
-    {
-        if (value is null)
-        {
-            Int32(buffer, -1);
-            return;
-        }
-        var span = buffer.GetSpan(System.Text.Encoding.UTF8.GetMaxByteCount(value.Length) + 4);
-        var written = System.Text.Encoding.UTF8.GetBytes(value, span[4..]);
-        BinaryPrimitives.WriteInt32BigEndian(span, written);
-        buffer.Advance(written + 4);
     }
 }
 

@@ -1,7 +1,5 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Security.Cryptography;
-using System.Text;
 using Allocations.Storage;
 
 namespace Allocations.Journal;
@@ -26,56 +24,25 @@ internal static class JournalChain
     internal static byte[] Compute(JournalRow row, ArrayBufferWriter<byte> buffer)
     {
         buffer.ResetWrittenCount();
-        Write(buffer, row.PrevHash);
-        WriteInt64(buffer, row.Id);
-        WriteInt64(buffer, row.OrgId);
+        CanonicalEncoding.Bytes(buffer, row.PrevHash);
+        CanonicalEncoding.Int64(buffer, row.Id);
+        CanonicalEncoding.Int64(buffer, row.OrgId);
         if (row.AllocationId is { } allocationId)
         {
-            buffer.GetSpan(1)[0] = 1;
-            buffer.Advance(1);
-            WriteInt64(buffer, allocationId);
+            CanonicalEncoding.Byte(buffer, 1);
+            CanonicalEncoding.Int64(buffer, allocationId);
         }
         else
         {
-            buffer.GetSpan(1)[0] = 0;
-            buffer.Advance(1);
+            CanonicalEncoding.Byte(buffer, 0);
         }
-        WriteInt64(buffer, row.AtNs);
-        WriteString(buffer, row.Actor);
-        WriteString(buffer, row.Action);
-        WriteString(buffer, row.Target);
-        WriteString(buffer, row.Before);
-        WriteString(buffer, row.After);
+        CanonicalEncoding.Int64(buffer, row.AtNs);
+        CanonicalEncoding.String(buffer, row.Actor);
+        CanonicalEncoding.String(buffer, row.Action);
+        CanonicalEncoding.String(buffer, row.Target);
+        CanonicalEncoding.String(buffer, row.Before);
+        CanonicalEncoding.String(buffer, row.After);
         return SHA256.HashData(buffer.WrittenSpan);
-    }
-
-    private static void Write(ArrayBufferWriter<byte> buffer, ReadOnlySpan<byte> bytes)
-    {
-        var span = buffer.GetSpan(bytes.Length + 4);
-        BinaryPrimitives.WriteInt32BigEndian(span, bytes.Length);
-        bytes.CopyTo(span[4..]);
-        buffer.Advance(bytes.Length + 4);
-    }
-
-    private static void WriteInt64(ArrayBufferWriter<byte> buffer, long value)
-    {
-        BinaryPrimitives.WriteInt64BigEndian(buffer.GetSpan(8), value);
-        buffer.Advance(8);
-    }
-
-    private static void WriteString(ArrayBufferWriter<byte> buffer, string? value)
-    {
-        if (value is null)
-        {
-            BinaryPrimitives.WriteInt32BigEndian(buffer.GetSpan(4), -1);
-            buffer.Advance(4);
-            return;
-        }
-        var max = Encoding.UTF8.GetMaxByteCount(value.Length);
-        var span = buffer.GetSpan(max + 4);
-        var written = Encoding.UTF8.GetBytes(value, span[4..]);
-        BinaryPrimitives.WriteInt32BigEndian(span, written);
-        buffer.Advance(written + 4);
     }
 
     /// <summary>Walks an organization's entries in order and returns the first that does not hold: its stored hash
