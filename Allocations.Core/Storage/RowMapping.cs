@@ -25,7 +25,9 @@ internal static class RowMapping
             Amount.FromMicros(row.Estimated),
             Amount.FromMicros(row.OwnUsed),
             Amount.FromMicros(row.OwnEstimated),
-            InstantCodec.FromNs(row.CreatedNs));
+            InstantCodec.FromNs(row.CreatedNs),
+            row.PeriodStartNs is { } start ? InstantCodec.FromNs(start) : null,
+            row.PeriodEndNs is { } end ? InstantCodec.FromNs(end) : null);
     }
 
     internal static RateRule ToRule(RuleRow row) =>
