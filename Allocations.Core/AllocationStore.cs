@@ -60,6 +60,81 @@ public sealed partial class AllocationStore : IDisposable
         return OpenWith(SqliteStorageEngineFactory.Instance, path, options, cancellationToken);
     }
 
+#pragma warning disable RS0026 // Two overloads with the same optional tail, told apart by their first parameter's type.
+    /// <summary>Opens the store in a PostgreSQL database, creating its tables when the database (its current schema)
+    /// holds none and upgrading an older schema. Many processes on many hosts may open the same database at once; every
+    /// guarantee of a file store holds across them.</summary>
+    /// <param name="connectionString">An Npgsql connection string (<c>Host=…;Database=…;Username=…;Password=…</c>) or a
+    /// <c>postgres://user:password@host:port/database</c> URI.</param>
+    /// <param name="options">Options; null for the defaults. <see cref="AllocationStoreOptions.BusyTimeout"/> bounds
+    /// each wait for a row another writer holds; <see cref="AllocationStoreOptions.DurableWrites"/> false lets a commit
+    /// return before the server has flushed it.</param>
+    /// <param name="cancellationToken">Cancels the open.</param>
+    /// <returns>The open store.</returns>
+    /// <exception cref="InvalidInputException">The connection string is empty or malformed (field
+    /// <c>connectionString</c>, its text not repeated); an option breaks its rule, as for <see cref="OpenAsync"/>.</exception>
+    /// <exception cref="StoreUnavailableException">The server cannot be reached or refuses the login (the message names the
+    /// host and the reason, never the password); the database holds another application's tables or a newer schema, which
+    /// are left untouched.</exception>
+    public static async Task<AllocationStore> OpenPostgresAsync(string connectionString, AllocationStoreOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            throw new InvalidInputException("connectionString", connectionString ?? "", "a PostgreSQL connection string is required");
+        }
+        var (settingsOptions, clock, busyMs) = Prepare(options, cancellationToken);
+        var dataSource = Storage.Postgres.PostgresStorageEngineFactory.CreateDataSource(connectionString);
+        var engine = await Storage.Postgres.PostgresStorageEngineFactory.OpenAsync(
+            dataSource, ownsDataSource: true, new StorageSettings(connectionString, settingsOptions.DurableWrites, busyMs), cancellationToken).ConfigureAwait(false);
+        return AttachEngine(engine, clock, settingsOptions);
+    }
+
+    /// <summary>Opens the store in the database of a data source the host built (its pooling, TLS and authentication
+    /// settings are used as they are); see <see cref="OpenPostgresAsync(string, AllocationStoreOptions?, CancellationToken)"/>.
+    /// The data source stays the host's: disposing the store does not dispose it.</summary>
+    /// <param name="dataSource">The data source.</param>
+    /// <param name="options">Options; null for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the open.</param>
+    /// <returns>The open store.</returns>
+    /// <exception cref="StoreUnavailableException">As for the connection-string overload.</exception>
+    public static async Task<AllocationStore> OpenPostgresAsync(Npgsql.NpgsqlDataSource dataSource, AllocationStoreOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        var (settingsOptions, clock, busyMs) = Prepare(options, cancellationToken);
+        var engine = await Storage.Postgres.PostgresStorageEngineFactory.OpenAsync(
+            dataSource, ownsDataSource: false, new StorageSettings(dataSource.ConnectionString, settingsOptions.DurableWrites, busyMs), cancellationToken).ConfigureAwait(false);
+        return AttachEngine(engine, clock, settingsOptions);
+    }
+
+#pragma warning restore RS0026
+
+    private static (AllocationStoreOptions Options, IClock Clock, int BusyMs) Prepare(AllocationStoreOptions? options, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        options ??= new AllocationStoreOptions();
+        var busyMs = BusyTimeoutMilliseconds(options.BusyTimeout);
+#pragma warning disable RS0030 // The system clock is the documented default when the host injects none.
+        var clock = options.Clock ?? SystemClock.Instance;
+#pragma warning restore RS0030
+        InstantCodec.ToNs(clock.GetCurrentInstant(), "Clock");
+        return (options, clock, busyMs);
+    }
+
+    private static AllocationStore AttachEngine(IStorageEngine engine, IClock clock, AllocationStoreOptions options)
+    {
+        try
+        {
+            var store = new AllocationStore(engine, clock);
+            store.AttachHost(options);
+            return store;
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Opens a private store in memory, gone when disposed: for tests and trials.</summary>
     /// <param name="options">Options; null for the defaults.</param>
     /// <param name="cancellationToken">Cancels the open.</param>

@@ -43,9 +43,9 @@ public class BadInputCorpusTests
         public UsageRecord Cpu(Quantity? quantity = null, Instant? start = null, Instant? end = null, string? key = null, AllocationId? on = null) =>
             new(on ?? Parent.Id, TestStore.Cpu, quantity ?? Quantity.FromDecimal(1m), start ?? Nov15, end ?? Nov15 + Duration.FromHours(1), UsageStatus.Confirmed, key);
 
-        public static async Task<Context> CreateAsync()
+        public static async Task<Context> CreateAsync(Engine engine = Engine.Sqlite)
         {
-            var t = await TestStore.CreateAsync();
+            var t = await TestStore.CreateAsync(engine);
             var parent = await t.CreateAllocationAsync("Physics", 1000m);
             var child = await t.CreateAllocationAsync("Physics/Alice", 100m, parent);
             var cash = await t.Store.CreateAllocationAsync(Admin, t.Organization, new NewAllocation("Cash", UnitCode.Usd, Amount.FromDecimal(500m)));
@@ -284,11 +284,25 @@ public class BadInputCorpusTests
         Assert.Equal(Cases.Count, Cases.Select(c => c.Name).Distinct().Count());
     }
 
-    [Theory]
-    [MemberData(nameof(All))]
-    public async Task MalformedInput_IsRefusedWithItsOwnError_AndChangesNothing(Case @case)
+    /// <summary>Every case on every engine.</summary>
+    public static TheoryData<Case, Engine> AllOnEngines()
     {
-        var c = await Context.CreateAsync();
+        var data = new TheoryData<Case, Engine>();
+        foreach (var engine in new EnginesAttribute().GetData(null!).Select(row => (Engine)row[0]))
+        {
+            foreach (var c in Cases)
+            {
+                data.Add(c, engine);
+            }
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(AllOnEngines))]
+    public async Task MalformedInput_IsRefusedWithItsOwnError_AndChangesNothing(Case @case, Engine engine)
+    {
+        var c = await Context.CreateAsync(engine);
         using var t = c.T;
         if (@case.Arrange is { } arrange)
         {

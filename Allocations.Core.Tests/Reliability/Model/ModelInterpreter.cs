@@ -31,6 +31,7 @@ internal sealed class ModelInterpreter : IDisposable
     ];
 
     private readonly string? path;
+    private bool postgres;
     private readonly AllocationStoreOptions options;
     private AllocationStore store;
     private readonly OrganizationId organization;
@@ -55,10 +56,18 @@ internal sealed class ModelInterpreter : IDisposable
 
     /// <summary>Creates the catalogue in a store in memory, or in a file at <paramref name="path"/> (where the
     /// <see cref="Reopen"/> operation closes and reopens it).</summary>
-    internal static ModelInterpreter Create(string? path = null)
+    internal static ModelInterpreter Create(string? path = null) => Create(path, postgres: false);
+
+    /// <summary>The same on a PostgreSQL database of its own (<paramref name="path"/> is then its connection string,
+    /// dropped on dispose).</summary>
+    internal static ModelInterpreter Create(string? path, bool postgres)
     {
         var options = new AllocationStoreOptions { Clock = new FakeClock(T0 + Duration.FromDays(30)), DurableWrites = false };
-        var store = Run(path is null ? AllocationStore.OpenInMemoryAsync(options) : AllocationStore.OpenAsync(path, options));
+        if (postgres)
+        {
+            path = Run(Support.PostgresServer.CreateDatabaseAsync());
+        }
+        var store = Run(postgres ? AllocationStore.OpenPostgresAsync(path!, options) : path is null ? AllocationStore.OpenInMemoryAsync(options) : AllocationStore.OpenAsync(path, options));
         var org = Run(store.CreateOrganizationAsync(Principal.System, "Model", Admin.Id));
         Run(store.CreateUnitAsync(Admin, org.Id, Unit, 6));
         Run(store.CreateGroupAsync(Admin, org.Id, "g1"));
@@ -74,7 +83,7 @@ internal sealed class ModelInterpreter : IDisposable
                 Run(store.AddRateRuleAsync(Admin, org.Id, code, Ns(rule.FromNs), rule.ToNs is { } to ? Ns(to) : null, Rate.FromNanos(rule.RateNanos)));
             }
         }
-        return new ModelInterpreter(store, org.Id, path, options);
+        return new ModelInterpreter(store, org.Id, path, options) { postgres = postgres };
     }
 
     /// <summary>Runs every operation, checking the whole state after each.</summary>
@@ -181,7 +190,7 @@ internal sealed class ModelInterpreter : IDisposable
                 return null;
             case Reopen when path is not null:
                 store.Dispose();
-                store = Run(AllocationStore.OpenAsync(path, options));
+                store = Run(postgres ? AllocationStore.OpenPostgresAsync(path, options) : AllocationStore.OpenAsync(path, options));
                 Tally("reopened");
                 return null;
             case ChangeRate c:
@@ -921,7 +930,15 @@ internal sealed class ModelInterpreter : IDisposable
         }
     }
 
-    public void Dispose() => store.Dispose();
+    public void Dispose()
+    {
+        store.Dispose();
+        if (postgres && path is not null)
+        {
+            Npgsql.NpgsqlConnection.ClearAllPools();
+            Run(Support.PostgresServer.DropDatabaseAsync(path));
+        }
+    }
 
     internal sealed class MAllocation(AllocationId id, MAllocation? parent, long total)
     {
