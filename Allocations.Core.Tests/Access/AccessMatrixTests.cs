@@ -162,12 +162,15 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
 
     private const string SacctHeader = "JobID|JobIDRaw|Cluster|Account|Partition|User|State|Submit|Start|End|ElapsedRaw|AllocCPUS|AllocTRES|NNodes\n";
 
-    public static TheoryData<string> Holders()
+    public static TheoryData<string, Engine> Holders()
     {
-        var data = new TheoryData<string>();
-        foreach (var holder in Holder.All())
+        var data = new TheoryData<string, Engine>();
+        foreach (var engine in new EnginesAttribute().GetData(null!).Select(row => (Engine)row[0]))
         {
-            data.Add(holder.UserId);
+            foreach (var holder in Holder.All())
+            {
+                data.Add(holder.UserId, engine);
+            }
         }
         return data;
     }
@@ -219,21 +222,23 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
 
     [Theory]
     [MemberData(nameof(Holders))]
-    public async Task EveryOperation_IsAllowedOrRefusedByTheLevelHeld_AndRefusalsChangeNothing(string userId)
+    public async Task EveryOperation_IsAllowedOrRefusedByTheLevelHeld_AndRefusalsChangeNothing(string userId, Engine engine)
     {
         var holder = Holder.All().Single(h => h.UserId == userId);
-        var template = await fixture.TemplateAsync(holder);
+        var template = await fixture.TemplateAsync(holder, engine);
+        var templateHash = AccessMatrixFixture.Hash(template, engine);
         var failures = new List<string>();
         var i = 0;
+        var changed = false;
         foreach (var op in Operations)
         {
-            var path = Path.Combine(fixture.Directory, $"case-{holder.UserId}-{i++}.db");
-            AccessMatrixFixture.CopyDatabase(template, path);
-            var before = DatabaseHash.Of(path);
+            var path = AccessMatrixFixture.Case(template, engine, Path.Combine(fixture.Directory, $"case-{holder.UserId}-{i++}.db"), changed);
+            var before = AccessMatrixFixture.Hash(path, engine);
+            Assert.Equal(templateHash, before);
             var expected = Expected(op, holder);
             Exception? thrown = null;
             object? result = null;
-            using (var store = await AccessMatrixFixture.OpenAsync(path))
+            using (var store = await AccessMatrixFixture.OpenAsync(path, engine))
             {
                 try
                 {
@@ -244,7 +249,8 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
                     thrown = ex;
                 }
             }
-            var after = DatabaseHash.Of(path);
+            var after = AccessMatrixFixture.Hash(path, engine);
+            changed = before != after;
             if (expected is null && thrown is not null)
             {
                 failures.Add($"{op}: expected allowed, got {thrown.GetType().Name}: {thrown.Message}");
@@ -274,7 +280,10 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
                     failures.Add($"{op}: listed [{string.Join(", ", names)}] for a holder with {holder.LevelOn(false)} on Child and {holder.LevelOn(true)} on Parent");
                 }
             }
-            File.Delete(path);
+            if (engine == Engine.Sqlite)
+            {
+                File.Delete(path);
+            }
         }
         Assert.True(failures.Count == 0, $"{holder}:\n" + string.Join("\n", failures));
     }

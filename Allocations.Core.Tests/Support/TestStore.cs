@@ -28,6 +28,8 @@ public sealed class TestStore : IDisposable
 
     public string Directory { get; }
 
+    private bool keepDatabase;
+
     /// <summary>Gets the engine the store runs on.</summary>
     public Engine Engine { get; }
 
@@ -51,7 +53,7 @@ public sealed class TestStore : IDisposable
 
     /// <summary>Creates the store: CPU_HOUR (PerHour) at 1 until Nov 15 then 2; GPU_HOUR (PerHour) at 4; LICENSE
     /// (PerUnit) at 10 then 20; all in core-hours.</summary>
-    public static async Task<TestStore> CreateAsync(Engine engine = Engine.Sqlite)
+    public static async Task<TestStore> CreateAsync(Engine engine = Engine.Sqlite, bool keepDatabase = false)
     {
         var directory = NewDirectory();
         var clock = new FakeClock(Instant.FromUtc(2026, 11, 20, 12, 0));
@@ -69,7 +71,7 @@ public sealed class TestStore : IDisposable
         await store.CreateSkuAsync(Admin, org.Id, License, CoreHours, RateBasis.PerUnit);
         await store.AddRateRuleAsync(Admin, org.Id, License, November1, November15, Rate.FromDecimal(10m));
         await store.AddRateRuleAsync(Admin, org.Id, License, November15, null, Rate.FromDecimal(20m));
-        return new TestStore(directory, store, clock, org.Id, engine, connectionString);
+        return new TestStore(directory, store, clock, org.Id, engine, connectionString) { keepDatabase = keepDatabase };
     }
 
     public Task<Allocation> CreateAllocationAsync(string name, decimal total, Allocation? parent = null) =>
@@ -94,11 +96,16 @@ public sealed class TestStore : IDisposable
 
     /// <summary>Runs a statement behind the library's back, on whichever engine the store runs (parameters named
     /// <c>@name</c>), and returns the rows it changed or, for a query, its first value.</summary>
-    public object? Raw(string sql, bool scalar, params (string Name, object Value)[] parameters)
+    public object? Raw(string sql, bool scalar, params (string Name, object Value)[] parameters) =>
+        RawOn(ConnectionString, Path, sql, scalar, parameters);
+
+    /// <summary>Runs a statement behind the library's back on a PostgreSQL database (when
+    /// <paramref name="connectionString"/> is given) or a SQLite file.</summary>
+    public static object? RawOn(string? connectionString, string path, string sql, bool scalar, params (string Name, object Value)[] parameters)
     {
-        if (ConnectionString is null)
+        if (connectionString is null)
         {
-            using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path};Pooling=False");
+            using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False");
             connection.Open();
             using var command = connection.CreateCommand();
             command.CommandText = sql;
@@ -108,7 +115,7 @@ public sealed class TestStore : IDisposable
             }
             return scalar ? command.ExecuteScalar() : command.ExecuteNonQuery();
         }
-        using var pg = new Npgsql.NpgsqlConnection(ConnectionString);
+        using var pg = new Npgsql.NpgsqlConnection(connectionString);
         pg.Open();
         using var pgCommand = new Npgsql.NpgsqlCommand(sql, pg);
         foreach (var (name, value) in parameters)
@@ -128,7 +135,7 @@ public sealed class TestStore : IDisposable
     public void Dispose()
     {
         Store.Dispose();
-        if (ConnectionString is not null)
+        if (ConnectionString is not null && !keepDatabase)
         {
             Npgsql.NpgsqlConnection.ClearAllPools();
             PostgresServer.DropDatabaseAsync(ConnectionString).GetAwaiter().GetResult();
