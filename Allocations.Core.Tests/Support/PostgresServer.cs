@@ -26,6 +26,14 @@ public sealed class EnginesAttribute : Xunit.Sdk.DataAttribute
     }
 }
 
+/// <summary>One row of a theory's data, run once per engine (the engine is the last argument).</summary>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = true)]
+public sealed class EngineDataAttribute(params object[] data) : Xunit.Sdk.DataAttribute
+{
+    public override IEnumerable<object[]> GetData(System.Reflection.MethodInfo testMethod) =>
+        new EnginesAttribute().GetData(testMethod).Select(engine => data.Append(engine[0]).ToArray());
+}
+
 /// <summary>A theory's PostgreSQL-only case, skipped with the reason when no server can be had.</summary>
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class PostgresFactAttribute : Xunit.FactAttribute
