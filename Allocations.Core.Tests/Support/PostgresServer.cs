@@ -191,7 +191,7 @@ public static class PostgresServer
         }
         var directory = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "alloc-pg-" + Guid.NewGuid().ToString("N")[..12]);
         var script = FindScript() ?? throw new InvalidOperationException("the .ci/postgres script was not found above the test directory");
-        var output = Run(script, "start", directory);
+        var output = Run(script, "start", directory, "fast");
         clusterDirectory = directory;
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop();
         return output.Trim().Split('\n')[^1];
