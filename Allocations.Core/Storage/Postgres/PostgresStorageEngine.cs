@@ -16,6 +16,9 @@ internal sealed class PostgresStorageEngine : IStorageEngine
     /// <summary>How many times a write is tried when the server keeps answering with a deadlock or serialization failure.</summary>
     internal const int MaxAttempts = 8;
 
+    /// <summary>How many times a call opens a new connection when the server dropped the one it was given.</summary>
+    private const int MaxReconnects = 2;
+
     /// <summary>The application name in the version table: marks a database (schema) as an Allocations store.</summary>
     internal const string ApplicationName = "allocations";
 
@@ -197,33 +200,55 @@ internal sealed class PostgresStorageEngine : IStorageEngine
 
     private async ValueTask<T> RunAsync<T>(Func<IStorageSession, ValueTask<T>> work, bool write, CancellationToken cancellationToken)
     {
+        var reconnects = 0;
         for (var attempt = 1; ; attempt++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
+            var stage = Stage.Connecting;
             try
             {
                 var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
                 await using (connection.ConfigureAwait(false))
                 {
                     await using var transaction = await connection.BeginTransactionAsync(write ? IsolationLevel.ReadCommitted : IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
-                    if (write)
+                    // The transaction's first round trip (BEGIN goes with it): a pooled connection the server dropped
+                    // (a restart, a failover) shows here, before anything of the work was sent.
+                    // Numbers the engine formats itself, not values from a caller.
+                    await using (var settings = new NpgsqlCommand(
+                        write
+                            ? $"SET LOCAL lock_timeout = {Math.Max(1, busyTimeoutMs).ToString(System.Globalization.CultureInfo.InvariantCulture)}; " +
+                              $"SET LOCAL synchronous_commit = {(durable ? "on" : "off")}"
+                            : "SET LOCAL statement_timeout = 0",
+                        connection,
+                        transaction))
                     {
-                        // Numbers the engine formats itself, not values from a caller.
-                        await using var settings = new NpgsqlCommand(
-                            $"SET LOCAL lock_timeout = {Math.Max(1, busyTimeoutMs).ToString(System.Globalization.CultureInfo.InvariantCulture)}; " +
-                            $"SET LOCAL synchronous_commit = {(durable ? "on" : "off")}",
-                            connection,
-                            transaction);
                         await settings.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                     }
+                    stage = Stage.Working;
                     var session = new PostgresSession(connection, transaction, write, cancellationToken);
                     var result = await work(session).ConfigureAwait(false);
                     session.Flush();
                     cancellationToken.ThrowIfCancellationRequested();
+                    stage = Stage.Committing;
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                     return result;
                 }
+            }
+            catch (Exception ex) when (IsConnectionLoss(ex) && (stage == Stage.Connecting || !write) && reconnects < MaxReconnects)
+            {
+                // Nothing of a write was sent, and a read writes nothing: the pool's other connections are likely as
+                // dead as this one, so they go, and the work runs again on a new connection.
+                reconnects++;
+                attempt--;
+                dataSource.Clear();
+            }
+            catch (Exception ex) when (IsConnectionLoss(ex))
+            {
+                dataSource.Clear();
+                throw stage == Stage.Committing
+                    ? new StoreUnavailableException(Location, "the connection to the server was lost while the write committed: it may or may not have been kept (a call with an external key can be repeated safely)", ex)
+                    : Translate(Location, ex);
             }
             catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected)
             {
@@ -256,6 +281,22 @@ internal sealed class PostgresStorageEngine : IStorageEngine
             }
         }
     }
+
+    private enum Stage
+    {
+        Connecting,
+        Working,
+        Committing,
+    }
+
+    /// <summary>Whether the server went away under the connection (refused, closed, reset, shut down), as opposed to an
+    /// error the server answered with.</summary>
+    private static bool IsConnectionLoss(Exception ex) => ex switch
+    {
+        PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("57P0", StringComparison.Ordinal),
+        NpgsqlException => true,
+        _ => false,
+    };
 
     /// <summary>The storage boundary: no Npgsql type or server text naming tables or values passes it. Messages name the
     /// server and what an operator must fix; the password never appears.</summary>
