@@ -208,6 +208,12 @@ public static class PostgresServer
 
     public static void StopPrivate(string directory) => Run(FindScript()!, "stop", directory);
 
+    /// <summary>Stops a private cluster at once, as a crash would (<c>pg_ctl stop -m immediate</c>).</summary>
+    public static void KillPrivate(string directory) => Run(FindScript()!, "kill", directory);
+
+    /// <summary>Starts a killed private cluster again on its port.</summary>
+    public static void RestartPrivate(string directory) => Run(FindScript()!, "restart", directory);
+
     private static void Stop()
     {
         if (clusterDirectory is { } directory)
