@@ -11,7 +11,9 @@ namespace Allocations.Benchmarks;
 /// <summary><c>quick</c>: every headline figure in a few minutes on a 2-core machine, one <c>name=value</c>
 /// per line. Medians of repeated runs; ratios are between figures measured in this same run. <c>quick --full</c> runs
 /// the 10-million-event streamed ingest and the 10-million-event table and month report instead of the scaled-down
-/// ones. <c>--only=rating|ingest|reserve|replace|table|report|breakdown</c> runs one part.</summary>
+/// ones. <c>--only=rating|ingest|reserve|replace|table|report|breakdown</c> runs one part. With <c>ALLOC_BENCH_PG</c>
+/// set to a PostgreSQL connection string, the store figures are measured on that server too (<c>pg_…</c>, see
+/// <see cref="PostgresQuick"/>); <c>--only=pg|pg-ingest|pg-reserve|pg-table</c> runs them alone.</summary>
 internal static class QuickMode
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
@@ -30,6 +32,15 @@ internal static class QuickMode
         Print("load_average_at_start", File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a");
 
         var only = args.FirstOrDefault(a => a.StartsWith("--only=", StringComparison.Ordinal))?["--only=".Length..];
+        if (Environment.GetEnvironmentVariable("ALLOC_BENCH_PG") is { Length: > 0 } server && only is null or "pg" or "pg-ingest" or "pg-reserve" or "pg-table")
+        {
+            // The PostgreSQL figures first, on the server the variable names; --only=pg runs them alone.
+            await PostgresQuick.RunAsync(server, Env("ALLOC_BENCH_PG_INGEST_EVENTS", ingestEvents), only?.StartsWith("pg-", StringComparison.Ordinal) == true ? only[3..] : null);
+            if (only is not null)
+            {
+                return 0;
+            }
+        }
         if (only is null || only == "rating")
         {
             Rating();

@@ -33,6 +33,12 @@ internal sealed partial class PostgresSession
         public Queue<long> Ids { get; } = new();
 
         public int Block { get; set; } = 4;
+
+        /// <summary>Gets or sets the organization's usage sums as this transaction has them (null: no row).</summary>
+        public (long Amount, long Usd)? Sums { get; set; }
+
+        /// <summary>Gets or sets whether <see cref="Sums"/> is known (it is not after a recount, until read again).</summary>
+        public bool SumsKnown { get; set; }
     }
 
     // Groups and members
@@ -108,18 +114,65 @@ internal sealed partial class PostgresSession
     /// <summary>Locks the organization's head row for the rest of the transaction, once: every writer of the
     /// organization's chain (and of its events' ids and usage sums) holds it from its first such write to its commit.
     /// FOR UPDATE returns the newest committed head, also in a transaction that began before it was committed.</summary>
-    private JournalState LockHead(long orgId)
+    private JournalState LockHead(long orgId, int eventIdsWanted = 0)
     {
-        if (!journal.TryGetValue(orgId, out var state))
+        if (journal.TryGetValue(orgId, out var state))
         {
-            Flush();
-            var heads = connection.Query<byte[]?>(Cmd(
-                "INSERT INTO journal_heads (org_id, hash) SELECT @orgId, NULL WHERE EXISTS (SELECT 1 FROM organizations WHERE id = @orgId) ON CONFLICT DO NOTHING; " +
-                "SELECT hash FROM journal_heads WHERE org_id = @orgId FOR UPDATE",
-                new { orgId })).AsList();
-            state = new JournalState { Head = heads.Count == 0 ? null : heads[0] };
-            journal[orgId] = state;
+            return state;
         }
+        Flush();
+        // One round trip: the head row created if missing and locked, the usage sums row locked and read, a first block
+        // of journal ids and, for the first event, of event ids; all taken while the head is locked.
+        using var batch = new NpgsqlBatch(connection, transaction);
+        var create = new NpgsqlBatchCommand("INSERT INTO journal_heads (org_id, hash) SELECT $1, NULL WHERE EXISTS (SELECT 1 FROM organizations WHERE id = $1) ON CONFLICT DO NOTHING");
+        Add(create, orgId);
+        batch.BatchCommands.Add(create);
+        var head = new NpgsqlBatchCommand("SELECT hash FROM journal_heads WHERE org_id = $1 FOR UPDATE");
+        Add(head, orgId);
+        batch.BatchCommands.Add(head);
+        var sums = new NpgsqlBatchCommand(write
+            ? "SELECT amount_sum, usd_sum FROM org_usage_sums WHERE org_id = $1 FOR UPDATE"
+            : "SELECT amount_sum, usd_sum FROM org_usage_sums WHERE org_id = $1");
+        Add(sums, orgId);
+        batch.BatchCommands.Add(sums);
+        state = new JournalState();
+        var journalIds = new NpgsqlBatchCommand("SELECT nextval('journal_id_seq') FROM generate_series(1, $1)");
+        Add(journalIds, state.Block);
+        batch.BatchCommands.Add(journalIds);
+        if (eventIdsWanted > 0)
+        {
+            var events = new NpgsqlBatchCommand("SELECT nextval('usage_events_id_seq') FROM generate_series(1, $1)");
+            Add(events, eventIdsWanted);
+            batch.BatchCommands.Add(events);
+        }
+        using (var reader = batch.ExecuteReader())
+        {
+            if (reader.Read())
+            {
+                state.Head = reader.IsDBNull(0) ? null : (byte[])reader.GetValue(0);
+            }
+            reader.NextResult();
+            if (reader.Read())
+            {
+                state.Sums = (reader.GetInt64(0), reader.GetInt64(1));
+            }
+            state.SumsKnown = true;
+            reader.NextResult();
+            while (reader.Read())
+            {
+                state.Ids.Enqueue(reader.GetInt64(0));
+            }
+            state.Block = Math.Min(MaxIdBlock, state.Block * 4);
+            if (eventIdsWanted > 0)
+            {
+                reader.NextResult();
+                while (reader.Read())
+                {
+                    eventIds.Enqueue(reader.GetInt64(0));
+                }
+            }
+        }
+        journal[orgId] = state;
         return state;
     }
 

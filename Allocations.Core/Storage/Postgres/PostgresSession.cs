@@ -26,6 +26,9 @@ internal sealed partial class PostgresSession : IStorageSession
 
     private const int MaxIdBlock = 1024;
 
+    /// <summary>From how many buffered events a flush sends events and segments by COPY rather than by INSERT.</summary>
+    private const int CopyThreshold = 256;
+
     private readonly NpgsqlConnection connection;
     private readonly NpgsqlTransaction transaction;
     private readonly bool write;
@@ -298,13 +301,21 @@ internal sealed partial class PostgresSession : IStorageSession
         // takes ids between this transaction's first and last, and the id range a batch entry records holds this
         // transaction's events of the organization alone (other organizations' events may lie between; the digests
         // read one organization's).
-        LockHead(row.OrgId);
+        if (!journal.ContainsKey(row.OrgId))
+        {
+            eventIds.Clear(); // taken before this organization's head was locked: another of its writers may follow them
+        }
+        var fetch = eventIds.Count == 0;
+        LockHead(row.OrgId, fetch ? eventIdBlock : 0);
         if (eventIds.Count == 0)
         {
             foreach (var id in connection.Query<long>(Cmd("SELECT nextval('usage_events_id_seq') FROM generate_series(1, @n)", new { n = eventIdBlock })))
             {
                 eventIds.Enqueue(id);
             }
+        }
+        if (fetch)
+        {
             eventIdBlock = Math.Min(MaxIdBlock, eventIdBlock * 4);
         }
         var copy = Copy(row);
@@ -367,17 +378,20 @@ internal sealed partial class PostgresSession : IStorageSession
 
     public (long Amount, long Usd)? GetOrgUsageSums(long orgId)
     {
-        // In a write the row is locked, after the organization's journal head (the lock order of every writer): the
+        // In a write the row is locked with the organization's journal head (the lock order of every writer): the
         // sums are bounded, moved and written back by one writer at a time.
         if (write)
         {
-            LockHead(orgId);
+            var state = LockHead(orgId);
+            if (!state.SumsKnown)
+            {
+                var fresh = Many<(long, long)>("SELECT amount_sum, usd_sum FROM org_usage_sums WHERE org_id = @orgId", new { orgId });
+                state.Sums = fresh.Count == 0 ? null : fresh[0];
+                state.SumsKnown = true;
+            }
+            return state.Sums;
         }
-        var rows = Many<(long, long)>(
-            write
-                ? "SELECT amount_sum, usd_sum FROM org_usage_sums WHERE org_id = @orgId FOR UPDATE"
-                : "SELECT amount_sum, usd_sum FROM org_usage_sums WHERE org_id = @orgId",
-            new { orgId });
+        var rows = Many<(long, long)>("SELECT amount_sum, usd_sum FROM org_usage_sums WHERE org_id = @orgId", new { orgId });
         return rows.Count == 0 ? null : rows[0];
     }
 
@@ -386,10 +400,24 @@ internal sealed partial class PostgresSession : IStorageSession
         var d = pendingSums.GetValueOrDefault(orgId);
         // The writer keeps both sums within the amount range, so each delta between two of its states fits.
         pendingSums[orgId] = (checked(d.Amount + amountDelta), checked(d.Usd + usdDelta));
+        if (journal.TryGetValue(orgId, out var state) && state.SumsKnown)
+        {
+            var sums = state.Sums ?? (0, 0);
+            state.Sums = (checked(sums.Amount + amountDelta), checked(sums.Usd + usdDelta));
+        }
     }
 
     // SUM over BIGINT is NUMERIC in PostgreSQL, exact at any size: saturated at the largest amount before the cast.
-    public void RecountOrgUsageSums(long orgId) =>
+    public void RecountOrgUsageSums(long orgId)
+    {
+        if (journal.TryGetValue(orgId, out var state))
+        {
+            state.SumsKnown = false;
+        }
+        RecountSums(orgId);
+    }
+
+    private void RecountSums(long orgId) =>
         Exec( // Exec flushes the buffered deltas first, so the recount replaces them
 
             "INSERT INTO org_usage_sums (org_id, amount_sum, usd_sum) " +
@@ -476,6 +504,10 @@ internal sealed partial class PostgresSession : IStorageSession
         if (pendingEvents.Count == 0 && pendingSegments.Count == 0 && pendingFigures.Count == 0 && pendingSums.Count == 0 && pendingJournal.Count == 0 && pendingParts.Count == 0 && !JournalDirty)
         {
             return;
+        }
+        if (pendingEvents.Count >= CopyThreshold)
+        {
+            CopyPendingRows();
         }
         using var batch = new NpgsqlBatch(connection, transaction);
         if (pendingEvents.Count > 0)
@@ -575,6 +607,71 @@ internal sealed partial class PostgresSession : IStorageSession
         if (figureIds!.FirstOrDefault(id => !updated.Contains(id)) is var missing and not 0)
         {
             throw new Exceptions.InvalidInputException("amount", missing.ToString(System.Globalization.CultureInfo.InvariantCulture), $"the figures of allocation {new Domain.AllocationId(missing)} would exceed the amount range");
+        }
+    }
+
+    /// <summary>Sends the buffered events and segments by binary COPY (a large batch: the cheapest way in).</summary>
+    private void CopyPendingRows()
+    {
+        using (var copy = connection.BeginBinaryImport(
+            "COPY usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) FROM STDIN (FORMAT BINARY)"))
+        {
+            foreach (var e in pendingEvents)
+            {
+                copy.StartRow();
+                copy.Write(e.Id, NpgsqlDbType.Bigint);
+                copy.Write(e.OrgId, NpgsqlDbType.Bigint);
+                copy.Write(e.AllocationId, NpgsqlDbType.Bigint);
+                copy.Write(e.SkuId, NpgsqlDbType.Bigint);
+                copy.Write(e.Quantity, NpgsqlDbType.Bigint);
+                copy.Write(e.StartNs, NpgsqlDbType.Bigint);
+                copy.Write(e.EndNs, NpgsqlDbType.Bigint);
+                copy.Write(e.Status, NpgsqlDbType.Integer);
+                WriteOrNull(copy, e.ExternalKey);
+                copy.Write(e.Amount, NpgsqlDbType.Bigint);
+                if (e.Usd is { } usd)
+                {
+                    copy.Write(usd, NpgsqlDbType.Bigint);
+                }
+                else
+                {
+                    copy.WriteNull();
+                }
+                WriteOrNull(copy, e.Attributes);
+                copy.Write(e.RecordedNs, NpgsqlDbType.Bigint);
+                copy.Write(e.RecordedBy, NpgsqlDbType.Text);
+                copy.Write(e.Source, NpgsqlDbType.Text);
+            }
+            copy.Complete();
+        }
+        pendingEvents.Clear();
+        using (var copy = connection.BeginBinaryImport("COPY event_segments (event_id, seq, start_ns, end_ns, rule_id, rate, amount) FROM STDIN (FORMAT BINARY)"))
+        {
+            foreach (var (eventId, seq, segment) in pendingSegments)
+            {
+                copy.StartRow();
+                copy.Write(eventId, NpgsqlDbType.Bigint);
+                copy.Write(seq, NpgsqlDbType.Integer);
+                copy.Write(segment.StartNs, NpgsqlDbType.Bigint);
+                copy.Write(segment.EndNs, NpgsqlDbType.Bigint);
+                copy.Write(segment.RuleId, NpgsqlDbType.Bigint);
+                copy.Write(segment.Rate, NpgsqlDbType.Bigint);
+                copy.Write(segment.Amount, NpgsqlDbType.Bigint);
+            }
+            copy.Complete();
+        }
+        pendingSegments.Clear();
+
+        static void WriteOrNull(NpgsqlBinaryImporter copy, string? text)
+        {
+            if (text is null)
+            {
+                copy.WriteNull();
+            }
+            else
+            {
+                copy.Write(text, NpgsqlDbType.Text);
+            }
         }
     }
 
