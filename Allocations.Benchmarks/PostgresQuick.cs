@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Allocations.Domain;
 using Allocations.Rating;
 using Npgsql;
@@ -15,7 +14,11 @@ namespace Allocations.Benchmarks;
 /// database of its own, created here and dropped at the end.</summary>
 internal static class PostgresQuick
 {
-    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+    private static void Print(string name, string value) => QuickMode.Print(name, value);
+
+    private static void Print(string name, double value, string format = "F0") => QuickMode.Print(name, value, format);
+
+    private static double Median(List<double> values) => QuickMode.Median(values);
 
     internal static async Task RunAsync(string server, int ingestEvents, string? only)
     {
@@ -226,16 +229,5 @@ internal static class PostgresQuick
         }
         Print("pg_table_rows", rows);
         Print("pg_table_ms_10k_allocations", Median(times), "F2");
-    }
-
-    private static void Print(string name, string value) => Console.WriteLine($"{name}={value}");
-
-    private static void Print(string name, double value, string format = "F0") => Console.WriteLine($"{name}={value.ToString(format, Inv)}");
-
-    private static double Median(List<double> values)
-    {
-        values.Sort();
-        var n = values.Count;
-        return n % 2 == 1 ? values[n / 2] : (values[(n / 2) - 1] + values[n / 2]) / 2;
     }
 }

@@ -114,11 +114,11 @@ internal static class QuickMode
     private static int Env(string name, int fallback) =>
         int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.Integer, Inv, out var v) && v > 0 ? v : fallback;
 
-    private static void Print(string name, string value) => Console.WriteLine($"{name}={value}");
+    internal static void Print(string name, string value) => Console.WriteLine($"{name}={value}");
 
-    private static void Print(string name, double value, string format = "F0") => Console.WriteLine($"{name}={value.ToString(format, Inv)}");
+    internal static void Print(string name, double value, string format = "F0") => Console.WriteLine($"{name}={value.ToString(format, Inv)}");
 
-    private static double Median(List<double> values)
+    internal static double Median(List<double> values)
     {
         values.Sort();
         var n = values.Count;

@@ -86,7 +86,7 @@ public sealed partial class AllocationStore : IDisposable
         var dataSource = Storage.Postgres.PostgresStorageEngineFactory.CreateDataSource(connectionString);
         var engine = await Storage.Postgres.PostgresStorageEngineFactory.OpenAsync(
             dataSource, ownsDataSource: true, new StorageSettings(connectionString, settingsOptions.DurableWrites, busyMs), cancellationToken).ConfigureAwait(false);
-        return AttachEngine(engine, clock, settingsOptions);
+        return Attach(engine, clock, settingsOptions);
     }
 
     /// <summary>Opens the store in the database of a data source the host built (its pooling, TLS and authentication
@@ -103,37 +103,10 @@ public sealed partial class AllocationStore : IDisposable
         var (settingsOptions, clock, busyMs) = Prepare(options, cancellationToken);
         var engine = await Storage.Postgres.PostgresStorageEngineFactory.OpenAsync(
             dataSource, ownsDataSource: false, new StorageSettings(dataSource.ConnectionString, settingsOptions.DurableWrites, busyMs), cancellationToken).ConfigureAwait(false);
-        return AttachEngine(engine, clock, settingsOptions);
+        return Attach(engine, clock, settingsOptions);
     }
 
 #pragma warning restore RS0026
-
-    private static (AllocationStoreOptions Options, IClock Clock, int BusyMs) Prepare(AllocationStoreOptions? options, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        options ??= new AllocationStoreOptions();
-        var busyMs = BusyTimeoutMilliseconds(options.BusyTimeout);
-#pragma warning disable RS0030 // The system clock is the documented default when the host injects none.
-        var clock = options.Clock ?? SystemClock.Instance;
-#pragma warning restore RS0030
-        InstantCodec.ToNs(clock.GetCurrentInstant(), "Clock");
-        return (options, clock, busyMs);
-    }
-
-    private static AllocationStore AttachEngine(IStorageEngine engine, IClock clock, AllocationStoreOptions options)
-    {
-        try
-        {
-            var store = new AllocationStore(engine, clock);
-            store.AttachHost(options);
-            return store;
-        }
-        catch
-        {
-            engine.Dispose();
-            throw;
-        }
-    }
 
     /// <summary>Opens a private store in memory, gone when disposed: for tests and trials.</summary>
     /// <param name="options">Options; null for the defaults.</param>
@@ -158,6 +131,14 @@ public sealed partial class AllocationStore : IDisposable
     /// first, synchronously; an engine that opens synchronously (SQLite) also throws its refusals synchronously.</summary>
     private static Task<AllocationStore> OpenWith(IStorageEngineFactory factory, string location, AllocationStoreOptions? options, CancellationToken cancellationToken)
     {
+        var (checkedOptions, clock, busyMs) = Prepare(options, cancellationToken);
+        var opening = factory.OpenAsync(new StorageSettings(location, checkedOptions.DurableWrites, busyMs, checkedOptions.PageCacheMegabytes * 1024), cancellationToken);
+        return opening.IsCompletedSuccessfully ? Task.FromResult(Attach(opening.Result, clock, checkedOptions)) : AttachAsync(opening, clock, checkedOptions);
+    }
+
+    /// <summary>Checks the options and the clock before any engine opens.</summary>
+    private static (AllocationStoreOptions Options, IClock Clock, int BusyMs) Prepare(AllocationStoreOptions? options, CancellationToken cancellationToken)
+    {
         cancellationToken.ThrowIfCancellationRequested();
         options ??= new AllocationStoreOptions();
         var busyMs = BusyTimeoutMilliseconds(options.BusyTimeout);
@@ -169,8 +150,7 @@ public sealed partial class AllocationStore : IDisposable
         {
             throw new InvalidInputException("PageCacheMegabytes", options.PageCacheMegabytes.ToString(System.Globalization.CultureInfo.InvariantCulture), $"must be between 1 and {AllocationStoreOptions.MaxPageCacheMegabytes}");
         }
-        var opening = factory.OpenAsync(new StorageSettings(location, options.DurableWrites, busyMs, options.PageCacheMegabytes * 1024), cancellationToken);
-        return opening.IsCompletedSuccessfully ? Task.FromResult(Attach(opening.Result, clock, options)) : AttachAsync(opening, clock, options);
+        return (options, clock, busyMs);
     }
 
     private static async Task<AllocationStore> AttachAsync(ValueTask<IStorageEngine> opening, IClock clock, AllocationStoreOptions options) =>
@@ -178,9 +158,17 @@ public sealed partial class AllocationStore : IDisposable
 
     private static AllocationStore Attach(IStorageEngine engine, IClock clock, AllocationStoreOptions options)
     {
-        var store = new AllocationStore(engine, clock);
-        store.AttachHost(options);
-        return store;
+        try
+        {
+            var store = new AllocationStore(engine, clock);
+            store.AttachHost(options);
+            return store;
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The busy timeout in whole milliseconds (rounded up).</summary>

@@ -7,7 +7,7 @@ namespace Allocations.Tests.Tool;
 /// failures an admin meets (a missing output folder, a file without the organization, a busy or hung importer).</summary>
 public sealed class ToolAdminTests : IDisposable
 {
-    private const string Mapping = """
+    internal const string Mapping = """
         {
           "cluster": "lab",
           "timeZone": "UTC",

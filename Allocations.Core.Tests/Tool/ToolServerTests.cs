@@ -9,16 +9,7 @@ namespace Allocations.Tests.Tool;
 /// password comes from PGPASSWORD, and a refused login is one line that never shows the password.</summary>
 public sealed class ToolServerTests : IDisposable
 {
-    private const string Mapping = """
-        {
-          "cluster": "lab",
-          "timeZone": "UTC",
-          "accounts": { "physics": "Physics", "chem": "Chemistry" },
-          "partitions": { "cpu": "CPU_HOUR", "gpu": "GPU_HOUR" },
-          "skus": { "GPU_HOUR": "gres/gpu" },
-          "defaults": { "quantity": "cpu" }
-        }
-        """;
+    private const string Mapping = ToolAdminTests.Mapping;
 
     private readonly ToolProcess tool = new();
     private string? database;

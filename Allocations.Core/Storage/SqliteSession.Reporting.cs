@@ -296,7 +296,9 @@ internal sealed partial class SqliteSession : IReportQueries
         }
     }
 
-    private static void AppendFilter(StringBuilder sql, DynamicParameters parameters, EventFilter filter)
+    /// <summary>Appends the filter's terms (shared with the PostgreSQL engine, which writes its own attribute term
+    /// through <paramref name="attributeTerm"/>: the builder, the parameters, the pair's index, its key and value).</summary>
+    internal static void AppendFilter(StringBuilder sql, DynamicParameters parameters, EventFilter filter, Action<StringBuilder, DynamicParameters, int, string, string>? attributeTerm = null)
     {
         if (filter.ToNs is { } to)
         {
@@ -321,6 +323,11 @@ internal sealed partial class SqliteSession : IReportQueries
         for (var i = 0; i < filter.Attributes.Count; i++)
         {
             var (key, value) = filter.Attributes[i];
+            if (attributeTerm is not null)
+            {
+                attributeTerm(sql, parameters, i, key, value);
+                continue;
+            }
             var p = "attrPath" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
             var v = "attrValue" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
             sql.Append(" AND json_extract(e.attributes, @").Append(p).Append(") = @").Append(v);

@@ -6,12 +6,12 @@ namespace Allocations.Storage;
 /// <summary>One SQLite transaction. Every statement passes the transaction and takes its values as parameters.</summary>
 internal sealed partial class SqliteSession : IStorageSession, IDisposable
 {
-    private const string AllocationColumns =
+    internal const string AllocationColumns =
         "a.id AS Id, a.org_id AS OrgId, a.name AS Name, a.unit_id AS UnitId, u.code AS UnitCode, a.parent_id AS ParentId, " +
         "a.total AS Total, a.own_used AS OwnUsed, a.own_estimated AS OwnEstimated, a.used AS Used, a.estimated AS Estimated, " +
         "a.created_ns AS CreatedNs";
 
-    private const string EventColumns =
+    internal const string EventColumns =
         "e.id AS Id, e.org_id AS OrgId, e.allocation_id AS AllocationId, e.sku_id AS SkuId, s.code AS SkuCode, " +
         "e.quantity AS Quantity, e.start_ns AS StartNs, e.end_ns AS EndNs, e.status AS Status, e.external_key AS ExternalKey, " +
         "e.amount AS Amount, e.usd AS Usd, e.attributes AS Attributes, e.recorded_ns AS RecordedNs, e.recorded_by AS RecordedBy, e.source AS Source";
@@ -84,7 +84,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
             "INSERT INTO units (org_id, code, code_key, display_precision) VALUES (@orgId, @code, @codeKey, @displayPrecision)",
             new { orgId, code, codeKey, displayPrecision });
 
-    private const string UnitColumns = "id AS Id, org_id AS OrgId, code AS Code, display_precision AS DisplayPrecision";
+    internal const string UnitColumns = "id AS Id, org_id AS OrgId, code AS Code, display_precision AS DisplayPrecision";
 
     public UnitRow? FindUnit(long orgId, string codeKey) =>
         One<UnitRow>($"SELECT {UnitColumns} FROM units WHERE org_id = @orgId AND code_key = @codeKey", new { orgId, codeKey });
@@ -100,7 +100,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
             "INSERT INTO skus (org_id, code, code_key, unit_id, basis) VALUES (@orgId, @code, @codeKey, @unitId, @basis)",
             new { orgId, code, codeKey, unitId, basis });
 
-    private const string SkuColumns =
+    internal const string SkuColumns =
         "s.id AS Id, s.org_id AS OrgId, s.code AS Code, s.unit_id AS UnitId, u.code AS UnitCode, s.basis AS Basis";
 
     public SkuRow? FindSku(long orgId, string codeKey) =>

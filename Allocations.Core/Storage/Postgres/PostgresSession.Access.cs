@@ -7,16 +7,11 @@ namespace Allocations.Storage.Postgres;
 /// <summary>Groups, grants, the journal and the reporting queries.</summary>
 internal sealed partial class PostgresSession
 {
-    private const string GrantColumns =
-        "g.id AS Id, g.allocation_id AS AllocationId, g.group_id AS GroupId, gr.name AS GroupName, g.level AS Level, " +
-        "g.granted_ns AS GrantedNs, g.granted_by AS GrantedBy";
+    private const string GrantColumns = SqliteSession.GrantColumns;
 
-    private const string JournalColumns =
-        "id AS Id, org_id AS OrgId, allocation_id AS AllocationId, at_ns AS AtNs, actor AS Actor, action AS Action, " +
-        "target AS Target, before AS Before, after AS After, prev_hash AS PrevHash, hash AS Hash";
+    private const string JournalColumns = SqliteSession.JournalColumns;
 
-    private const string MyGroups =
-        "SELECT m.group_id FROM group_members m JOIN groups gr ON gr.id = m.group_id WHERE m.user_id = @userId AND gr.org_id = @orgId";
+    private const string MyGroups = SqliteSession.MyGroups;
 
     /// <summary>Per organization written in this transaction: its locked head, and journal ids taken from the sequence
     /// while holding the head's lock (so that one organization's ids increase in commit order).</summary>
@@ -358,37 +353,14 @@ internal sealed partial class PostgresSession
         }
     }
 
-    private static void AppendFilter(StringBuilder sql, DynamicParameters parameters, EventFilter filter)
-    {
-        if (filter.ToNs is { } to)
+    private static void AppendFilter(StringBuilder sql, DynamicParameters parameters, EventFilter filter) =>
+        SqliteSession.AppendFilter(sql, parameters, filter, static (sql, parameters, i, key, value) =>
         {
-            sql.Append(" AND e.start_ns < @toNs");
-            parameters.Add("toNs", to);
-        }
-        if (filter.FromNs is { } from)
-        {
-            sql.Append(" AND (e.end_ns > @fromNs OR e.start_ns >= @fromNs)");
-            parameters.Add("fromNs", from);
-        }
-        if (filter.SkuId is { } sku)
-        {
-            sql.Append(" AND e.sku_id = @skuId");
-            parameters.Add("skuId", sku);
-        }
-        if (filter.Status is { } status)
-        {
-            sql.Append(" AND e.status = @status");
-            parameters.Add("status", status);
-        }
-        for (var i = 0; i < filter.Attributes.Count; i++)
-        {
-            var (key, value) = filter.Attributes[i];
             var k = "attrKey" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
             var v = "attrValue" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
             // A JSONB lookup by key: the attribute must be a JSON string equal to the value.
             sql.Append(" AND (e.attributes::jsonb -> @").Append(k).Append("::text) = to_jsonb(@").Append(v).Append("::text)");
             parameters.Add(k, key);
             parameters.Add(v, value);
-        }
-    }
+        });
 }

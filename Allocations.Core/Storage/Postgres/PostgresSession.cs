@@ -14,15 +14,9 @@ namespace Allocations.Storage.Postgres;
 /// service reads them before or after <see cref="LockAllocationsAsync"/>.</remarks>
 internal sealed partial class PostgresSession : IStorageSession
 {
-    private const string AllocationColumns =
-        "a.id AS Id, a.org_id AS OrgId, a.name AS Name, a.unit_id AS UnitId, u.code AS UnitCode, a.parent_id AS ParentId, " +
-        "a.total AS Total, a.own_used AS OwnUsed, a.own_estimated AS OwnEstimated, a.used AS Used, a.estimated AS Estimated, " +
-        "a.created_ns AS CreatedNs";
+    private const string AllocationColumns = SqliteSession.AllocationColumns;
 
-    private const string EventColumns =
-        "e.id AS Id, e.org_id AS OrgId, e.allocation_id AS AllocationId, e.sku_id AS SkuId, s.code AS SkuCode, " +
-        "e.quantity AS Quantity, e.start_ns AS StartNs, e.end_ns AS EndNs, e.status AS Status, e.external_key AS ExternalKey, " +
-        "e.amount AS Amount, e.usd AS Usd, e.attributes AS Attributes, e.recorded_ns AS RecordedNs, e.recorded_by AS RecordedBy, e.source AS Source";
+    private const string EventColumns = SqliteSession.EventColumns;
 
     private const int MaxIdBlock = 1024;
 
@@ -146,7 +140,7 @@ internal sealed partial class PostgresSession : IStorageSession
         Many<string>("SELECT user_id FROM org_admins WHERE org_id = @orgId ORDER BY user_id COLLATE \"C\"", new { orgId });
 
     // Units, SKUs, rules
-    private const string UnitColumns = "id AS Id, org_id AS OrgId, code AS Code, display_precision AS DisplayPrecision";
+    private const string UnitColumns = SqliteSession.UnitColumns;
 
     public long InsertUnit(long orgId, string code, string codeKey, int displayPrecision) =>
         InsertReturningId(
@@ -167,8 +161,7 @@ internal sealed partial class PostgresSession : IStorageSession
             "INSERT INTO skus (org_id, code, code_key, unit_id, basis) VALUES (@orgId, @code, @codeKey, @unitId, @basis)",
             new { orgId, code, codeKey, unitId, basis });
 
-    private const string SkuColumns =
-        "s.id AS Id, s.org_id AS OrgId, s.code AS Code, s.unit_id AS UnitId, u.code AS UnitCode, s.basis AS Basis";
+    private const string SkuColumns = SqliteSession.SkuColumns;
 
     public SkuRow? FindSku(long orgId, string codeKey) =>
         One<SkuRow>(
