@@ -125,4 +125,33 @@ public sealed class PostgresEngineTests
             await PostgresServer.DropDatabaseAsync(connection);
         }
     }
+
+    [PostgresFact]
+    public async Task FigureDeltas_AddUp_AndASumPastTheRangeFailsTheWriteNamingTheAllocation_LeavingTheRow()
+    {
+        using var t = await TestStore.CreateAsync(Engine.Postgres);
+        var a = await t.CreateAllocationAsync("A", 100m);
+        var id = a.Id.Value;
+        var engine = t.Store.Engine;
+        await engine.WriteAsync(s => s.AddFigures(id, 1, 2, 3, 4) && s.AddFigures(id, 10, 20, 30, 40), CancellationToken.None);
+        Task<Allocations.Storage.AllocationRow?> Read() => engine.ReadAsync(s => s.GetAllocation(id), CancellationToken.None);
+        var row = (await Read())!;
+        Assert.Equal((11L, 22L, 33L, 44L), (row.OwnUsed, row.OwnEstimated, row.Used, row.Estimated));
+
+        var refusals = new (string Case, (long, long, long, long)[] Deltas)[]
+        {
+            ("Used + Estimated past the largest amount", [(0, 0, long.MaxValue - 33 - 44, 0), (0, 0, 0, 1)]),
+            ("Used past the range", [(0, 0, long.MaxValue - 10, 0)]),
+            ("Estimated below the range", [(0, 0, 0, -45), (0, 0, 0, long.MinValue)]),
+        };
+        foreach (var (name, deltas) in refusals)
+        {
+            var ex = await Assert.ThrowsAsync<InvalidInputException>(() => engine.WriteAsync(
+                s => deltas.All(d => s.AddFigures(id, d.Item1, d.Item2, d.Item3, d.Item4)),
+                CancellationToken.None));
+            Assert.Contains(a.Id.ToString(), ex.Message, StringComparison.Ordinal);
+            row = (await Read())!;
+            Assert.True((11L, 22L, 33L, 44L) == (row.OwnUsed, row.OwnEstimated, row.Used, row.Estimated), name);
+        }
+    }
 }
