@@ -301,6 +301,98 @@ public sealed class GroupCommitTests
     /// <summary>One call of a generated sequence.</summary>
     public sealed record Call(int Kind, int Allocation, int Quantity, int Key);
 
+    /// <summary>Two calls of one group write events and journal entries and then fail: one after its flush (its
+    /// events, its <c>usage.batch</c> entry and the journal's head rows written), one in the middle of its work (an
+    /// event replaced, its per-event entry appended, the head rows still deferred). Each is rolled back to its
+    /// savepoint, and the session must forget the ids, the journal's next sequence and head it had counted on: the
+    /// calls after them take the next ids with no gap, chain onto the committed head, and leave the head rows
+    /// matching the journal.</summary>
+    [Fact]
+    public async Task CallsRolledBackAfterWritingEventsAndJournalEntries_LeaveNoTrace_AndTheNextCallsIdsFollowOn()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 1_000m);
+        Assert.True((await t.Store.ReserveAsync(Admin, Cpu(a, 1m, 0, "anchor", UsageStatus.Estimated))).Reserved);
+        var lastEvent = RawSqlite.Scalar(t.Path, "SELECT MAX(id) FROM usage_events");
+        var lastEntry = RawSqlite.Scalar(t.Path, "SELECT MAX(id) FROM journal");
+        var nowNs = (Start + Duration.FromDays(1)).ToUnixTimeTicks() * 100;
+        UsageWriter NewWriter(IStorageSession s) => new(s, Admin, nowNs) { Catalogue = t.Store.Catalogue };
+
+        var gate = await Gate.HoldAsync(t.Store);
+        var flushedThenFailed = t.Store.Engine.WriteAsync(Sync<int>(s =>
+        {
+            var writer = NewWriter(s);
+            writer.Apply(writer.Plan(Cpu(a, 2m, 1, "gone-1"), Operation.RecordUsage, UsageStatus.Confirmed));
+            writer.Apply(writer.Plan(Cpu(a, 2m, 2, "gone-2"), Operation.RecordUsage, UsageStatus.Confirmed));
+            writer.Flush();
+            Assert.NotNull(s.GetEvent(lastEvent + 2)); // the ids the calls after it take again
+            throw new InvalidOperationException("after its events and its journal entry");
+        }), CancellationToken.None);
+        var batch = t.Store.RecordBatchAsync(Admin, [Cpu(a, 3m, 3, "kept-1"), Cpu(a, 3m, 4, "kept-2")]);
+        var replacedThenFailed = t.Store.Engine.WriteAsync(Sync<int>(s =>
+        {
+            var writer = NewWriter(s);
+            var plan = writer.Plan(Cpu(a, 7m, 0, "anchor"), Operation.RecordUsage, UsageStatus.Confirmed);
+            Assert.Equal(RecordDisposition.Replaced, plan.Disposition);
+            writer.Apply(plan);
+            throw new InvalidOperationException("in the middle of its work");
+        }), CancellationToken.None);
+        var single = t.Store.RecordUsageAsync(Admin, Cpu(a, 5m, 5, "kept-3"));
+        await gate.ReleaseAsync();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => flushedThenFailed);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => replacedThenFailed);
+        Assert.Equal([lastEvent + 1, lastEvent + 2], (await batch).EventIds.Select(id => id.Value));
+        Assert.Equal(lastEvent + 3, (await single).Event.Id.Value);
+
+        var events = (await t.Store.ListEventsAsync(Admin, a.Id)).Events;
+        Assert.Equal(["anchor", "kept-1", "kept-2", "kept-3"], events.Select(e => e.ExternalKey).Order(StringComparer.Ordinal));
+        var anchor = events.Single(e => e.ExternalKey == "anchor");
+        Assert.Equal((Quantity.FromDecimal(1m), UsageStatus.Estimated), (anchor.Quantity, anchor.Status));
+        var after = await t.Store.GetAllocationAsync(Admin, a.Id);
+        Assert.Equal((Amount.FromDecimal(3m + 3m + 5m), Amount.FromDecimal(1m)), (after.OwnUsed, after.OwnEstimated));
+        var entries = await t.Store.GetOrganizationJournalAsync(Admin, t.Organization, afterSequence: lastEntry);
+        Assert.Equal([lastEntry + 1, lastEntry + 2], entries.Select(e => e.Sequence));
+        Assert.Equal(lastEntry + 3, RawSqlite.Scalar(t.Path, "SELECT next_sequence FROM journal_sequence WHERE id = 1"));
+        Assert.Equal(lastEntry + 2, RawSqlite.Scalar(t.Path, $"SELECT last_sequence FROM journal_heads WHERE org_id = {t.Organization.Value}"));
+        await AssertCleanAsync(t);
+    }
+
+    /// <summary>The allocation list a connection keeps between transactions: a call that reads it, changes a figure,
+    /// reads it again and rolls back must leave the next call of its group, and the reads after the group, the
+    /// committed figures; a call after it that commits a change must be seen by the next read.</summary>
+    [Fact]
+    public async Task TheAllocationListSnapshot_NeverServesARolledBackCall_OrMissesACommittedOne()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 50m);
+        var org = t.Organization.Value;
+        long TotalOf(IStorageSession s) => s.ListAllocations(org).Single(r => r.Id == a.Id.Value).Total;
+        Assert.Equal(Amount.FromDecimal(50m), (await t.Store.ListAllocationsAsync(Admin, t.Organization)).Single().Total);
+
+        var gate = await Gate.HoldAsync(t.Store);
+        var rolledBack = t.Store.Engine.WriteAsync(Sync<long>(s =>
+        {
+            Assert.Equal(Amount.FromDecimal(50m).Micros, TotalOf(s));
+            s.SetTotal(a.Id.Value, 1);
+            Assert.Equal(1, TotalOf(s));
+            throw new InvalidOperationException("rolled back");
+        }), CancellationToken.None);
+        var next = t.Store.Engine.WriteAsync(s => TotalOf(s), CancellationToken.None);
+        var changer = t.Store.Engine.WriteAsync(s =>
+        {
+            s.SetTotal(a.Id.Value, Amount.FromDecimal(9m).Micros);
+            return TotalOf(s);
+        }, CancellationToken.None);
+        await gate.ReleaseAsync();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => rolledBack);
+        Assert.Equal(Amount.FromDecimal(50m).Micros, await next);
+        Assert.Equal(Amount.FromDecimal(9m).Micros, await changer);
+        Assert.Equal(Amount.FromDecimal(9m), (await t.Store.ListAllocationsAsync(Admin, t.Organization)).Single().Total);
+        Assert.Equal(Amount.FromDecimal(9m), (await t.Store.ListAllocationsAsync(Admin, t.Organization)).Single().Total);
+    }
+
     private static readonly Gen<Call> Calls =
         from kind in Gen.Frequency((4, Gen.Constant(0)), (4, Gen.Constant(1)), (1, Gen.Constant(2)), (1, Gen.Constant(3)), (1, Gen.Constant(4)))
         from allocation in Gen.Choose(0, 2)
