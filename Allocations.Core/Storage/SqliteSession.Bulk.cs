@@ -30,13 +30,13 @@ internal sealed partial class SqliteSession
     /// record asks this).</summary>
     private EventRow? ReadEventByKey(long orgId, string source, string externalKey) =>
         Run(
-            $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.org_id = $org AND e.source = $source AND e.external_key = $key",
+            $"SELECT {EventColumns}{SegmentFormColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.org_id = $org AND e.source = $source AND e.external_key = $key",
             ["$org", "$source", "$key"],
             [orgId, source, externalKey],
             command =>
             {
                 using var reader = command.ExecuteReader();
-                return reader.Read() ? StoredRows.Map(reader, ToEventRow) : null;
+                return reader.Read() ? MapEvent(reader, new StoredRows.RowCheck()) : null;
             });
 
     /// <summary>Maps a row of <see cref="EventColumns"/>, in that column order.</summary>
@@ -175,7 +175,7 @@ internal sealed partial class SqliteSession
         externalKeys.Count == 0
             ? []
             : Run(
-                $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id " +
+                $"SELECT {EventColumns}{SegmentFormColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id " +
                 "WHERE e.org_id = $org AND e.source = $source AND e.external_key IN (SELECT value FROM json_each($keys))",
                 ["$org", "$source", "$keys"],
                 [orgId, source, JsonSerializer.Serialize(externalKeys)],
@@ -186,7 +186,7 @@ internal sealed partial class SqliteSession
                     var check = new StoredRows.RowCheck();
                     while (reader.Read())
                     {
-                        rows.Add(check.Map(reader, ToEventRow));
+                        rows.Add(MapEvent(reader, check));
                     }
                     return rows;
                 });
@@ -247,7 +247,7 @@ internal sealed partial class SqliteSession
                     // A single segment stored in the event row is the same segment as a row of event_segments would be.
                     List<SegmentRow> segments = reader.IsDBNull(15)
                         ? []
-                        : [new SegmentRow { EventId = row.Id, Seq = 0, StartNs = row.StartNs, EndNs = row.EndNs, RuleId = reader.GetInt64(15), Rate = reader.IsDBNull(16) ? throw NullInlineRate(row.Id) : reader.GetInt64(16), Amount = row.Amount }];
+                        : [InlineSegment(row, reader.GetInt64(15), reader.IsDBNull(16) ? throw NullInlineRate(row.Id) : reader.GetInt64(16))];
                     rows.Add((row, segments));
                 }
                 return rows;

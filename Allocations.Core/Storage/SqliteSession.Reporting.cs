@@ -211,7 +211,8 @@ internal sealed partial class SqliteSession : IReportQueries
     /// both sides, and "end after the period's start" is checked in the index: a period's report reads the events that
     /// overlap it and, per class, at most the index entries of one class span before it, however long the history.
     /// Each query runs in index order, which keeps each event's segments together without a sort. An event whose single
-    /// segment is stored in its row is one result row with no segment columns; the others join their segment rows.</summary>
+    /// segment is stored in its row is one result row with no segment columns (the join's key is null for it, so SQLite
+    /// skips the seek into event_segments); the others join their segment rows.</summary>
     /// <remarks>The index is named because the planner, without statistics, could take the (allocation_id, start_ns)
     /// index, which bounds only the start.</remarks>
     internal static List<(string Sql, DynamicParameters Parameters)> ReportSegmentsCommands(IReadOnlyList<long> allocationIds, EventFilter filter, bool[]? present = null)
@@ -228,7 +229,7 @@ internal sealed partial class SqliteSession : IReportQueries
             var sql = new StringBuilder(
                 "SELECT e.id, e.allocation_id, e.sku_id, s.code, e.status, e.start_ns, e.end_ns, e.usd, e.attributes, g.start_ns, g.end_ns, g.amount, e.amount, e.seg_rule_id " +
                 "FROM usage_events e INDEXED BY ix_usage_events_allocation_span JOIN skus s ON s.id = e.sku_id " +
-                "LEFT JOIN event_segments g ON e.seg_rule_id IS NULL AND g.event_id = e.id " +
+                "LEFT JOIN event_segments g ON g.event_id = (CASE WHEN e.seg_rule_id IS NULL THEN e.id END) " +
                 $"WHERE {SpanClassSql} = @spanClass AND e.allocation_id IN (SELECT value FROM json_each(@allocationIds)) " +
                 "AND (e.seg_rule_id IS NOT NULL OR g.event_id IS NOT NULL)");
             parameters.Add("spanClass", c);

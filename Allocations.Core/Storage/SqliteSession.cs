@@ -214,7 +214,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     }
 
     public void UpdateEvent(EventRow row) =>
-        Run(
+        ForgetSegmentForm(row.Id).Run(
             "UPDATE usage_events SET allocation_id = $alloc, sku_id = $sku, quantity = $qty, start_ns = $start, end_ns = $end, " +
             "status = $status, amount = $amount, usd = $usd, attributes = $attrs, recorded_ns = $recNs, recorded_by = $recBy WHERE id = $id",
             ["$alloc", "$sku", "$qty", "$start", "$end", "$status", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$id"],
@@ -224,6 +224,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
 
     public void InsertSegments(long eventId, IReadOnlyList<SegmentRow> segments)
     {
+        storedSegments.Remove(eventId);
         if (insertSegment is null)
         {
             insertSegment = Prepare(
@@ -247,19 +248,20 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
 
     public void DeleteSegments(long eventId)
     {
+        storedSegments[eventId] = null; // none in the row, none in event_segments
         Run("DELETE FROM event_segments WHERE event_id = $e", ["$e"], [eventId], command => command.ExecuteNonQuery());
         Run("UPDATE usage_events SET seg_rule_id = NULL, seg_rate = NULL WHERE id = $e AND seg_rule_id IS NOT NULL", ["$e"], [eventId], command => command.ExecuteNonQuery());
     }
 
     public EventRow? GetEvent(long eventId) =>
         Run(
-            $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.id = $id",
+            $"SELECT {EventColumns}{SegmentFormColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.id = $id",
             ["$id"],
             [eventId],
             command =>
             {
                 using var reader = command.ExecuteReader();
-                return reader.Read() ? StoredRows.Map(reader, ToEventRow) : null;
+                return reader.Read() ? MapEvent(reader, new StoredRows.RowCheck()) : null;
             });
 
     public EventRow? FindEventByKey(long orgId, string source, string externalKey) => ReadEventByKey(orgId, source, externalKey);
@@ -299,8 +301,17 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
             "ON CONFLICT (org_id) DO UPDATE SET amount_sum = excluded.amount_sum, usd_sum = excluded.usd_sum",
             new { orgId });
 
-    public IReadOnlyList<SegmentRow> ListSegments(long eventId) =>
-        ReadInlineSegment(eventId) is { } inline ? [inline] : Run(
+    public IReadOnlyList<SegmentRow> ListSegments(long eventId)
+    {
+        if (storedSegments.TryGetValue(eventId, out var known))
+        {
+            return known is null ? ReadSegmentRows(eventId) : [Copy(known)];
+        }
+        return ReadInlineSegment(eventId) is { } inline ? [inline] : ReadSegmentRows(eventId);
+    }
+
+    private List<SegmentRow> ReadSegmentRows(long eventId) =>
+        Run(
             "SELECT event_id, seq, start_ns, end_ns, rule_id, rate, amount FROM event_segments WHERE event_id = $e ORDER BY seq",
             ["$e"],
             [eventId],
@@ -316,8 +327,11 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
                 return segments;
             });
 
-    public void DeleteEvent(long eventId) =>
+    public void DeleteEvent(long eventId)
+    {
+        storedSegments.Remove(eventId);
         Run("DELETE FROM usage_events WHERE id = $id", ["$id"], [eventId], command => command.ExecuteNonQuery());
+    }
 
     public long CountEvents(long allocationId) =>
         One<long>("SELECT COUNT(*) FROM usage_events WHERE allocation_id = @allocationId", new { allocationId });
