@@ -392,9 +392,7 @@ internal sealed partial class UsageWriter
                 var isPending = pending.ContainsKey(old.Id);
                 var before = isPending ? null : BeforeState(old);
                 Move(old.AllocationId, old.Status, -old.Amount);
-                session.UpdateEvent(plan.Row);
-                session.DeleteSegments(plan.Row.Id);
-                session.InsertSegments(plan.Row.Id, plan.Segments);
+                session.RewriteRatedEvent(plan.Row, plan.Segments);
                 Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount);
                 Sum(plan.Row.OrgId, checked(plan.Row.Amount - old.Amount), checked((plan.Row.Usd ?? 0) - (old.Usd ?? 0)));
                 if (isPending)
@@ -415,8 +413,7 @@ internal sealed partial class UsageWriter
                 RememberKey(plan.Row);
                 return plan.Row.Id;
             default:
-                plan.Row.Id = session.InsertEvent(plan.Row);
-                session.InsertSegments(plan.Row.Id, plan.Segments);
+                plan.Row.Id = session.InsertRatedEvent(plan.Row, plan.Segments);
                 Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount);
                 Sum(plan.Row.OrgId, plan.Row.Amount, plan.Row.Usd ?? 0);
                 pending[plan.Row.Id] = (plan.Row, plan.Segments);
@@ -494,9 +491,7 @@ internal sealed partial class UsageWriter
             Source = row.Source,
         };
         ForgetKey(row);
-        session.UpdateEvent(confirmed);
-        session.DeleteSegments(row.Id);
-        session.InsertSegments(row.Id, segments);
+        session.RewriteRatedEvent(confirmed, segments);
         Move(row.AllocationId, confirmed.Status, amount);
         Sum(row.OrgId, checked(amount - row.Amount), checked((usd ?? 0) - (row.Usd ?? 0)));
         Log("usage.confirm", confirmed, before, confirmed);
