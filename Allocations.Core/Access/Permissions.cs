@@ -33,6 +33,15 @@ internal enum Operation
     /// <summary>Release an Estimated hold another principal or the importer recorded.</summary>
     ReleaseOthersHold,
 
+    /// <summary>Change the expiry of one's own hold.</summary>
+    ExtendHold,
+
+    /// <summary>Change the expiry of a hold another principal or the importer recorded.</summary>
+    ExtendOthersHold,
+
+    /// <summary>Delete, for good, holds that have expired (and so no longer count against anything).</summary>
+    SweepExpiredHolds,
+
     /// <summary>Delete an Estimated event another principal or the importer recorded.</summary>
     DeleteOthersEstimatedEvent,
     DeleteEstimatedEvent,
@@ -101,6 +110,9 @@ internal static class Permissions
         [Operation.ReleaseHold] = new(RequirementScope.Allocation, AccessLevel.Use),
         [Operation.ConfirmOthersHold] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.ReleaseOthersHold] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.ExtendHold] = new(RequirementScope.Allocation, AccessLevel.Use),
+        [Operation.ExtendOthersHold] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.SweepExpiredHolds] = new(RequirementScope.Allocation, AccessLevel.Use),
         [Operation.DeleteOthersEstimatedEvent] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.DeleteEstimatedEvent] = new(RequirementScope.Allocation, AccessLevel.Use),
         [Operation.DeleteConfirmedEvent] = new(RequirementScope.Allocation, AccessLevel.Admin),
@@ -139,6 +151,9 @@ internal static class Permissions
         Operation.ReleaseHold => "release a hold",
         Operation.ConfirmOthersHold => "confirm a hold another principal or the importer recorded",
         Operation.ReleaseOthersHold => "release a hold another principal or the importer recorded",
+        Operation.ExtendHold => "extend a hold",
+        Operation.ExtendOthersHold => "extend a hold another principal or the importer recorded",
+        Operation.SweepExpiredHolds => "release expired holds",
         Operation.DeleteOthersEstimatedEvent => "delete an Estimated event another principal or the importer recorded",
         Operation.DeleteEstimatedEvent => "delete an Estimated event",
         Operation.DeleteConfirmedEvent => "delete a Confirmed event",

@@ -85,6 +85,10 @@ internal sealed class JournalWriter
             w.WritePropertyName("attributes");
             w.WriteRawValue(attributes, skipInputValidation: true);
         }
+        if (row.ExpiresNs is { } expiresNs)
+        {
+            w.WriteString("expires", InstantPattern.ExtendedIso.Format(InstantCodec.FromNs(expiresNs)));
+        }
         if (rowDigest is not null)
         {
             w.WriteString("rowDigest", Convert.ToHexStringLower(rowDigest));

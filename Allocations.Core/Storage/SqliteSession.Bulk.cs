@@ -59,6 +59,7 @@ internal sealed partial class SqliteSession
             RecordedNs = reader.GetInt64(13),
             RecordedBy = reader.GetString(14),
             Source = reader.GetString(15),
+            ExpiresNs = reader.IsDBNull(16) ? null : reader.GetInt64(16),
         };
 
     /// <summary>Maps a row of <see cref="AllocationColumns"/>, in that column order.</summary>

@@ -14,7 +14,8 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     private const string EventColumns =
         "e.id AS Id, e.org_id AS OrgId, e.allocation_id AS AllocationId, e.sku_id AS SkuId, s.code AS SkuCode, " +
         "e.quantity AS Quantity, e.start_ns AS StartNs, e.end_ns AS EndNs, e.status AS Status, e.external_key AS ExternalKey, " +
-        "e.amount AS Amount, e.usd AS Usd, e.attributes AS Attributes, e.recorded_ns AS RecordedNs, e.recorded_by AS RecordedBy, e.source AS Source";
+        "e.amount AS Amount, e.usd AS Usd, e.attributes AS Attributes, e.recorded_ns AS RecordedNs, e.recorded_by AS RecordedBy, e.source AS Source, " +
+        "e.expires_ns AS ExpiresNs";
 
     private readonly SqliteConnection connection;
     private readonly SqliteTransaction transaction;
@@ -230,9 +231,9 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         if (insertEvent is null)
         {
             insertEvent = Prepare(
-                "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source, seg_rule_id, seg_rate) " +
-                "VALUES ($id, $org, $alloc, $sku, $qty, $start, $end, $status, $key, $amount, $usd, $attrs, $recNs, $recBy, $src, $segRule, $segRate)",
-                "$id", "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$status", "$key", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$src", "$segRule", "$segRate");
+                "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source, seg_rule_id, seg_rate, expires_ns) " +
+                "VALUES ($id, $org, $alloc, $sku, $qty, $start, $end, $status, $key, $amount, $usd, $attrs, $recNs, $recBy, $src, $segRule, $segRate, $expires)",
+                "$id", "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$status", "$key", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$src", "$segRule", "$segRate", "$expires");
         }
         var id = nextEventId;
         var p = insertEvent.Parameters;
@@ -253,6 +254,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         p[14].Value = row.Source;
         p[15].Value = inline is null ? DBNull.Value : inline.RuleId;
         p[16].Value = inline is null ? DBNull.Value : inline.Rate;
+        p[17].Value = (object?)row.ExpiresNs ?? DBNull.Value;
         insertEvent.ExecuteNonQuery();
         nextEventId = id + 1;
         return id;
@@ -261,10 +263,10 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     public void UpdateEvent(EventRow row) =>
         ForgetSegmentForm(row.Id).Run(
             "UPDATE usage_events SET allocation_id = $alloc, sku_id = $sku, quantity = $qty, start_ns = $start, end_ns = $end, " +
-            "status = $status, amount = $amount, usd = $usd, attributes = $attrs, recorded_ns = $recNs, recorded_by = $recBy WHERE id = $id",
-            ["$alloc", "$sku", "$qty", "$start", "$end", "$status", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$id"],
+            "status = $status, amount = $amount, usd = $usd, attributes = $attrs, recorded_ns = $recNs, recorded_by = $recBy, expires_ns = $expires WHERE id = $id",
+            ["$alloc", "$sku", "$qty", "$start", "$end", "$status", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$expires", "$id"],
             [row.AllocationId, row.SkuId, row.Quantity, row.StartNs, row.EndNs, row.Status, row.Amount, (object?)row.Usd ?? DBNull.Value,
-                (object?)row.Attributes ?? DBNull.Value, row.RecordedNs, row.RecordedBy, row.Id],
+                (object?)row.Attributes ?? DBNull.Value, row.RecordedNs, row.RecordedBy, (object?)row.ExpiresNs ?? DBNull.Value, row.Id],
             command => command.ExecuteNonQuery());
 
     public void InsertSegments(long eventId, IReadOnlyList<SegmentRow> segments)

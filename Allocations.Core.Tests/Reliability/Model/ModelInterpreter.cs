@@ -529,11 +529,11 @@ internal sealed class ModelInterpreter : IDisposable
     private void DoConfirm(MEvent e, long? finalQuantity, long? finalDurationSeconds, ModelActor actor)
     {
         long? finalEndNs = finalDurationSeconds is { } d ? e.StartNs + d * NsPerSecond : null;
-        Func<Task<UsageEvent>> call = () => store.ConfirmAsync(
+        Func<Task<UsageEvent>> call = async () => (await store.ConfirmAsync(
             Actors[(int)actor],
             e.Id,
             finalQuantity is { } q ? global::Allocations.Domain.Quantity.FromMicros(q) : null,
-            finalEndNs is { } end ? Ns(end) : null);
+            finalEndNs is { } end ? Ns(end) : null)).Event;
         if (Refusal(actor, e.Allocation, AccessLevel.Use, e.Live) is { } refusal)
         {
             Expect(refusal, call);
