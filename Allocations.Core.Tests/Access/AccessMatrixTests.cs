@@ -99,6 +99,7 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("GetAllocationAsync", Need.Read, Operation.ReadAllocation, async (s, a, c) => await s.GetAllocationAsync(a, c.Child), readOnly: true),
         Op("ListAllocationsAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.ListAllocationsAsync(a, c.Org), readOnly: true),
         Op("ChangeTotalAsync", Need.Admin, Operation.ChangeTotal, async (s, a, c) => await s.ChangeTotalAsync(a, c.Child, Amount.FromDecimal(600m), "top-up")),
+        Op("SetPeriodAsync", Need.Admin, Operation.ChangePeriod, async (s, a, c) => await s.SetPeriodAsync(a, c.Child, TestStore.November1, Instant.FromUtc(2027, 1, 1, 0, 0))),
         new("TransferAsync", Need.Admin, false, false, [Operation.TransferOut], async (s, a, c) => await s.TransferAsync(a, c.Child, c.Parent, Amount.FromDecimal(1m), "to the pool"), h => TwoSided(h, sourceOnParent: false, AccessLevel.Admin, AccessLevel.Use, force: false)),
         new("TransferAsync", Need.Use, false, false, [Operation.TransferIn], async (s, a, c) => await s.TransferAsync(a, c.Parent, c.Child, Amount.FromDecimal(1m), "from the pool"), h => TwoSided(h, sourceOnParent: true, AccessLevel.Admin, AccessLevel.Use, force: false)),
         new("TransferAsync", Need.OrgAdmin, false, false, [Operation.ForceTransfer], async (s, a, c) => await s.TransferAsync(a, c.Child, c.Parent, Amount.FromDecimal(500m), "all of it", force: true), h => TwoSided(h, sourceOnParent: false, AccessLevel.Admin, AccessLevel.Use, force: true)),

@@ -13,6 +13,9 @@ internal enum Operation
     ReadAllocation,
     ChangeTotal,
 
+    /// <summary>Set or change an allocation's period.</summary>
+    ChangePeriod,
+
     /// <summary>Move budget out of an allocation (the source of a transfer).</summary>
     TransferOut,
 
@@ -101,6 +104,7 @@ internal static class Permissions
         [Operation.ReadEvents] = new(RequirementScope.Allocation, AccessLevel.Read),
         [Operation.CheckFit] = new(RequirementScope.Allocation, AccessLevel.Read),
         [Operation.ChangeTotal] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.ChangePeriod] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.TransferOut] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.TransferIn] = new(RequirementScope.Allocation, AccessLevel.Use),
         [Operation.ForceTransfer] = new(RequirementScope.OrganizationAdmin),

@@ -20,6 +20,7 @@ internal static class AllocationService
         var name = Preconditions.CheckName(allocation.Name, "name");
         CatalogueService.CheckCode(allocation.Unit.Value, "unit");
         CheckTotal(allocation.Total);
+        PeriodService.Check(allocation.PeriodStart, allocation.PeriodEnd, "periodStart", "periodEnd");
         return name;
     }
 
@@ -27,6 +28,7 @@ internal static class AllocationService
     {
         var (session, access) = (uow.Session, uow.Access);
         AccessRule.CheckActor(uow.Actor);
+        var period = PeriodService.Check(allocation.PeriodStart, allocation.PeriodEnd, "periodStart", "periodEnd");
         long? parentId = null;
         if (allocation.ParentId is { } pid)
         {
@@ -43,6 +45,7 @@ internal static class AllocationService
             {
                 throw new InvalidInputException("unit", allocation.Unit.Value, $"a child must have its parent's unit '{parent.UnitCode}'");
             }
+            PeriodService.CheckWithinParent(period, parent, "periodStart", "periodEnd");
             parentId = parent.Id;
         }
         else
@@ -56,6 +59,10 @@ internal static class AllocationService
             throw new ConflictException($"an allocation named {InvalidInputException.Display(name)} already exists in {organization}", ["name"]);
         }
         var id = session.InsertAllocation(organization.Value, name, key, unit.Id, parentId, allocation.Total.Micros, uow.NowNs, uow.Actor.Id);
+        if (!period.IsOpen)
+        {
+            session.SetPeriod(id, period.StartNs, period.EndNs);
+        }
         var created = session.GetAllocation(id)!;
         var journal = uow.Journal;
         journal.Append(organization.Value, id, "allocation.create", new AllocationId(id).ToString(), null, journal.Allocation(created));

@@ -73,6 +73,11 @@ internal static class RecordingService
         // the figures the writer reads are the ones it changes.
         await uow.LockWithParentsAsync(record.Allocation.Value).ConfigureAwait(false);
         var writer = uow.Writer();
+        if (writer.PeriodRefusal(record, Operation.Reserve, validated.StartNs) is { } outside)
+        {
+            refused(record.Allocation, outside);
+            return new ReserveResult(outside, null);
+        }
         var plan = writer.Plan(record, Operation.Reserve, UsageStatus.Estimated, validated);
         plan.Row.ExpiresNs = expiry.ResolveNs(uow.NowNs, defaultExpiry);
         if (plan.Disposition == RecordDisposition.Unchanged)
@@ -94,6 +99,10 @@ internal static class RecordingService
     {
         AccessRule.CheckActor(uow.Actor);
         var writer = uow.Writer();
+        if (writer.PeriodRefusal(record, Operation.CheckFit, validated.StartNs) is { } outside)
+        {
+            return outside;
+        }
         var plan = writer.Plan(record.WithoutKey(), Operation.CheckFit, UsageStatus.Estimated, validated);
         return writer.Fit(plan);
     }

@@ -213,6 +213,7 @@ internal sealed partial class UsageWriter
     {
         var (startNs, endNs, attributesJson) = validated;
         var allocation = Allocation(record.Allocation.Value, operation);
+        RequireInPeriod(allocation, startNs);
         var (sku, schedule) = Sku(allocation.OrgId, record.Sku);
         if (sku.UnitId != allocation.UnitId)
         {

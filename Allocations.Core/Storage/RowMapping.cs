@@ -29,7 +29,9 @@ internal static class RowMapping
             Amount.FromMicros(checked(row.Estimated - expired.Tree)),
             Amount.FromMicros(row.OwnUsed),
             Amount.FromMicros(checked(row.OwnEstimated - expired.Own)),
-            InstantCodec.FromNs(row.CreatedNs));
+            InstantCodec.FromNs(row.CreatedNs),
+            row.PeriodStartNs is { } start ? InstantCodec.FromNs(start) : null,
+            row.PeriodEndNs is { } end ? InstantCodec.FromNs(end) : null);
     }
 
     internal static RateRule ToRule(RuleRow row) =>

@@ -74,6 +74,12 @@ internal sealed class AllocationRow
     public long Estimated { get; set; }
 
     public long CreatedNs { get; set; }
+
+    /// <summary>Gets or sets the start of the allocation's own period (inclusive), or null when open.</summary>
+    public long? PeriodStartNs { get; set; }
+
+    /// <summary>Gets or sets the end of the allocation's own period (exclusive), or null when open.</summary>
+    public long? PeriodEndNs { get; set; }
 }
 
 internal sealed class TotalChangeRow

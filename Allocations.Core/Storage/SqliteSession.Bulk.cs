@@ -78,6 +78,8 @@ internal sealed partial class SqliteSession
             Used = reader.GetInt64(9),
             Estimated = reader.GetInt64(10),
             CreatedNs = reader.GetInt64(11),
+            PeriodStartNs = reader.IsDBNull(12) ? null : reader.GetInt64(12),
+            PeriodEndNs = reader.IsDBNull(13) ? null : reader.GetInt64(13),
         };
 
     /// <summary>Writes one allocation's figures with a statement prepared once per transaction: a batch flushes up to

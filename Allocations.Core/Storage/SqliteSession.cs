@@ -9,7 +9,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     private const string AllocationColumns =
         "a.id AS Id, a.org_id AS OrgId, a.name AS Name, a.unit_id AS UnitId, u.code AS UnitCode, a.parent_id AS ParentId, " +
         "a.total AS Total, a.own_used AS OwnUsed, a.own_estimated AS OwnEstimated, a.used AS Used, a.estimated AS Estimated, " +
-        "a.created_ns AS CreatedNs";
+        "a.created_ns AS CreatedNs, a.period_start_ns AS PeriodStartNs, a.period_end_ns AS PeriodEndNs";
 
     private const string EventColumns =
         "e.id AS Id, e.org_id AS OrgId, e.allocation_id AS AllocationId, e.sku_id AS SkuId, s.code AS SkuCode, " +

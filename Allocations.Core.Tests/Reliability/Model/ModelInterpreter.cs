@@ -9,7 +9,7 @@ namespace Allocations.Tests.Reliability.Model;
 /// <summary>Applies a sequence of <see cref="ModelOp"/>s to a real store and to an independent in-memory model, and
 /// fails at the first step where they disagree: an outcome, an error type or field, a figure, an event, or a
 /// dirty <c>VerifyAsync</c>.</summary>
-internal sealed class ModelInterpreter : IDisposable
+internal sealed partial class ModelInterpreter : IDisposable
 {
     internal static readonly Instant T0 = Instant.FromUtc(2026, 1, 1, 0, 0);
     private static readonly Principal Admin = Principal.User("model-admin");
@@ -263,6 +263,9 @@ internal sealed class ModelInterpreter : IDisposable
             case ReadAllocation r when allocations.Count > 0:
                 DoReadAllocation(Pick(allocations, r.Target), r.As);
                 return null;
+            case SetPeriod p when allocations.Count > 0:
+                DoSetPeriod(Pick(allocations, p.Target), p, p.As);
+                return null;
             default:
                 return null; // nothing to act on yet
         }
@@ -288,6 +291,10 @@ internal sealed class ModelInterpreter : IDisposable
         if (Refusal(actor, target, need, tally: tally) is { } refusal)
         {
             return new Refused(refusal);
+        }
+        if (OutsidePeriod(target, startNs))
+        {
+            return new Refused(typeof(OutsidePeriodException));
         }
         if (ModelRater.Rate(sku, quantity, startNs, endNs) is not { } amount)
         {
@@ -430,6 +437,11 @@ internal sealed class ModelInterpreter : IDisposable
         var (startNs, endNs) = Interval(startSeconds, durationSeconds);
         var record = ToRecord(target, sku, quantity, startNs, endNs, confirmed: false, key: "ignored-by-check-fit");
         var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed: false, key: null, ModelActor.Admin, AccessLevel.Read);
+        if (plan is Refused { Exception: var outside } && outside == typeof(OutsidePeriodException))
+        {
+            CheckOutsidePeriod(Run(store.CheckFitAsync(Admin, record)), target, startNs, "fit");
+            return;
+        }
         if (plan is Refused refused)
         {
             Expect(refused.Exception, () => store.CheckFitAsync(Admin, record));
@@ -464,6 +476,13 @@ internal sealed class ModelInterpreter : IDisposable
         // The record's status is ignored by ReserveAsync (a hold is Estimated); pass Confirmed to prove it.
         var record = ToRecord(target, sku, quantity, startNs, endNs, confirmed: true, key);
         var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed: false, key, actor, AccessLevel.Use);
+        if (plan is Refused { Exception: var outside } && outside == typeof(OutsidePeriodException))
+        {
+            var answer = Run(store.ReserveAsync(principal, record));
+            Check(!answer.Reserved, "a hold outside the period was recorded");
+            CheckOutsidePeriod(answer.Fit, target, startNs, "reserve");
+            return null;
+        }
         if (plan is Refused refused)
         {
             Expect(refused.Exception, () => store.ReserveAsync(principal, record));
@@ -593,6 +612,7 @@ internal sealed class ModelInterpreter : IDisposable
         GrantOp g when allocations.Count > 0 => Reused(Pick(allocations, g.Target)),
         RevokeOp r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
         ReadAllocation r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
+        SetPeriod p when allocations.Count > 0 => Reused(Pick(allocations, p.Target)),
         Resubmit r when events.Count > 0 => Reused(Pick(events, r.Event).Allocation),
         Release r when events.Count > 0 => Reused(Pick(events, r.Event)),
         DeleteEvent d when events.Count > 0 => Reused(Pick(events, d.Event)),
@@ -813,6 +833,7 @@ internal sealed class ModelInterpreter : IDisposable
             var expected = (a.Total, Used(a), Estimated(a), OwnUsed(a), OwnEstimated(a));
             Check(figures == expected, $"{a.Id} figures (Total, Used, Estimated, OwnUsed, OwnEstimated) are {figures}, the model says {expected}");
             Check(s.ParentId == a.Parent?.Id, $"{a.Id} parent is {s.ParentId}, expected {a.Parent?.Id}");
+            CheckPeriod(a, s);
         }
         if (reservedAt is not null)
         {
