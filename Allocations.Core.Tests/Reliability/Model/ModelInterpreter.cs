@@ -9,7 +9,7 @@ namespace Allocations.Tests.Reliability.Model;
 /// <summary>Applies a sequence of <see cref="ModelOp"/>s to a real store and to an independent in-memory model, and
 /// fails at the first step where they disagree: an outcome, an error type or field, a figure, an event, or a
 /// dirty <c>VerifyAsync</c>.</summary>
-internal sealed class ModelInterpreter : IDisposable
+internal sealed partial class ModelInterpreter : IDisposable
 {
     internal static readonly Instant T0 = Instant.FromUtc(2026, 1, 1, 0, 0);
     private static readonly Principal Admin = Principal.User("model-admin");
@@ -84,8 +84,11 @@ internal sealed class ModelInterpreter : IDisposable
         {
             for (step = 0; step < ops.Count; step++)
             {
+                var figuresBefore = AlertFigures();
                 var reservedAt = Step(ops[step]);
+                ExpectCrossings(figuresBefore);
                 CheckState(reservedAt);
+                CheckAlerts();
             }
             CheckEvents();
         }
@@ -262,6 +265,12 @@ internal sealed class ModelInterpreter : IDisposable
                 return null;
             case ReadAllocation r when allocations.Count > 0:
                 DoReadAllocation(Pick(allocations, r.Target), r.As);
+                return null;
+            case SetThresholds t when allocations.Count > 0:
+                DoSetThresholds(Pick(allocations, t.Target), t);
+                return null;
+            case ReadAlerts r:
+                DoReadAlerts(r.As);
                 return null;
             default:
                 return null; // nothing to act on yet
@@ -593,6 +602,7 @@ internal sealed class ModelInterpreter : IDisposable
         GrantOp g when allocations.Count > 0 => Reused(Pick(allocations, g.Target)),
         RevokeOp r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
         ReadAllocation r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
+        SetThresholds t when allocations.Count > 0 => Reused(Pick(allocations, t.Target)),
         Resubmit r when events.Count > 0 => Reused(Pick(events, r.Event).Allocation),
         Release r when events.Count > 0 => Reused(Pick(events, r.Event)),
         DeleteEvent d when events.Count > 0 => Reused(Pick(events, d.Event)),
@@ -935,6 +945,10 @@ internal sealed class ModelInterpreter : IDisposable
 
         /// <summary>The grants stored on this allocation (not the inherited ones).</summary>
         public Dictionary<ModelGrantee, AccessLevel> Grants { get; } = [];
+
+        /// <summary>The alert thresholds set on this allocation: kind 1 (% Used, hundredths of a percent) or 2
+        /// (Remaining, micro-units), by kind and value.</summary>
+        public List<(int Kind, long Value)> Thresholds { get; set; } = [];
     }
 
     /// <summary>An event of the model. <paramref name="Source"/> is who recorded it: external keys are unique per

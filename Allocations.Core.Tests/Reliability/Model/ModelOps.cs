@@ -74,6 +74,18 @@ public sealed record RevokeOp(int Target, ModelGrantee Grantee) : ModelOp;
 /// may Read are visible.</summary>
 public sealed record ReadAllocation(int Target, ModelActor As) : ModelOp;
 
+/// <summary>Set an allocation's alert thresholds: % Used ones in hundredths of a percent, Remaining ones in micro-units (a
+/// list may repeat one, which must be refused).</summary>
+public sealed record SetThresholds(int Target, long[] PercentHundredths, long[] RemainingMicros, ModelActor As = ModelActor.Admin) : ModelOp
+{
+    /// <inheritdoc />
+    public override string ToString() => $"SetThresholds {{ Target = {Target}, Percent = [{string.Join(", ", PercentHundredths)}], Remaining = [{string.Join(", ", RemainingMicros)}], As = {As} }}";
+}
+
+/// <summary>Read all of the organization's alerts as <paramref name="As"/>: exactly the crossings of allocations it may
+/// Read, in order.</summary>
+public sealed record ReadAlerts(ModelActor As) : ModelOp;
+
 /// <summary>Who acts: the organization admin, or a user with no standing of its own: u1 is in group g1, u2 in g2, u3 in
 /// no group (so not a member of the organization, and organization-wide grants do not reach it).</summary>
 public enum ModelActor
@@ -203,7 +215,15 @@ internal static class ModelOps
                 from level in Gen.Elements(Allocations.Access.AccessLevel.Read, Allocations.Access.AccessLevel.Use, Allocations.Access.AccessLevel.Admin)
                 select (ModelOp)new GrantOp(target, grantee, level)),
             (1, Gen.Zip(Index(7), GranteeGen).Select(x => (ModelOp)new RevokeOp(x.Item1, x.Item2))),
-            (2, Gen.Zip(Index(7), Gen.Elements(ModelActor.U1, ModelActor.U2, ModelActor.U3)).Select(x => (ModelOp)new ReadAllocation(x.Item1, x.Item2))));
+            (2, Gen.Zip(Index(7), Gen.Elements(ModelActor.U1, ModelActor.U2, ModelActor.U3)).Select(x => (ModelOp)new ReadAllocation(x.Item1, x.Item2))),
+            (3, from target in Index(7)
+                from percentCount in Gen.Choose(0, 3)
+                from percents in Gen.ArrayOf(Gen.Elements(1_000L, 5_000L, 8_000L, 10_000L, 15_000L), percentCount)
+                from remainingCount in Gen.Choose(0, 2)
+                from remaining in Gen.ArrayOf(Gen.Elements(0L, 1_000_000L, 100_000_000L), remainingCount)
+                from actor in Actor
+                select (ModelOp)new SetThresholds(target, percents, remaining, actor)),
+            (1, Actor.Select(a => (ModelOp)new ReadAlerts(a))));
 
     /// <summary>Sequences of 1 to <see cref="MaxSteps"/> operations; they shrink by dropping operations, so a failure
     /// is reported as a minimal sequence.</summary>
