@@ -149,6 +149,11 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("GetUsageReportAsync", Need.Read, Operation.ReadAllocation, async (s, a, c) => await s.GetUsageReportAsync(a, new global::Allocations.Reporting.UsageReportRequest(c.Org) { Allocations = [c.Child] }), readOnly: true),
         Op("GetUsageReportAsync", Need.Member, Operation.ReadUsageReport, async (s, a, c) => await s.GetUsageReportAsync(a, new global::Allocations.Reporting.UsageReportRequest(c.Org) { Sku = TestStore.Cpu }), readOnly: true),
 
+        // Alerts
+        Op("SetAlertThresholdsAsync", Need.Admin, Operation.ManageAlertThresholds, async (s, a, c) => await s.SetAlertThresholdsAsync(a, c.Child, [AlertThreshold.PercentUsed(80)])),
+        Op("GetAlertThresholdsAsync", Need.Read, Operation.ReadAlertThresholds, async (s, a, c) => await s.GetAlertThresholdsAsync(a, c.Child), readOnly: true),
+        Op("GetAlertsAsync", Need.Member, Operation.ReadAlerts, async (s, a, c) => await s.GetAlertsAsync(a, c.Org), readOnly: true),
+
         // Slurm import
         Op("SyncSlurmAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.SyncSlurmAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson), new StringReader(SacctHeader))),
         Op("SyncSlurmFromSacctAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.SyncSlurmFromSacctAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson), (_, _) => Task.FromResult<TextReader>(new StringReader(SacctHeader)))),
@@ -273,6 +278,15 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
                     names.Contains("Parent") != holder.LevelOn(onParent: true) >= AccessLevel.Read)
                 {
                     failures.Add($"{op}: listed [{string.Join(", ", names)}] for a holder with {holder.LevelOn(false)} on Child and {holder.LevelOn(true)} on Parent");
+                }
+            }
+            if (result is AlertPage page)
+            {
+                var names = page.Alerts.Select(a => a.AllocationName).ToHashSet();
+                if (names.Contains("Child") != holder.LevelOn(onParent: false) >= AccessLevel.Read ||
+                    names.Contains("Parent") != holder.LevelOn(onParent: true) >= AccessLevel.Read)
+                {
+                    failures.Add($"{op}: saw alerts of [{string.Join(", ", names)}] for a holder with {holder.LevelOn(false)} on Child and {holder.LevelOn(true)} on Parent");
                 }
             }
             File.Delete(path);

@@ -62,6 +62,15 @@ internal enum Operation
 
     /// <summary>Read an organization's usage report (the allocations in it are still filtered by Read).</summary>
     ReadUsageReport,
+
+    /// <summary>Set or clear an allocation's alert thresholds.</summary>
+    ManageAlertThresholds,
+
+    /// <summary>Read an allocation's alert thresholds.</summary>
+    ReadAlertThresholds,
+
+    /// <summary>Read an organization's alerts (each still filtered by Read on its allocation).</summary>
+    ReadAlerts,
 }
 
 /// <summary>What an operation needs: the system actor, an organization admin, or a level on the allocation.</summary>
@@ -128,6 +137,9 @@ internal static class Permissions
         [Operation.ReadOrganizationJournal] = new(RequirementScope.OrganizationAdmin),
         [Operation.VerifyJournal] = new(RequirementScope.OrganizationAdmin),
         [Operation.ReadUsageReport] = new(RequirementScope.Member),
+        [Operation.ManageAlertThresholds] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.ReadAlertThresholds] = new(RequirementScope.Allocation, AccessLevel.Read),
+        [Operation.ReadAlerts] = new(RequirementScope.Member),
     };
 
     internal static Requirement For(Operation operation) => Table[operation];
@@ -172,6 +184,9 @@ internal static class Permissions
         Operation.ReadOrganizationJournal => "read the organization's journal",
         Operation.VerifyJournal => "verify the journal",
         Operation.ReadUsageReport => "read the usage report",
+        Operation.ManageAlertThresholds => "set or clear alert thresholds",
+        Operation.ReadAlertThresholds => "read alert thresholds",
+        Operation.ReadAlerts => "read alerts",
         _ => operation.ToString(),
     };
 }

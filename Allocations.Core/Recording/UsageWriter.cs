@@ -85,7 +85,7 @@ internal sealed partial class UsageWriter
     private JournalWriter NewJournal()
     {
         session.DeferJournalHeads();
-        return new JournalWriter(session, actor, nowNs);
+        return new JournalWriter(session, actor, nowNs) { Causes = Causes };
     }
 
     /// <summary>An event's before-state for a per-event entry, with the digest of its stored row and segments (read
@@ -99,6 +99,10 @@ internal sealed partial class UsageWriter
         get => access ??= new AccessRule(session, actor);
         init => access = value;
     }
+
+    /// <summary>Gets where the writer notes the events that moved each allocation's figures, for alerts; null to note
+    /// nothing.</summary>
+    internal Alerts.AlertCauses? Causes { get; init; }
 
     /// <summary>Gets the store's cross-transaction cache of compiled schedules; null to read the catalogue afresh.</summary>
     internal CatalogueCache? Catalogue { get; init; }
@@ -398,9 +402,9 @@ internal sealed partial class UsageWriter
                 // An event this call recorded is journaled once, in its final state, by the batch entry at Flush.
                 var isPending = pending.ContainsKey(old.Id);
                 var before = isPending ? null : BeforeState(old);
-                Move(old.AllocationId, old.Status, -old.Amount);
+                Move(old.AllocationId, old.Status, -old.Amount, old.Id);
                 session.RewriteRatedEvent(plan.Row, plan.Segments);
-                Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount);
+                Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount, plan.Row.Id);
                 Sum(plan.Row.OrgId, checked(plan.Row.Amount - old.Amount), checked((plan.Row.Usd ?? 0) - (old.Usd ?? 0)));
                 if (isPending)
                 {
@@ -421,7 +425,7 @@ internal sealed partial class UsageWriter
                 return plan.Row.Id;
             default:
                 plan.Row.Id = session.InsertRatedEvent(plan.Row, plan.Segments);
-                Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount);
+                Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount, plan.Row.Id);
                 Sum(plan.Row.OrgId, plan.Row.Amount, plan.Row.Usd ?? 0);
                 pending[plan.Row.Id] = (plan.Row, plan.Segments);
                 pendingOrder.Add(plan.Row.Id);
@@ -482,7 +486,7 @@ internal sealed partial class UsageWriter
         var (sku, schedule) = SkuById(row.OrgId, row.SkuId, row.SkuCode);
         var (amount, usd, segments) = Rate(allocation, sku, schedule, quantity, row.StartNs, endNs);
         var before = JournalBefore(row);
-        Move(row.AllocationId, row.Status, -row.Amount);
+        Move(row.AllocationId, row.Status, -row.Amount, row.Id);
         var confirmed = new EventRow
         {
             Id = row.Id,
@@ -504,7 +508,7 @@ internal sealed partial class UsageWriter
         };
         ForgetKey(row);
         session.RewriteRatedEvent(confirmed, segments);
-        Move(row.AllocationId, confirmed.Status, amount);
+        Move(row.AllocationId, confirmed.Status, amount, row.Id);
         Sum(row.OrgId, checked(amount - row.Amount), checked((usd ?? 0) - (row.Usd ?? 0)));
         Log("usage.confirm", confirmed, before, confirmed);
         return (confirmed, HoldStatus.Confirmed);
@@ -527,7 +531,7 @@ internal sealed partial class UsageWriter
         var before = JournalBefore(row);
         ForgetKey(row);
         session.DeleteEvent(row.Id);
-        Move(row.AllocationId, row.Status, -row.Amount);
+        Move(row.AllocationId, row.Status, -row.Amount, row.Id);
         Sum(row.OrgId, -row.Amount, -(row.Usd ?? 0));
         Log(action, row, before, null);
     }
@@ -543,9 +547,10 @@ internal sealed partial class UsageWriter
         return BeforeState(row);
     }
 
-    private void Move(long allocationId, int status, long delta)
+    private void Move(long allocationId, int status, long delta, long eventId)
     {
         var row = Load(allocationId);
+        Causes?.Moved(allocationId, eventId);
         Baseline(row);
         try
         {
@@ -570,6 +575,7 @@ internal sealed partial class UsageWriter
         if (row.ParentId is { } parentId)
         {
             var parent = Load(parentId);
+            Causes?.Moved(parentId, eventId);
             Baseline(parent);
             try
             {

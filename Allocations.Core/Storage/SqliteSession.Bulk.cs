@@ -198,7 +198,7 @@ internal sealed partial class SqliteSession
         Run(
             // SQLite turns an integer sum that overflows into a REAL: the typeof() test catches it.
             "UPDATE allocations SET own_used = own_used + $ou, own_estimated = own_estimated + $oe, used = used + $u, estimated = estimated + $e " +
-            "WHERE id = $id RETURNING typeof(own_used) = 'integer' AND typeof(own_estimated) = 'integer' AND typeof(used) = 'integer' AND typeof(estimated) = 'integer', used, estimated",
+            "WHERE id = $id RETURNING typeof(own_used) = 'integer' AND typeof(own_estimated) = 'integer' AND typeof(used) = 'integer' AND typeof(estimated) = 'integer', used, estimated, total, org_id, name",
             ["$ou", "$oe", "$u", "$e", "$id"],
             [ownUsedDelta, ownEstimatedDelta, usedDelta, estimatedDelta, allocationId],
             command =>
@@ -212,8 +212,15 @@ internal sealed partial class SqliteSession
                 {
                     return false;
                 }
-                Int128 consumed = (Int128)reader.GetInt64(1) + reader.GetInt64(2);
-                return consumed >= long.MinValue && consumed <= long.MaxValue;
+                var used = reader.GetInt64(1);
+                var estimated = reader.GetInt64(2);
+                Int128 consumed = (Int128)used + estimated;
+                if (consumed < long.MinValue || consumed > long.MaxValue)
+                {
+                    return false;
+                }
+                NoteFiguresAfter(allocationId, reader.GetInt64(4), reader.GetString(5), reader.GetInt64(3), used, estimated, usedDelta, estimatedDelta);
+                return true;
             });
 
     public IReadOnlyList<(EventRow Row, List<SegmentRow> Segments)> ReadEventsForDigest(long orgId, long firstId, long lastId)

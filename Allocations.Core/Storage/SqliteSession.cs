@@ -189,14 +189,25 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     public IReadOnlyList<AllocationRow> ListChildren(long parentId) =>
         Many<AllocationRow>($"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.parent_id = @parentId ORDER BY a.id", new { parentId });
 
-    public void SetTotal(long allocationId, long total) =>
+    public void SetTotal(long allocationId, long total)
+    {
+        NoteFiguresBefore(allocationId);
         Exec("UPDATE allocations SET total = @total WHERE id = @allocationId", new { allocationId, total });
+        NoteFiguresSet(allocationId, total: total);
+    }
 
-    public void SetFigures(long allocationId, long ownUsed, long ownEstimated, long used, long estimated) =>
+    public void SetFigures(long allocationId, long ownUsed, long ownEstimated, long used, long estimated)
+    {
+        NoteFiguresBefore(allocationId);
         SetFiguresPrepared(allocationId, ownUsed, ownEstimated, used, estimated);
+        NoteFiguresSet(allocationId, used: used, estimated: estimated);
+    }
 
-    public void DeleteAllocation(long allocationId) =>
+    public void DeleteAllocation(long allocationId)
+    {
         Exec("DELETE FROM allocations WHERE id = @allocationId", new { allocationId });
+        ForgetFigureChanges(allocationId);
+    }
 
     public void InsertTotalChange(TotalChangeRow change) =>
         Exec(

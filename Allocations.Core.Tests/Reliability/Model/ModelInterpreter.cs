@@ -84,8 +84,11 @@ internal sealed partial class ModelInterpreter : IDisposable
         {
             for (step = 0; step < ops.Count; step++)
             {
+                var figuresBefore = AlertFigures();
                 var reservedAt = Step(ops[step]);
+                ExpectCrossings(figuresBefore);
                 CheckState(reservedAt);
+                CheckAlerts();
             }
             CheckEvents();
         }
@@ -265,6 +268,12 @@ internal sealed partial class ModelInterpreter : IDisposable
                 return null;
             case SetPeriod p when allocations.Count > 0:
                 DoSetPeriod(Pick(allocations, p.Target), p, p.As);
+                return null;
+            case SetThresholds t when allocations.Count > 0:
+                DoSetThresholds(Pick(allocations, t.Target), t);
+                return null;
+            case ReadAlerts r:
+                DoReadAlerts(r.As);
                 return null;
             default:
                 return null; // nothing to act on yet
@@ -613,6 +622,7 @@ internal sealed partial class ModelInterpreter : IDisposable
         RevokeOp r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
         ReadAllocation r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
         SetPeriod p when allocations.Count > 0 => Reused(Pick(allocations, p.Target)),
+        SetThresholds t when allocations.Count > 0 => Reused(Pick(allocations, t.Target)),
         Resubmit r when events.Count > 0 => Reused(Pick(events, r.Event).Allocation),
         Release r when events.Count > 0 => Reused(Pick(events, r.Event)),
         DeleteEvent d when events.Count > 0 => Reused(Pick(events, d.Event)),
@@ -956,6 +966,10 @@ internal sealed partial class ModelInterpreter : IDisposable
 
         /// <summary>The grants stored on this allocation (not the inherited ones).</summary>
         public Dictionary<ModelGrantee, AccessLevel> Grants { get; } = [];
+
+        /// <summary>The alert thresholds set on this allocation: kind 1 (% Used, hundredths of a percent) or 2
+        /// (Remaining, micro-units), by kind and value.</summary>
+        public List<(int Kind, long Value)> Thresholds { get; set; } = [];
     }
 
     /// <summary>An event of the model. <paramref name="Source"/> is who recorded it: external keys are unique per

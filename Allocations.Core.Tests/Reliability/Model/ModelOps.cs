@@ -79,6 +79,18 @@ public sealed record ReadAllocation(int Target, ModelActor As) : ModelOp;
 /// outside must be refused).</summary>
 public sealed record SetPeriod(int Target, int? StartHour, int? EndHour, ModelActor As = ModelActor.Admin) : ModelOp;
 
+/// <summary>Set an allocation's alert thresholds: % Used ones in hundredths of a percent, Remaining ones in micro-units (a
+/// list may repeat one, which must be refused).</summary>
+public sealed record SetThresholds(int Target, long[] PercentHundredths, long[] RemainingMicros, ModelActor As = ModelActor.Admin) : ModelOp
+{
+    /// <inheritdoc />
+    public override string ToString() => $"SetThresholds {{ Target = {Target}, Percent = [{string.Join(", ", PercentHundredths)}], Remaining = [{string.Join(", ", RemainingMicros)}], As = {As} }}";
+}
+
+/// <summary>Read all of the organization's alerts as <paramref name="As"/>: exactly the crossings of allocations it may
+/// Read, in order.</summary>
+public sealed record ReadAlerts(ModelActor As) : ModelOp;
+
 /// <summary>Who acts: the organization admin, or a user with no standing of its own: u1 is in group g1, u2 in g2, u3 in
 /// no group (so not a member of the organization, and organization-wide grants do not reach it).</summary>
 public enum ModelActor
@@ -209,7 +221,15 @@ internal static class ModelOps
                 select (ModelOp)new GrantOp(target, grantee, level)),
             (1, Gen.Zip(Index(7), GranteeGen).Select(x => (ModelOp)new RevokeOp(x.Item1, x.Item2))),
             (2, Gen.Zip(Index(7), Gen.Elements(ModelActor.U1, ModelActor.U2, ModelActor.U3)).Select(x => (ModelOp)new ReadAllocation(x.Item1, x.Item2))),
-            (5, PeriodOp));
+            (5, PeriodOp),
+            (3, from target in Index(7)
+                from percentCount in Gen.Choose(0, 3)
+                from percents in Gen.ArrayOf(Gen.Elements(1_000L, 5_000L, 8_000L, 10_000L, 15_000L), percentCount)
+                from remainingCount in Gen.Choose(0, 2)
+                from remaining in Gen.ArrayOf(Gen.Elements(0L, 1_000_000L, 100_000_000L), remainingCount)
+                from actor in Actor
+                select (ModelOp)new SetThresholds(target, percents, remaining, actor)),
+            (1, Actor.Select(a => (ModelOp)new ReadAlerts(a))));
 
     // A few round hours most of the time, so that a parent's and a child's periods often share a bound or cross.
     private static Gen<int?> PeriodHour => Gen.Frequency(
