@@ -50,6 +50,10 @@ internal enum Operation
 
     /// <summary>Read an organization's usage report (the allocations in it are still filtered by Read).</summary>
     ReadUsageReport,
+
+    /// <summary>Preview or apply a re-rate of a SKU's stored events under today's rules (it lists events of every
+    /// allocation of the organization).</summary>
+    Rerate,
 }
 
 /// <summary>What an operation needs: the system actor, an organization admin, or a level on the allocation.</summary>
@@ -112,6 +116,7 @@ internal static class Permissions
         [Operation.ReadOrganizationJournal] = new(RequirementScope.OrganizationAdmin),
         [Operation.VerifyJournal] = new(RequirementScope.OrganizationAdmin),
         [Operation.ReadUsageReport] = new(RequirementScope.Member),
+        [Operation.Rerate] = new(RequirementScope.OrganizationAdmin),
     };
 
     internal static Requirement For(Operation operation) => Table[operation];
@@ -153,6 +158,7 @@ internal static class Permissions
         Operation.ReadOrganizationJournal => "read the organization's journal",
         Operation.VerifyJournal => "verify the journal",
         Operation.ReadUsageReport => "read the usage report",
+        Operation.Rerate => "re-rate usage",
         _ => operation.ToString(),
     };
 }
