@@ -9,7 +9,7 @@ namespace Allocations.Tests.Reliability.Model;
 /// <summary>Applies a sequence of <see cref="ModelOp"/>s to a real store and to an independent in-memory model, and
 /// fails at the first step where they disagree: an outcome, an error type or field, a figure, an event, or a
 /// dirty <c>VerifyAsync</c>.</summary>
-internal sealed class ModelInterpreter : IDisposable
+internal sealed partial class ModelInterpreter : IDisposable
 {
     internal static readonly Instant T0 = Instant.FromUtc(2026, 1, 1, 0, 0);
     private static readonly Principal Admin = Principal.User("model-admin");
@@ -186,6 +186,13 @@ internal sealed class ModelInterpreter : IDisposable
                 return null;
             case ChangeRate c:
                 DoChangeRate(catalogue[Skus[c.Sku].Code], c.AtHour, c.RateNanos);
+                return null;
+            case CorrectRate c:
+                DoCorrectRate(catalogue[Skus[c.Sku].Code], c.FromHour, c.Hours, c.RateNanos, c.As);
+                return null;
+            case Rerate r:
+                var (rerateSku, rerateFrom, rerateHours) = r.LastCorrected && lastCorrection is { } last ? last : (r.Sku, r.FromHour, r.Hours);
+                DoRerate(catalogue[Skus[rerateSku].Code], rerateFrom, rerateHours, r.MaxEvents, r.As, r.DeleteFirst);
                 return null;
             case Confirm c when events.Count > 0:
                 DoConfirm(Pick(events, c.Event), c.FinalQuantityMicros, c.FinalDurationSeconds, c.As);
