@@ -36,6 +36,9 @@ public class BadInputCorpusTests
         /// <summary>An allocation an arrangement made (in another organization, for a transfer across them).</summary>
         public AllocationId? Elsewhere { get; set; }
 
+        /// <summary>A re-rate preview an arrangement took.</summary>
+        public ReratePreview? Preview { get; set; }
+
         public AllocationStore S => T.Store;
 
         public OrganizationId Org => T.Organization;
@@ -297,6 +300,48 @@ public class BadInputCorpusTests
         Invalid("an alert cursor that is not a number", "after", c => c.S.GetAlertsAsync(Admin, c.Org, AlertCursor.Parse("alert:x"))),
         Invalid("an alert cursor past the largest number", "after", c => c.S.GetAlertsAsync(Admin, c.Org, AlertCursor.Parse("99999999999999999999"))),
         Fails<NotFoundException>("alerts of a missing organization", c => c.S.GetAlertsAsync(Admin, new OrganizationId(999_999))),
+        // ---- rate corrections and re-rating ----
+        Invalid("rate correction over an empty period", "effectiveTo", c => c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, Nov15, Rate.FromDecimal(3m), "fix")),
+        Invalid("rate correction ending before it starts", "effectiveTo", c => c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, Nov1, Rate.FromDecimal(3m), "fix")),
+        Invalid("rate correction from the year 2300", "effectiveFrom", c => c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Instant.FromUtc(2300, 1, 1, 0, 0), null, Rate.FromDecimal(3m), "fix")),
+        Invalid("rate correction with a null reason", "reason", c => c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov1, Nov15, Rate.FromDecimal(3m), null!)),
+        Invalid("rate correction with a reason of 2,001 characters", "reason", c => c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov1, Nov15, Rate.FromDecimal(3m), new string('r', 2001))),
+        Invalid("rate correction of an empty SKU code", "sku", c => c.S.CorrectRateAsync(Admin, c.Org, default, Nov1, Nov15, Rate.FromDecimal(3m), "fix")),
+        Fails<NotFoundException>("rate correction of an unknown SKU", c => c.S.CorrectRateAsync(Admin, c.Org, new SkuCode("NOPE"), Nov1, Nov15, Rate.FromDecimal(3m), "fix")),
+        Invalid("re-rate preview of an unbounded period", "interval", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(null, Nov15))),
+        Invalid("re-rate preview of an empty period", "interval", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov15, Nov15))),
+        Invalid("re-rate preview ending in 2300", "interval", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Instant.FromUtc(2300, 1, 1, 0, 0)))),
+        Invalid("re-rate preview of at most 0 events", "maxEvents", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Nov20), maxEvents: 0)),
+        Invalid("re-rate preview of at most 100,001 events", "maxEvents", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Nov20), maxEvents: 100_001)),
+        Invalid("re-rate preview of an empty SKU code", "sku", c => c.S.PreviewRerateAsync(Admin, c.Org, default, new Interval(Nov1, Nov20))),
+        Fails<NotFoundException>("re-rate preview of an unknown SKU", c => c.S.PreviewRerateAsync(Admin, c.Org, new SkuCode("NOPE"), new Interval(Nov1, Nov20))),
+        Fails<NotFoundException>("re-rate preview in an unknown organization", c => c.S.PreviewRerateAsync(Admin, new OrganizationId(999_999), TestStore.Cpu, new Interval(Nov1, Nov20))),
+        Invalid("re-rate preview whose new amount exceeds the amount range", "quantity", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov15, Nov20)), async c =>
+        {
+            await c.S.RecordUsageAsync(Admin, Huge(c.Parent, UsageStatus.Confirmed));
+            await c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, null, Rate.FromDecimal(4m), "four");
+        }),
+        Invalid("re-rate of a null preview", "preview", c => c.S.RerateAsync(Admin, null!)),
+        Fails<StalePreviewException>("re-rate of a preview whose event was deleted since", c => c.S.RerateAsync(Admin, c.Preview!), async c =>
+        {
+            await c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, null, Rate.FromDecimal(3m), "three");
+            c.Preview = await c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Nov20 + Duration.FromDays(1)));
+            await c.S.DeleteEventAsync(Admin, c.Charge.Id);
+        }),
+        Fails<StalePreviewException>("re-rate of a preview whose rules changed since", c => c.S.RerateAsync(Admin, c.Preview!), async c =>
+        {
+            await c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, null, Rate.FromDecimal(3m), "three");
+            c.Preview = await c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Nov20 + Duration.FromDays(1)));
+            await c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, null, Rate.FromDecimal(2.5m), "two and a half");
+        }),
+        Invalid("re-rate that would take a parent's figures past the amount range", "amount", c => c.S.RerateAsync(Admin, c.Preview!), async c =>
+        {
+            await c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Confirmed));
+            await c.S.RecordUsageAsync(Admin, new UsageRecord(c.Parent.Id, TestStore.Cpu, Quantity.FromDecimal(1_000_000_000_000m), Nov15, Nov15 + Duration.FromHours(1), UsageStatus.Confirmed));
+            await c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, null, Rate.FromDecimal(3.5m), "three and a half");
+            c.Preview = await c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov15, Nov20));
+        }),
+        Fails<OperationCanceledException>("re-rate preview with a cancelled token", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Nov20), cancellationToken: Cancelled)),
         Invalid("export to a read-only stream", "stream", c => c.S.ExportEventsAsync(Admin, c.Parent.Id, null, new MemoryStream([], writable: false), Allocations.Reporting.ExportFormat.Csv, null, CancellationToken.None)),
         Invalid("export to a null stream", "stream", c => c.S.ExportEventsAsync(Admin, c.Parent.Id, null, (Stream)null!, Allocations.Reporting.ExportFormat.Csv, null, CancellationToken.None)),
     ];

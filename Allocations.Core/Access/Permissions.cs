@@ -71,6 +71,9 @@ internal enum Operation
 
     /// <summary>Read an organization's alerts (each still filtered by Read on its allocation).</summary>
     ReadAlerts,
+    /// <summary>Preview or apply a re-rate of a SKU's stored events under today's rules (it lists events of every
+    /// allocation of the organization).</summary>
+    Rerate,
 }
 
 /// <summary>What an operation needs: the system actor, an organization admin, or a level on the allocation.</summary>
@@ -140,6 +143,7 @@ internal static class Permissions
         [Operation.ManageAlertThresholds] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.ReadAlertThresholds] = new(RequirementScope.Allocation, AccessLevel.Read),
         [Operation.ReadAlerts] = new(RequirementScope.Member),
+        [Operation.Rerate] = new(RequirementScope.OrganizationAdmin),
     };
 
     internal static Requirement For(Operation operation) => Table[operation];
@@ -187,6 +191,7 @@ internal static class Permissions
         Operation.ManageAlertThresholds => "set or clear alert thresholds",
         Operation.ReadAlertThresholds => "read alert thresholds",
         Operation.ReadAlerts => "read alerts",
+        Operation.Rerate => "re-rate usage",
         _ => operation.ToString(),
     };
 }

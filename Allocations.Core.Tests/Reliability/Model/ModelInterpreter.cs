@@ -190,6 +190,13 @@ internal sealed partial class ModelInterpreter : IDisposable
             case ChangeRate c:
                 DoChangeRate(catalogue[Skus[c.Sku].Code], c.AtHour, c.RateNanos);
                 return null;
+            case CorrectRate c:
+                DoCorrectRate(catalogue[Skus[c.Sku].Code], c.FromHour, c.Hours, c.RateNanos, c.As);
+                return null;
+            case Rerate r:
+                var (rerateSku, rerateFrom, rerateHours) = r.LastCorrected && lastCorrection is { } last ? last : (r.Sku, r.FromHour, r.Hours);
+                DoRerate(catalogue[Skus[rerateSku].Code], rerateFrom, rerateHours, r.MaxEvents, r.As, r.DeleteFirst);
+                return null;
             case Confirm c when events.Count > 0:
                 DoConfirm(Pick(events, c.Event), c.FinalQuantityMicros, c.FinalDurationSeconds, c.As);
                 return null;

@@ -45,6 +45,16 @@ public sealed record CheckFit(int Target, int Sku, long QuantityMicros, long Sta
 /// <summary>Change a SKU's rate from an hour after T0 on (refused when rules start at or after it).</summary>
 public sealed record ChangeRate(int Sku, int AtHour, long RateNanos) : ModelOp;
 
+/// <summary>Correct a SKU's rate over <c>[FromHour, FromHour + Hours)</c> after T0 (open-ended when
+/// <paramref name="Hours"/> is null; an empty period must be refused).</summary>
+public sealed record CorrectRate(int Sku, int FromHour, int? Hours, long RateNanos, ModelActor As = ModelActor.Admin) : ModelOp;
+
+/// <summary>Preview a re-rate of a SKU's events over <c>[FromHour, FromHour + Hours)</c>, apply it, apply it again and
+/// preview again; with <paramref name="DeleteFirst"/>, delete the first listed event in between, so the apply must be
+/// refused as stale. With <paramref name="LastCorrected"/>, the SKU and period are those of the last correction made
+/// (when there was one), so that re-rates meet the events corrections changed.</summary>
+public sealed record Rerate(int Sku, int FromHour, int Hours, int MaxEvents, ModelActor As = ModelActor.Admin, bool DeleteFirst = false, bool LastCorrected = false) : ModelOp;
+
 /// <summary>Close the store and open it again (a file store only; nothing in memory).</summary>
 public sealed record Reopen : ModelOp;
 
@@ -211,6 +221,20 @@ internal static class ModelOps
                 from actor in Actor
                 select (ModelOp)new Confirm(e, quantity, duration, actor)),
             (2, Gen.Zip(Index(15), Actor).Select(x => (ModelOp)new Release(x.Item1, x.Item2))),
+            (2, from sku in Index(skuCount - 1)
+                from fromHour in Gen.Choose(-5, 210)
+                from hours in Gen.Frequency((6, Gen.Choose(1, 120).Select(h => (int?)h)), (2, Gen.Constant<int?>(null)), (1, Gen.Constant<int?>(0)))
+                from rate in Gen.Choose(0, 5_000_000)
+                from actor in Gen.Frequency((6, Gen.Constant(ModelActor.Admin)), (1, Actor))
+                select (ModelOp)new CorrectRate(sku, fromHour, hours, rate * 1_000L + 3, actor)),
+            // Mostly the whole timeline, so that a re-rate usually meets the events a correction changed.
+            (3, from sku in Index(skuCount - 1)
+                from period in Gen.Frequency((2, Gen.Constant((-5, 240))), (1, Gen.Zip(Gen.Choose(-5, 210), Gen.Choose(1, 240))))
+                from max in Gen.Frequency((3, Gen.Constant(100_000)), (1, Gen.Choose(1, 2)))
+                from actor in Gen.Frequency((6, Gen.Constant(ModelActor.Admin)), (1, Actor))
+                from deleteFirst in Gen.Frequency((3, Gen.Constant(false)), (1, Gen.Constant(true)))
+                from lastCorrected in Gen.Frequency((1, Gen.Constant(false)), (2, Gen.Constant(true)))
+                select (ModelOp)new Rerate(sku, period.Item1, period.Item2, max, actor, deleteFirst, lastCorrected)),
             (1, Gen.Constant((ModelOp)new Reopen())),
             (3, Gen.Zip(Index(15), Gen.Elements(true, false)).Select(x => (ModelOp)new Resubmit(x.Item1, x.Item2))),
             (2, Gen.Zip(Index(15), Actor).Select(x => (ModelOp)new DeleteEvent(x.Item1, x.Item2))),
