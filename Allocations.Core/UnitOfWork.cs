@@ -52,6 +52,16 @@ internal sealed class UnitOfWork
     /// <summary>Locks allocations and their parents (which the engine finds), before their figures are read.</summary>
     internal ValueTask LockWithParentsAsync(params ReadOnlySpan<long?> allocationIds) => Session.LockAllocationsAsync(Ordered(allocationIds), withParents: true);
 
+    /// <summary>Ends a write: the figures and totals it changed go into their history at the call's instant (the
+    /// figures as of an instant read it), whatever the write was.</summary>
+    internal void Finish()
+    {
+        if (Session.FiguresChanged)
+        {
+            Session.RecordFigureHistory(NowNs);
+        }
+    }
+
     private static long[] Ordered(ReadOnlySpan<long?> allocationIds)
     {
         var ids = new SortedSet<long>();
@@ -80,8 +90,24 @@ internal sealed class Transactions(IStorageEngine engine, IClock clock, Catalogu
         engine.ReadAsync(session => work(new UnitOfWork(session, actor, clock, catalogue)), cancellationToken).AsTask();
 
     internal Task<T> Write<T>(Principal actor, Func<UnitOfWork, T> work, CancellationToken cancellationToken) =>
-        engine.WriteAsync(session => ValueTask.FromResult(work(new UnitOfWork(session, actor, clock, catalogue))), cancellationToken).AsTask();
+        engine.WriteAsync(
+            session =>
+            {
+                var uow = new UnitOfWork(session, actor, clock, catalogue);
+                var result = work(uow);
+                uow.Finish();
+                return ValueTask.FromResult(result);
+            },
+            cancellationToken).AsTask();
 
     internal Task<T> WriteAsync<T>(Principal actor, Func<UnitOfWork, ValueTask<T>> work, CancellationToken cancellationToken) =>
-        engine.WriteAsync(session => work(new UnitOfWork(session, actor, clock, catalogue)), cancellationToken).AsTask();
+        engine.WriteAsync(
+            async session =>
+            {
+                var uow = new UnitOfWork(session, actor, clock, catalogue);
+                var result = await work(uow).ConfigureAwait(false);
+                uow.Finish();
+                return result;
+            },
+            cancellationToken).AsTask();
 }

@@ -11,6 +11,9 @@ internal enum Operation
     CreateChildAllocation,
     DeleteAllocation,
     ReadAllocation,
+
+    /// <summary>Read an allocation's figures as of a past instant (the table as of an instant filters by Read too).</summary>
+    ReadAllocationAsOf,
     ChangeTotal,
 
     /// <summary>Move budget out of an allocation (the source of a transfer).</summary>
@@ -89,6 +92,7 @@ internal static class Permissions
         [Operation.ImportUsage] = new(RequirementScope.OrganizationAdmin),
         [Operation.CreateChildAllocation] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.ReadAllocation] = new(RequirementScope.Allocation, AccessLevel.Read),
+        [Operation.ReadAllocationAsOf] = new(RequirementScope.Allocation, AccessLevel.Read),
         [Operation.ReadEvents] = new(RequirementScope.Allocation, AccessLevel.Read),
         [Operation.CheckFit] = new(RequirementScope.Allocation, AccessLevel.Read),
         [Operation.ChangeTotal] = new(RequirementScope.Allocation, AccessLevel.Admin),
@@ -128,6 +132,7 @@ internal static class Permissions
         Operation.CreateChildAllocation => "create a child allocation",
         Operation.DeleteAllocation => "delete an allocation",
         Operation.ReadAllocation => "read the allocation",
+        Operation.ReadAllocationAsOf => "read the allocation's figures as of an instant",
         Operation.ChangeTotal => "change the total",
         Operation.TransferOut => "transfer budget out of the allocation",
         Operation.TransferIn => "transfer budget into the allocation",

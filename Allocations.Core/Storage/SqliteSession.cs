@@ -127,11 +127,15 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         Exec("UPDATE rate_rules SET to_ns = @toNs WHERE id = @ruleId", new { ruleId, toNs });
 
     // Allocations
-    public long InsertAllocation(long orgId, string name, string nameKey, long unitId, long? parentId, long total, long createdNs, string createdBy) =>
-        InsertReturningId(
+    public long InsertAllocation(long orgId, string name, string nameKey, long unitId, long? parentId, long total, long createdNs, string createdBy)
+    {
+        var id = InsertReturningId(
             "INSERT INTO allocations (org_id, name, name_key, unit_id, parent_id, total, created_ns, created_by) " +
             "VALUES (@orgId, @name, @nameKey, @unitId, @parentId, @total, @createdNs, @createdBy)",
             new { orgId, name, nameKey, unitId, parentId, total, createdNs, createdBy });
+        FiguresTouched(id);
+        return id;
+    }
 
     public AllocationRow? GetAllocation(long allocationId) => ReadAllocation(allocationId);
 
@@ -143,11 +147,17 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     public IReadOnlyList<AllocationRow> ListChildren(long parentId) =>
         Many<AllocationRow>($"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.parent_id = @parentId ORDER BY a.id", new { parentId });
 
-    public void SetTotal(long allocationId, long total) =>
+    public void SetTotal(long allocationId, long total)
+    {
         Exec("UPDATE allocations SET total = @total WHERE id = @allocationId", new { allocationId, total });
+        FiguresTouched(allocationId);
+    }
 
-    public void SetFigures(long allocationId, long ownUsed, long ownEstimated, long used, long estimated) =>
+    public void SetFigures(long allocationId, long ownUsed, long ownEstimated, long used, long estimated)
+    {
         SetFiguresPrepared(allocationId, ownUsed, ownEstimated, used, estimated);
+        FiguresTouched(allocationId);
+    }
 
     public void DeleteAllocation(long allocationId) =>
         Exec("DELETE FROM allocations WHERE id = @allocationId", new { allocationId });
