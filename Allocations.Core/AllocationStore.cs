@@ -103,6 +103,15 @@ public sealed partial class AllocationStore : IDisposable
 
     private static AllocationStore Attach(IStorageEngine engine, IClock clock, AllocationStoreOptions options)
     {
+        try
+        {
+            Journal.FigureHistoryRebuild.RunIfPending(engine);
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
         var store = new AllocationStore(engine, clock);
         store.AttachHost(options);
         return store;

@@ -51,6 +51,9 @@ internal enum Operation
     ReadOrganizationJournal,
     VerifyJournal,
 
+    /// <summary>Replay the journal and check today's state against it.</summary>
+    VerifyAgainstJournal,
+
     /// <summary>Read an organization's usage report (the allocations in it are still filtered by Read).</summary>
     ReadUsageReport,
 }
@@ -115,6 +118,7 @@ internal static class Permissions
         [Operation.ReadAllocationJournal] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.ReadOrganizationJournal] = new(RequirementScope.OrganizationAdmin),
         [Operation.VerifyJournal] = new(RequirementScope.OrganizationAdmin),
+        [Operation.VerifyAgainstJournal] = new(RequirementScope.OrganizationAdmin),
         [Operation.ReadUsageReport] = new(RequirementScope.Member),
     };
 
@@ -157,6 +161,7 @@ internal static class Permissions
         Operation.ReadAllocationJournal => "read the journal of the allocation",
         Operation.ReadOrganizationJournal => "read the organization's journal",
         Operation.VerifyJournal => "verify the journal",
+        Operation.VerifyAgainstJournal => "verify the state against the journal",
         Operation.ReadUsageReport => "read the usage report",
         _ => operation.ToString(),
     };

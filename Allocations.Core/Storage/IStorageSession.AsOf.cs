@@ -50,4 +50,8 @@ internal partial interface IStorageSession
 
     /// <summary>Marks the rebuild of the figure history done.</summary>
     void FigureHistoryRebuilt();
+
+    /// <summary>Up to <paramref name="limit"/> of the organization's events with ids above <paramref name="afterId"/>, in
+    /// id order, every stored field as it is (for the verification that replays the journal).</summary>
+    IReadOnlyList<EventRow> ListEventsForReplay(long orgId, long afterId, int limit);
 }

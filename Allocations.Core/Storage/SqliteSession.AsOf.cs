@@ -55,6 +55,11 @@ internal sealed partial class SqliteSession
         }
     }
 
+    public IReadOnlyList<EventRow> ListEventsForReplay(long orgId, long afterId, int limit) =>
+        Many<EventRow>(
+            $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.org_id = @orgId AND e.id > @afterId ORDER BY e.id LIMIT @limit",
+            new { orgId, afterId, limit });
+
     public void FigureHistoryRebuilt() => Exec("DELETE FROM figure_history_rebuild");
 
     /// <summary>Notes that this transaction changed an allocation's total or figures, for <see cref="RecordFigureHistory"/>.</summary>
