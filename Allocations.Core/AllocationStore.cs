@@ -109,6 +109,15 @@ public sealed partial class AllocationStore : IDisposable
 
     private static AllocationStore Attach(IStorageEngine engine, IClock clock, AllocationStoreOptions options)
     {
+        try
+        {
+            Journal.FigureHistoryRebuild.RunIfPending(engine);
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
         var store = new AllocationStore(engine, clock) { defaultHoldExpiry = options.DefaultHoldExpiry };
         store.AttachHost(options);
         return store;

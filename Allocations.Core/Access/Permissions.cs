@@ -11,6 +11,9 @@ internal enum Operation
     CreateChildAllocation,
     DeleteAllocation,
     ReadAllocation,
+
+    /// <summary>Read an allocation's figures as of a past instant (the table as of an instant filters by Read too).</summary>
+    ReadAllocationAsOf,
     ChangeTotal,
 
     /// <summary>Set or change an allocation's period.</summary>
@@ -59,6 +62,9 @@ internal enum Operation
     ReadAllocationJournal,
     ReadOrganizationJournal,
     VerifyJournal,
+
+    /// <summary>Replay the journal and check today's state against it.</summary>
+    VerifyAgainstJournal,
 
     /// <summary>Read an organization's usage report (the allocations in it are still filtered by Read).</summary>
     ReadUsageReport,
@@ -113,6 +119,7 @@ internal static class Permissions
         [Operation.ImportUsage] = new(RequirementScope.OrganizationAdmin),
         [Operation.CreateChildAllocation] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.ReadAllocation] = new(RequirementScope.Allocation, AccessLevel.Read),
+        [Operation.ReadAllocationAsOf] = new(RequirementScope.Allocation, AccessLevel.Read),
         [Operation.ReadEvents] = new(RequirementScope.Allocation, AccessLevel.Read),
         [Operation.CheckFit] = new(RequirementScope.Allocation, AccessLevel.Read),
         [Operation.ChangeTotal] = new(RequirementScope.Allocation, AccessLevel.Admin),
@@ -139,6 +146,7 @@ internal static class Permissions
         [Operation.ReadAllocationJournal] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.ReadOrganizationJournal] = new(RequirementScope.OrganizationAdmin),
         [Operation.VerifyJournal] = new(RequirementScope.OrganizationAdmin),
+        [Operation.VerifyAgainstJournal] = new(RequirementScope.OrganizationAdmin),
         [Operation.ReadUsageReport] = new(RequirementScope.Member),
         [Operation.ManageAlertThresholds] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.ReadAlertThresholds] = new(RequirementScope.Allocation, AccessLevel.Read),
@@ -160,6 +168,7 @@ internal static class Permissions
         Operation.CreateChildAllocation => "create a child allocation",
         Operation.DeleteAllocation => "delete an allocation",
         Operation.ReadAllocation => "read the allocation",
+        Operation.ReadAllocationAsOf => "read the allocation's figures as of an instant",
         Operation.ChangeTotal => "change the total",
         Operation.TransferOut => "transfer budget out of the allocation",
         Operation.TransferIn => "transfer budget into the allocation",
@@ -187,6 +196,7 @@ internal static class Permissions
         Operation.ReadAllocationJournal => "read the journal of the allocation",
         Operation.ReadOrganizationJournal => "read the organization's journal",
         Operation.VerifyJournal => "verify the journal",
+        Operation.VerifyAgainstJournal => "verify the state against the journal",
         Operation.ReadUsageReport => "read the usage report",
         Operation.ManageAlertThresholds => "set or clear alert thresholds",
         Operation.ReadAlertThresholds => "read alert thresholds",

@@ -195,7 +195,7 @@ internal sealed partial class SqliteSession
                 });
 
     public bool AddFigures(long allocationId, long ownUsedDelta, long ownEstimatedDelta, long usedDelta, long estimatedDelta) =>
-        Run(
+        FiguresTouchedThen(allocationId).Run(
             // SQLite turns an integer sum that overflows into a REAL: the typeof() test catches it.
             "UPDATE allocations SET own_used = own_used + $ou, own_estimated = own_estimated + $oe, used = used + $u, estimated = estimated + $e " +
             "WHERE id = $id RETURNING typeof(own_used) = 'integer' AND typeof(own_estimated) = 'integer' AND typeof(used) = 'integer' AND typeof(estimated) = 'integer', used, estimated, total, org_id, name",

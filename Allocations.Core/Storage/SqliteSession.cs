@@ -81,6 +81,8 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         dirtyHeads.Clear();
         deferJournalHeads = false;
         orgAdminMemo.Clear();
+        figureChanges.Clear();
+        figuresChanged.Clear();
     }
 
     internal SqliteTransaction Transaction => transaction;
@@ -173,11 +175,15 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         Exec("UPDATE rate_rules SET to_ns = @toNs WHERE id = @ruleId", new { ruleId, toNs });
 
     // Allocations
-    public long InsertAllocation(long orgId, string name, string nameKey, long unitId, long? parentId, long total, long createdNs, string createdBy) =>
-        InsertReturningId(
+    public long InsertAllocation(long orgId, string name, string nameKey, long unitId, long? parentId, long total, long createdNs, string createdBy)
+    {
+        var id = InsertReturningId(
             "INSERT INTO allocations (org_id, name, name_key, unit_id, parent_id, total, created_ns, created_by) " +
             "VALUES (@orgId, @name, @nameKey, @unitId, @parentId, @total, @createdNs, @createdBy)",
             new { orgId, name, nameKey, unitId, parentId, total, createdNs, createdBy });
+        FiguresTouched(id);
+        return id;
+    }
 
     public AllocationRow? GetAllocation(long allocationId) => ReadAllocation(allocationId);
 
@@ -194,6 +200,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         NoteFiguresBefore(allocationId);
         Exec("UPDATE allocations SET total = @total WHERE id = @allocationId", new { allocationId, total });
         NoteFiguresSet(allocationId, total: total);
+        FiguresTouched(allocationId);
     }
 
     public void SetFigures(long allocationId, long ownUsed, long ownEstimated, long used, long estimated)
@@ -201,6 +208,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         NoteFiguresBefore(allocationId);
         SetFiguresPrepared(allocationId, ownUsed, ownEstimated, used, estimated);
         NoteFiguresSet(allocationId, used: used, estimated: estimated);
+        FiguresTouched(allocationId);
     }
 
     public void DeleteAllocation(long allocationId)
