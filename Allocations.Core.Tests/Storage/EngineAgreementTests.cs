@@ -130,7 +130,7 @@ public sealed class EngineAgreementTests
                         return $"batch {batch.EventIds.Count}";
                     case 5 when holds.Count > 0:
                         var confirmed = await s.ConfirmAsync(Admin, Take(holds), random.Next(2) == 0 ? null : Quantity.FromMicros(random.Next(1, 20) * 100_000L));
-                        return $"confirm {confirmed.Amount}";
+                        return $"confirm {confirmed.Status} {confirmed.Event.Amount}";
                     case 6 when holds.Count > 0:
                         return $"release {(await s.ReleaseAsync(Admin, Take(holds))).Amount}";
                     case 7 when events.Count > 0:

@@ -197,6 +197,11 @@ internal sealed partial class PostgresSession : IStorageSession
             "VALUES (@orgId, @name, @nameKey, @unitId, @parentId, @total, @createdNs, @createdBy)",
             new { orgId, name, nameKey, unitId, parentId, total, createdNs, createdBy });
         lockedAllocations.Add(id); // a row this transaction inserted is its own until it commits
+        historyDue.Add(id);
+        if (write)
+        {
+            tracked[id] = (orgId, name, total, 0, 0);
+        }
         return id;
     }
 
@@ -222,6 +227,10 @@ internal sealed partial class PostgresSession : IStorageSession
         foreach (var row in rows)
         {
             lockedAllocations.Add(row.Id);
+            if (!pendingFigures.ContainsKey(row.Id))
+            {
+                Track(row); // locked: current until the commit, but for this transaction's own writes, followed from here
+            }
         }
         var wanted = new HashSet<long>(ids);
         return rows.Where(r => wanted.Contains(r.Id)).ToList();
@@ -236,14 +245,28 @@ internal sealed partial class PostgresSession : IStorageSession
     public IReadOnlyList<AllocationRow> ListChildren(long parentId) =>
         Many<AllocationRow>($"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.parent_id = @parentId ORDER BY a.id", new { parentId });
 
-    public void SetTotal(long allocationId, long total) =>
+    public void SetTotal(long allocationId, long total)
+    {
+        NoteAbsolute(allocationId);
         Exec("UPDATE allocations SET total = @total WHERE id = @allocationId", new { allocationId, total });
+        if (tracked.TryGetValue(allocationId, out var current))
+        {
+            tracked[allocationId] = current with { Total = total };
+        }
+    }
 
     // Absolute figures (an allocation's deletion moves its parent's): written now, after the buffered deltas.
-    public void SetFigures(long allocationId, long ownUsed, long ownEstimated, long used, long estimated) =>
+    public void SetFigures(long allocationId, long ownUsed, long ownEstimated, long used, long estimated)
+    {
+        NoteAbsolute(allocationId);
         Exec(
             "UPDATE allocations SET own_used = @ownUsed, own_estimated = @ownEstimated, used = @used, estimated = @estimated WHERE id = @allocationId",
             new { allocationId, ownUsed, ownEstimated, used, estimated });
+        if (tracked.TryGetValue(allocationId, out var current))
+        {
+            tracked[allocationId] = current with { Used = used, Estimated = estimated };
+        }
+    }
 
     /// <summary>Buffers the deltas, summed per allocation, for the next flush. The writer has checked the sums in memory
     /// against figures read under the row locks, which no other writer can move before the commit; the flush's update
@@ -269,11 +292,17 @@ internal sealed partial class PostgresSession : IStorageSession
             d = (ownUsedDelta, ownEstimatedDelta, usedDelta, estimatedDelta);
         }
         pendingFigures[allocationId] = d;
+        NoteDelta(allocationId, usedDelta, estimatedDelta);
         return true;
     }
 
-    public void DeleteAllocation(long allocationId) =>
+    public void DeleteAllocation(long allocationId)
+    {
         Exec("DELETE FROM allocations WHERE id = @allocationId", new { allocationId });
+        tracked.Remove(allocationId);
+        changes.Remove(allocationId);
+        historyDue.Remove(allocationId);
+    }
 
     public void InsertTotalChange(TotalChangeRow change) =>
         Exec(
@@ -335,12 +364,13 @@ internal sealed partial class PostgresSession : IStorageSession
         RecordedNs = row.RecordedNs,
         RecordedBy = row.RecordedBy,
         Source = row.Source,
+        ExpiresNs = row.ExpiresNs,
     };
 
     public void UpdateEvent(EventRow row) =>
         Exec(
             "UPDATE usage_events SET allocation_id = @AllocationId, sku_id = @SkuId, quantity = @Quantity, start_ns = @StartNs, end_ns = @EndNs, " +
-            "status = @Status, amount = @Amount, usd = @Usd, attributes = @Attributes, recorded_ns = @RecordedNs, recorded_by = @RecordedBy WHERE id = @Id",
+            "status = @Status, amount = @Amount, usd = @Usd, attributes = @Attributes, recorded_ns = @RecordedNs, recorded_by = @RecordedBy, expires_ns = @ExpiresNs WHERE id = @Id",
             row);
 
     public void InsertSegments(long eventId, IReadOnlyList<SegmentRow> segments)
@@ -494,7 +524,7 @@ internal sealed partial class PostgresSession : IStorageSession
     /// <summary>Sends the buffered writes, as one batch: events, their segments, figures, journal entries and heads.</summary>
     internal void Flush()
     {
-        if (pendingEvents.Count == 0 && pendingSegments.Count == 0 && pendingFigures.Count == 0 && pendingSums.Count == 0 && pendingJournal.Count == 0 && pendingParts.Count == 0 && !JournalDirty)
+        if (pendingEvents.Count == 0 && pendingSegments.Count == 0 && pendingFigures.Count == 0 && pendingSums.Count == 0 && pendingJournal.Count == 0 && pendingParts.Count == 0 && pendingHistory.Count == 0 && !JournalDirty)
         {
             return;
         }
@@ -507,8 +537,8 @@ internal sealed partial class PostgresSession : IStorageSession
         {
             var e = pendingEvents;
             var command = new NpgsqlBatchCommand(
-                "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) " +
-                "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::integer[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], $13::bigint[], $14::text[], $15::text[])");
+                "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source, expires_ns) " +
+                "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::integer[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16::bigint[])");
             Add(command, e.Select(r => r.Id).ToArray());
             Add(command, e.Select(r => r.OrgId).ToArray());
             Add(command, e.Select(r => r.AllocationId).ToArray());
@@ -524,6 +554,7 @@ internal sealed partial class PostgresSession : IStorageSession
             Add(command, e.Select(r => r.RecordedNs).ToArray());
             Add(command, e.Select(r => r.RecordedBy).ToArray());
             Add(command, e.Select(r => r.Source).ToArray());
+            Add(command, e.Select(r => r.ExpiresNs).ToArray());
             batch.BatchCommands.Add(command);
         }
         if (pendingSegments.Count > 0)
@@ -575,6 +606,7 @@ internal sealed partial class PostgresSession : IStorageSession
             Add(command, sums.Select(p => p.Value.Usd).ToArray());
             batch.BatchCommands.Add(command);
         }
+        AddHistoryWrites(batch);
         AddJournalWrites(batch);
         pendingEvents.Clear();
         pendingSegments.Clear();
@@ -607,7 +639,7 @@ internal sealed partial class PostgresSession : IStorageSession
     private void CopyPendingRows()
     {
         using (var copy = connection.BeginBinaryImport(
-            "COPY usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) FROM STDIN (FORMAT BINARY)"))
+            "COPY usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source, expires_ns) FROM STDIN (FORMAT BINARY)"))
         {
             foreach (var e in pendingEvents)
             {
@@ -634,6 +666,14 @@ internal sealed partial class PostgresSession : IStorageSession
                 copy.Write(e.RecordedNs, NpgsqlDbType.Bigint);
                 copy.Write(e.RecordedBy, NpgsqlDbType.Text);
                 copy.Write(e.Source, NpgsqlDbType.Text);
+                if (e.ExpiresNs is { } expires)
+                {
+                    copy.Write(expires, NpgsqlDbType.Bigint);
+                }
+                else
+                {
+                    copy.WriteNull();
+                }
             }
             copy.Complete();
         }

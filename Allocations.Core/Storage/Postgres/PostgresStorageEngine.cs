@@ -232,6 +232,7 @@ internal sealed class PostgresStorageEngine : IStorageEngine
                     cancellationToken.ThrowIfCancellationRequested();
                     stage = Stage.Committing;
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    session.RunCommitted();
                     return result;
                 }
             }
