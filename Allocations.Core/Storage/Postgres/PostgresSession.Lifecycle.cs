@@ -82,14 +82,19 @@ internal sealed partial class PostgresSession
     private void NoteDelta(long allocationId, long usedDelta, long estimatedDelta)
     {
         historyDue.Add(allocationId);
-        if (tracked.TryGetValue(allocationId, out var current))
+        // unchecked: a sum past the range fails the whole write at the flush (see AddFigures), so a wrapped value
+        // noted here is never read.
+        unchecked
         {
-            tracked[allocationId] = current with { Used = current.Used + usedDelta, Estimated = current.Estimated + estimatedDelta };
+            if (tracked.TryGetValue(allocationId, out var current))
+            {
+                tracked[allocationId] = current with { Used = current.Used + usedDelta, Estimated = current.Estimated + estimatedDelta };
+            }
+            var change = changes.GetValueOrDefault(allocationId);
+            changes[allocationId] = change.Before is null
+                ? (null, change.UsedDelta + usedDelta, change.EstimatedDelta + estimatedDelta)
+                : change;
         }
-        var change = changes.GetValueOrDefault(allocationId);
-        changes[allocationId] = change.Before is null
-            ? (null, change.UsedDelta + usedDelta, change.EstimatedDelta + estimatedDelta)
-            : change;
     }
 
     public IReadOnlyList<FigureChangeRow> TakeFigureChanges()
