@@ -42,7 +42,14 @@ internal static partial class QuickMode
                 checkpoints.Add((clock.GetCurrentInstant(), await setup.GetAllocationAsync(Workload.Admin, target)));
                 clock.Step();
                 var held = hold.Event ?? throw new InvalidOperationException("the hold did not fit: " + hold);
-                _ = i % 2 == 0 ? await setup.ReleaseAsync(Workload.Admin, held.Id) : await setup.ConfirmAsync(Workload.Admin, held.Id);
+                if (i % 2 == 0)
+                {
+                    await setup.ReleaseAsync(Workload.Admin, held.Id);
+                }
+                else
+                {
+                    await setup.ConfirmAsync(Workload.Admin, held.Id);
+                }
                 checkpoints.Add((clock.GetCurrentInstant(), await setup.GetAllocationAsync(Workload.Admin, target)));
                 clock.Step();
                 var current = await setup.GetAllocationAsync(Workload.Admin, target);
