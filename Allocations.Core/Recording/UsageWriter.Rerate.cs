@@ -66,9 +66,7 @@ internal sealed partial class UsageWriter
     {
         var before = JournalBefore(stored);
         Move(stored.AllocationId, stored.Status, -stored.Amount, stored.Id);
-        session.UpdateEvent(rerated);
-        session.DeleteSegments(stored.Id);
-        session.InsertSegments(stored.Id, segments);
+        session.RewriteRatedEvent(rerated, segments);
         Move(rerated.AllocationId, rerated.Status, rerated.Amount, rerated.Id);
         Sum(stored.OrgId, checked(rerated.Amount - stored.Amount), checked((rerated.Usd ?? 0) - (stored.Usd ?? 0)));
         Log("usage.rerate", rerated, before, rerated);
