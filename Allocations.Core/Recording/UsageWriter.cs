@@ -173,7 +173,7 @@ internal sealed partial class UsageWriter
             {
                 var row = session.FindSku(orgId, key) ?? throw new NotFoundException(code);
                 entry = (CompiledSku.Of(row), Schedule(row));
-                Catalogue?.PutSku(CatalogueVersion(), orgId, key, entry);
+                Catalogue?.PutSku(session, CatalogueVersion(), orgId, key, entry);
             }
             skus[(orgId, key)] = entry;
             skusById[entry.Row.Id] = entry;
@@ -201,7 +201,7 @@ internal sealed partial class UsageWriter
             {
                 var rules = session.ListUnitPrices(unitId);
                 schedule = rules.Count == 0 ? null : RateSchedule.Build(unitCode, rules.Select(RowMapping.ToRule), usdPrices: true);
-                Catalogue?.PutPrices(CatalogueVersion(), unitId, schedule);
+                Catalogue?.PutPrices(session, CatalogueVersion(), unitId, schedule);
             }
             prices[unitId] = schedule;
         }
@@ -396,9 +396,7 @@ internal sealed partial class UsageWriter
                 var isPending = pending.ContainsKey(old.Id);
                 var before = isPending ? null : BeforeState(old);
                 Move(old.AllocationId, old.Status, -old.Amount, old.Id);
-                session.UpdateEvent(plan.Row);
-                session.DeleteSegments(plan.Row.Id);
-                session.InsertSegments(plan.Row.Id, plan.Segments);
+                session.RewriteRatedEvent(plan.Row, plan.Segments);
                 Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount, plan.Row.Id);
                 Sum(plan.Row.OrgId, checked(plan.Row.Amount - old.Amount), checked((plan.Row.Usd ?? 0) - (old.Usd ?? 0)));
                 if (isPending)
@@ -419,8 +417,7 @@ internal sealed partial class UsageWriter
                 RememberKey(plan.Row);
                 return plan.Row.Id;
             default:
-                plan.Row.Id = session.InsertEvent(plan.Row);
-                session.InsertSegments(plan.Row.Id, plan.Segments);
+                plan.Row.Id = session.InsertRatedEvent(plan.Row, plan.Segments);
                 Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount, plan.Row.Id);
                 Sum(plan.Row.OrgId, plan.Row.Amount, plan.Row.Usd ?? 0);
                 pending[plan.Row.Id] = (plan.Row, plan.Segments);
@@ -498,9 +495,7 @@ internal sealed partial class UsageWriter
             Source = row.Source,
         };
         ForgetKey(row);
-        session.UpdateEvent(confirmed);
-        session.DeleteSegments(row.Id);
-        session.InsertSegments(row.Id, segments);
+        session.RewriteRatedEvent(confirmed, segments);
         Move(row.AllocationId, confirmed.Status, amount, row.Id);
         Sum(row.OrgId, checked(amount - row.Amount), checked((usd ?? 0) - (row.Usd ?? 0)));
         Log("usage.confirm", confirmed, before, confirmed);

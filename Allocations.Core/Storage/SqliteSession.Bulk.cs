@@ -30,13 +30,13 @@ internal sealed partial class SqliteSession
     /// record asks this).</summary>
     private EventRow? ReadEventByKey(long orgId, string source, string externalKey) =>
         Run(
-            $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.org_id = $org AND e.source = $source AND e.external_key = $key",
+            $"SELECT {EventColumns}{SegmentFormColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.org_id = $org AND e.source = $source AND e.external_key = $key",
             ["$org", "$source", "$key"],
             [orgId, source, externalKey],
             command =>
             {
                 using var reader = command.ExecuteReader();
-                return reader.Read() ? StoredRows.Map(reader, ToEventRow) : null;
+                return reader.Read() ? MapEvent(reader, new StoredRows.RowCheck()) : null;
             });
 
     /// <summary>Maps a row of <see cref="EventColumns"/>, in that column order.</summary>
@@ -175,7 +175,7 @@ internal sealed partial class SqliteSession
         externalKeys.Count == 0
             ? []
             : Run(
-                $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id " +
+                $"SELECT {EventColumns}{SegmentFormColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id " +
                 "WHERE e.org_id = $org AND e.source = $source AND e.external_key IN (SELECT value FROM json_each($keys))",
                 ["$org", "$source", "$keys"],
                 [orgId, source, JsonSerializer.Serialize(externalKeys)],
@@ -186,7 +186,7 @@ internal sealed partial class SqliteSession
                     var check = new StoredRows.RowCheck();
                     while (reader.Read())
                     {
-                        rows.Add(check.Map(reader, ToEventRow));
+                        rows.Add(MapEvent(reader, check));
                     }
                     return rows;
                 });
@@ -223,7 +223,7 @@ internal sealed partial class SqliteSession
     public IReadOnlyList<(EventRow Row, List<SegmentRow> Segments)> ReadEventsForDigest(long orgId, long firstId, long lastId)
     {
         var events = Run(
-            "SELECT id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source " +
+            "SELECT id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source, seg_rule_id, seg_rate " +
             "FROM usage_events WHERE id BETWEEN $first AND $last AND org_id = $org ORDER BY id",
             ["$first", "$last", "$org"],
             [firstId, lastId, orgId],
@@ -233,7 +233,7 @@ internal sealed partial class SqliteSession
                 var rows = new List<(EventRow Row, List<SegmentRow> Segments)>();
                 while (reader.Read())
                 {
-                    rows.Add((new EventRow
+                    var row = new EventRow
                     {
                         Id = reader.GetInt64(0),
                         OrgId = reader.GetInt64(1),
@@ -250,7 +250,12 @@ internal sealed partial class SqliteSession
                         RecordedNs = reader.GetInt64(12),
                         RecordedBy = reader.IsDBNull(13) ? "" : reader.GetString(13),
                         Source = reader.IsDBNull(14) ? "" : reader.GetString(14),
-                    }, []));
+                    };
+                    // A single segment stored in the event row is the same segment as a row of event_segments would be.
+                    List<SegmentRow> segments = reader.IsDBNull(15)
+                        ? []
+                        : [InlineSegment(row, reader.GetInt64(15), reader.IsDBNull(16) ? throw NullInlineRate(row.Id) : reader.GetInt64(16))];
+                    rows.Add((row, segments));
                 }
                 return rows;
             });
@@ -261,7 +266,10 @@ internal sealed partial class SqliteSession
         var byId = new Dictionary<long, List<SegmentRow>>(events.Count);
         foreach (var (row, segments) in events)
         {
-            byId[row.Id] = segments;
+            if (segments.Count == 0)
+            {
+                byId[row.Id] = segments; // rows of event_segments of an event whose row holds its segment are not its segments
+            }
         }
         Run(
             "SELECT event_id, seq, start_ns, end_ns, rule_id, rate, amount FROM event_segments WHERE event_id BETWEEN $first AND $last ORDER BY event_id, seq",
@@ -281,6 +289,9 @@ internal sealed partial class SqliteSession
             });
         return events;
     }
+
+    private static StoredRowException NullInlineRate(long eventId) =>
+        new("usage_events", eventId.ToString(System.Globalization.CultureInfo.InvariantCulture), "column seg_rate is null where seg_rule_id is set");
 
     /// <summary>Maps a row of (event_id, seq, start_ns, end_ns, rule_id, rate, amount).</summary>
     private static SegmentRow ToSegmentRow(SqliteDataReader reader) =>
