@@ -12,7 +12,7 @@ namespace Allocations.Benchmarks;
 /// per line. Medians of repeated runs; ratios are between figures measured in this same run. <c>quick --full</c> runs
 /// the 10-million-event streamed ingest and the 10-million-event table and month report instead of the scaled-down
 /// ones. <c>--only=rating|ingest|reserve|replace|table|report|breakdown</c> runs one part.</summary>
-internal static class QuickMode
+internal static partial class QuickMode
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
@@ -23,6 +23,7 @@ internal static class QuickMode
         var ingestEvents = Env("ALLOC_BENCH_INGEST_EVENTS", 200_000);
         var tableEvents = Env("ALLOC_BENCH_TABLE_EVENTS", 200_000);
         var replaceEvents = Env("ALLOC_BENCH_REPLACE_EVENTS", 50_000);
+        var asOfEvents = Env("ALLOC_BENCH_ASOF_EVENTS", 1_000_000);
         var total = Stopwatch.StartNew();
         Print("mode", full ? "full" : "quick");
         Print("machine", $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}");
@@ -67,6 +68,11 @@ internal static class QuickMode
                 await ReplaceAsync(directory, replaceEvents);
                 return 0;
             }
+            if (only == "asof")
+            {
+                await AsOfAsync(directory, asOfEvents);
+                return 0;
+            }
             if (only == "breakdown")
             {
                 await BreakdownAsync(directory, ingestEvents);
@@ -82,6 +88,7 @@ internal static class QuickMode
             await ReplaceAsync(directory, replaceEvents);
             await StreamAsync(directory, streamEvents, full);
             await TableAsync(directory, tableEvents, full);
+            await AsOfAsync(directory, asOfEvents);
         }
         finally
         {

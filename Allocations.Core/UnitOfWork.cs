@@ -70,6 +70,16 @@ internal sealed class UnitOfWork
     /// <summary>Locks allocations and their parents (which the engine finds), before their figures are read.</summary>
     internal ValueTask LockWithParentsAsync(params ReadOnlySpan<long?> allocationIds) => Session.LockAllocationsAsync(Ordered(allocationIds), withParents: true);
 
+    /// <summary>Ends a write: the figures and totals it changed go into their history at the call's instant (the
+    /// figures as of an instant read it), whatever the write was.</summary>
+    internal void Finish()
+    {
+        if (Session.FiguresChanged)
+        {
+            Session.RecordFigureHistory(NowNs);
+        }
+    }
+
     private static long[] Ordered(ReadOnlySpan<long?> allocationIds)
     {
         var ids = new SortedSet<long>();
@@ -104,7 +114,9 @@ internal sealed class Transactions(IStorageEngine engine, IClock clock, Catalogu
             session =>
             {
                 var uow = new UnitOfWork(session, actor, clock, catalogue).BeginWrite();
-                return ValueTask.FromResult(uow.EndWrite(work(uow)));
+                var result = work(uow);
+                uow.Finish();
+                return ValueTask.FromResult(uow.EndWrite(result));
             },
             cancellationToken).AsTask();
 
@@ -114,7 +126,9 @@ internal sealed class Transactions(IStorageEngine engine, IClock clock, Catalogu
             async session =>
             {
                 var uow = new UnitOfWork(session, actor, clock, catalogue).BeginWrite();
-                return uow.EndWrite(await work(uow).ConfigureAwait(false));
+                var result = await work(uow).ConfigureAwait(false);
+                uow.Finish();
+                return uow.EndWrite(result);
             },
             cancellationToken).AsTask();
 }

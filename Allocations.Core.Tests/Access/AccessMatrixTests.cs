@@ -92,6 +92,9 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("GetRateRulesAsync", Need.Grantee, Operation.ReadCatalogue, async (s, a, c) => await s.GetRateRulesAsync(a, c.Org, TestStore.Cpu), readOnly: true),
         Op("AddUsdPriceAsync", Need.OrgAdmin, Operation.ManageCatalogue, async (s, a, c) => await s.AddUsdPriceAsync(a, c.Org, TestStore.CoreHours, TestStore.November1, null, Rate.FromDecimal(0.05m))),
         Op("GetUsdPricesAsync", Need.Grantee, Operation.ReadCatalogue, async (s, a, c) => await s.GetUsdPricesAsync(a, c.Org, TestStore.CoreHours), readOnly: true),
+        Op("CorrectRateAsync", Need.OrgAdmin, Operation.ManageCatalogue, async (s, a, c) => await s.CorrectRateAsync(a, c.Org, TestStore.Cpu, TestStore.November1, TestStore.November15, Rate.FromDecimal(3m), "the rate was wrong")),
+        Op("PreviewRerateAsync", Need.OrgAdmin, Operation.Rerate, async (s, a, c) => await s.PreviewRerateAsync(a, c.Org, TestStore.Cpu, RerateMonth), readOnly: true),
+        Op("RerateAsync", Need.OrgAdmin, Operation.Rerate, async (s, a, c) => await s.RerateAsync(a, await s.PreviewRerateAsync(TestStore.Admin, c.Org, TestStore.Cpu, RerateMonth))),
 
         // Allocations
         Op("CreateAllocationAsync", Need.OrgAdmin, Operation.CreateTopLevelAllocation, async (s, a, c) => await s.CreateAllocationAsync(a, c.Org, new NewAllocation("Top", TestStore.CoreHours, Amount.FromDecimal(10m)))),
@@ -99,6 +102,7 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("GetAllocationAsync", Need.Read, Operation.ReadAllocation, async (s, a, c) => await s.GetAllocationAsync(a, c.Child), readOnly: true),
         Op("ListAllocationsAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.ListAllocationsAsync(a, c.Org), readOnly: true),
         Op("ChangeTotalAsync", Need.Admin, Operation.ChangeTotal, async (s, a, c) => await s.ChangeTotalAsync(a, c.Child, Amount.FromDecimal(600m), "top-up")),
+        Op("SetPeriodAsync", Need.Admin, Operation.ChangePeriod, async (s, a, c) => await s.SetPeriodAsync(a, c.Child, TestStore.November1, Instant.FromUtc(2027, 1, 1, 0, 0))),
         new("TransferAsync", Need.Admin, false, false, [Operation.TransferOut], async (s, a, c) => await s.TransferAsync(a, c.Child, c.Parent, Amount.FromDecimal(1m), "to the pool"), h => TwoSided(h, sourceOnParent: false, AccessLevel.Admin, AccessLevel.Use, force: false)),
         new("TransferAsync", Need.Use, false, false, [Operation.TransferIn], async (s, a, c) => await s.TransferAsync(a, c.Parent, c.Child, Amount.FromDecimal(1m), "from the pool"), h => TwoSided(h, sourceOnParent: true, AccessLevel.Admin, AccessLevel.Use, force: false)),
         new("TransferAsync", Need.OrgAdmin, false, false, [Operation.ForceTransfer], async (s, a, c) => await s.TransferAsync(a, c.Child, c.Parent, Amount.FromDecimal(500m), "all of it", force: true), h => TwoSided(h, sourceOnParent: false, AccessLevel.Admin, AccessLevel.Use, force: true)),
@@ -160,6 +164,8 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("CheckSlurmClusterAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.CheckSlurmClusterAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson), _ => Task.FromResult<IReadOnlyList<string>>(["lab"])), readOnly: true),
         Op("ReleaseSlurmLockAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.ReleaseSlurmLockAsync(a, c.Org, "lab")),
     ];
+
+    private static readonly Interval RerateMonth = new(TestStore.November1, Instant.FromUtc(2026, 12, 1, 0, 0));
 
     private const string SlurmMappingJson = """
         { "cluster": "lab", "timeZone": "UTC", "accounts": { "physics": "Child" }, "partitions": { "cpu": "CPU_HOUR" }, "defaults": { "quantity": "cpu" } }

@@ -36,6 +36,9 @@ public class BadInputCorpusTests
         /// <summary>An allocation an arrangement made (in another organization, for a transfer across them).</summary>
         public AllocationId? Elsewhere { get; set; }
 
+        /// <summary>A re-rate preview an arrangement took.</summary>
+        public ReratePreview? Preview { get; set; }
+
         public AllocationStore S => T.Store;
 
         public OrganizationId Org => T.Organization;
@@ -263,6 +266,21 @@ public class BadInputCorpusTests
         Fails<NotFoundException>("transfer from a missing allocation", c => c.S.TransferAsync(Admin, new AllocationId(999_999), c.Parent.Id, Amount.FromDecimal(1m), "from nowhere")),
         Fails<NotFoundException>("transfer to a missing allocation", c => c.S.TransferAsync(Admin, c.Parent.Id, new AllocationId(999_999), Amount.FromDecimal(1m), "to nowhere")),
         Fails<OperationCanceledException>("transfer with a cancelled token", c => c.S.TransferAsync(Admin, c.Parent.Id, c.Child.Id, Amount.FromDecimal(1m), "later", cancellationToken: Cancelled)),
+        // ---- periods ----
+        Invalid("period ending at its start", "periodEnd", c => c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation("P0", TestStore.CoreHours, Amount.Zero, null, Nov15, Nov15))),
+        Invalid("period ending before its start", "periodEnd", c => c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation("P1", TestStore.CoreHours, Amount.Zero, null, Nov20, Nov15))),
+        Invalid("period starting before 1900", "periodStart", c => c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation("P2", TestStore.CoreHours, Amount.Zero, null, Instant.FromUtc(1899, 12, 31, 0, 0), null))),
+        Invalid("child period starting before its parent's", "periodStart", c => c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation("P3", TestStore.CoreHours, Amount.Zero, c.Parent.Id, Nov1 - Duration.FromDays(1), Nov20)), c => c.S.SetPeriodAsync(Admin, c.Parent.Id, Nov1, Nov1 + Duration.FromDays(30))),
+        Invalid("child period ending after its parent's", "periodEnd", c => c.S.CreateAllocationAsync(Admin, c.Org, new NewAllocation("P4", TestStore.CoreHours, Amount.Zero, c.Parent.Id, null, Nov1 + Duration.FromDays(31))), c => c.S.SetPeriodAsync(Admin, c.Parent.Id, Nov1, Nov1 + Duration.FromDays(30))),
+        Invalid("period changed to end at its start", "end", c => c.S.SetPeriodAsync(Admin, c.Cash.Id, Nov15, Nov15)),
+        Invalid("period changed to end past 2200", "end", c => c.S.SetPeriodAsync(Admin, c.Cash.Id, null, Instant.FromUtc(2200, 1, 2, 0, 0))),
+        Invalid("child period changed outside its parent's", "end", c => c.S.SetPeriodAsync(Admin, c.Child.Id, null, Nov1 + Duration.FromDays(31)), c => c.S.SetPeriodAsync(Admin, c.Parent.Id, Nov1, Nov1 + Duration.FromDays(30))),
+        Fails<ConflictException>("period changed to leave a recorded event outside", c => c.S.SetPeriodAsync(Admin, c.Parent.Id, Nov20, null)),
+        Fails<ConflictException>("parent period changed to leave a child's period outside", c => c.S.SetPeriodAsync(Admin, c.Parent.Id, Nov1, Nov20 + Duration.FromDays(1)), c => c.S.SetPeriodAsync(Admin, c.Child.Id, Nov15, Nov20 + Duration.FromDays(5))),
+        Fails<OutsidePeriodException>("usage starting after the period", c => c.S.RecordUsageAsync(Admin, c.Cpu(on: c.Cash.Id).With(sku: new SkuCode("STORAGE_GB"))), c => c.S.SetPeriodAsync(Admin, c.Cash.Id, Nov1, Nov15)),
+        Fails<OutsidePeriodException>("usage starting before the period", c => c.S.RecordUsageAsync(Admin, c.Cpu(on: c.Cash.Id).With(sku: new SkuCode("STORAGE_GB"))), c => c.S.SetPeriodAsync(Admin, c.Cash.Id, Nov20, null)),
+        Fails<NotFoundException>("period of a missing allocation", c => c.S.SetPeriodAsync(Admin, new AllocationId(999_999), Nov1, null)),
+        Fails<OperationCanceledException>("period change with a cancelled token", c => c.S.SetPeriodAsync(Admin, c.Cash.Id, Nov1, null, Cancelled)),
         Invalid("a negative % Used threshold", "percent", c => c.S.SetAlertThresholdsAsync(Admin, c.Parent.Id, [AlertThreshold.PercentUsed(-1m)])),
         Invalid("a % Used threshold of zero", "percent", c => c.S.SetAlertThresholdsAsync(Admin, c.Parent.Id, [AlertThreshold.PercentUsed(0m)])),
         Invalid("a % Used threshold over 1000", "percent", c => c.S.SetAlertThresholdsAsync(Admin, c.Parent.Id, [AlertThreshold.PercentUsed(1000.01m)])),
@@ -282,6 +300,48 @@ public class BadInputCorpusTests
         Invalid("an alert cursor that is not a number", "after", c => c.S.GetAlertsAsync(Admin, c.Org, AlertCursor.Parse("alert:x"))),
         Invalid("an alert cursor past the largest number", "after", c => c.S.GetAlertsAsync(Admin, c.Org, AlertCursor.Parse("99999999999999999999"))),
         Fails<NotFoundException>("alerts of a missing organization", c => c.S.GetAlertsAsync(Admin, new OrganizationId(999_999))),
+        // ---- rate corrections and re-rating ----
+        Invalid("rate correction over an empty period", "effectiveTo", c => c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, Nov15, Rate.FromDecimal(3m), "fix")),
+        Invalid("rate correction ending before it starts", "effectiveTo", c => c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, Nov1, Rate.FromDecimal(3m), "fix")),
+        Invalid("rate correction from the year 2300", "effectiveFrom", c => c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Instant.FromUtc(2300, 1, 1, 0, 0), null, Rate.FromDecimal(3m), "fix")),
+        Invalid("rate correction with a null reason", "reason", c => c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov1, Nov15, Rate.FromDecimal(3m), null!)),
+        Invalid("rate correction with a reason of 2,001 characters", "reason", c => c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov1, Nov15, Rate.FromDecimal(3m), new string('r', 2001))),
+        Invalid("rate correction of an empty SKU code", "sku", c => c.S.CorrectRateAsync(Admin, c.Org, default, Nov1, Nov15, Rate.FromDecimal(3m), "fix")),
+        Fails<NotFoundException>("rate correction of an unknown SKU", c => c.S.CorrectRateAsync(Admin, c.Org, new SkuCode("NOPE"), Nov1, Nov15, Rate.FromDecimal(3m), "fix")),
+        Invalid("re-rate preview of an unbounded period", "interval", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(null, Nov15))),
+        Invalid("re-rate preview of an empty period", "interval", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov15, Nov15))),
+        Invalid("re-rate preview ending in 2300", "interval", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Instant.FromUtc(2300, 1, 1, 0, 0)))),
+        Invalid("re-rate preview of at most 0 events", "maxEvents", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Nov20), maxEvents: 0)),
+        Invalid("re-rate preview of at most 100,001 events", "maxEvents", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Nov20), maxEvents: 100_001)),
+        Invalid("re-rate preview of an empty SKU code", "sku", c => c.S.PreviewRerateAsync(Admin, c.Org, default, new Interval(Nov1, Nov20))),
+        Fails<NotFoundException>("re-rate preview of an unknown SKU", c => c.S.PreviewRerateAsync(Admin, c.Org, new SkuCode("NOPE"), new Interval(Nov1, Nov20))),
+        Fails<NotFoundException>("re-rate preview in an unknown organization", c => c.S.PreviewRerateAsync(Admin, new OrganizationId(999_999), TestStore.Cpu, new Interval(Nov1, Nov20))),
+        Invalid("re-rate preview whose new amount exceeds the amount range", "quantity", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov15, Nov20)), async c =>
+        {
+            await c.S.RecordUsageAsync(Admin, Huge(c.Parent, UsageStatus.Confirmed));
+            await c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, null, Rate.FromDecimal(4m), "four");
+        }),
+        Invalid("re-rate of a null preview", "preview", c => c.S.RerateAsync(Admin, null!)),
+        Fails<StalePreviewException>("re-rate of a preview whose event was deleted since", c => c.S.RerateAsync(Admin, c.Preview!), async c =>
+        {
+            await c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, null, Rate.FromDecimal(3m), "three");
+            c.Preview = await c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Nov20 + Duration.FromDays(1)));
+            await c.S.DeleteEventAsync(Admin, c.Charge.Id);
+        }),
+        Fails<StalePreviewException>("re-rate of a preview whose rules changed since", c => c.S.RerateAsync(Admin, c.Preview!), async c =>
+        {
+            await c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, null, Rate.FromDecimal(3m), "three");
+            c.Preview = await c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Nov20 + Duration.FromDays(1)));
+            await c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, null, Rate.FromDecimal(2.5m), "two and a half");
+        }),
+        Invalid("re-rate that would take a parent's figures past the amount range", "amount", c => c.S.RerateAsync(Admin, c.Preview!), async c =>
+        {
+            await c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Confirmed));
+            await c.S.RecordUsageAsync(Admin, new UsageRecord(c.Parent.Id, TestStore.Cpu, Quantity.FromDecimal(1_000_000_000_000m), Nov15, Nov15 + Duration.FromHours(1), UsageStatus.Confirmed));
+            await c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, null, Rate.FromDecimal(3.5m), "three and a half");
+            c.Preview = await c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov15, Nov20));
+        }),
+        Fails<OperationCanceledException>("re-rate preview with a cancelled token", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Nov20), cancellationToken: Cancelled)),
         Invalid("export to a read-only stream", "stream", c => c.S.ExportEventsAsync(Admin, c.Parent.Id, null, new MemoryStream([], writable: false), Allocations.Reporting.ExportFormat.Csv, null, CancellationToken.None)),
         Invalid("export to a null stream", "stream", c => c.S.ExportEventsAsync(Admin, c.Parent.Id, null, (Stream)null!, Allocations.Reporting.ExportFormat.Csv, null, CancellationToken.None)),
     ];

@@ -141,7 +141,7 @@ internal static class Worker
                         }
                         else
                         {
-                            var confirmed = await store.ConfirmAsync(actor, hold.Id);
+                            var confirmed = (await store.ConfirmAsync(actor, hold.Id)).Event;
                             Emit($"confirm {name} {confirmed.Id.Value} {confirmed.Amount.Micros}");
                         }
                     }

@@ -89,6 +89,10 @@ internal sealed class JournalWriter
             w.WritePropertyName("attributes");
             w.WriteRawValue(attributes, skipInputValidation: true);
         }
+        if (row.ExpiresNs is { } expiresNs)
+        {
+            w.WriteString("expires", InstantPattern.ExtendedIso.Format(InstantCodec.FromNs(expiresNs)));
+        }
         if (rowDigest is not null)
         {
             w.WriteString("rowDigest", Convert.ToHexStringLower(rowDigest));
@@ -153,6 +157,14 @@ internal sealed class JournalWriter
         w.WriteString("estimated", FixedPoint.Format(row.Estimated, 6));
         w.WriteString("ownUsed", FixedPoint.Format(row.OwnUsed, 6));
         w.WriteString("ownEstimated", FixedPoint.Format(row.OwnEstimated, 6));
+        if (row.PeriodStartNs is { } periodStart)
+        {
+            w.WriteString("periodStart", InstantText(periodStart));
+        }
+        if (row.PeriodEndNs is { } periodEnd)
+        {
+            w.WriteString("periodEnd", InstantText(periodEnd));
+        }
         WriteFields(w, extra);
         w.WriteEndObject();
         return End(w);
@@ -170,6 +182,9 @@ internal sealed class JournalWriter
 
     /// <summary>An amount in micro-units, formatted exactly for the JSON of an entry.</summary>
     internal static string Amount(long micros) => FixedPoint.Format(micros, 6);
+
+    /// <summary>An instant in store nanoseconds as journal text (extended ISO, UTC).</summary>
+    internal static string InstantText(long ns) => InstantPattern.ExtendedIso.Format(InstantCodec.FromNs(ns));
 
     private static void WriteFields(Utf8JsonWriter w, (string Name, object? Value)[] fields)
     {

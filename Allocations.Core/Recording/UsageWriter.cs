@@ -217,6 +217,7 @@ internal sealed partial class UsageWriter
     {
         var (startNs, endNs, attributesJson) = validated;
         var allocation = Allocation(record.Allocation.Value, operation);
+        RequireInPeriod(allocation, startNs);
         var (sku, schedule) = Sku(allocation.OrgId, record.Sku);
         if (sku.UnitId != allocation.UnitId)
         {
@@ -246,7 +247,7 @@ internal sealed partial class UsageWriter
         // event is rated first, so that a rating error keeps precedence over what the key says.
         var existing = record.ExternalKey is null ? null : FindByKey(allocation.OrgId, record.ExternalKey);
         var differences = existing is null ? null : Differences(existing, row);
-        if (existing is not null && differences!.Count == 0)
+        if (existing is not null && differences!.Count == 0 && !IsExpired(existing))
         {
             return new PlannedRecord { Disposition = RecordDisposition.Unchanged, Row = existing, Existing = existing };
         }
@@ -347,8 +348,9 @@ internal sealed partial class UsageWriter
         {
             // Figures after the hold, in 128 bits: a hold that would take Used + Estimated past the amount range is
             // refused as the write that would cause the overflow, whether it fits or not.
-            Int128 consumed = (Int128)level.Used + level.Estimated + plan.Row.Amount;
-            if (plan.Existing is { } old && Counts(old.AllocationId, level.Id))
+            // Holds that have expired no longer count, though the figures include them until they are swept.
+            Int128 consumed = (Int128)level.Used + level.Estimated - session.SumExpiredHolds(level.Id, nowNs).Tree + plan.Row.Amount;
+            if (plan.Existing is { } old && !IsExpired(old) && Counts(old.AllocationId, level.Id))
             {
                 consumed -= old.Amount;
             }
@@ -372,6 +374,11 @@ internal sealed partial class UsageWriter
             blocked is null ? null : new AllocationId(blocked.Id),
             Amount.FromMicros(shortfall));
     }
+
+    /// <summary>Whether an event is a hold that has expired by the instant of this transaction: it no longer counts
+    /// against Remaining, though it stays in the figures until it is swept or released.</summary>
+    internal bool IsExpired(EventRow row) =>
+        row.Status == (int)UsageStatus.Estimated && row.ExpiresNs is { } expiresNs && expiresNs <= nowNs;
 
     private bool Counts(long eventAllocationId, long levelId) =>
         eventAllocationId == levelId || Load(eventAllocationId).ParentId == levelId;
@@ -453,8 +460,9 @@ internal sealed partial class UsageWriter
         }
     }
 
-    /// <summary>Turns an Estimated event Confirmed, re-rated when the final quantity or end differs.</summary>
-    internal EventRow Confirm(EventRow row, Quantity? finalQuantity, NodaTime.Instant? finalEnd)
+    /// <summary>Turns an Estimated event Confirmed, re-rated when the final quantity or end differs. A hold that has
+    /// expired is left as it is.</summary>
+    internal (EventRow Row, HoldStatus Status) Confirm(EventRow row, Quantity? finalQuantity, NodaTime.Instant? finalEnd)
     {
         var quantity = finalQuantity?.Micros ?? row.Quantity;
         var endNs = finalEnd is { } end ? InstantCodec.ToNs(end, "finalEnd") : row.EndNs;
@@ -466,9 +474,13 @@ internal sealed partial class UsageWriter
         {
             if (quantity == row.Quantity && endNs == row.EndNs)
             {
-                return row;
+                return (row, HoldStatus.AlreadyConfirmed);
             }
             throw new ConflictException($"{new UsageEventId(row.Id)} is already Confirmed; its quantity and end are final", ["status"]);
+        }
+        if (IsExpired(row))
+        {
+            return (row, HoldStatus.Expired);
         }
         var allocation = Load(row.AllocationId);
         var (sku, schedule) = SkuById(row.OrgId, row.SkuId, row.SkuCode);
@@ -499,7 +511,16 @@ internal sealed partial class UsageWriter
         Move(row.AllocationId, confirmed.Status, amount, row.Id);
         Sum(row.OrgId, checked(amount - row.Amount), checked((usd ?? 0) - (row.Usd ?? 0)));
         Log("usage.confirm", confirmed, before, confirmed);
-        return confirmed;
+        return (confirmed, HoldStatus.Confirmed);
+    }
+
+    /// <summary>Changes a hold's expiry (null: never), journaled with the hold before and after.</summary>
+    internal void SetExpiry(EventRow row, long? expiresNs)
+    {
+        var before = JournalBefore(row);
+        session.SetHoldExpiry(row.Id, expiresNs);
+        row.ExpiresNs = expiresNs;
+        Log("usage.extend", row, before, row);
     }
 
     /// <summary>Deletes an event and reverses its amount.</summary>

@@ -59,6 +59,7 @@ internal sealed partial class SqliteSession
             RecordedNs = reader.GetInt64(13),
             RecordedBy = reader.GetString(14),
             Source = reader.GetString(15),
+            ExpiresNs = reader.IsDBNull(16) ? null : reader.GetInt64(16),
         };
 
     /// <summary>Maps a row of <see cref="AllocationColumns"/>, in that column order.</summary>
@@ -77,6 +78,8 @@ internal sealed partial class SqliteSession
             Used = reader.GetInt64(9),
             Estimated = reader.GetInt64(10),
             CreatedNs = reader.GetInt64(11),
+            PeriodStartNs = reader.IsDBNull(12) ? null : reader.GetInt64(12),
+            PeriodEndNs = reader.IsDBNull(13) ? null : reader.GetInt64(13),
         };
 
     /// <summary>Writes one allocation's figures with a statement prepared once per transaction: a batch flushes up to
@@ -192,7 +195,7 @@ internal sealed partial class SqliteSession
                 });
 
     public bool AddFigures(long allocationId, long ownUsedDelta, long ownEstimatedDelta, long usedDelta, long estimatedDelta) =>
-        Run(
+        FiguresTouchedThen(allocationId).Run(
             // SQLite turns an integer sum that overflows into a REAL: the typeof() test catches it.
             "UPDATE allocations SET own_used = own_used + $ou, own_estimated = own_estimated + $oe, used = used + $u, estimated = estimated + $e " +
             "WHERE id = $id RETURNING typeof(own_used) = 'integer' AND typeof(own_estimated) = 'integer' AND typeof(used) = 'integer' AND typeof(estimated) = 'integer', used, estimated, total, org_id, name",

@@ -13,7 +13,7 @@ internal sealed partial class SqliteSession : IReportQueries
     /// range of the table between the organization's first and last id (two seeks of <c>ix_allocations_org</c>), not
     /// fetched one by one through that index, which costs a table seek per row.</summary>
     internal const string AllocationListSql =
-        "SELECT a.id, a.name, a.unit_id, u.code, a.parent_id, a.total, a.own_used, a.own_estimated, a.used, a.estimated, a.created_ns " +
+        "SELECT a.id, a.name, a.unit_id, u.code, a.parent_id, a.total, a.own_used, a.own_estimated, a.used, a.estimated, a.created_ns, a.period_start_ns, a.period_end_ns " +
         "FROM allocations a JOIN units u ON u.id = a.unit_id " +
         "WHERE a.id BETWEEN (SELECT MIN(id) FROM allocations WHERE org_id = $orgId) AND (SELECT MAX(id) FROM allocations WHERE org_id = $orgId) " +
         "AND +a.org_id = $orgId ORDER BY a.id";
@@ -23,6 +23,7 @@ internal sealed partial class SqliteSession : IReportQueries
         SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_TEXT, SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_TEXT,
         SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER,
         SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER,
+        SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER,
     ];
 
     /// <summary>The last allocation list read on each SQLite connection, with what it was read at: see
@@ -115,6 +116,8 @@ internal sealed partial class SqliteSession : IReportQueries
                 Used = values.Int64(8),
                 Estimated = values.Int64(9),
                 CreatedNs = values.Int64(10),
+                PeriodStartNs = values.NullableInt64(11),
+                PeriodEndNs = values.NullableInt64(12),
             });
         }
         return rows;
@@ -403,5 +406,7 @@ internal sealed class AllocationListSnapshot
         Used = row.Used,
         Estimated = row.Estimated,
         CreatedNs = row.CreatedNs,
+        PeriodStartNs = row.PeriodStartNs,
+        PeriodEndNs = row.PeriodEndNs,
     };
 }

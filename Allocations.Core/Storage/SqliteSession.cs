@@ -9,12 +9,13 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     private const string AllocationColumns =
         "a.id AS Id, a.org_id AS OrgId, a.name AS Name, a.unit_id AS UnitId, u.code AS UnitCode, a.parent_id AS ParentId, " +
         "a.total AS Total, a.own_used AS OwnUsed, a.own_estimated AS OwnEstimated, a.used AS Used, a.estimated AS Estimated, " +
-        "a.created_ns AS CreatedNs";
+        "a.created_ns AS CreatedNs, a.period_start_ns AS PeriodStartNs, a.period_end_ns AS PeriodEndNs";
 
     private const string EventColumns =
         "e.id AS Id, e.org_id AS OrgId, e.allocation_id AS AllocationId, e.sku_id AS SkuId, s.code AS SkuCode, " +
         "e.quantity AS Quantity, e.start_ns AS StartNs, e.end_ns AS EndNs, e.status AS Status, e.external_key AS ExternalKey, " +
-        "e.amount AS Amount, e.usd AS Usd, e.attributes AS Attributes, e.recorded_ns AS RecordedNs, e.recorded_by AS RecordedBy, e.source AS Source";
+        "e.amount AS Amount, e.usd AS Usd, e.attributes AS Attributes, e.recorded_ns AS RecordedNs, e.recorded_by AS RecordedBy, e.source AS Source, " +
+        "e.expires_ns AS ExpiresNs";
 
     private readonly SqliteConnection connection;
     private readonly SqliteTransaction transaction;
@@ -82,6 +83,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         deferJournalHeads = false;
         orgAdminMemo.Clear();
         figureChanges.Clear();
+        figuresChanged.Clear();
     }
 
     internal SqliteTransaction Transaction => transaction;
@@ -174,11 +176,15 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         Exec("UPDATE rate_rules SET to_ns = @toNs WHERE id = @ruleId", new { ruleId, toNs });
 
     // Allocations
-    public long InsertAllocation(long orgId, string name, string nameKey, long unitId, long? parentId, long total, long createdNs, string createdBy) =>
-        InsertReturningId(
+    public long InsertAllocation(long orgId, string name, string nameKey, long unitId, long? parentId, long total, long createdNs, string createdBy)
+    {
+        var id = InsertReturningId(
             "INSERT INTO allocations (org_id, name, name_key, unit_id, parent_id, total, created_ns, created_by) " +
             "VALUES (@orgId, @name, @nameKey, @unitId, @parentId, @total, @createdNs, @createdBy)",
             new { orgId, name, nameKey, unitId, parentId, total, createdNs, createdBy });
+        FiguresTouched(id);
+        return id;
+    }
 
     public AllocationRow? GetAllocation(long allocationId) => ReadAllocation(allocationId);
 
@@ -195,6 +201,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         NoteFiguresBefore(allocationId);
         Exec("UPDATE allocations SET total = @total WHERE id = @allocationId", new { allocationId, total });
         NoteFiguresSet(allocationId, total: total);
+        FiguresTouched(allocationId);
     }
 
     public void SetFigures(long allocationId, long ownUsed, long ownEstimated, long used, long estimated)
@@ -202,6 +209,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         NoteFiguresBefore(allocationId);
         SetFiguresPrepared(allocationId, ownUsed, ownEstimated, used, estimated);
         NoteFiguresSet(allocationId, used: used, estimated: estimated);
+        FiguresTouched(allocationId);
     }
 
     public void DeleteAllocation(long allocationId)
@@ -243,9 +251,9 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         if (insertEvent is null)
         {
             insertEvent = Prepare(
-                "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source, seg_rule_id, seg_rate) " +
-                "VALUES ($id, $org, $alloc, $sku, $qty, $start, $end, $status, $key, $amount, $usd, $attrs, $recNs, $recBy, $src, $segRule, $segRate)",
-                "$id", "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$status", "$key", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$src", "$segRule", "$segRate");
+                "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source, seg_rule_id, seg_rate, expires_ns) " +
+                "VALUES ($id, $org, $alloc, $sku, $qty, $start, $end, $status, $key, $amount, $usd, $attrs, $recNs, $recBy, $src, $segRule, $segRate, $expires)",
+                "$id", "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$status", "$key", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$src", "$segRule", "$segRate", "$expires");
         }
         var id = nextEventId;
         var p = insertEvent.Parameters;
@@ -266,6 +274,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         p[14].Value = row.Source;
         p[15].Value = inline is null ? DBNull.Value : inline.RuleId;
         p[16].Value = inline is null ? DBNull.Value : inline.Rate;
+        p[17].Value = (object?)row.ExpiresNs ?? DBNull.Value;
         insertEvent.ExecuteNonQuery();
         nextEventId = id + 1;
         return id;
@@ -274,10 +283,10 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     public void UpdateEvent(EventRow row) =>
         ForgetSegmentForm(row.Id).Run(
             "UPDATE usage_events SET allocation_id = $alloc, sku_id = $sku, quantity = $qty, start_ns = $start, end_ns = $end, " +
-            "status = $status, amount = $amount, usd = $usd, attributes = $attrs, recorded_ns = $recNs, recorded_by = $recBy WHERE id = $id",
-            ["$alloc", "$sku", "$qty", "$start", "$end", "$status", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$id"],
+            "status = $status, amount = $amount, usd = $usd, attributes = $attrs, recorded_ns = $recNs, recorded_by = $recBy, expires_ns = $expires WHERE id = $id",
+            ["$alloc", "$sku", "$qty", "$start", "$end", "$status", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$expires", "$id"],
             [row.AllocationId, row.SkuId, row.Quantity, row.StartNs, row.EndNs, row.Status, row.Amount, (object?)row.Usd ?? DBNull.Value,
-                (object?)row.Attributes ?? DBNull.Value, row.RecordedNs, row.RecordedBy, row.Id],
+                (object?)row.Attributes ?? DBNull.Value, row.RecordedNs, row.RecordedBy, (object?)row.ExpiresNs ?? DBNull.Value, row.Id],
             command => command.ExecuteNonQuery());
 
     public void InsertSegments(long eventId, IReadOnlyList<SegmentRow> segments)

@@ -45,6 +45,16 @@ public sealed record CheckFit(int Target, int Sku, long QuantityMicros, long Sta
 /// <summary>Change a SKU's rate from an hour after T0 on (refused when rules start at or after it).</summary>
 public sealed record ChangeRate(int Sku, int AtHour, long RateNanos) : ModelOp;
 
+/// <summary>Correct a SKU's rate over <c>[FromHour, FromHour + Hours)</c> after T0 (open-ended when
+/// <paramref name="Hours"/> is null; an empty period must be refused).</summary>
+public sealed record CorrectRate(int Sku, int FromHour, int? Hours, long RateNanos, ModelActor As = ModelActor.Admin) : ModelOp;
+
+/// <summary>Preview a re-rate of a SKU's events over <c>[FromHour, FromHour + Hours)</c>, apply it, apply it again and
+/// preview again; with <paramref name="DeleteFirst"/>, delete the first listed event in between, so the apply must be
+/// refused as stale. With <paramref name="LastCorrected"/>, the SKU and period are those of the last correction made
+/// (when there was one), so that re-rates meet the events corrections changed.</summary>
+public sealed record Rerate(int Sku, int FromHour, int Hours, int MaxEvents, ModelActor As = ModelActor.Admin, bool DeleteFirst = false, bool LastCorrected = false) : ModelOp;
+
 /// <summary>Close the store and open it again (a file store only; nothing in memory).</summary>
 public sealed record Reopen : ModelOp;
 
@@ -73,6 +83,11 @@ public sealed record RevokeOp(int Target, ModelGrantee Grantee) : ModelOp;
 /// <summary>Get an allocation and list the organization's allocations as <paramref name="As"/>: exactly the ones it
 /// may Read are visible.</summary>
 public sealed record ReadAllocation(int Target, ModelActor As) : ModelOp;
+
+/// <summary>Set an allocation's period to <c>[T0 + StartHour h, T0 + EndHour h)</c>, a null bound open (an end not after
+/// the start, a child's bound outside its parent's period, a child's period outside the new one, or an event left
+/// outside must be refused).</summary>
+public sealed record SetPeriod(int Target, int? StartHour, int? EndHour, ModelActor As = ModelActor.Admin) : ModelOp;
 
 /// <summary>Set an allocation's alert thresholds: % Used ones in hundredths of a percent, Remaining ones in micro-units (a
 /// list may repeat one, which must be refused).</summary>
@@ -206,6 +221,20 @@ internal static class ModelOps
                 from actor in Actor
                 select (ModelOp)new Confirm(e, quantity, duration, actor)),
             (2, Gen.Zip(Index(15), Actor).Select(x => (ModelOp)new Release(x.Item1, x.Item2))),
+            (2, from sku in Index(skuCount - 1)
+                from fromHour in Gen.Choose(-5, 210)
+                from hours in Gen.Frequency((6, Gen.Choose(1, 120).Select(h => (int?)h)), (2, Gen.Constant<int?>(null)), (1, Gen.Constant<int?>(0)))
+                from rate in Gen.Choose(0, 5_000_000)
+                from actor in Gen.Frequency((6, Gen.Constant(ModelActor.Admin)), (1, Actor))
+                select (ModelOp)new CorrectRate(sku, fromHour, hours, rate * 1_000L + 3, actor)),
+            // Mostly the whole timeline, so that a re-rate usually meets the events a correction changed.
+            (3, from sku in Index(skuCount - 1)
+                from period in Gen.Frequency((2, Gen.Constant((-5, 240))), (1, Gen.Zip(Gen.Choose(-5, 210), Gen.Choose(1, 240))))
+                from max in Gen.Frequency((3, Gen.Constant(100_000)), (1, Gen.Choose(1, 2)))
+                from actor in Gen.Frequency((6, Gen.Constant(ModelActor.Admin)), (1, Actor))
+                from deleteFirst in Gen.Frequency((3, Gen.Constant(false)), (1, Gen.Constant(true)))
+                from lastCorrected in Gen.Frequency((1, Gen.Constant(false)), (2, Gen.Constant(true)))
+                select (ModelOp)new Rerate(sku, period.Item1, period.Item2, max, actor, deleteFirst, lastCorrected)),
             (1, Gen.Constant((ModelOp)new Reopen())),
             (3, Gen.Zip(Index(15), Gen.Elements(true, false)).Select(x => (ModelOp)new Resubmit(x.Item1, x.Item2))),
             (2, Gen.Zip(Index(15), Actor).Select(x => (ModelOp)new DeleteEvent(x.Item1, x.Item2))),
@@ -216,6 +245,7 @@ internal static class ModelOps
                 select (ModelOp)new GrantOp(target, grantee, level)),
             (1, Gen.Zip(Index(7), GranteeGen).Select(x => (ModelOp)new RevokeOp(x.Item1, x.Item2))),
             (2, Gen.Zip(Index(7), Gen.Elements(ModelActor.U1, ModelActor.U2, ModelActor.U3)).Select(x => (ModelOp)new ReadAllocation(x.Item1, x.Item2))),
+            (5, PeriodOp),
             (3, from target in Index(7)
                 from percentCount in Gen.Choose(0, 3)
                 from percents in Gen.ArrayOf(Gen.Elements(1_000L, 5_000L, 8_000L, 10_000L, 15_000L), percentCount)
@@ -224,6 +254,22 @@ internal static class ModelOps
                 from actor in Actor
                 select (ModelOp)new SetThresholds(target, percents, remaining, actor)),
             (1, Actor.Select(a => (ModelOp)new ReadAlerts(a))));
+
+    // A few round hours most of the time, so that a parent's and a child's periods often share a bound or cross.
+    private static Gen<int?> PeriodHour => Gen.Frequency(
+        (1, Gen.Constant<int?>(null)),
+        (3, Gen.Elements(0, 24, 48, 100, 150, 200).Select(h => (int?)h)),
+        (1, Gen.Choose(-3, 212).Select(h => (int?)h)));
+
+    private static Gen<ModelOp> PeriodOp =>
+        from target in Index(7)
+        from clear in Gen.Frequency((1, Gen.Constant(true)), (3, Gen.Constant(false)))
+        from start in clear ? Gen.Constant<int?>(null) : PeriodHour
+        from end in clear ? Gen.Constant<int?>(null) : Gen.Frequency(
+            (1, PeriodHour),
+            (4, Gen.Elements(24, 48, 100, 150).Select(length => (int?)((start ?? 0) + length))))
+        from actor in Gen.Frequency((4, Gen.Constant(ModelActor.Admin)), (1, Actor))
+        select (ModelOp)new SetPeriod(target, start, end, actor);
 
     /// <summary>Sequences of 1 to <see cref="MaxSteps"/> operations; they shrink by dropping operations, so a failure
     /// is reported as a minimal sequence.</summary>
