@@ -23,6 +23,7 @@ public sealed partial class AllocationStore : IDisposable
     private readonly Transactions tx;
     private SlurmSyncService slurm = null!; // set by AttachHost, which every open calls
     private Duration? defaultHoldExpiry;
+    private Duration periodEndAlertLead;
 
     private AllocationStore(IStorageEngine engine, IClock clock)
     {
@@ -100,6 +101,10 @@ public sealed partial class AllocationStore : IDisposable
         {
             throw new InvalidInputException("DefaultHoldExpiry", holdExpiry.ToString(), "must be positive (null for holds that never expire)");
         }
+        if (options.PeriodEndAlertLead < Duration.Zero)
+        {
+            throw new InvalidInputException("PeriodEndAlertLead", options.PeriodEndAlertLead.ToString(), "must not be negative (zero for no alert before a period ends)");
+        }
         var opening = factory.OpenAsync(new StorageSettings(location, options.DurableWrites, busyMs, options.PageCacheMegabytes * 1024), cancellationToken);
         return opening.IsCompletedSuccessfully ? Task.FromResult(Attach(opening.Result, clock, options)) : AttachAsync(opening, clock, options);
     }
@@ -118,7 +123,7 @@ public sealed partial class AllocationStore : IDisposable
             engine.Dispose();
             throw;
         }
-        var store = new AllocationStore(engine, clock) { defaultHoldExpiry = options.DefaultHoldExpiry };
+        var store = new AllocationStore(engine, clock) { defaultHoldExpiry = options.DefaultHoldExpiry, periodEndAlertLead = options.PeriodEndAlertLead };
         store.AttachHost(options);
         return store;
     }
