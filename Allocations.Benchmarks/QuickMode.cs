@@ -12,7 +12,7 @@ namespace Allocations.Benchmarks;
 /// per line. Medians of repeated runs; ratios are between figures measured in this same run. <c>quick --full</c> runs
 /// the 10-million-event streamed ingest and the 10-million-event table and month report instead of the scaled-down
 /// ones. <c>--only=rating|ingest|reserve|replace|table|report|breakdown</c> runs one part.</summary>
-internal static class QuickMode
+internal static partial class QuickMode
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
@@ -23,6 +23,7 @@ internal static class QuickMode
         var ingestEvents = Env("ALLOC_BENCH_INGEST_EVENTS", 200_000);
         var tableEvents = Env("ALLOC_BENCH_TABLE_EVENTS", 200_000);
         var replaceEvents = Env("ALLOC_BENCH_REPLACE_EVENTS", 50_000);
+        var asOfEvents = Env("ALLOC_BENCH_ASOF_EVENTS", 1_000_000);
         var total = Stopwatch.StartNew();
         Print("mode", full ? "full" : "quick");
         Print("machine", $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}");
@@ -67,6 +68,11 @@ internal static class QuickMode
                 await ReplaceAsync(directory, replaceEvents);
                 return 0;
             }
+            if (only == "asof")
+            {
+                await AsOfAsync(directory, asOfEvents);
+                return 0;
+            }
             if (only == "breakdown")
             {
                 await BreakdownAsync(directory, ingestEvents);
@@ -82,6 +88,7 @@ internal static class QuickMode
             await ReplaceAsync(directory, replaceEvents);
             await StreamAsync(directory, streamEvents, full);
             await TableAsync(directory, tableEvents, full);
+            await AsOfAsync(directory, asOfEvents);
         }
         finally
         {
@@ -389,9 +396,12 @@ internal static class QuickMode
             new UsageRecord(allocations[i % allocations.Length], Workload.Sku(i % 6), Quantity.FromMicros(4_000_000), start, start + Duration.FromHours(1), UsageStatus.Estimated)));
         Print("reserve_per_s", reserveSingle);
         // 8 callers at once on distinct children of one parent, measured right after the single caller.
-        var reserveConcurrent = ConcurrentReservesPerSecond(store, await ChildrenOfOneParentAsync(store, 8), start);
+        var children = await ChildrenOfOneParentAsync(store, 8);
+        var (reserveConcurrent, groups, inFlight) = ConcurrentReserves(store, children, start);
         Print("reserve_concurrent_per_s", reserveConcurrent);
         Print("reserve_concurrent_vs_single", reserveConcurrent / reserveSingle, "F2");
+        Print("reserve_concurrent_callers_in_flight", inFlight);
+        PrintGroups("reserve", groups);
         // The floor under any single-call write: a transaction through the same engine that rewrites one row with
         // its own value (BEGIN IMMEDIATE, one UPDATE, COMMIT with the same durability: one WAL append and fsync).
         var first = (await store.ListAllocationsAsync(Workload.Admin, new OrganizationId(1)))[0];
@@ -440,7 +450,23 @@ internal static class QuickMode
         Print("reserve_per_s_durable_false", await CallsPerSecondAsync(2000, i => fast.ReserveAsync(
             Workload.Admin,
             new UsageRecord(allocations[i % allocations.Length], Workload.Sku(i % 6), Quantity.FromMicros(4_000_000), start, start + Duration.FromHours(2), UsageStatus.Estimated))));
+        // The same 8 callers without the flush to disk: what the calls' own work allows.
+        var (fastConcurrent, fastGroups, _) = ConcurrentReserves(fast, children, start + Duration.FromDays(1));
+        Print("reserve_concurrent_per_s_durable_false", fastConcurrent);
+        PrintGroups("reserve_durable_false", fastGroups);
     }
+
+    /// <summary>How the write groups of a concurrent run went: mean calls per commit, time per commit (for a durable
+    /// store mostly the flush to disk) and work per call (planning, rating, the statements, in its savepoint).</summary>
+    private static void PrintGroups(string prefix, Storage.WriteGroupStatistics groups)
+    {
+        Print(prefix + "_calls_per_commit", groups.CallsPerCommit, "F2");
+        Print(prefix + "_largest_group", groups.LargestGroup);
+        Print(prefix + "_commit_us", groups.Commits == 0 ? 0 : groups.CommitTime.TotalMicroseconds / groups.Commits, "F1");
+        Print(prefix + "_work_us_per_call", groups.Calls == 0 ? 0 : groups.WorkTime.TotalMicroseconds / groups.Calls, "F1");
+    }
+
+    private static Storage.WriteGroupStatistics Groups(AllocationStore store) => ((Storage.SqliteStorageEngine)store.Engine).GroupStatistics;
 
     /// <summary>Median calls per second over windows of 200 calls, at most <paramref name="calls"/> calls or 8 seconds.</summary>
     private static async Task<double> CallsPerSecondAsync<T>(int calls, Func<int, Task<T>> call)
@@ -477,15 +503,24 @@ internal static class QuickMode
     }
 
     /// <summary>Holds per second with one caller per allocation, all callers at once (each on its own thread, started
-    /// together), on distinct children of one parent: every hold also moves the shared parent's figures. The median
-    /// over rounds of 50 calls per caller, after one warm-up round, at most 7 rounds or 10 seconds.</summary>
-    private static double ConcurrentReservesPerSecond(AllocationStore store, AllocationId[] children, Instant start)
+    /// together, each with its next call in flight as soon as the last returned), on distinct children of one parent:
+    /// every hold also moves the shared parent's figures. The median over rounds of 50 calls per caller, after one
+    /// warm-up round, at most 7 rounds or 10 seconds; with the write groups of the measured rounds and the most calls
+    /// seen in flight at once.</summary>
+    private static (double PerSecond, Storage.WriteGroupStatistics Groups, int InFlight) ConcurrentReserves(AllocationStore store, AllocationId[] children, Instant start)
     {
         const int callsPerCaller = 50;
         var rates = new List<double>();
         var budget = Stopwatch.StartNew();
+        var before = default(Storage.WriteGroupStatistics);
+        var inFlight = 0;
+        var mostInFlight = 0;
         for (var round = 0; round < 8 && (round < 2 || budget.Elapsed < TimeSpan.FromSeconds(10)); round++)
         {
+            if (round == 1)
+            {
+                before = Groups(store);
+            }
             using var ready = new Barrier(children.Length + 1);
             var threads = children.Select((child, caller) => new Thread(() =>
             {
@@ -493,10 +528,16 @@ internal static class QuickMode
                 for (var i = 0; i < callsPerCaller; i++)
                 {
                     var at = start + Duration.FromMinutes((round * callsPerCaller) + i);
+                    var now = Interlocked.Increment(ref inFlight);
+                    for (var seen = Volatile.Read(ref mostInFlight); now > seen; seen = Volatile.Read(ref mostInFlight))
+                    {
+                        Interlocked.CompareExchange(ref mostInFlight, now, seen);
+                    }
                     var result = store.ReserveAsync(
                         Workload.Admin,
                         new UsageRecord(child, Workload.Sku(caller % 6), Quantity.FromMicros(1_000_000), at, at + Duration.FromHours(1), UsageStatus.Estimated))
                         .GetAwaiter().GetResult();
+                    Interlocked.Decrement(ref inFlight);
                     if (!result.Reserved)
                     {
                         throw new InvalidOperationException($"a hold on {child} did not fit");
@@ -513,7 +554,14 @@ internal static class QuickMode
                 rates.Add(children.Length * callsPerCaller / sw.Elapsed.TotalSeconds);
             }
         }
-        return Median(rates);
+        var after = Groups(store);
+        var groups = new Storage.WriteGroupStatistics(
+            after.Commits - before.Commits,
+            after.Calls - before.Calls,
+            after.LargestGroup,
+            after.CommitTime - before.CommitTime,
+            after.WorkTime - before.WorkTime);
+        return (Median(rates), groups, mostInFlight);
     }
 
     /// <summary>File size after a truncating checkpoint (the write-ahead log folded in), per event.</summary>

@@ -2,21 +2,24 @@ using Allocations.Budgets;
 using Allocations.Domain;
 using Allocations.Exceptions;
 using Allocations.Utility;
+using NodaTime;
 
 namespace Allocations;
 
 public sealed partial class AllocationStore
 {
     /// <summary>Creates an allocation: top-level, or a child under a top-level parent.</summary>
-    /// <remarks>Name, unit and parent are fixed from now on; only the total changes. A new allocation is visible to
-    /// organization admins only until they grant access.</remarks>
+    /// <remarks>Name, unit and parent are fixed from now on; the total and the period change. A new allocation is visible
+    /// to organization admins only until they grant access. A child's period must lie within its parent's; an open
+    /// bound of a child's period takes the parent's.</remarks>
     /// <param name="actor">An organization admin for a top-level allocation; Admin of the parent for a child.</param>
     /// <param name="organization">The organization.</param>
     /// <param name="allocation">What to create.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The new allocation.</returns>
-    /// <exception cref="InvalidInputException">The name or total is invalid, the parent is itself a child, or the
-    /// unit differs from the parent's.</exception>
+    /// <exception cref="InvalidInputException">The name, total or period is invalid (a bound out of range, an end not
+    /// after the start, a child's bound outside its parent's period: the exception names <c>periodStart</c> or
+    /// <c>periodEnd</c>), the parent is itself a child, or the unit differs from the parent's.</exception>
     /// <exception cref="NotFoundException">The organization, unit or parent does not exist.</exception>
     /// <exception cref="AccessDeniedException">The actor may not create it.</exception>
     /// <exception cref="ConflictException">The name is taken in the organization.</exception>
@@ -58,6 +61,36 @@ public sealed partial class AllocationStore
         AllocationService.CheckTotal(newTotal);
         var why = Preconditions.CheckText(reason, "reason", AllocationService.MaxReasonLength);
         return tx.WriteAsync(actor, uow => AllocationService.ChangeTotalAsync(uow, allocation, newTotal, why), cancellationToken);
+    }
+
+    /// <summary>Sets an allocation's period <c>[start, end)</c>, or clears a bound with null; the journal keeps the
+    /// period before and after.</summary>
+    /// <remarks>
+    /// <para>From then on usage is recorded, reserved or checked on the allocation only when it starts in the period
+    /// (its own, within its parent's): recording outside it throws <see cref="OutsidePeriodException"/>; a reservation
+    /// or a fit check answers with <see cref="FitCheck.OutsidePeriod"/>.</para>
+    /// <para>The change is refused, changing nothing, when a child's bound would lie outside the new period, when
+    /// the allocation (or one of its children) holds an event starting outside the period it would take usage in, or,
+    /// for a child, when a bound lies outside its parent's period. Setting the period it already has changes
+    /// nothing and writes no journal entry.</para>
+    /// </remarks>
+    /// <param name="actor">Admin of the allocation.</param>
+    /// <param name="allocation">The allocation.</param>
+    /// <param name="start">The start (inclusive), or null for an open start.</param>
+    /// <param name="end">The end (exclusive), later than the start, or null for an open end.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The allocation with its new period.</returns>
+    /// <exception cref="InvalidInputException">A bound is outside 1900–2200, the end is not later than the start, or
+    /// (for a child) a bound lies outside the parent's period; the exception names <c>start</c> or
+    /// <c>end</c>.</exception>
+    /// <exception cref="NotFoundException">It does not exist, or the actor may not Read it.</exception>
+    /// <exception cref="AccessDeniedException">The actor is not Admin of it.</exception>
+    /// <exception cref="ConflictException">A child's period would not lie within the new one, or an event would start
+    /// outside the period (the message names the event and its start).</exception>
+    public Task<Allocation> SetPeriodAsync(Principal actor, AllocationId allocation, Instant? start, Instant? end, CancellationToken cancellationToken = default)
+    {
+        var period = PeriodService.Check(start, end, "start", "end");
+        return tx.WriteAsync(actor, uow => PeriodService.SetAsync(uow, allocation, period), cancellationToken);
     }
 
     /// <summary>Moves budget from one allocation to another of the same unit and organization, atomically: the source's

@@ -22,6 +22,7 @@ public sealed partial class AllocationStore : IDisposable
     private readonly CatalogueCache catalogue = new();
     private readonly Transactions tx;
     private SlurmSyncService slurm = null!; // set by AttachHost, which every open calls
+    private Duration? defaultHoldExpiry;
 
     private AllocationStore(IStorageEngine engine, IClock clock)
     {
@@ -44,7 +45,8 @@ public sealed partial class AllocationStore : IDisposable
     /// <returns>The open store.</returns>
     /// <exception cref="InvalidInputException">The path is empty or holds a NUL character (field <c>path</c>); the
     /// <see cref="AllocationStoreOptions.BusyTimeout"/> is negative or over <see cref="int.MaxValue"/> milliseconds (field
-    /// <c>BusyTimeout</c>); the clock's instant lies outside 1900-01-01 to 2200-01-01 (field <c>Clock</c>).</exception>
+    /// <c>BusyTimeout</c>); the clock's instant lies outside 1900-01-01 to 2200-01-01 (field <c>Clock</c>); the
+    /// <see cref="AllocationStoreOptions.DefaultHoldExpiry"/> is zero or negative (field <c>DefaultHoldExpiry</c>).</exception>
     /// <exception cref="StoreUnavailableException">The file is not an Allocations database, is damaged, is read-only, or
     /// comes from a newer version of the library; the file is left untouched.</exception>
     public static Task<AllocationStore> OpenAsync(string path, AllocationStoreOptions? options = null, CancellationToken cancellationToken = default)
@@ -94,6 +96,10 @@ public sealed partial class AllocationStore : IDisposable
         {
             throw new InvalidInputException("PageCacheMegabytes", options.PageCacheMegabytes.ToString(System.Globalization.CultureInfo.InvariantCulture), $"must be between 1 and {AllocationStoreOptions.MaxPageCacheMegabytes}");
         }
+        if (options.DefaultHoldExpiry is { } holdExpiry && holdExpiry <= Duration.Zero)
+        {
+            throw new InvalidInputException("DefaultHoldExpiry", holdExpiry.ToString(), "must be positive (null for holds that never expire)");
+        }
         var opening = factory.OpenAsync(new StorageSettings(location, options.DurableWrites, busyMs, options.PageCacheMegabytes * 1024), cancellationToken);
         return opening.IsCompletedSuccessfully ? Task.FromResult(Attach(opening.Result, clock, options)) : AttachAsync(opening, clock, options);
     }
@@ -103,7 +109,16 @@ public sealed partial class AllocationStore : IDisposable
 
     private static AllocationStore Attach(IStorageEngine engine, IClock clock, AllocationStoreOptions options)
     {
-        var store = new AllocationStore(engine, clock);
+        try
+        {
+            Journal.FigureHistoryRebuild.RunIfPending(engine);
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
+        var store = new AllocationStore(engine, clock) { defaultHoldExpiry = options.DefaultHoldExpiry };
         store.AttachHost(options);
         return store;
     }

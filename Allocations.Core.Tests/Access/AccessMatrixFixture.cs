@@ -106,6 +106,9 @@ public sealed class AccessMatrixFixture : IAsyncLifetime
         var parent = await t.CreateAllocationAsync("Parent", 1000m);
         var child = await t.CreateAllocationAsync("Child", 500m, parent);
         await store.GrantAsync(admin, child.Id, Grantee.Group("spare"), AccessLevel.Read);
+        // A threshold on each that the first hold crosses: one alert of Parent and one of Child for GetAlertsAsync.
+        await store.SetAlertThresholdsAsync(admin, parent.Id, [AlertThreshold.PercentUsed(0.01m)]);
+        await store.SetAlertThresholdsAsync(admin, child.Id, [AlertThreshold.PercentUsed(0.01m)]);
         var start = TestStore.November15 - Duration.FromHours(2);
         var hold = await store.ReserveAsync(admin, TestStore.Cpu1(child, 1m, start, TestStore.November15, UsageStatus.Estimated, "hold-1"));
         var charge = await store.RecordUsageAsync(admin, TestStore.Cpu1(child, 2m, start, TestStore.November15, UsageStatus.Confirmed, "charge-1"));

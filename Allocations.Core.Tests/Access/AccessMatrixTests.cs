@@ -102,6 +102,7 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("GetAllocationAsync", Need.Read, Operation.ReadAllocation, async (s, a, c) => await s.GetAllocationAsync(a, c.Child), readOnly: true),
         Op("ListAllocationsAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.ListAllocationsAsync(a, c.Org), readOnly: true),
         Op("ChangeTotalAsync", Need.Admin, Operation.ChangeTotal, async (s, a, c) => await s.ChangeTotalAsync(a, c.Child, Amount.FromDecimal(600m), "top-up")),
+        Op("SetPeriodAsync", Need.Admin, Operation.ChangePeriod, async (s, a, c) => await s.SetPeriodAsync(a, c.Child, TestStore.November1, Instant.FromUtc(2027, 1, 1, 0, 0))),
         new("TransferAsync", Need.Admin, false, false, [Operation.TransferOut], async (s, a, c) => await s.TransferAsync(a, c.Child, c.Parent, Amount.FromDecimal(1m), "to the pool"), h => TwoSided(h, sourceOnParent: false, AccessLevel.Admin, AccessLevel.Use, force: false)),
         new("TransferAsync", Need.Use, false, false, [Operation.TransferIn], async (s, a, c) => await s.TransferAsync(a, c.Parent, c.Child, Amount.FromDecimal(1m), "from the pool"), h => TwoSided(h, sourceOnParent: true, AccessLevel.Admin, AccessLevel.Use, force: false)),
         new("TransferAsync", Need.OrgAdmin, false, false, [Operation.ForceTransfer], async (s, a, c) => await s.TransferAsync(a, c.Child, c.Parent, Amount.FromDecimal(500m), "all of it", force: true), h => TwoSided(h, sourceOnParent: false, AccessLevel.Admin, AccessLevel.Use, force: true)),
@@ -150,6 +151,11 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("ExportEventsAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.ExportEventsAsync(a, c.Child, null, new StringWriter(), global::Allocations.Reporting.ExportFormat.Csv, null, CancellationToken.None), readOnly: true),
         Op("GetUsageReportAsync", Need.Read, Operation.ReadAllocation, async (s, a, c) => await s.GetUsageReportAsync(a, new global::Allocations.Reporting.UsageReportRequest(c.Org) { Allocations = [c.Child] }), readOnly: true),
         Op("GetUsageReportAsync", Need.Member, Operation.ReadUsageReport, async (s, a, c) => await s.GetUsageReportAsync(a, new global::Allocations.Reporting.UsageReportRequest(c.Org) { Sku = TestStore.Cpu }), readOnly: true),
+
+        // Alerts
+        Op("SetAlertThresholdsAsync", Need.Admin, Operation.ManageAlertThresholds, async (s, a, c) => await s.SetAlertThresholdsAsync(a, c.Child, [AlertThreshold.PercentUsed(80)])),
+        Op("GetAlertThresholdsAsync", Need.Read, Operation.ReadAlertThresholds, async (s, a, c) => await s.GetAlertThresholdsAsync(a, c.Child), readOnly: true),
+        Op("GetAlertsAsync", Need.Member, Operation.ReadAlerts, async (s, a, c) => await s.GetAlertsAsync(a, c.Org), readOnly: true),
 
         // Slurm import
         Op("SyncSlurmAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.SyncSlurmAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson), new StringReader(SacctHeader))),
@@ -277,6 +283,15 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
                     names.Contains("Parent") != holder.LevelOn(onParent: true) >= AccessLevel.Read)
                 {
                     failures.Add($"{op}: listed [{string.Join(", ", names)}] for a holder with {holder.LevelOn(false)} on Child and {holder.LevelOn(true)} on Parent");
+                }
+            }
+            if (result is AlertPage page)
+            {
+                var names = page.Alerts.Select(a => a.AllocationName).ToHashSet();
+                if (names.Contains("Child") != holder.LevelOn(onParent: false) >= AccessLevel.Read ||
+                    names.Contains("Parent") != holder.LevelOn(onParent: true) >= AccessLevel.Read)
+                {
+                    failures.Add($"{op}: saw alerts of [{string.Join(", ", names)}] for a holder with {holder.LevelOn(false)} on Child and {holder.LevelOn(true)} on Parent");
                 }
             }
             File.Delete(path);

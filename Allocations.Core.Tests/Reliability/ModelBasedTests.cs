@@ -21,6 +21,9 @@ public class ModelBasedTests(ITestOutputHelper output)
         "granted", "grant replaced", "revoked", "revoke of no grant", "refused as NotFound", "refused as AccessDenied",
         "allowed through a grant", "AccessDeniedException", "list shows granted allocations",
         "key also held by another source's event (squatting has no effect)", "another source's hold refused",
+        "period set", "period cleared", "period unchanged", "period refused: outside the parent's", "period refused: a child's period outside",
+        "period refused: an event outside", "OutsidePeriodException", "reserve outside the period", "fit outside the period",
+        "thresholds set", "thresholds cleared", "alert up", "alert down", "alerts read", "alerts filtered by Read",
         "rate corrected", "rerate applied", "rerate already applied", "rerate refused as stale", "rerate preview stopped at its limit",
     ];
 

@@ -44,6 +44,22 @@ public sealed class TamperedRowTests
     private const string AllocationTotal = "UPDATE allocations SET total = 'lots' WHERE id = $id";
     private const string JournalHash = "UPDATE journal SET hash = 'abc' WHERE id = $id";
     private const string SegmentAmount = "UPDATE event_segments SET amount = 'x' WHERE event_id = $id AND seq = 0";
+    private const string InlineSegmentRule = "UPDATE usage_events SET seg_rule_id = 'x' WHERE id = $id";
+
+    /// <summary>Moves the event's single segment from its row to a row of event_segments, as a file written before
+    /// schema version 16 stores it (the library reads both).</summary>
+    private static void StoreSegmentAsRow(TestStore t, long eventId)
+    {
+        using var connection = new SqliteConnection($"Data Source={t.Path};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText =
+            "INSERT INTO event_segments (event_id, seq, start_ns, end_ns, rule_id, rate, amount) " +
+            "SELECT id, 0, start_ns, end_ns, seg_rule_id, seg_rate, amount FROM usage_events WHERE id = $id AND seg_rule_id IS NOT NULL; " +
+            "UPDATE usage_events SET seg_rule_id = NULL, seg_rate = NULL WHERE id = $id";
+        command.Parameters.AddWithValue("$id", eventId);
+        Assert.Equal(2, command.ExecuteNonQuery());
+    }
 
     private static long FirstJournalEntry((TestStore T, Allocation Parent, UsageEvent Event) c) =>
         c.T.Store.GetAllocationJournalAsync(Admin, c.Parent.Id).GetAwaiter().GetResult()[0].Sequence;
@@ -60,6 +76,8 @@ public sealed class TamperedRowTests
         new("GetAllocationJournalAsync over text in a blob column", JournalHash, "journal", FirstJournalEntry, c => c.T.Store.GetAllocationJournalAsync(Admin, c.Parent.Id)),
         new("GetOrganizationJournalAsync over text in a blob column", JournalHash, "journal", FirstJournalEntry, c => c.T.Store.GetOrganizationJournalAsync(Admin, c.T.Organization)),
         new("GetUsageReportAsync over text in a segment's amount", SegmentAmount, "event_segments", c => c.Event.Id.Value, c => c.T.Store.GetUsageReportAsync(Admin, new UsageReportRequest(c.T.Organization))),
+        new("GetUsageReportAsync over text in the rule of a segment stored in its event row", InlineSegmentRule, "usage_events", c => c.Event.Id.Value, c => c.T.Store.GetUsageReportAsync(Admin, new UsageReportRequest(c.T.Organization))),
+        new("GetEventAsync over text in the rule of a segment stored in its event row", InlineSegmentRule, "usage_events", c => c.Event.Id.Value, c => c.T.Store.GetEventAsync(Admin, c.Event.Id)),
     ];
 
     public static TheoryData<ReadCase> AllReads()
@@ -79,6 +97,10 @@ public sealed class TamperedRowTests
         var c = await CreateAsync();
         using var t = c.T;
         var rowId = read.RowId(c);
+        if (read.Sql == SegmentAmount)
+        {
+            StoreSegmentAsRow(t, c.Event.Id.Value);
+        }
         Tamper(t, read.Sql, read.Sql == SegmentAmount ? c.Event.Id.Value : rowId);
         var ex = await Record.ExceptionAsync(() => read.Act(c));
         var unavailable = Assert.IsType<StoreUnavailableException>(ex);

@@ -207,12 +207,16 @@ public class UsageTests
         var a = await t.CreateAllocationAsync("A", 1000m);
         var hold = (await t.Store.ReserveAsync(Admin, TestStore.Cpu1(a, 4m, TestStore.November15 - Duration.FromHours(2), TestStore.November15 + Duration.FromHours(8)))).Event!;
         Assert.Equal(Amount.FromDecimal(8m + 64m), hold.Amount);
-        var confirmed = await t.Store.ConfirmAsync(Admin, hold.Id, Quantity.FromDecimal(2m), TestStore.November15 + Duration.FromHours(1));
+        var result = await t.Store.ConfirmAsync(Admin, hold.Id, Quantity.FromDecimal(2m), TestStore.November15 + Duration.FromHours(1));
+        Assert.Equal(HoldStatus.Confirmed, result.Status);
+        var confirmed = result.Event;
         Assert.Equal(UsageStatus.Confirmed, confirmed.Status);
         Assert.Equal(Amount.FromDecimal(4m + 4m), confirmed.Amount);
         var after = await t.Store.GetAllocationAsync(Admin, a.Id);
         Assert.Equal((Amount.FromDecimal(8m), Amount.Zero), (after.Used, after.Estimated));
-        var again = await t.Store.ConfirmAsync(Admin, hold.Id);
+        var againResult = await t.Store.ConfirmAsync(Admin, hold.Id);
+        Assert.Equal(HoldStatus.AlreadyConfirmed, againResult.Status);
+        var again = againResult.Event;
         Assert.Equal((confirmed.Status, confirmed.Amount, confirmed.Interval), (again.Status, again.Amount, again.Interval));
         Assert.Equal(confirmed.Segments, again.Segments);
         Assert.Contains("status", (await Assert.ThrowsAsync<ConflictException>(() => t.Store.ConfirmAsync(Admin, hold.Id, Quantity.FromDecimal(9m)))).Fields);

@@ -20,6 +20,7 @@ internal static class AllocationService
         var name = Preconditions.CheckName(allocation.Name, "name");
         CatalogueService.CheckCode(allocation.Unit.Value, "unit");
         CheckTotal(allocation.Total);
+        PeriodService.Check(allocation.PeriodStart, allocation.PeriodEnd, "periodStart", "periodEnd");
         return name;
     }
 
@@ -27,6 +28,7 @@ internal static class AllocationService
     {
         var (session, access) = (uow.Session, uow.Access);
         AccessRule.CheckActor(uow.Actor);
+        var period = PeriodService.Check(allocation.PeriodStart, allocation.PeriodEnd, "periodStart", "periodEnd");
         long? parentId = null;
         if (allocation.ParentId is { } pid)
         {
@@ -43,6 +45,7 @@ internal static class AllocationService
             {
                 throw new InvalidInputException("unit", allocation.Unit.Value, $"a child must have its parent's unit '{parent.UnitCode}'");
             }
+            PeriodService.CheckWithinParent(period, parent, "periodStart", "periodEnd");
             parentId = parent.Id;
         }
         else
@@ -56,6 +59,10 @@ internal static class AllocationService
             throw new ConflictException($"an allocation named {InvalidInputException.Display(name)} already exists in {organization}", ["name"]);
         }
         var id = session.InsertAllocation(organization.Value, name, key, unit.Id, parentId, allocation.Total.Micros, uow.NowNs, uow.Actor.Id);
+        if (!period.IsOpen)
+        {
+            session.SetPeriod(id, period.StartNs, period.EndNs);
+        }
         var created = session.GetAllocation(id)!;
         var journal = uow.Journal;
         journal.Append(organization.Value, id, "allocation.create", new AllocationId(id).ToString(), null, journal.Allocation(created));
@@ -63,7 +70,12 @@ internal static class AllocationService
     }
 
     internal static Allocation Get(UnitOfWork uow, AllocationId allocation) =>
-        RowMapping.ToAllocation(uow.Access.RequireAllocation(allocation, Operation.ReadAllocation));
+        AsItStands(uow, uow.Access.RequireAllocation(allocation, Operation.ReadAllocation));
+
+    /// <summary>An allocation as callers see it: its holds that have expired by the call's instant, though still
+    /// stored until swept, no longer count.</summary>
+    private static Allocation AsItStands(UnitOfWork uow, AllocationRow row) =>
+        RowMapping.ToAllocation(row, uow.Session.SumExpiredHolds(row.Id, uow.NowNs));
 
     /// <summary>The allocations of the organization the actor can Read, parents before their children.</summary>
     internal static IReadOnlyList<Allocation> List(UnitOfWork uow, OrganizationId organization) => OrderParentsFirst(Visible(uow, organization));
@@ -76,11 +88,25 @@ internal static class AllocationService
         var rows = uow.Session.ListAllocations(organization.Value);
         var visible = new List<Allocation>(rows.Count);
         var levelOn = uow.Access.Levels(organization.Value);
+        // The expired holds of the whole organization in one statement; a child's count in its parent's Estimated.
+        var expiredOwn = uow.Session.SumExpiredHoldsByAllocation(organization.Value, uow.NowNs);
+        var expiredTree = new Dictionary<long, long>();
+        foreach (var row in rows)
+        {
+            if (expiredOwn.TryGetValue(row.Id, out var own))
+            {
+                expiredTree[row.Id] = checked(expiredTree.GetValueOrDefault(row.Id) + own);
+                if (row.ParentId is { } parentId)
+                {
+                    expiredTree[parentId] = checked(expiredTree.GetValueOrDefault(parentId) + own);
+                }
+            }
+        }
         foreach (var row in rows)
         {
             if (levelOn(row) >= AccessLevel.Read)
             {
-                visible.Add(RowMapping.ToAllocation(row));
+                visible.Add(RowMapping.ToAllocation(row, (expiredOwn.GetValueOrDefault(row.Id), expiredTree.GetValueOrDefault(row.Id))));
             }
         }
         return visible;
@@ -111,7 +137,7 @@ internal static class AllocationService
             Reason = reason,
         });
         row.Total = newTotal.Micros;
-        return RowMapping.ToAllocation(row);
+        return AsItStands(uow, row);
     }
 
     /// <summary>Checks a transfer's arguments before any transaction: a positive amount between two allocations.</summary>
@@ -162,7 +188,9 @@ internal static class AllocationService
             throw new InvalidInputException("amount", amount.ToString(), $"would take the total of {to} past the largest amount");
         }
         var sourceTotal = source.Total - micros;
-        var committed = (Int128)source.Used + source.Estimated;
+        // Holds that have expired, though not yet swept, no longer hold anything back.
+        var expired = session.SumExpiredHolds(source.Id, uow.NowNs);
+        var committed = (Int128)source.Used + source.Estimated - expired.Tree;
         var forced = sourceTotal < committed;
         if (forced && !force)
         {
@@ -210,7 +238,7 @@ internal static class AllocationService
         });
         source.Total = sourceTotal;
         target.Total = targetTotal;
-        return new TransferResult(RowMapping.ToAllocation(source), RowMapping.ToAllocation(target), amount, forced);
+        return new TransferResult(RowMapping.ToAllocation(source, expired), AsItStands(uow, target), amount, forced);
     }
 
     internal static IReadOnlyList<TotalChange> GetTotalHistory(UnitOfWork uow, AllocationId allocation)

@@ -22,6 +22,8 @@ public sealed class Allocation
     /// <param name="ownUsed">Confirmed consumption of its own events.</param>
     /// <param name="ownEstimated">Estimated consumption of its own events.</param>
     /// <param name="createdAt">When it was created.</param>
+    /// <param name="periodStart">The start of its period (inclusive), or null when open.</param>
+    /// <param name="periodEnd">The end of its period (exclusive), or null when open.</param>
     internal Allocation(
         AllocationId id,
         OrganizationId organization,
@@ -33,7 +35,9 @@ public sealed class Allocation
         Amount estimated,
         Amount ownUsed,
         Amount ownEstimated,
-        Instant createdAt)
+        Instant createdAt,
+        Instant? periodStart = null,
+        Instant? periodEnd = null)
     {
         Id = id;
         Organization = organization;
@@ -46,6 +50,8 @@ public sealed class Allocation
         OwnUsed = ownUsed;
         OwnEstimated = ownEstimated;
         CreatedAt = createdAt;
+        PeriodStart = periodStart;
+        PeriodEnd = periodEnd;
     }
 
     /// <summary>Gets the allocation's id.</summary>
@@ -81,6 +87,14 @@ public sealed class Allocation
     /// <summary>Gets when it was created.</summary>
     public Instant CreatedAt { get; }
 
+    /// <summary>Gets the start of its own period (inclusive), or null when the period is open at the start.</summary>
+    /// <remarks>Usage is recorded, reserved and checked only when it starts in the period <c>[PeriodStart,
+    /// PeriodEnd)</c>; a child's usage also only when it starts in its parent's period, which holds the child's.</remarks>
+    public Instant? PeriodStart { get; }
+
+    /// <summary>Gets the end of its own period (exclusive), or null when the period is open at the end.</summary>
+    public Instant? PeriodEnd { get; }
+
     /// <summary>Gets Total − Used − Estimated; negative after an overrun.</summary>
     public Amount Remaining => Total - Used - Estimated;
 
@@ -90,8 +104,11 @@ public sealed class Allocation
         : (Used + Estimated).ToDecimal() * 100m / Total.ToDecimal();
 
     /// <summary>Returns the id, the name and the figures.</summary>
-    /// <returns>Such as <c>allocation:7 'physics' core-hours: total 1000.000000, used 10.000000, estimated 2.000000</c>.</returns>
-    public override string ToString() => $"{Id} '{Name}' {Unit}: total {Total}, used {Used}, estimated {Estimated}";
+    /// <returns>Such as <c>allocation:7 'physics' core-hours: total 1000.000000, used 10.000000, estimated 2.000000</c>,
+    /// followed by <c>, period [2026-01-01T00:00:00Z, 2027-01-01T00:00:00Z)</c> when it has one (an open bound shown as
+    /// ∞).</returns>
+    public override string ToString() =>
+        $"{Id} '{Name}' {Unit}: total {Total}, used {Used}, estimated {Estimated}{(PeriodStart is null && PeriodEnd is null ? "" : ", period " + Budgets.Period.Format(PeriodStart, PeriodEnd))}";
 }
 
 /// <summary>What to create: the fixed name, unit and parent, and the first total.</summary>
@@ -103,12 +120,16 @@ public sealed class NewAllocation
     /// <param name="unit">The unit; a child must have its parent's unit.</param>
     /// <param name="total">The budget, zero or more.</param>
     /// <param name="parentId">The parent, which must be top-level; null for a top-level allocation.</param>
-    public NewAllocation(string name, UnitCode unit, Amount total, AllocationId? parentId = null)
+    /// <param name="periodStart">The start of its period (inclusive); null for none.</param>
+    /// <param name="periodEnd">The end of its period (exclusive), after the start; null for none.</param>
+    public NewAllocation(string name, UnitCode unit, Amount total, AllocationId? parentId = null, Instant? periodStart = null, Instant? periodEnd = null)
     {
         Name = name;
         Unit = unit;
         Total = total;
         ParentId = parentId;
+        PeriodStart = periodStart;
+        PeriodEnd = periodEnd;
     }
 
     /// <summary>Gets the name: 1 to 200 printable characters; trimmed; unique in the organization ignoring case.</summary>
@@ -122,6 +143,13 @@ public sealed class NewAllocation
 
     /// <summary>Gets the parent, which must be top-level; null for a top-level allocation.</summary>
     public AllocationId? ParentId { get; }
+
+    /// <summary>Gets the start of its period (inclusive); null for none. A child's period must lie within its
+    /// parent's.</summary>
+    public Instant? PeriodStart { get; }
+
+    /// <summary>Gets the end of its period (exclusive), after the start; null for none.</summary>
+    public Instant? PeriodEnd { get; }
 
     /// <summary>Returns the name, unit, total and parent.</summary>
     /// <returns>Such as <c>'physics' core-hours total 1000.000000 under allocation:3</c>.</returns>

@@ -149,6 +149,7 @@ public sealed class UsageEvent
     /// <param name="segments">The rated segments, in time order.</param>
     /// <param name="recordedAt">When it was (last) recorded.</param>
     /// <param name="recordedBy">Who recorded it.</param>
+    /// <param name="expiresAt">When the hold expires; null for a hold that never does and for a Confirmed event.</param>
     internal UsageEvent(
         UsageEventId id,
         AllocationId allocation,
@@ -162,7 +163,8 @@ public sealed class UsageEvent
         IReadOnlyDictionary<string, string> attributes,
         IReadOnlyList<RatedSegment> segments,
         Instant recordedAt,
-        string recordedBy)
+        string recordedBy,
+        Instant? expiresAt = null)
     {
         Id = id;
         Allocation = allocation;
@@ -177,6 +179,7 @@ public sealed class UsageEvent
         Segments = segments;
         RecordedAt = recordedAt;
         RecordedBy = recordedBy;
+        ExpiresAt = expiresAt;
     }
 
     /// <summary>Gets the event's id.</summary>
@@ -217,6 +220,11 @@ public sealed class UsageEvent
 
     /// <summary>Gets who recorded it.</summary>
     public string RecordedBy { get; }
+
+    /// <summary>Gets when the hold expires: from that instant on it no longer counts against Estimated or Remaining,
+    /// and confirming it answers <see cref="HoldStatus.Expired"/>. Null for a hold that never expires (one recorded
+    /// directly, or reserved with <see cref="HoldExpiry.Never"/>) and for a Confirmed event.</summary>
+    public Instant? ExpiresAt { get; }
 
     /// <summary>Returns a short description: id, allocation, SKU, quantity, interval, status and amount.</summary>
     /// <returns>Such as <c>event:42 allocation:7 CPU_HOUR × 4.000000 2025-11-01T00:00:00Z/2025-11-01T02:00:00Z Confirmed = 8.000000</c>.</returns>
@@ -422,14 +430,46 @@ public sealed class FitCheck : IEquatable<FitCheck>
         Shortfall = shortfall;
     }
 
+    private FitCheck(AllocationId allocation, Instant? periodStart, Instant? periodEnd, Instant start)
+        : this(false, Amount.Zero, allocation, Amount.Zero)
+    {
+        OutsidePeriod = true;
+        PeriodStart = periodStart;
+        PeriodEnd = periodEnd;
+        Start = start;
+    }
+
+    /// <summary>The answer for usage starting outside the period the allocation takes usage in.</summary>
+    internal static FitCheck Outside(AllocationId allocation, Instant? periodStart, Instant? periodEnd, Instant start) =>
+        new(allocation, periodStart, periodEnd, start);
+
+    /// <summary>Gets whether the usage starts outside the period <see cref="BlockedBy"/> takes usage in (its own period,
+    /// within its parent's); then it does not fit whatever the figures, <see cref="Amount"/> and
+    /// <see cref="Shortfall"/> are zero (it is not rated), and the period is <see cref="PeriodStart"/> to
+    /// <see cref="PeriodEnd"/>.</summary>
+    public bool OutsidePeriod { get; }
+
+    /// <summary>Gets the start (inclusive) of the period the usage fell outside, or null when that end is open or the
+    /// usage is not <see cref="OutsidePeriod"/>.</summary>
+    public Instant? PeriodStart { get; }
+
+    /// <summary>Gets the end (exclusive) of the period the usage fell outside, or null when that end is open or the
+    /// usage is not <see cref="OutsidePeriod"/>.</summary>
+    public Instant? PeriodEnd { get; }
+
+    /// <summary>Gets the start of the usage that fell outside the period; null when it is not
+    /// <see cref="OutsidePeriod"/>.</summary>
+    public Instant? Start { get; }
+
     /// <summary>Gets whether the amount fits the allocation's and its parent's Remaining.</summary>
     public bool Fits { get; }
 
-    /// <summary>Gets the rated amount of the request.</summary>
+    /// <summary>Gets the rated amount of the request; zero when it is <see cref="OutsidePeriod"/>.</summary>
     public Amount Amount { get; }
 
     /// <summary>Gets the allocation whose Remaining is too small; when both the allocation and its parent are, the one
-    /// short by more (the parent on a tie); null when it fits.</summary>
+    /// short by more (the parent on a tie); the allocation asked for when the usage is <see cref="OutsidePeriod"/>; null
+    /// when it fits.</summary>
     public AllocationId? BlockedBy { get; }
 
     /// <summary>Gets how much more Remaining would be needed at <see cref="BlockedBy"/>; zero when it fits.</summary>
@@ -437,17 +477,23 @@ public sealed class FitCheck : IEquatable<FitCheck>
 
     /// <inheritdoc />
     public bool Equals(FitCheck? other) =>
-        other is not null && Fits == other.Fits && Amount == other.Amount && BlockedBy == other.BlockedBy && Shortfall == other.Shortfall;
+        other is not null && Fits == other.Fits && Amount == other.Amount && BlockedBy == other.BlockedBy && Shortfall == other.Shortfall
+        && OutsidePeriod == other.OutsidePeriod && PeriodStart == other.PeriodStart && PeriodEnd == other.PeriodEnd && Start == other.Start;
 
     /// <inheritdoc />
     public override bool Equals(object? obj) => Equals(obj as FitCheck);
 
     /// <inheritdoc />
-    public override int GetHashCode() => HashCode.Combine(Fits, Amount, BlockedBy, Shortfall);
+    public override int GetHashCode() => HashCode.Combine(Fits, Amount, BlockedBy, Shortfall, OutsidePeriod, PeriodStart, PeriodEnd, Start);
 
     /// <summary>Returns the decision.</summary>
-    /// <returns>Such as <c>8.000000 fits</c> or <c>8.000000 does not fit: allocation:7 short by 2.000000</c>.</returns>
-    public override string ToString() => Fits ? $"{Amount} fits" : $"{Amount} does not fit: {BlockedBy} short by {Shortfall}";
+    /// <returns>Such as <c>8.000000 fits</c>, <c>8.000000 does not fit: allocation:7 short by 2.000000</c> or
+    /// <c>outside the period: allocation:7 takes usage starting in [2026-01-01T00:00:00Z, 2027-01-01T00:00:00Z), this
+    /// starts at 2027-01-02T00:00:00Z</c>.</returns>
+    public override string ToString() =>
+        Fits ? $"{Amount} fits"
+        : OutsidePeriod ? $"outside the period: {BlockedBy} takes usage starting in {Budgets.Period.Format(PeriodStart, PeriodEnd)}, this starts at {Start}"
+        : $"{Amount} does not fit: {BlockedBy} short by {Shortfall}";
 
     /// <summary>Compares two checks for equality.</summary>
     /// <param name="left">The first check.</param>

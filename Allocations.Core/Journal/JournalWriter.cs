@@ -33,6 +33,9 @@ internal sealed class JournalWriter
         this.nowNs = nowNs;
     }
 
+    /// <summary>Gets where the call notes its entries for the alerts it records; null to note nothing.</summary>
+    internal Alerts.AlertCauses? Causes { get; init; }
+
     /// <summary>Appends one entry chained to the organization's last, and returns its sequence.</summary>
     internal long Append(long orgId, long? allocationId, string action, string target, string? before, string? after)
     {
@@ -52,6 +55,7 @@ internal sealed class JournalWriter
         };
         row.Hash = JournalChain.Compute(row, hashBuffer);
         session.InsertJournal(row);
+        Causes?.Journaled(allocationId, action, id);
         return id;
     }
 
@@ -84,6 +88,10 @@ internal sealed class JournalWriter
         {
             w.WritePropertyName("attributes");
             w.WriteRawValue(attributes, skipInputValidation: true);
+        }
+        if (row.ExpiresNs is { } expiresNs)
+        {
+            w.WriteString("expires", InstantPattern.ExtendedIso.Format(InstantCodec.FromNs(expiresNs)));
         }
         if (rowDigest is not null)
         {
@@ -149,6 +157,14 @@ internal sealed class JournalWriter
         w.WriteString("estimated", FixedPoint.Format(row.Estimated, 6));
         w.WriteString("ownUsed", FixedPoint.Format(row.OwnUsed, 6));
         w.WriteString("ownEstimated", FixedPoint.Format(row.OwnEstimated, 6));
+        if (row.PeriodStartNs is { } periodStart)
+        {
+            w.WriteString("periodStart", InstantText(periodStart));
+        }
+        if (row.PeriodEndNs is { } periodEnd)
+        {
+            w.WriteString("periodEnd", InstantText(periodEnd));
+        }
         WriteFields(w, extra);
         w.WriteEndObject();
         return End(w);
@@ -166,6 +182,9 @@ internal sealed class JournalWriter
 
     /// <summary>An amount in micro-units, formatted exactly for the JSON of an entry.</summary>
     internal static string Amount(long micros) => FixedPoint.Format(micros, 6);
+
+    /// <summary>An instant in store nanoseconds as journal text (extended ISO, UTC).</summary>
+    internal static string InstantText(long ns) => InstantPattern.ExtendedIso.Format(InstantCodec.FromNs(ns));
 
     private static void WriteFields(Utf8JsonWriter w, (string Name, object? Value)[] fields)
     {

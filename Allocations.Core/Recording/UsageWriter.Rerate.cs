@@ -36,6 +36,7 @@ internal sealed partial class UsageWriter
             RecordedNs = stored.RecordedNs,
             RecordedBy = stored.RecordedBy,
             Source = stored.Source,
+            ExpiresNs = stored.ExpiresNs,
         };
         return (row, segments);
     }
@@ -65,11 +66,9 @@ internal sealed partial class UsageWriter
     internal void Rerate(EventRow stored, EventRow rerated, List<SegmentRow> segments)
     {
         var before = JournalBefore(stored);
-        Move(stored.AllocationId, stored.Status, -stored.Amount);
-        session.UpdateEvent(rerated);
-        session.DeleteSegments(stored.Id);
-        session.InsertSegments(stored.Id, segments);
-        Move(rerated.AllocationId, rerated.Status, rerated.Amount);
+        Move(stored.AllocationId, stored.Status, -stored.Amount, stored.Id);
+        session.RewriteRatedEvent(rerated, segments);
+        Move(rerated.AllocationId, rerated.Status, rerated.Amount, rerated.Id);
         Sum(stored.OrgId, checked(rerated.Amount - stored.Amount), checked((rerated.Usd ?? 0) - (stored.Usd ?? 0)));
         Log("usage.rerate", rerated, before, rerated);
     }

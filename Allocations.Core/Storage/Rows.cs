@@ -74,6 +74,12 @@ internal sealed class AllocationRow
     public long Estimated { get; set; }
 
     public long CreatedNs { get; set; }
+
+    /// <summary>Gets or sets the start of the allocation's own period (inclusive), or null when open.</summary>
+    public long? PeriodStartNs { get; set; }
+
+    /// <summary>Gets or sets the end of the allocation's own period (exclusive), or null when open.</summary>
+    public long? PeriodEndNs { get; set; }
 }
 
 internal sealed class TotalChangeRow
@@ -126,6 +132,10 @@ internal sealed class EventRow
     /// <summary>Who recorded the event, as the key scope sees it: <c>user:&lt;id&gt;</c>, <c>system</c> or
     /// <c>slurm</c>. An external key is unique within (organization, source).</summary>
     public string Source { get; set; } = "";
+
+    /// <summary>When a hold placed by a reservation expires; null for a hold that never does and for every Confirmed
+    /// event.</summary>
+    public long? ExpiresNs { get; set; }
 }
 
 internal sealed class SegmentRow

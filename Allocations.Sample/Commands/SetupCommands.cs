@@ -437,6 +437,7 @@ internal static class SetupCommands
             return ExitCodes.Done;
         });
         alloc.Add(transfer);
+        alloc.Add(AlertCommands.Thresholds());
 
         var delete = new Command("delete", "Delete an allocation with all its usage");
         var deleteName = new Argument<string>("ALLOCATION") { Description = "The allocation, by name or id" };

@@ -56,7 +56,7 @@ internal static class UsageCommands
             var precision = await s.PrecisionAsync(ct);
             if (reserve)
             {
-                var result = await s.Store.ReserveAsync(s.Actor, record, ct);
+                var result = await s.Store.ReserveAsync(s.Actor, record, cancellationToken: ct);
                 if (result.Event is not { } hold)
                 {
                     var blocker = result.Fit.BlockedBy is { } b ? (await s.Store.ListAllocationsAsync(s.Actor, target.Organization, ct)).FirstOrDefault(a => a.Id == b)?.Name ?? b.Value.ToString(CultureInfo.InvariantCulture) : "?";
@@ -86,7 +86,13 @@ internal static class UsageCommands
         {
             var e = await s.EventAsync(p.GetValue(id)!, ct);
             Quantity? final = p.GetResult(quantity) is { Implicit: false } ? Quantity.FromDecimal(p.GetValue(quantity)) : null;
-            var confirmed = await s.Store.ConfirmAsync(s.Actor, e.Id, final, p.GetValue(end), ct);
+            var result = await s.Store.ConfirmAsync(s.Actor, e.Id, final, p.GetValue(end), ct);
+            if (result.Status == HoldStatus.Expired)
+            {
+                Console.Error.WriteLine($"error: event {e.Id.Value} is a hold that expired at {result.Event.ExpiresAt}; it no longer counts and was not confirmed (record the usage or reserve again)");
+                return ExitCodes.Failed;
+            }
+            var confirmed = result.Event;
             var a = await s.Store.GetAllocationAsync(s.Actor, confirmed.Allocation, ct);
             var precision = await s.PrecisionAsync(ct);
             Console.WriteLine($"confirmed event {confirmed.Id.Value} on '{a.Name}': {precision.Format(confirmed.Amount, a.Unit)} {a.Unit}");

@@ -84,8 +84,11 @@ internal sealed partial class ModelInterpreter : IDisposable
         {
             for (step = 0; step < ops.Count; step++)
             {
+                var figuresBefore = AlertFigures();
                 var reservedAt = Step(ops[step]);
+                ExpectCrossings(figuresBefore);
                 CheckState(reservedAt);
+                CheckAlerts();
             }
             CheckEvents();
         }
@@ -275,6 +278,15 @@ internal sealed partial class ModelInterpreter : IDisposable
             case ReadAllocation r when allocations.Count > 0:
                 DoReadAllocation(Pick(allocations, r.Target), r.As);
                 return null;
+            case SetPeriod p when allocations.Count > 0:
+                DoSetPeriod(Pick(allocations, p.Target), p, p.As);
+                return null;
+            case SetThresholds t when allocations.Count > 0:
+                DoSetThresholds(Pick(allocations, t.Target), t);
+                return null;
+            case ReadAlerts r:
+                DoReadAlerts(r.As);
+                return null;
             default:
                 return null; // nothing to act on yet
         }
@@ -300,6 +312,10 @@ internal sealed partial class ModelInterpreter : IDisposable
         if (Refusal(actor, target, need, tally: tally) is { } refusal)
         {
             return new Refused(refusal);
+        }
+        if (OutsidePeriod(target, startNs))
+        {
+            return new Refused(typeof(OutsidePeriodException));
         }
         if (ModelRater.Rate(sku, quantity, startNs, endNs) is not { } amount)
         {
@@ -442,6 +458,11 @@ internal sealed partial class ModelInterpreter : IDisposable
         var (startNs, endNs) = Interval(startSeconds, durationSeconds);
         var record = ToRecord(target, sku, quantity, startNs, endNs, confirmed: false, key: "ignored-by-check-fit");
         var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed: false, key: null, ModelActor.Admin, AccessLevel.Read);
+        if (plan is Refused { Exception: var outside } && outside == typeof(OutsidePeriodException))
+        {
+            CheckOutsidePeriod(Run(store.CheckFitAsync(Admin, record)), target, startNs, "fit");
+            return;
+        }
         if (plan is Refused refused)
         {
             Expect(refused.Exception, () => store.CheckFitAsync(Admin, record));
@@ -476,6 +497,13 @@ internal sealed partial class ModelInterpreter : IDisposable
         // The record's status is ignored by ReserveAsync (a hold is Estimated); pass Confirmed to prove it.
         var record = ToRecord(target, sku, quantity, startNs, endNs, confirmed: true, key);
         var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed: false, key, actor, AccessLevel.Use);
+        if (plan is Refused { Exception: var outside } && outside == typeof(OutsidePeriodException))
+        {
+            var answer = Run(store.ReserveAsync(principal, record));
+            Check(!answer.Reserved, "a hold outside the period was recorded");
+            CheckOutsidePeriod(answer.Fit, target, startNs, "reserve");
+            return null;
+        }
         if (plan is Refused refused)
         {
             Expect(refused.Exception, () => store.ReserveAsync(principal, record));
@@ -541,11 +569,11 @@ internal sealed partial class ModelInterpreter : IDisposable
     private void DoConfirm(MEvent e, long? finalQuantity, long? finalDurationSeconds, ModelActor actor)
     {
         long? finalEndNs = finalDurationSeconds is { } d ? e.StartNs + d * NsPerSecond : null;
-        Func<Task<UsageEvent>> call = () => store.ConfirmAsync(
+        Func<Task<UsageEvent>> call = async () => (await store.ConfirmAsync(
             Actors[(int)actor],
             e.Id,
             finalQuantity is { } q ? global::Allocations.Domain.Quantity.FromMicros(q) : null,
-            finalEndNs is { } end ? Ns(end) : null);
+            finalEndNs is { } end ? Ns(end) : null)).Event;
         if (Refusal(actor, e.Allocation, AccessLevel.Use, e.Live) is { } refusal)
         {
             Expect(refusal, call);
@@ -605,6 +633,8 @@ internal sealed partial class ModelInterpreter : IDisposable
         GrantOp g when allocations.Count > 0 => Reused(Pick(allocations, g.Target)),
         RevokeOp r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
         ReadAllocation r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
+        SetPeriod p when allocations.Count > 0 => Reused(Pick(allocations, p.Target)),
+        SetThresholds t when allocations.Count > 0 => Reused(Pick(allocations, t.Target)),
         Resubmit r when events.Count > 0 => Reused(Pick(events, r.Event).Allocation),
         Release r when events.Count > 0 => Reused(Pick(events, r.Event)),
         DeleteEvent d when events.Count > 0 => Reused(Pick(events, d.Event)),
@@ -825,6 +855,7 @@ internal sealed partial class ModelInterpreter : IDisposable
             var expected = (a.Total, Used(a), Estimated(a), OwnUsed(a), OwnEstimated(a));
             Check(figures == expected, $"{a.Id} figures (Total, Used, Estimated, OwnUsed, OwnEstimated) are {figures}, the model says {expected}");
             Check(s.ParentId == a.Parent?.Id, $"{a.Id} parent is {s.ParentId}, expected {a.Parent?.Id}");
+            CheckPeriod(a, s);
         }
         if (reservedAt is not null)
         {
@@ -947,6 +978,10 @@ internal sealed partial class ModelInterpreter : IDisposable
 
         /// <summary>The grants stored on this allocation (not the inherited ones).</summary>
         public Dictionary<ModelGrantee, AccessLevel> Grants { get; } = [];
+
+        /// <summary>The alert thresholds set on this allocation: kind 1 (% Used, hundredths of a percent) or 2
+        /// (Remaining, micro-units), by kind and value.</summary>
+        public List<(int Kind, long Value)> Thresholds { get; set; } = [];
     }
 
     /// <summary>An event of the model. <paramref name="Source"/> is who recorded it: external keys are unique per

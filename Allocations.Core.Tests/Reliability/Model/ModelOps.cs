@@ -85,6 +85,23 @@ public sealed record RevokeOp(int Target, ModelGrantee Grantee) : ModelOp;
 /// may Read are visible.</summary>
 public sealed record ReadAllocation(int Target, ModelActor As) : ModelOp;
 
+/// <summary>Set an allocation's period to <c>[T0 + StartHour h, T0 + EndHour h)</c>, a null bound open (an end not after
+/// the start, a child's bound outside its parent's period, a child's period outside the new one, or an event left
+/// outside must be refused).</summary>
+public sealed record SetPeriod(int Target, int? StartHour, int? EndHour, ModelActor As = ModelActor.Admin) : ModelOp;
+
+/// <summary>Set an allocation's alert thresholds: % Used ones in hundredths of a percent, Remaining ones in micro-units (a
+/// list may repeat one, which must be refused).</summary>
+public sealed record SetThresholds(int Target, long[] PercentHundredths, long[] RemainingMicros, ModelActor As = ModelActor.Admin) : ModelOp
+{
+    /// <inheritdoc />
+    public override string ToString() => $"SetThresholds {{ Target = {Target}, Percent = [{string.Join(", ", PercentHundredths)}], Remaining = [{string.Join(", ", RemainingMicros)}], As = {As} }}";
+}
+
+/// <summary>Read all of the organization's alerts as <paramref name="As"/>: exactly the crossings of allocations it may
+/// Read, in order.</summary>
+public sealed record ReadAlerts(ModelActor As) : ModelOp;
+
 /// <summary>Who acts: the organization admin, or a user with no standing of its own: u1 is in group g1, u2 in g2, u3 in
 /// no group (so not a member of the organization, and organization-wide grants do not reach it).</summary>
 public enum ModelActor
@@ -229,7 +246,32 @@ internal static class ModelOps
                 from level in Gen.Elements(Allocations.Access.AccessLevel.Read, Allocations.Access.AccessLevel.Use, Allocations.Access.AccessLevel.Admin)
                 select (ModelOp)new GrantOp(target, grantee, level)),
             (1, Gen.Zip(Index(7), GranteeGen).Select(x => (ModelOp)new RevokeOp(x.Item1, x.Item2))),
-            (2, Gen.Zip(Index(7), Gen.Elements(ModelActor.U1, ModelActor.U2, ModelActor.U3)).Select(x => (ModelOp)new ReadAllocation(x.Item1, x.Item2))));
+            (2, Gen.Zip(Index(7), Gen.Elements(ModelActor.U1, ModelActor.U2, ModelActor.U3)).Select(x => (ModelOp)new ReadAllocation(x.Item1, x.Item2))),
+            (5, PeriodOp),
+            (3, from target in Index(7)
+                from percentCount in Gen.Choose(0, 3)
+                from percents in Gen.ArrayOf(Gen.Elements(1_000L, 5_000L, 8_000L, 10_000L, 15_000L), percentCount)
+                from remainingCount in Gen.Choose(0, 2)
+                from remaining in Gen.ArrayOf(Gen.Elements(0L, 1_000_000L, 100_000_000L), remainingCount)
+                from actor in Actor
+                select (ModelOp)new SetThresholds(target, percents, remaining, actor)),
+            (1, Actor.Select(a => (ModelOp)new ReadAlerts(a))));
+
+    // A few round hours most of the time, so that a parent's and a child's periods often share a bound or cross.
+    private static Gen<int?> PeriodHour => Gen.Frequency(
+        (1, Gen.Constant<int?>(null)),
+        (3, Gen.Elements(0, 24, 48, 100, 150, 200).Select(h => (int?)h)),
+        (1, Gen.Choose(-3, 212).Select(h => (int?)h)));
+
+    private static Gen<ModelOp> PeriodOp =>
+        from target in Index(7)
+        from clear in Gen.Frequency((1, Gen.Constant(true)), (3, Gen.Constant(false)))
+        from start in clear ? Gen.Constant<int?>(null) : PeriodHour
+        from end in clear ? Gen.Constant<int?>(null) : Gen.Frequency(
+            (1, PeriodHour),
+            (4, Gen.Elements(24, 48, 100, 150).Select(length => (int?)((start ?? 0) + length))))
+        from actor in Gen.Frequency((4, Gen.Constant(ModelActor.Admin)), (1, Actor))
+        select (ModelOp)new SetPeriod(target, start, end, actor);
 
     /// <summary>Sequences of 1 to <see cref="MaxSteps"/> operations; they shrink by dropping operations, so a failure
     /// is reported as a minimal sequence.</summary>
