@@ -105,7 +105,7 @@ public sealed partial class AllocationStore : IDisposable
     {
         try
         {
-            Journal.FigureHistoryRebuild.RunIfPending(engine);
+            Journal.FigureHistoryRebuild.RunIfPending(engine, InstantCodec.ToNs(clock.GetCurrentInstant(), "Clock"));
         }
         catch
         {
