@@ -21,6 +21,8 @@ public class ModelBasedTests(ITestOutputHelper output)
         "granted", "grant replaced", "revoked", "revoke of no grant", "refused as NotFound", "refused as AccessDenied",
         "allowed through a grant", "AccessDeniedException", "list shows granted allocations",
         "key also held by another source's event (squatting has no effect)", "another source's hold refused",
+        "reserve replaced an expired hold", "reserve refused: invalid expiry", "confirm of an expired hold", "hold extended",
+        "extend of an expired hold", "swept expired holds",
     ];
 
     /// <summary>1,000 sequences per CI run; <c>ALLOCATIONS_SOAK=1</c> raises it to 20,000 (or the number given).</summary>
