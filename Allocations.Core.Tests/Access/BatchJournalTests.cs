@@ -13,7 +13,9 @@ public class BatchJournalTests
 {
     private static readonly Principal Admin = TestStore.Admin;
 
-    private static async Task<(TestStore Store, Allocation A, Allocation B, BatchResult Batch)> SetUpAsync()
+    /// <summary>A batch of 13 events over A and B: 11 of one segment, two of two (job-11 and "across" cross Nov 15,
+    /// when the CPU rate changes).</summary>
+    internal static async Task<(TestStore Store, Allocation A, Allocation B, BatchResult Batch)> SetUpAsync()
     {
         var t = await TestStore.CreateAsync();
         var a = await t.CreateAllocationAsync("A", 100_000m);
