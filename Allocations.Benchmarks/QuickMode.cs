@@ -389,9 +389,23 @@ internal static class QuickMode
             new UsageRecord(allocations[i % allocations.Length], Workload.Sku(i % 6), Quantity.FromMicros(4_000_000), start, start + Duration.FromHours(1), UsageStatus.Estimated)));
         Print("reserve_per_s", reserveSingle);
         // 8 callers at once on distinct children of one parent, measured right after the single caller.
-        var reserveConcurrent = ConcurrentReservesPerSecond(store, await ChildrenOfOneParentAsync(store, 8), start);
+        var children = await ChildrenOfOneParentAsync(store, 8);
+        var (reserveConcurrent, groups, inFlight) = ConcurrentReserves(store, children, start);
         Print("reserve_concurrent_per_s", reserveConcurrent);
         Print("reserve_concurrent_vs_single", reserveConcurrent / reserveSingle, "F2");
+        Print("reserve_concurrent_callers_in_flight", inFlight);
+        PrintGroups("reserve", groups);
+        // The physical bound of closed-loop callers that each wait for a durable commit: a caller has at most one call
+        // per commit in flight, so 8 callers complete at most 8 calls per commit, whatever else is free.
+        var commitUs = DurableCommitMicros(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "commit-floor.db"));
+        // With the work of every call run in turn on the one write connection, a group of n calls takes at least one
+        // commit plus n calls' work, so n callers complete at most n / (commit + n × work) calls per second.
+        var workUs = groups.Calls == 0 ? 0 : groups.WorkTime.TotalMicroseconds / groups.Calls;
+        var boundWithWork = children.Length * 1e6 / (commitUs + (children.Length * workUs));
+        Print("commit_fsync_us", commitUs, "F1");
+        Print("reserve_bound_per_s", children.Length * 1e6 / commitUs);
+        Print("reserve_bound_with_work_per_s", boundWithWork);
+        Print("reserve_concurrent_vs_bound_with_work", reserveConcurrent / boundWithWork, "F2");
         // The floor under any single-call write: a transaction through the same engine that rewrites one row with
         // its own value (BEGIN IMMEDIATE, one UPDATE, COMMIT with the same durability: one WAL append and fsync).
         var first = (await store.ListAllocationsAsync(Workload.Admin, new OrganizationId(1)))[0];
@@ -440,7 +454,64 @@ internal static class QuickMode
         Print("reserve_per_s_durable_false", await CallsPerSecondAsync(2000, i => fast.ReserveAsync(
             Workload.Admin,
             new UsageRecord(allocations[i % allocations.Length], Workload.Sku(i % 6), Quantity.FromMicros(4_000_000), start, start + Duration.FromHours(2), UsageStatus.Estimated))));
+        // The same 8 callers without the flush to disk: what the calls' own work allows.
+        var (fastConcurrent, fastGroups, _) = ConcurrentReserves(fast, children, start + Duration.FromDays(1));
+        Print("reserve_concurrent_per_s_durable_false", fastConcurrent);
+        PrintGroups("reserve_durable_false", fastGroups);
     }
+
+    /// <summary>The median time of one durable commit on this disk, in µs: a SQLite file in write-ahead-log mode with
+    /// the store's default durability (<c>synchronous=FULL</c>), each transaction changing one row (a row rewritten
+    /// with its own value would write nothing: SQLite skips an unchanged row, and a commit with no page to write has
+    /// nothing to flush), committed 300 times after 20 to warm up. Nothing of the library runs: it is the floor of any durable
+    /// commit through SQLite here.</summary>
+    private static double DurableCommitMicros(string file)
+    {
+        File.Delete(file);
+        File.Delete(file + "-wal");
+        File.Delete(file + "-shm");
+        using var connection = new SqliteConnection($"Data Source={file};Pooling=False");
+        connection.Open();
+        using (var setup = connection.CreateCommand())
+        {
+            setup.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO t VALUES (1, 1);";
+            setup.ExecuteNonQuery();
+        }
+        using var update = connection.CreateCommand();
+        update.CommandText = "UPDATE t SET v = v + 1 WHERE id = 1";
+        var times = new List<double>();
+        for (var i = 0; i < 320; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            using (var transaction = connection.BeginTransaction())
+            {
+                update.Transaction = transaction;
+                update.ExecuteNonQuery();
+                transaction.Commit();
+            }
+            if (i >= 20)
+            {
+                times.Add(Stopwatch.GetElapsedTime(started).TotalMicroseconds);
+            }
+        }
+        connection.Close();
+        File.Delete(file);
+        File.Delete(file + "-wal");
+        File.Delete(file + "-shm");
+        return Median(times);
+    }
+
+    /// <summary>How the write groups of a concurrent run went: mean calls per commit, time per commit (for a durable
+    /// store mostly the flush to disk) and work per call (planning, rating, the statements, in its savepoint).</summary>
+    private static void PrintGroups(string prefix, Storage.WriteGroupStatistics groups)
+    {
+        Print(prefix + "_calls_per_commit", groups.CallsPerCommit, "F2");
+        Print(prefix + "_largest_group", groups.LargestGroup);
+        Print(prefix + "_commit_us", groups.Commits == 0 ? 0 : groups.CommitTime.TotalMicroseconds / groups.Commits, "F1");
+        Print(prefix + "_work_us_per_call", groups.Calls == 0 ? 0 : groups.WorkTime.TotalMicroseconds / groups.Calls, "F1");
+    }
+
+    private static Storage.WriteGroupStatistics Groups(AllocationStore store) => ((Storage.SqliteStorageEngine)store.Engine).GroupStatistics;
 
     /// <summary>Median calls per second over windows of 200 calls, at most <paramref name="calls"/> calls or 8 seconds.</summary>
     private static async Task<double> CallsPerSecondAsync<T>(int calls, Func<int, Task<T>> call)
@@ -477,15 +548,24 @@ internal static class QuickMode
     }
 
     /// <summary>Holds per second with one caller per allocation, all callers at once (each on its own thread, started
-    /// together), on distinct children of one parent: every hold also moves the shared parent's figures. The median
-    /// over rounds of 50 calls per caller, after one warm-up round, at most 7 rounds or 10 seconds.</summary>
-    private static double ConcurrentReservesPerSecond(AllocationStore store, AllocationId[] children, Instant start)
+    /// together, each with its next call in flight as soon as the last returned), on distinct children of one parent:
+    /// every hold also moves the shared parent's figures. The median over rounds of 50 calls per caller, after one
+    /// warm-up round, at most 7 rounds or 10 seconds; with the write groups of the measured rounds and the most calls
+    /// seen in flight at once.</summary>
+    private static (double PerSecond, Storage.WriteGroupStatistics Groups, int InFlight) ConcurrentReserves(AllocationStore store, AllocationId[] children, Instant start)
     {
         const int callsPerCaller = 50;
         var rates = new List<double>();
         var budget = Stopwatch.StartNew();
+        var before = default(Storage.WriteGroupStatistics);
+        var inFlight = 0;
+        var mostInFlight = 0;
         for (var round = 0; round < 8 && (round < 2 || budget.Elapsed < TimeSpan.FromSeconds(10)); round++)
         {
+            if (round == 1)
+            {
+                before = Groups(store);
+            }
             using var ready = new Barrier(children.Length + 1);
             var threads = children.Select((child, caller) => new Thread(() =>
             {
@@ -493,10 +573,16 @@ internal static class QuickMode
                 for (var i = 0; i < callsPerCaller; i++)
                 {
                     var at = start + Duration.FromMinutes((round * callsPerCaller) + i);
+                    var now = Interlocked.Increment(ref inFlight);
+                    for (var seen = Volatile.Read(ref mostInFlight); now > seen; seen = Volatile.Read(ref mostInFlight))
+                    {
+                        Interlocked.CompareExchange(ref mostInFlight, now, seen);
+                    }
                     var result = store.ReserveAsync(
                         Workload.Admin,
                         new UsageRecord(child, Workload.Sku(caller % 6), Quantity.FromMicros(1_000_000), at, at + Duration.FromHours(1), UsageStatus.Estimated))
                         .GetAwaiter().GetResult();
+                    Interlocked.Decrement(ref inFlight);
                     if (!result.Reserved)
                     {
                         throw new InvalidOperationException($"a hold on {child} did not fit");
@@ -513,7 +599,14 @@ internal static class QuickMode
                 rates.Add(children.Length * callsPerCaller / sw.Elapsed.TotalSeconds);
             }
         }
-        return Median(rates);
+        var after = Groups(store);
+        var groups = new Storage.WriteGroupStatistics(
+            after.Commits - before.Commits,
+            after.Calls - before.Calls,
+            after.LargestGroup,
+            after.CommitTime - before.CommitTime,
+            after.WorkTime - before.WorkTime);
+        return (Median(rates), groups, mostInFlight);
     }
 
     /// <summary>File size after a truncating checkpoint (the write-ahead log folded in), per event.</summary>

@@ -6,7 +6,8 @@ using NodaTime;
 namespace Allocations.StressWorker;
 
 /// <summary>A worker process for the reliability tests (not for users): races reservations from several threads
-/// (<c>race</c>), or records keyed batches until it is killed (<c>crash</c>). It writes
+/// (<c>race</c>), records keyed batches until it is killed (<c>crash</c>), or makes keyed calls from many concurrent
+/// callers, some of them failing, until it is killed (<c>group</c>). It writes
 /// one line per acknowledged write to stdout, so the test can check the database against what was acknowledged.</summary>
 /// <remarks>
 /// Both modes take <c>--db FILE --org ID --actor USER --sku CODE</c> and address allocations by name: a parent
@@ -17,6 +18,9 @@ namespace Allocations.StressWorker;
 /// <item>race prints <c>ready</c> and waits for a line on stdin before it starts;</item>
 /// <item>create (only <c>--db</c>) opens or creates the file and one organization: <c>open</c>, <c>created</c>;</item>
 /// <item><c>open</c>, then <c>committed BATCH</c> after each batch returns (crash);</item>
+/// <item><c>open</c>, then per call, once it has returned: <c>ack KEY</c> for a hold or a batch of three
+/// (<see cref="GroupCall"/>), <c>refused KEY</c> for a hold that did not fit, <c>failed KEY</c> for a batch that
+/// conflicted as it must; and every 25 calls <c>groups COMMITS CALLS</c>, the store's write groups so far (group);</item>
 /// <item><c>busy MESSAGE</c> for <see cref="StoreUnavailableException"/>, <c>error TYPE MESSAGE</c> for anything
 /// else (exit code 3).</item>
 /// </list>
@@ -53,7 +57,8 @@ internal static class Worker
             {
                 "race" => await RaceAsync(store, actor, sku, byName, seed, Int(args, "--threads", 4), Int(args, "--ops", 100), Int(args, "--keys", 40)),
                 "crash" => await CrashAsync(store, actor, sku, byName, seed, Int(args, "--batches", 60), Int(args, "--size", 25)),
-                _ => throw new ArgumentException($"unknown mode '{mode}' (race or crash)"),
+                "group" => await GroupAsync(store, actor, sku, byName, seed, Int(args, "--callers", 8), Int(args, "--calls", 1000)),
+                _ => throw new ArgumentException($"unknown mode '{mode}' (race, crash or group)"),
             };
         }
         catch (StoreUnavailableException ex)
@@ -176,6 +181,77 @@ internal static class Worker
             await store.RecordBatchAsync(actor, records);
             Emit($"committed {batch}");
         }
+        return 0;
+    }
+
+    /// <summary>The key group mode uses for the anchor, a Confirmed event of one unit on <c>C0</c> that the test records
+    /// first: a poisoned batch conflicts with it.</summary>
+    internal const string AnchorKey = "anchor";
+
+    /// <summary>Call <paramref name="call"/> of caller <paramref name="caller"/> in group mode run
+    /// <paramref name="seed"/>: a keyed hold (kind 0), a keyed batch of three Confirmed events (kind 1, keys KEY-0..2),
+    /// or a poisoned batch (kind 2): a new event under KEY-0, then the anchor's key with other content, which must
+    /// fail the batch and leave nothing of it.</summary>
+    internal static (int Kind, string Key) GroupCall(int seed, int caller, int call) =>
+        (((call * 7) + caller) % 10) switch
+        {
+            < 4 => (0, $"hold-{seed}-{caller}-{call}"),
+            < 8 => (1, $"batch-{seed}-{caller}-{call}"),
+            _ => (2, $"poison-{seed}-{caller}-{call}"),
+        };
+
+    /// <summary>Where item <paramref name="item"/> of a group-mode call goes and its quantity in whole units (the
+    /// amount, at rate 1): a hold is item 0.</summary>
+    internal static (string Allocation, int Units) GroupItem(int caller, int call, int item) =>
+        (item == 2 ? "P" : $"C{(caller + item) % 3}", 1 + ((call + item + caller) % 5));
+
+    private static async Task<int> GroupAsync(AllocationStore store, Principal actor, SkuCode sku, Dictionary<string, AllocationId> byName, int seed, int callers, int calls)
+    {
+        Emit("open");
+        var done = 0;
+        UsageRecord Item(int caller, int call, int item, string key, UsageStatus status)
+        {
+            var (name, units) = GroupItem(caller, call, item);
+            return new UsageRecord(byName[name], sku, Quantity.FromMicros(units * 1_000_000L), EventStart, EventStart + Duration.FromHours(1), status, key);
+        }
+        var workers = Enumerable.Range(0, callers).Select(caller => Task.Run(async () =>
+        {
+            for (var call = 0; call < calls; call++)
+            {
+                var (kind, key) = GroupCall(seed, caller, call);
+                switch (kind)
+                {
+                    case 0:
+                        var hold = await store.ReserveAsync(actor, Item(caller, call, 0, key, UsageStatus.Estimated));
+                        Emit(hold.Reserved ? $"ack {key}" : $"refused {key}");
+                        break;
+                    case 1:
+                        await store.RecordBatchAsync(actor, [.. Enumerable.Range(0, 3).Select(item => Item(caller, call, item, $"{key}-{item}", UsageStatus.Confirmed))]);
+                        Emit($"ack {key}");
+                        break;
+                    default:
+                        try
+                        {
+                            await store.RecordBatchAsync(actor, [
+                                Item(caller, call, 0, $"{key}-0", UsageStatus.Confirmed),
+                                new UsageRecord(byName["C0"], sku, Quantity.FromMicros(2_000_000), EventStart, EventStart + Duration.FromHours(1), UsageStatus.Confirmed, AnchorKey),
+                            ]);
+                            Emit($"error the poisoned batch {key} was stored");
+                        }
+                        catch (ConflictException)
+                        {
+                            Emit($"failed {key}");
+                        }
+                        break;
+                }
+                if (Interlocked.Increment(ref done) % 25 == 0)
+                {
+                    var groups = ((Storage.SqliteStorageEngine)store.Engine).GroupStatistics;
+                    Emit($"groups {groups.Commits} {groups.Calls}");
+                }
+            }
+        })).ToArray();
+        await Task.WhenAll(workers);
         return 0;
     }
 

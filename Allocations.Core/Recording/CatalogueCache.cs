@@ -10,6 +10,10 @@ namespace Allocations.Recording;
 /// that read the same version. Migration 0005 bumps the version by trigger, in the writing transaction, on every
 /// insert, update or delete of a unit, SKU or rate rule — whichever process or code path makes it — so equal
 /// versions mean an equal catalogue. A transaction reads the version once (one indexed row).</para>
+/// <para>The cache is only ever moved and filled from what a transaction read once that transaction has committed
+/// (through <see cref="IStorageSession.OnCommitted"/>): a write that changes the catalogue and then rolls back (alone
+/// in its group, or with its transaction) leaves the cache as it was, so a version number that never committed can
+/// never carry entries into a later transaction that commits the same number with other content.</para>
 /// <para>Thread-safe: one lock around small dictionaries; the compiled schedules are immutable.</para>
 /// </remarks>
 internal sealed class CatalogueCache
@@ -19,9 +23,21 @@ internal sealed class CatalogueCache
     private Dictionary<(long OrgId, string Key), (CompiledSku Row, RateSchedule Schedule)> skus = [];
     private Dictionary<long, RateSchedule?> prices = [];
 
-    /// <summary>Moves the cache to a newer version read by a transaction, dropping every entry; an older version
-    /// (a reader on an older snapshot) leaves it alone and simply misses.</summary>
-    internal void Observe(long currentVersion)
+    /// <summary>Moves the cache to a newer version read by <paramref name="session"/>, dropping every entry, once the
+    /// session has committed; an older version (a reader on an older snapshot) leaves it alone and simply misses.</summary>
+    internal void Observe(IStorageSession session, long currentVersion) => session.OnCommitted(() => Observe(currentVersion));
+
+    /// <summary>Keeps a SKU's compiled schedule read by <paramref name="session"/> at <paramref name="atVersion"/>,
+    /// once the session has committed.</summary>
+    internal void PutSku(IStorageSession session, long atVersion, long orgId, string key, (CompiledSku Row, RateSchedule Schedule) entry) =>
+        session.OnCommitted(() => PutSku(atVersion, orgId, key, entry));
+
+    /// <summary>Keeps a unit's price schedule read by <paramref name="session"/> at <paramref name="atVersion"/>, once
+    /// the session has committed.</summary>
+    internal void PutPrices(IStorageSession session, long atVersion, long unitId, RateSchedule? schedule) =>
+        session.OnCommitted(() => PutPrices(atVersion, unitId, schedule));
+
+    private void Observe(long currentVersion)
     {
         lock (gate)
         {
@@ -47,7 +63,7 @@ internal sealed class CatalogueCache
         return false;
     }
 
-    internal void PutSku(long atVersion, long orgId, string key, (CompiledSku Row, RateSchedule Schedule) entry)
+    private void PutSku(long atVersion, long orgId, string key, (CompiledSku Row, RateSchedule Schedule) entry)
     {
         lock (gate)
         {
@@ -71,7 +87,7 @@ internal sealed class CatalogueCache
         return false;
     }
 
-    internal void PutPrices(long atVersion, long unitId, RateSchedule? schedule)
+    private void PutPrices(long atVersion, long unitId, RateSchedule? schedule)
     {
         lock (gate)
         {

@@ -85,7 +85,7 @@ internal static class RecordingService
         var fit = writer.Fit(plan);
         if (!fit.Fits)
         {
-            refused(record.Allocation, fit);
+            uow.Session.OnCommitted(() => refused(record.Allocation, fit));
             return new ReserveResult(fit, null);
         }
         writer.Apply(plan);

@@ -23,7 +23,7 @@ internal sealed partial class UsageWriter
         {
             version = session.CatalogueVersion();
             catalogueVersion = version;
-            Catalogue?.Observe(version);
+            Catalogue?.Observe(session, version);
         }
         return version;
     }

@@ -169,7 +169,7 @@ internal sealed partial class UsageWriter
             {
                 var row = session.FindSku(orgId, key) ?? throw new NotFoundException(code);
                 entry = (CompiledSku.Of(row), Schedule(row));
-                Catalogue?.PutSku(CatalogueVersion(), orgId, key, entry);
+                Catalogue?.PutSku(session, CatalogueVersion(), orgId, key, entry);
             }
             skus[(orgId, key)] = entry;
             skusById[entry.Row.Id] = entry;
@@ -197,7 +197,7 @@ internal sealed partial class UsageWriter
             {
                 var rules = session.ListUnitPrices(unitId);
                 schedule = rules.Count == 0 ? null : RateSchedule.Build(unitCode, rules.Select(RowMapping.ToRule), usdPrices: true);
-                Catalogue?.PutPrices(CatalogueVersion(), unitId, schedule);
+                Catalogue?.PutPrices(session, CatalogueVersion(), unitId, schedule);
             }
             prices[unitId] = schedule;
         }

@@ -18,8 +18,11 @@ internal interface IStorageEngine : IDisposable
     /// <summary>Runs <paramref name="work"/> in a read transaction (a consistent snapshot); nothing it does is kept.</summary>
     ValueTask<T> ReadAsync<T>(Func<IStorageSession, ValueTask<T>> work, CancellationToken cancellationToken);
 
-    /// <summary>Runs <paramref name="work"/> in one write transaction; commits when it returns, rolls back when it
-    /// throws. Durable once the returned task completes. Other writers may run at the same time on an engine that
+    /// <summary>Runs <paramref name="work"/> as one atomic unit of a write transaction; commits when it returns, rolls
+    /// back when it throws. Durable once the returned task completes. An engine may run concurrent calls in one
+    /// transaction with one commit (each in a savepoint of its own, in order, each seeing the writes of those before
+    /// it, a failing one rolled back alone): what must happen only once the work is committed goes through
+    /// <see cref="IStorageSession.OnCommitted"/>. Other writers may run at the same time on an engine that
     /// allows it: what the work reads and then changes must be locked first (see
     /// <see cref="IStorageSession.LockAllocationsAsync"/> and <see cref="IStorageSession.LockImporterAsync"/>).</summary>
     ValueTask<T> WriteAsync<T>(Func<IStorageSession, ValueTask<T>> work, CancellationToken cancellationToken);

@@ -59,7 +59,9 @@ internal sealed partial class SqliteSession : IReportQueries
         var rows = ReadAllocationRows(orgId);
         if (changes == changesAtStart)
         {
-            AllocationLists.AddOrUpdate(handle, new AllocationListSnapshot(orgId, dataVersion, changes, rows));
+            // Kept only once the transaction has ended well: a call rolled back to its savepoint keeps nothing.
+            var read = new AllocationListSnapshot(orgId, dataVersion, changes, rows);
+            OnCommitted(() => AllocationLists.AddOrUpdate(handle, read));
         }
         return rows;
     }

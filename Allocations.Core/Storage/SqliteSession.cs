@@ -24,6 +24,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     private SqliteCommand? insertEvent;
     private long nextEventId;
     private SqliteCommand? insertSegment;
+    private List<Action>? committed;
 
     internal SqliteSession(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
     {
@@ -33,9 +34,53 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         changesAtStart = SQLitePCL.raw.sqlite3_total_changes(connection.Handle);
     }
 
-    public CancellationToken CancellationToken { get; }
+    public CancellationToken CancellationToken { get; private set; }
 
     internal SqliteConnection Connection => connection;
+
+    /// <summary>Registers work to run once this transaction has committed (at once after a read): a call that rolls
+    /// back (alone, to its savepoint, or with its transaction) never runs it.</summary>
+    public void OnCommitted(Action action) => (committed ??= []).Add(action);
+
+    /// <summary>Takes the actions the current call registered with <see cref="OnCommitted"/>.</summary>
+    internal List<Action>? TakeCommitted()
+    {
+        var actions = committed;
+        committed = null;
+        return actions;
+    }
+
+    /// <summary>Starts the next call of a group on this transaction: its statements observe its token.</summary>
+    internal void BeginCall(CancellationToken cancellationToken)
+    {
+        CancellationToken = cancellationToken;
+        committed = null;
+    }
+
+    /// <summary>Ends a call of a group that succeeded: what it deferred to the end of its work (the journal's head
+    /// rows) is written now, inside its savepoint, so that a later call's rollback cannot take it along.</summary>
+    internal void EndCall()
+    {
+        if (deferJournalHeads || dirtyHeads.Count > 0)
+        {
+            WriteJournalHeads();
+        }
+    }
+
+    /// <summary>Forgets everything this transaction remembers of its own state after a call rolled back to its
+    /// savepoint: the next event id, the journal's next sequence and heads with any head write still deferred, the
+    /// org-admin answers, and what the call registered to run after the commit. The next call reads them afresh
+    /// from the database, where the savepoint's rollback has undone the call's writes.</summary>
+    internal void ForgetRolledBackCall()
+    {
+        committed = null;
+        nextEventId = 0;
+        journalNextId = 0;
+        journalHeads.Clear();
+        dirtyHeads.Clear();
+        deferJournalHeads = false;
+        orgAdminMemo.Clear();
+    }
 
     internal SqliteTransaction Transaction => transaction;
 

@@ -8,7 +8,14 @@ using Microsoft.Extensions.Logging;
 namespace Allocations.Storage;
 
 /// <summary>The SQLite engine: one database file (or one private in-memory database), WAL, foreign keys on,
-/// writes serialized in-process by a gate and across processes by <c>BEGIN IMMEDIATE</c> with a busy timeout.</summary>
+/// writes serialized in-process by a gate and across processes by SQLite's write lock with a busy timeout.</summary>
+/// <remarks>
+/// Writes are group-committed: concurrent write calls queue at the <see cref="WriteGate"/>, and the caller that finds
+/// no group running drains the calls waiting at that moment into one transaction, each in a savepoint of its own,
+/// with one durable commit for all of them (see <see cref="RunWriteGroupAsync"/>). A call's outcome is its own: one
+/// that fails is rolled back alone and its caller gets its error. Reads of a file store take their own connection
+/// and snapshot and never wait at the gate.
+/// </remarks>
 internal sealed class SqliteStorageEngine : IStorageEngine
 {
     /// <summary>The file's application id, "ALLC": marks a SQLite file as an Allocations database.</summary>
@@ -19,8 +26,15 @@ internal sealed class SqliteStorageEngine : IStorageEngine
     /// <summary>Taking the write lock faster than this is not worth a log line (it normally takes microseconds).</summary>
     private const double LockWaitLogMs = 10;
 
+    /// <summary>At most this many calls share one write transaction and its commit.</summary>
+    internal const int MaxCallsPerGroup = 64;
+
+    /// <summary>Gets or sets how long the calls after a group's first may run before no further call joins it: the
+    /// first caller's wait stays bounded. 20 ms; tests that must have every queued call in one group raise it.</summary>
+    internal TimeSpan MaxGroupWork { get; set; } = TimeSpan.FromMilliseconds(20);
+
     private readonly string connectionString;
-    private readonly SemaphoreSlim writeGate = new(1, 1);
+    private readonly WriteGate gate;
     private readonly SqliteConnection? memoryConnection;
     private readonly bool durableFull;
     private readonly int busyTimeoutMs;
@@ -34,6 +48,13 @@ internal sealed class SqliteStorageEngine : IStorageEngine
     private SqliteConnection? writeConnection;
     private StatementCache? statements;
 
+    // Write groups so far (see GroupStatistics); written by the one leader at a time, read by anyone.
+    private long groupCommits;
+    private long groupCalls;
+    private long groupLargest;
+    private long groupCommitTicks;
+    private long groupWorkTicks;
+
     private SqliteStorageEngine(string location, string connectionString, SqliteConnection? memoryConnection, bool durableFull, int busyTimeoutMs)
     {
         Location = location;
@@ -41,6 +62,7 @@ internal sealed class SqliteStorageEngine : IStorageEngine
         this.memoryConnection = memoryConnection;
         this.durableFull = durableFull;
         this.busyTimeoutMs = busyTimeoutMs;
+        gate = new WriteGate(RunGroupAsync);
     }
 
     public string Location { get; }
@@ -341,90 +363,384 @@ internal sealed class SqliteStorageEngine : IStorageEngine
     }
 
     public ValueTask<T> ReadAsync<T>(Func<IStorageSession, ValueTask<T>> work, CancellationToken cancellationToken) =>
-        RunAsync(work, write: false, cancellationToken);
+        memoryConnection is null ? ReadFileAsync(work, cancellationToken) : GatedAsync(work, isRead: true, cancellationToken);
 
     public ValueTask<T> WriteAsync<T>(Func<IStorageSession, ValueTask<T>> work, CancellationToken cancellationToken) =>
-        RunAsync(work, write: true, cancellationToken);
+        GatedAsync(work, isRead: false, cancellationToken);
 
-    private async ValueTask<T> RunAsync<T>(Func<IStorageSession, ValueTask<T>> work, bool write, CancellationToken cancellationToken)
+    /// <summary>Gets what the write groups of this engine have done so far: commits, the calls they carried, time.</summary>
+    internal WriteGroupStatistics GroupStatistics => new(
+        Interlocked.Read(ref groupCommits),
+        Interlocked.Read(ref groupCalls),
+        Interlocked.Read(ref groupLargest),
+        Stopwatch.GetElapsedTime(0, Interlocked.Read(ref groupCommitTicks)),
+        Stopwatch.GetElapsedTime(0, Interlocked.Read(ref groupWorkTicks)));
+
+    /// <summary>Gets how many calls wait at the write gate behind the group now running.</summary>
+    internal int WaitingCalls => gate.Waiting;
+
+    private async ValueTask<T> GatedAsync<T>(Func<IStorageSession, ValueTask<T>> work, bool isRead, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(disposed, this);
-        var gated = write || memoryConnection is not null;
-        if (gated && !writeGate.Wait(0, CancellationToken.None))
+        var call = new GatedCall<T>(work, isRead, cancellationToken);
+        await gate.EnterAsync(call).ConfigureAwait(false);
+        return call.Result;
+    }
+
+    /// <summary>A read of a file store: its own pooled connection and snapshot, never behind the write gate.</summary>
+    private async ValueTask<T> ReadFileAsync<T>(Func<IStorageSession, ValueTask<T>> work, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(disposed, this);
+        List<Action>? committed;
+        T result;
+        try
         {
-            var waitStart = Stopwatch.GetTimestamp();
-            await writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            if (log is not null)
+            using var connection = OpenConnection();
+            using var transaction = connection.BeginTransaction(deferred: true);
+            using var session = new SqliteSession(connection, transaction, cancellationToken);
+            result = await work(session).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            transaction.Commit();
+            committed = session.TakeCommitted();
+        }
+        catch (Exception ex) when (ex is SqliteException or OverflowException or StoredRowException)
+        {
+            throw TranslateFailure(ex, 0);
+        }
+        RunCommitted(committed);
+        return result;
+    }
+
+    /// <summary>Runs one group of the gate, whose first call is <paramref name="first"/>: a read of an in-memory store
+    /// alone, or writes, drained from the gate into one transaction (see the class remarks).</summary>
+    /// <remarks>Every call taken is completed, whatever happens: a bug here must not leave a caller waiting.</remarks>
+    private async ValueTask RunGroupAsync(GatedCall first)
+    {
+        var taken = new List<GatedCall> { first };
+        try
+        {
+            if (first.IsRead)
             {
-                Log.WriteGateWait(log, (long)Stopwatch.GetElapsedTime(waitStart).TotalMilliseconds, Location);
+                await RunMemoryReadAsync(first).ConfigureAwait(false);
+            }
+            else
+            {
+                await RunWriteGroupAsync(first, taken).ConfigureAwait(false);
             }
         }
+#pragma warning disable CA1031 // any failure must reach every caller of the group, as theirs
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            foreach (var call in taken)
+            {
+                call.Fail(ex);
+            }
+        }
+        finally
+        {
+            foreach (var call in taken)
+            {
+                call.Signal.TrySetResult(true);
+            }
+        }
+    }
+
+    private async ValueTask RunMemoryReadAsync(GatedCall call)
+    {
+        if (!CanStart(call))
+        {
+            return;
+        }
+        try
+        {
+            statements ??= new StatementCache(memoryConnection!);
+            using var transaction = memoryConnection!.BeginTransaction(deferred: true);
+            using var session = new SqliteSession(memoryConnection, transaction, call.CancellationToken) { Statements = statements };
+            await call.RunAsync(session).ConfigureAwait(false);
+            call.CancellationToken.ThrowIfCancellationRequested();
+            transaction.Commit();
+            call.Committed = session.TakeCommitted();
+        }
+#pragma warning disable CA1031 // the caller gets it, translated
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            call.Fail(TranslateFailure(ex, 0));
+            return;
+        }
+        RunCommitted(call);
+    }
+
+    /// <summary>Whether a call taken from the gate may start: not when it was cancelled or the engine disposed
+    /// while it waited (then it fails without running). Logs how long it waited for other callers' groups.</summary>
+    private bool CanStart(GatedCall call)
+    {
+        if (call.CancellationToken.IsCancellationRequested)
+        {
+            call.Fail(new OperationCanceledException(call.CancellationToken));
+            return false;
+        }
+        if (disposed)
+        {
+            call.Fail(new ObjectDisposedException(GetType().FullName));
+            return false;
+        }
+        if (call.Waited && log is not null)
+        {
+            Log.WriteGateWait(log, (long)Stopwatch.GetElapsedTime(call.QueuedAt).TotalMilliseconds, Location);
+        }
+        return true;
+    }
+
+    /// <summary>One write group: one transaction, the first call run in it directly, every further call queued by
+    /// then in a savepoint of its own, and one commit.</summary>
+    /// <remarks>
+    /// <para>The transaction starts deferred and takes the write lock at once on the handle, so the busy timeout is
+    /// honoured to the millisecond (<c>BEGIN IMMEDIATE</c> through Microsoft.Data.Sqlite waits at least a second).
+    /// When the lock cannot be had, only the first call fails; the calls behind it then wait for the lock themselves.</para>
+    /// <para>A call that throws, or whose token is cancelled by the end of its work, is undone alone: the first call
+    /// by rolling back the transaction (the group ends there; nothing else is in it yet), a later one by rolling back
+    /// to its savepoint. It gets its own error; the others go on. After such a rollback the session forgets what it
+    /// remembered of its own writes (the journal tail, admin answers), so the next call reads them afresh.</para>
+    /// <para>More calls join while the group has fewer than <see cref="MaxCallsPerGroup"/> and the calls after the
+    /// first have run for less than <see cref="MaxGroupWork"/> (so they delay the first caller's commit by about that
+    /// at most), and only calls already waiting: a group never waits to fill up.</para>
+    /// <para>Every caller of the group returns only after the commit is durable; when the commit (or SQLite, by
+    /// rolling the transaction back on an I/O error) loses the group, every call of it fails with that error. What
+    /// calls registered with <see cref="IStorageSession.OnCommitted"/> runs after the commit, in call order.</para>
+    /// </remarks>
+    private async ValueTask RunWriteGroupAsync(GatedCall first, List<GatedCall> taken)
+    {
+        if (!CanStart(first))
+        {
+            return;
+        }
+        SqliteConnection connection;
+        SqliteTransaction? transaction = null;
         var lockStart = 0L;
         try
         {
-            var cached = gated;
-            var connection = memoryConnection ?? (write ? (writeConnection ??= OpenConnection()) : OpenConnection());
-            if (cached)
+            connection = memoryConnection ?? (writeConnection ??= OpenConnection());
+            statements ??= new StatementCache(connection);
+            lockStart = Stopwatch.GetTimestamp();
+            transaction = connection.BeginTransaction(deferred: true);
+            if (memoryConnection is null)
             {
-                statements ??= new StatementCache(connection);
-            }
-            try
-            {
-                // BEGIN (deferred) takes no lock; a write then takes the write lock at once, on the handle, so a busy
-                // timeout under a second is honoured (BEGIN IMMEDIATE through Microsoft.Data.Sqlite waits at least one).
-                lockStart = Stopwatch.GetTimestamp();
-                using var transaction = connection.BeginTransaction(deferred: true);
-                if (write && memoryConnection is null)
+                ExecuteOnHandle(connection, TakeWriteLock);
+                if (log is not null && Stopwatch.GetElapsedTime(lockStart) is { TotalMilliseconds: >= LockWaitLogMs } waited)
                 {
-                    ExecuteOnHandle(connection, TakeWriteLock);
-                    if (log is not null && Stopwatch.GetElapsedTime(lockStart) is { TotalMilliseconds: >= LockWaitLogMs } waited)
-                    {
-                        Log.WriteLockWait(log, (long)waited.TotalMilliseconds, Location);
-                    }
-                }
-                using var session = new SqliteSession(connection, transaction, cancellationToken) { Statements = cached ? statements : null };
-                var result = await work(session).ConfigureAwait(false);
-                cancellationToken.ThrowIfCancellationRequested();
-                transaction.Commit();
-                return result;
-            }
-            finally
-            {
-                if (memoryConnection is null && !write)
-                {
-                    connection.Dispose();
+                    Log.WriteLockWait(log, (long)waited.TotalMilliseconds, Location);
                 }
             }
         }
         catch (SqliteException ex)
         {
-            if (ex.SqliteErrorCode is 5 or 6 && log is not null)
-            {
-                Log.WriteLockTimeout(log, lockStart == 0 ? 0 : (long)Stopwatch.GetElapsedTime(lockStart).TotalMilliseconds, Location, busyTimeoutMs);
-            }
-            if (write && memoryConnection is null)
-            {
-                DropWriteConnection(); // start the next write on a fresh connection, whatever state SQLite left
-            }
-            throw Translate(Location, ex);
+            transaction?.Dispose();
+            first.Fail(TranslateFailure(ex, lockStart));
+            DropWriteConnection(); // start the next write on a fresh connection, whatever state SQLite left
+            return;
         }
-        catch (OverflowException ex)
+
+        var members = new List<GatedCall>();
+        using (transaction)
+        using (var session = new SqliteSession(connection, transaction, first.CancellationToken) { Statements = statements })
         {
-            // Writes refuse what would overflow a figure or a report sum; only a file written before they did (or
-            // edited behind the library's back) can hold such figures.
-            throw new StoreUnavailableException(Location, "a stored figure or usage sum is past the amount range (written before such writes were refused, or edited outside the library); delete or correct the events that caused it", ex);
-        }
-        catch (StoredRowException ex)
-        {
-            throw new StoreUnavailableException(Location, ex.Message, ex);
-        }
-        finally
-        {
-            if (gated)
+            var joinedSince = 0L;
+            var call = first;
+            var inSavepoint = false;
+            while (call is not null)
             {
-                writeGate.Release();
+                var workStart = Stopwatch.GetTimestamp();
+                var failure = await RunCallAsync(call, session, connection, inSavepoint).ConfigureAwait(false);
+                Interlocked.Add(ref groupWorkTicks, Stopwatch.GetTimestamp() - workStart);
+                if (failure is null)
+                {
+                    call.Committed = session.TakeCommitted();
+                    members.Add(call);
+                }
+                else
+                {
+                    var error = TranslateFailure(failure, lockStart);
+                    call.Fail(error);
+                    if (!inSavepoint || !TryRollBackToSavepoint(connection))
+                    {
+                        // The first call, or a transaction SQLite has already rolled back (or cannot roll back to the
+                        // savepoint): nothing of the group stays, and every call that ran in it fails with this error.
+                        foreach (var member in members)
+                        {
+                            member.Fail(error);
+                        }
+                        RollBack(connection, transaction);
+                        if (failure is SqliteException)
+                        {
+                            DropWriteConnection(); // start the next write on a fresh connection, whatever state SQLite left
+                        }
+                        return;
+                    }
+                    session.ForgetRolledBackCall();
+                }
+                if (!inSavepoint)
+                {
+                    inSavepoint = true;
+                    joinedSince = Stopwatch.GetTimestamp();
+                }
+                call = taken.Count < MaxCallsPerGroup && Stopwatch.GetElapsedTime(joinedSince) < MaxGroupWork ? TakeNext(taken) : null;
             }
+
+            if (members.Count == 0)
+            {
+                RollBack(connection, transaction);
+                return;
+            }
+            var commitStart = Stopwatch.GetTimestamp();
+            try
+            {
+                transaction.Commit();
+            }
+            catch (SqliteException ex)
+            {
+                var error = TranslateFailure(ex, lockStart);
+                foreach (var member in members)
+                {
+                    member.Fail(error);
+                }
+                DropWriteConnection();
+                return;
+            }
+            Interlocked.Add(ref groupCommitTicks, Stopwatch.GetTimestamp() - commitStart);
+            Interlocked.Increment(ref groupCommits);
+            Interlocked.Add(ref groupCalls, members.Count);
+            if (members.Count > Interlocked.Read(ref groupLargest))
+            {
+                Interlocked.Exchange(ref groupLargest, members.Count);
+            }
+        }
+        foreach (var member in members)
+        {
+            RunCommitted(member);
+        }
+    }
+
+    /// <summary>Takes the next waiting write into the group (adding it to <paramref name="taken"/>), skipping any that
+    /// may not start; null when none waits.</summary>
+    private GatedCall? TakeNext(List<GatedCall> taken)
+    {
+        while (gate.TryTakeNextWrite() is { } next)
+        {
+            taken.Add(next);
+            if (CanStart(next))
+            {
+                return next;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Runs one call of a group, in a savepoint when it is not the first; returns what it failed with.</summary>
+    private static async ValueTask<Exception?> RunCallAsync(GatedCall call, SqliteSession session, SqliteConnection connection, bool inSavepoint)
+    {
+        session.BeginCall(call.CancellationToken);
+        try
+        {
+            if (inSavepoint)
+            {
+                ExecuteOnHandle(connection, "SAVEPOINT group_call");
+            }
+            await call.RunAsync(session).ConfigureAwait(false);
+            call.CancellationToken.ThrowIfCancellationRequested();
+            session.EndCall();
+            if (inSavepoint)
+            {
+                ExecuteOnHandle(connection, "RELEASE group_call");
+            }
+            return null;
+        }
+#pragma warning disable CA1031 // the call's own error, for its caller alone
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return ex;
+        }
+    }
+
+    /// <summary>Undoes the failed call's savepoint; false when the transaction is gone (SQLite rolls a transaction
+    /// back itself on some I/O errors) or the rollback failed.</summary>
+    private static bool TryRollBackToSavepoint(SqliteConnection connection)
+    {
+        if (SQLitePCL.raw.sqlite3_get_autocommit(connection.Handle) != 0)
+        {
+            return false;
+        }
+        return SQLitePCL.raw.sqlite3_exec(connection.Handle, "ROLLBACK TO group_call") == SQLitePCL.raw.SQLITE_OK
+            && SQLitePCL.raw.sqlite3_exec(connection.Handle, "RELEASE group_call") == SQLitePCL.raw.SQLITE_OK;
+    }
+
+    private static void RollBack(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        if (SQLitePCL.raw.sqlite3_get_autocommit(connection.Handle) == 0)
+        {
+            try
+            {
+                transaction.Rollback();
+            }
+            catch (SqliteException)
+            {
+                // The connection is dropped by the caller, or the next group finds out.
+            }
+        }
+    }
+
+    /// <summary>Runs what a committed call registered with <see cref="IStorageSession.OnCommitted"/>.</summary>
+    private static void RunCommitted(GatedCall call)
+    {
+        try
+        {
+            RunCommitted(call.Committed);
+        }
+#pragma warning disable CA1031 // a bug in a cache fill fails that call, not the callers after it
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            call.Fail(ex);
+        }
+        call.Committed = null;
+    }
+
+    private static void RunCommitted(List<Action>? actions)
+    {
+        if (actions is null)
+        {
+            return;
+        }
+        foreach (var action in actions)
+        {
+            action();
+        }
+    }
+
+    /// <summary>What a unit of work failed with, as its caller gets it: no <see cref="SqliteException"/>, overflow or
+    /// damaged-row error passes the engine.</summary>
+    private Exception TranslateFailure(Exception ex, long lockStart)
+    {
+        switch (ex)
+        {
+            case SqliteException sqlite:
+                if (sqlite.SqliteErrorCode is 5 or 6 && log is not null)
+                {
+                    Log.WriteLockTimeout(log, lockStart == 0 ? 0 : (long)Stopwatch.GetElapsedTime(lockStart).TotalMilliseconds, Location, busyTimeoutMs);
+                }
+                return Translate(Location, sqlite);
+            case OverflowException:
+                // Writes refuse what would overflow a figure or a report sum; only a file written before they did (or
+                // edited behind the library's back) can hold such figures.
+                return new StoreUnavailableException(Location, "a stored figure or usage sum is past the amount range (written before such writes were refused, or edited outside the library); delete or correct the events that caused it", ex);
+            case StoredRowException stored:
+                return new StoreUnavailableException(Location, stored.Message, stored);
+            default:
+                return ex;
         }
     }
 
@@ -512,6 +828,5 @@ internal sealed class SqliteStorageEngine : IStorageEngine
             using var connection = new SqliteConnection(connectionString);
             SqliteConnection.ClearPool(connection);
         }
-        writeGate.Dispose();
     }
 }
