@@ -82,6 +82,39 @@ public sealed class ToolAdminTests : IDisposable
     }
 
     [Fact]
+    public async Task AllocPeriod_IsSetAtCreationAndChanged_AndUsageOutsideItIsRefusedInOneLine()
+    {
+        await SetUpAsync();
+        var created = await OkAsync("alloc", "create", "physics-2026", "--unit", "core-hours", "--total", "100", "--start", "2026-01-01", "--end", "2027-01-01");
+        Assert.Contains("created allocation 'physics-2026'", created.Stdout);
+        Assert.Contains("period [2026-01-01T00:00:00Z, 2027-01-01T00:00:00Z)", created.Stdout);
+        Assert.Contains("period      [2026-01-01T00:00:00Z, 2027-01-01T00:00:00Z)", (await OkAsync("alloc", "show", "physics-2026")).Stdout);
+
+        var reversed = await tool.RunAsync("alloc", "create", "backwards", "--unit", "core-hours", "--total", "1", "--start", "2027-01-01", "--end", "2026-01-01");
+        Assert.Equal(1, reversed.ExitCode);
+        Assert.Single(reversed.StderrLines);
+        Assert.Contains("periodEnd", reversed.Stderr);
+        var child = await tool.RunAsync("alloc", "create", "physics-2026-lab", "--unit", "core-hours", "--total", "1", "--parent", "physics-2026", "--end", "2027-06-01");
+        Assert.Equal(1, child.ExitCode);
+        Assert.Contains("within the period", child.Stderr);
+
+        var outside = await tool.RunAsync("usage", "record", "--allocation", "physics-2026", "--sku", "CPU_HOUR", "--quantity", "1", "--start", "2027-01-01", "--end", "2027-01-02");
+        Assert.Equal(1, outside.ExitCode);
+        Assert.Single(outside.StderrLines);
+        Assert.Contains("takes usage starting in [2026-01-01T00:00:00Z, 2027-01-01T00:00:00Z)", outside.Stderr);
+        var hold = await tool.RunAsync("usage", "reserve", "--allocation", "physics-2026", "--sku", "CPU_HOUR", "--quantity", "1", "--start", "2025-12-31", "--end", "2026-01-01");
+        Assert.Equal(1, hold.ExitCode);
+        Assert.Equal("error: reservation refused: outside the period; 'physics-2026' takes usage starting in [2026-01-01T00:00:00Z, 2027-01-01T00:00:00Z), this starts at 2025-12-31T00:00:00Z", Assert.Single(hold.StderrLines));
+
+        var changed = await OkAsync("alloc", "period", "physics-2026", "--start", "2026-01-01");
+        Assert.Contains("period of 'physics-2026': [2026-01-01T00:00:00Z, 2027-01-01T00:00:00Z) -> [2026-01-01T00:00:00Z, open)", changed.Stdout);
+        await OkAsync("usage", "record", "--allocation", "physics-2026", "--sku", "CPU_HOUR", "--quantity", "1", "--start", "2027-01-01", "--end", "2027-01-02");
+        var cleared = await OkAsync("alloc", "period", "physics-2026");
+        Assert.Contains("-> (none)", cleared.Stdout);
+        Assert.Contains("allocation.period", (await OkAsync("journal", "list", "--allocation", "physics-2026")).Stdout);
+    }
+
+    [Fact]
     public async Task AdminWalkThrough_SetsUpImportsAndReports_WithNoCSharp()
     {
         await SetUpAsync();

@@ -289,4 +289,9 @@ internal static class Values
         id is null ? DateTimeZone.Utc : DateTimeZoneProviders.Tzdb.GetZoneOrNull(id) ?? throw new UsageException($"--zone '{id}' is not a time zone of the tz database (for example Europe/Berlin)");
 
     internal static string Instant(Instant value) => value.ToString("uuuu-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>A period as <c>[start, end)</c>, an open bound shown as <c>open</c>; <c>(none)</c> when both are open.</summary>
+    internal static string Period(Instant? start, Instant? end) => start is null && end is null
+        ? "(none)"
+        : $"[{(start is { } s ? Instant(s) : "open")}, {(end is { } e ? Instant(e) : "open")})";
 }

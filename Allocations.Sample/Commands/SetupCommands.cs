@@ -325,6 +325,7 @@ internal static class SetupCommands
         var unit = new Option<string>("--unit") { Description = "The unit it is counted in", HelpName = "UNIT", Required = true };
         var total = Values.DecimalOption("--total", "Its total", "AMOUNT");
         var parent = new Option<string?>("--parent") { Description = "Its parent (a top-level allocation)", HelpName = "NAME|ID" };
+        var (periodStart, periodEnd) = PeriodOptions(create);
         var ifMissing = Values.IfMissing();
         create.Add(name);
         create.Add(unit);
@@ -341,10 +342,12 @@ internal static class SetupCommands
                 return ExitCodes.Done;
             }
             AllocationId? parentId = p.GetValue(parent) is { } parentText ? (await s.AllocationAsync(parentText, ct)).Id : null;
-            var created = await s.Store.CreateAllocationAsync(s.Actor, org, new NewAllocation(wanted, new UnitCode(p.GetValue(unit)!), Amount.FromDecimal(p.GetValue(total)), parentId), ct);
+            var request = new NewAllocation(wanted, new UnitCode(p.GetValue(unit)!), Amount.FromDecimal(p.GetValue(total)), parentId, p.GetValue(periodStart), p.GetValue(periodEnd));
+            var created = await s.Store.CreateAllocationAsync(s.Actor, org, request, ct);
             var precision = await s.PrecisionAsync(ct);
             Console.WriteLine($"created allocation '{created.Name}' (id {created.Id.Value}): {precision.Format(created.Total, created.Unit)} {created.Unit}"
-                + (p.GetValue(parent) is { } under ? $", under '{under}'" : ""));
+                + (p.GetValue(parent) is { } under ? $", under '{under}'" : "")
+                + (created.PeriodStart is null && created.PeriodEnd is null ? "" : $", period {Values.Period(created.PeriodStart, created.PeriodEnd)}"));
             return ExitCodes.Done;
         });
         alloc.Add(create);
@@ -375,6 +378,7 @@ internal static class SetupCommands
             Console.WriteLine($"remaining   {F(a.Remaining)}");
             Console.WriteLine($"% used      {(a.PercentUsed is { } pct ? Math.Round(pct, 1).ToString("0.0", CultureInfo.InvariantCulture) + "%" : "-")}");
             Console.WriteLine($"created     {Values.Instant(a.CreatedAt)}");
+            Console.WriteLine($"period      {Values.Period(a.PeriodStart, a.PeriodEnd)}");
             var children = all.Where(x => x.ParentId == a.Id).Select(x => x.Name).ToList();
             Console.WriteLine($"children    {(children.Count == 0 ? "(none)" : string.Join(", ", children))}");
             var history = await s.Store.GetTotalHistoryAsync(s.Actor, a.Id, ct);
@@ -413,6 +417,7 @@ internal static class SetupCommands
             return ExitCodes.Done;
         });
         alloc.Add(totalCommand);
+        alloc.Add(PeriodCommand());
 
         var transfer = new Command("transfer", "Move budget from one allocation's total to another's of the same unit (kept in both histories)");
         var fromName = new Argument<string>("FROM") { Description = "The allocation the budget comes from, by name or id" };
@@ -566,6 +571,32 @@ internal static class SetupCommands
         });
         grant.Add(list);
         return grant;
+    }
+
+    /// <summary>The <c>--start</c> and <c>--end</c> options of a period, added to <paramref name="command"/>.</summary>
+    private static (Option<NodaTime.Instant?> Start, Option<NodaTime.Instant?> End) PeriodOptions(Command command)
+    {
+        var start = Values.InstantOption("--start", "Start of its period: usage starting earlier is refused (omit for an open start)");
+        var end = Values.InstantOption("--end", "End of its period, exclusive: usage starting then or later is refused (omit for an open end)");
+        command.Add(start);
+        command.Add(end);
+        return (start, end);
+    }
+
+    private static Command PeriodCommand()
+    {
+        var period = new Command("period", "Set an allocation's period [--start, --end) to exactly the bounds given (an omitted bound is open; neither clears it)");
+        var name = new Argument<string>("ALLOCATION") { Description = "The allocation, by name or id" };
+        period.Add(name);
+        var (start, end) = PeriodOptions(period);
+        Scope.Action(period, Needs.Organization, async (s, p, ct) =>
+        {
+            var a = await s.AllocationAsync(p.GetValue(name)!, ct);
+            var changed = await s.Store.SetPeriodAsync(s.Actor, a.Id, p.GetValue(start), p.GetValue(end), ct);
+            Console.WriteLine($"period of '{changed.Name}': {Values.Period(a.PeriodStart, a.PeriodEnd)} -> {Values.Period(changed.PeriodStart, changed.PeriodEnd)}");
+            return ExitCodes.Done;
+        });
+        return period;
     }
 
     private static (Argument<string> Allocation, Option<string?> Group, Option<bool> Organization) GrantTarget(Command command)

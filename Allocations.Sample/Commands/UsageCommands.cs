@@ -57,6 +57,11 @@ internal static class UsageCommands
             if (reserve)
             {
                 var result = await s.Store.ReserveAsync(s.Actor, record, cancellationToken: ct);
+                if (result.Event is null && result.Fit.OutsidePeriod)
+                {
+                    Console.Error.WriteLine($"error: reservation refused: outside the period; '{target.Name}' takes usage starting in {Values.Period(result.Fit.PeriodStart, result.Fit.PeriodEnd)}, this starts at {Values.Instant(record.Start)}");
+                    return ExitCodes.Failed;
+                }
                 if (result.Event is not { } hold)
                 {
                     var blocker = result.Fit.BlockedBy is { } b ? (await s.Store.ListAllocationsAsync(s.Actor, target.Organization, ct)).FirstOrDefault(a => a.Id == b)?.Name ?? b.Value.ToString(CultureInfo.InvariantCulture) : "?";
