@@ -24,6 +24,9 @@ public sealed partial class AllocationStore
     /// and its process is gone (a crashed run): then the lock is taken over at once. A run whose lock expired and was
     /// taken over returns <see cref="SlurmSyncOutcome.LockLost"/> and writes nothing. <see cref="ReleaseSlurmLockAsync"/>
     /// clears a lock by hand.</para>
+    /// <para>Accounts mapped to several allocations: a job goes to the one whose period (its own, within its parent's)
+    /// holds the job's start; a job whose start none of them holds is reported as <see cref="SlurmSkipReason.Rejected"/>
+    /// naming the account, the allocations with their periods and the start, and is retried by later runs.</para>
     /// <para>Watermark: the snapshot instant, except that it is held at a job's end (so later runs retry it) when the
     /// store refused the job for a reason that can be fixed (<see cref="SlurmSkipReason.Rejected"/>: no rate, unknown
     /// allocation or SKU, a SKU in another unit, access) or the job is a <see cref="SlurmSkipReason.Conflict"/> (a
@@ -44,7 +47,8 @@ public sealed partial class AllocationStore
     /// <returns>What the run did.</returns>
     /// <exception cref="NotFoundException">The organization does not exist.</exception>
     /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
-    /// <exception cref="InvalidInputException">An option is out of range.</exception>
+    /// <exception cref="InvalidInputException">An option is out of range, or the mapping maps an account to allocations
+    /// whose periods overlap (the field is <c>accounts.ACCOUNT</c>); nothing was written.</exception>
     /// <exception cref="OperationCanceledException">The run was cancelled; the lock was released and nothing written.</exception>
     /// <exception cref="SlurmCommandException">The fetch (for example <see cref="SlurmCommands.RunSacctAsync"/>) failed;
     /// the lock was released and nothing written. Any other exception of the fetch propagates the same way.</exception>
@@ -75,7 +79,8 @@ public sealed partial class AllocationStore
     /// <returns>What the run did.</returns>
     /// <exception cref="NotFoundException">The organization does not exist.</exception>
     /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
-    /// <exception cref="InvalidInputException">An option is out of range.</exception>
+    /// <exception cref="InvalidInputException">An option is out of range, or the mapping maps an account to allocations
+    /// whose periods overlap (the field is <c>accounts.ACCOUNT</c>); nothing was written.</exception>
     public Task<SlurmSyncReport> SyncSlurmAsync(
         Principal actor,
         OrganizationId organization,
@@ -88,8 +93,9 @@ public sealed partial class AllocationStore
         return SyncSlurmFromSacctAsync(actor, organization, mapping, (_, _) => Task.FromResult(sacctOutput), options, cancellationToken);
     }
 
-    /// <summary>Checks a mapping against the store: every allocation and SKU it names exists, and each SKU's unit
-    /// matches its allocations'. Writes nothing.</summary>
+    /// <summary>Checks a mapping against the store: every allocation and SKU it names exists, each SKU's unit
+    /// matches its allocations', and the allocations of an account mapped to several have periods that do not overlap.
+    /// Writes nothing.</summary>
     /// <param name="actor">An organization admin (or the system actor).</param>
     /// <param name="organization">The organization.</param>
     /// <param name="mapping">The mapping.</param>

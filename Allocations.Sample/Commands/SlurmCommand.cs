@@ -60,9 +60,9 @@ internal static class SlurmCommand
             {
                 Log($"  partition {partition} -> {sku} by {SlurmMapping.Name(mapping.QuantitySourceFor(sku))}");
             }
-            foreach (var (account, allocation) in mapping.Accounts)
+            foreach (var (account, allocations) in mapping.Accounts)
             {
-                Log($"  account {account} -> allocation '{allocation}'");
+                Log($"  account {account} -> allocation{(allocations.Count == 1 ? "" : "s")} {string.Join(", ", allocations.Select(a => $"'{a}'"))}");
             }
             var org = await s.OrgAsync(ct);
             var problems = (await s.Store.CheckSlurmMappingAsync(s.Actor, org, mapping, ct)).ToList();

@@ -78,7 +78,7 @@ public class SacctFuzzTests
         {
             foreach (var job in parsed.Jobs)
             {
-                var mapped = SlurmJobMapper.Map(job, mapping, CaptureTime, (_, _) => (new AllocationId(1), basis, null));
+                var mapped = SlurmJobMapper.Map(job, mapping, CaptureTime, (_, _, _, _) => (new AllocationId(1), basis, null));
                 Assert.True(mapped.Record is not null || mapped.Skip is not null || mapped.NotStarted);
                 Assert.True(mapped.Skip is null || mapped.Skip.LineNumber == job.LineNumber);
             }

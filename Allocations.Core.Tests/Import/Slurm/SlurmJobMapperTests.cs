@@ -13,7 +13,7 @@ public class SlurmJobMapperTests
     {
         var mapping = SlurmFixture.Mapping(zone);
         var job = Assert.Single(SacctParser.Parse(new StringReader(SlurmFixture.Text(line)), mapping.TimeZone).Jobs);
-        return SlurmJobMapper.Map(job, mapping, Now, (_, _) => (new AllocationId(1), basis, null));
+        return SlurmJobMapper.Map(job, mapping, Now, (_, _, _, _) => (new AllocationId(1), basis, null));
     }
 
     private static Interval IntervalOf(MappedJob mapped) => new(mapped.Record!.Start, mapped.Record.End);
@@ -91,7 +91,7 @@ public class SlurmJobMapperTests
             new StringReader(SlurmFixture.Text(SlurmFixture.Line("1", "COMPLETED", "2026-11-24T04:00:00", "2026-11-24T05:00:00", "2026-11-24T06:00:00", 3600, tres: "cpu=1,node=1"))),
             mapping.TimeZone).Jobs);
 
-        var mapped = SlurmJobMapper.Map(job, mapping, Now, (_, _) => (new AllocationId(1), RateBasis.PerHour, null));
+        var mapped = SlurmJobMapper.Map(job, mapping, Now, (_, _, _, _) => (new AllocationId(1), RateBasis.PerHour, null));
 
         Assert.Null(mapped.Record);
         Assert.Equal(SlurmSkipReason.NoQuantity, mapped.Skip!.Reason);

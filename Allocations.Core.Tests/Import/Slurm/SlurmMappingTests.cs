@@ -15,7 +15,7 @@ public class SlurmMappingTests
 
         Assert.Equal("lab", mapping.Cluster);
         Assert.Equal("America/Chicago", mapping.TimeZone.Id);
-        Assert.Equal("Physics", mapping.Accounts["PHYSICS"]); // accounts match ignoring case
+        Assert.Equal(["Physics"], mapping.Accounts["PHYSICS"]); // accounts match ignoring case
         Assert.Equal(new SkuCode("GPU_HOUR"), mapping.Partitions["gpu"]);
         Assert.Equal(SlurmQuantitySource.Gpu, mapping.QuantitySourceFor(new SkuCode("gpu_hour")));
         Assert.Equal(SlurmQuantitySource.Billing, mapping.QuantitySourceFor(new SkuCode("CPU_HOUR")));

@@ -40,13 +40,13 @@ internal static class SlurmJobMapper
     internal static string Key(string cluster, string jobIdRaw, Instant submit) =>
         string.Create(CultureInfo.InvariantCulture, $"slurm:{cluster.ToLowerInvariant()}:{jobIdRaw}:{submit.ToUnixTimeSeconds()}");
 
-    /// <summary>Maps one job. <paramref name="resolve"/> gives the allocation id and SKU basis for an allocation
-    /// name and SKU, or a refusal message.</summary>
+    /// <summary>Maps one job. <paramref name="resolve"/> gives the allocation id and SKU basis for the job's account
+    /// (with the allocation names it maps to), the start of the job's interval and its SKU, or a refusal message.</summary>
     internal static MappedJob Map(
         SacctJob job,
         SlurmMapping mapping,
         Instant snapshot,
-        Func<string, SkuCode, (AllocationId Allocation, RateBasis Basis, string? Refusal)> resolve)
+        Func<string, IReadOnlyList<string>, Instant, SkuCode, (AllocationId Allocation, RateBasis Basis, string? Refusal)> resolve)
     {
         try
         {
@@ -63,7 +63,7 @@ internal static class SlurmJobMapper
         SacctJob job,
         SlurmMapping mapping,
         Instant snapshot,
-        Func<string, SkuCode, (AllocationId Allocation, RateBasis Basis, string? Refusal)> resolve)
+        Func<string, IReadOnlyList<string>, Instant, SkuCode, (AllocationId Allocation, RateBasis Basis, string? Refusal)> resolve)
     {
         SlurmSkip Skip(SlurmSkipReason reason, string detail) => new(job.LineNumber, job.JobId, reason, detail);
 
@@ -80,7 +80,7 @@ internal static class SlurmJobMapper
         {
             return new MappedJob(null, Skip(SlurmSkipReason.Malformed, "Submit is unknown, so the job has no key"), false, null);
         }
-        if (!mapping.Accounts.TryGetValue(job.Account, out var allocationName))
+        if (!mapping.Accounts.TryGetValue(job.Account, out var allocationNames))
         {
             return new MappedJob(null, Skip(SlurmSkipReason.UnmappedAccount, $"account '{job.Account}' is not in the mapping"), false, null);
         }
@@ -134,7 +134,7 @@ internal static class SlurmJobMapper
             return new MappedJob(null, Skip(SlurmSkipReason.NoQuantity, $"SKU '{sku}' is measured by {SlurmMapping.Name(source)}, which the job's line does not give"), false, null);
         }
 
-        var (allocation, basis, refusal) = resolve(allocationName, sku);
+        var (allocation, basis, refusal) = resolve(job.Account, allocationNames, from, sku);
         if (refusal is not null)
         {
             return new MappedJob(null, Skip(SlurmSkipReason.Rejected, refusal), false, finished ? to : null);

@@ -33,25 +33,28 @@ public enum SlurmQuantitySource
 /// {
 ///   "cluster": "lab",                        // required: sacct's Cluster; lines of other clusters are skipped
 ///   "timeZone": "America/Chicago",           // required: tzdb id sacct's local times are read in
-///   "accounts":   { "physics": "Physics 2026" },  // Slurm account → allocation name
+///   "accounts":   { "physics": ["physics-2026", "physics-2027"], "chem": "Chemistry" },  // account → allocation name(s)
 ///   "partitions": { "cpu": "CPU_HOUR", "gpu": "GPU_HOUR" },  // partition → SKU code
 ///   "skus":       { "GPU_HOUR": "gres/gpu" }  // SKU → cpu | node | gres/gpu | billing | mem
 ///   "defaults": { "quantity": "cpu", "overlapMinutes": 60, "firstLookbackHours": 24, "lockTimeoutMinutes": 30 }
 /// }
 /// </code>
 /// <para>Accounts match ignoring case (Slurm lower-cases them); partitions match exactly. A job whose account or
-/// partition is not listed is skipped and reported, never guessed. Immutable and thread-safe.</para>
+/// partition is not listed is skipped and reported, never guessed. An account may map to several allocations (the
+/// successive allocations of one project): each job goes to the one whose period holds its start, so their periods
+/// must not overlap (a sync refuses such a mapping, and <see cref="AllocationStore.CheckSlurmMappingAsync"/> reports
+/// it); a job whose start none of them holds is reported, not recorded. Immutable and thread-safe.</para>
 /// </remarks>
 public sealed class SlurmMapping
 {
-    private readonly Dictionary<string, string> accounts;
+    private readonly Dictionary<string, IReadOnlyList<string>> accounts;
     private readonly Dictionary<string, SkuCode> partitions;
     private readonly Dictionary<SkuCode, SlurmQuantitySource> skus;
 
     private SlurmMapping(
         string cluster,
         DateTimeZone timeZone,
-        Dictionary<string, string> accounts,
+        Dictionary<string, IReadOnlyList<string>> accounts,
         Dictionary<string, SkuCode> partitions,
         Dictionary<SkuCode, SlurmQuantitySource> skus,
         SlurmQuantitySource defaultQuantity,
@@ -84,8 +87,9 @@ public sealed class SlurmMapping
     /// <summary>Gets the zone sacct's local times are read in.</summary>
     public DateTimeZone TimeZone { get; }
 
-    /// <summary>Gets the Slurm accounts and the allocation name each maps to.</summary>
-    public IReadOnlyDictionary<string, string> Accounts => accounts;
+    /// <summary>Gets the Slurm accounts and the allocation names each maps to: one, or several whose periods do not
+    /// overlap, in the order the mapping lists them.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Accounts => accounts;
 
     /// <summary>Gets the partitions and the SKU each maps to.</summary>
     public IReadOnlyDictionary<string, SkuCode> Partitions => partitions;
@@ -181,15 +185,24 @@ public sealed class SlurmMapping
             var zone = DateTimeZoneProviders.Tzdb.GetZoneOrNull(zoneId)
                 ?? throw new InvalidInputException("timeZone", zoneId, "not a tzdb time zone id (for example America/Chicago or UTC)");
 
-            var accounts = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-            foreach (var (name, value) in Entries(root, "accounts"))
+            var accounts = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
+            foreach (var (name, values) in AccountEntries(root))
             {
-                var allocation = value.Trim();
-                if (allocation.Length is 0 or > 200)
+                var allocations = new List<string>(values.Count);
+                foreach (var value in values)
                 {
-                    throw new InvalidInputException($"accounts.{name}", value, "an allocation name has 1 to 200 characters");
+                    var allocation = value.Trim();
+                    if (allocation.Length is 0 or > 200)
+                    {
+                        throw new InvalidInputException($"accounts.{name}", value, "an allocation name has 1 to 200 characters");
+                    }
+                    if (allocations.Contains(allocation, StringComparer.OrdinalIgnoreCase))
+                    {
+                        throw new InvalidInputException($"accounts.{name}", value, "the allocation is listed twice for the account (names match ignoring case)");
+                    }
+                    allocations.Add(allocation);
                 }
-                if (!accounts.TryAdd(name, allocation))
+                if (!accounts.TryAdd(name, allocations))
                 {
                     throw new InvalidInputException($"accounts.{name}", name, "the account is listed twice (accounts match ignoring case)");
                 }
@@ -334,6 +347,48 @@ public sealed class SlurmMapping
                 throw new InvalidInputException($"{name}.{key}", property.Value.ToString(), "must be a string");
             }
             yield return (key.Trim(), Text(property.Value, $"{name}.{key}"));
+        }
+    }
+
+    /// <summary>The accounts: each maps to an allocation name, or to a non-empty array of them.</summary>
+    private static IEnumerable<(string Name, IReadOnlyList<string> Values)> AccountEntries(JsonElement root)
+    {
+        if (!root.TryGetProperty("accounts", out var element) || element.ValueKind == JsonValueKind.Null)
+        {
+            throw new InvalidInputException("accounts", null, "is required (an object of name → value)");
+        }
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            throw new InvalidInputException("accounts", element.ValueKind.ToString(), "must be an object of name → value");
+        }
+        foreach (var property in element.EnumerateObject())
+        {
+            var key = NameOf(property, "accounts");
+            if (key.Trim().Length == 0)
+            {
+                throw new InvalidInputException("accounts", key, "an empty name is not allowed");
+            }
+            var field = $"accounts.{key}";
+            var value = property.Value;
+            if (value.ValueKind == JsonValueKind.String)
+            {
+                yield return (key.Trim(), [Text(value, field)]);
+                continue;
+            }
+            if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() == 0)
+            {
+                throw new InvalidInputException(field, value.ToString(), "must be an allocation name or a non-empty array of them");
+            }
+            var names = new List<string>();
+            foreach (var item in value.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.String)
+                {
+                    throw new InvalidInputException(field, item.ToString(), "must be an allocation name or a non-empty array of them");
+                }
+                names.Add(Text(item, field));
+            }
+            yield return (key.Trim(), names);
         }
     }
 

@@ -78,13 +78,14 @@ internal sealed class SlurmSyncService(Transactions tx, ILogger log)
                 uow.Access.RequireOrganization(organization, Operation.ImportUsage);
                 var problems = new List<string>();
                 var allocations = AllocationsByName(uow.Session, organization);
-                foreach (var (account, name) in mapping.Accounts)
+                foreach (var (account, names) in mapping.Accounts)
                 {
-                    if (!allocations.ContainsKey(Preconditions.NameKey(name)))
+                    foreach (var name in names.Where(n => !allocations.ContainsKey(Preconditions.NameKey(n))))
                     {
                         problems.Add($"accounts.{account}: allocation '{name}' does not exist in {organization}");
                     }
                 }
+                problems.AddRange(new SlurmAccounts(allocations).Overlaps(mapping).Select(o => $"accounts.{o.Account}: {o.Problem}"));
                 foreach (var (partition, sku) in mapping.Partitions)
                 {
                     var row = uow.Session.FindSku(organization.Value, CodeRules.Key(sku.Value));
@@ -93,7 +94,7 @@ internal sealed class SlurmSyncService(Transactions tx, ILogger log)
                         problems.Add($"partitions.{partition}: SKU '{sku}' does not exist in {organization}");
                         continue;
                     }
-                    foreach (var (account, name) in mapping.Accounts)
+                    foreach (var (account, name) in mapping.Accounts.SelectMany(a => a.Value.Select(n => (a.Key, n))))
                     {
                         if (allocations.TryGetValue(Preconditions.NameKey(name), out var allocation) && allocation.UnitId != row.UnitId)
                         {
@@ -217,7 +218,7 @@ internal sealed class SlurmSyncService(Transactions tx, ILogger log)
 
     /// <summary>A refusal a fix of the mapping, the catalogue or the grants can cure (so the job is retried).</summary>
     private static bool IsFixable(AllocationsException ex) =>
-        ex is NoRateException or NotFoundException or AccessDeniedException
+        ex is NoRateException or NotFoundException or AccessDeniedException or OutsidePeriodException
         || (ex is InvalidInputException { Field: "sku" or "allocation" });
 
     /// <summary>A stored Confirmed event is newer than what the output says: the output shows the job still
@@ -281,6 +282,16 @@ internal sealed class SlurmSyncService(Transactions tx, ILogger log)
         return result;
     }
 
+    /// <summary>Refuses a mapping that maps an account to allocations whose periods overlap.</summary>
+    /// <exception cref="InvalidInputException">It does; the field is <c>accounts.ACCOUNT</c>.</exception>
+    private static void RequireApartPeriods(SlurmAccounts accounts, SlurmMapping mapping)
+    {
+        foreach (var (account, problem) in accounts.Overlaps(mapping))
+        {
+            throw new InvalidInputException($"accounts.{account}", string.Join(", ", mapping.Accounts[account]), problem);
+        }
+    }
+
     private static Dictionary<string, AllocationRow> AllocationsByName(IStorageSession session, OrganizationId organization) =>
         session.ListAllocations(organization.Value).ToDictionary(r => Preconditions.NameKey(r.Name), StringComparer.Ordinal);
 
@@ -289,6 +300,7 @@ internal sealed class SlurmSyncService(Transactions tx, ILogger log)
     {
         var session = uow.Session;
         uow.Access.RequireOrganization(organization, Operation.ImportUsage);
+        RequireApartPeriods(new SlurmAccounts(AllocationsByName(session, organization)), mapping); // before the lock is written
         if (takeLock)
         {
             await session.LockImporterAsync(organization.Value, EventSources.Slurm, mapping.Cluster).ConfigureAwait(false);
@@ -355,12 +367,15 @@ internal sealed class SlurmSyncService(Transactions tx, ILogger log)
 
         var skipped = parsed.Problems.Select(p => new SlurmSkip(p.LineNumber, null, SlurmSkipReason.Malformed, p.Reason)).ToList();
         var allocations = AllocationsByName(session, organization);
+        var accounts = new SlurmAccounts(allocations);
+        RequireApartPeriods(accounts, mapping); // again: a period may have changed while sacct ran
         var skus = new Dictionary<SkuCode, SkuRow?>();
-        (AllocationId, RateBasis, string?) Resolve(string allocationName, SkuCode sku)
+        (AllocationId, RateBasis, string?) Resolve(string account, IReadOnlyList<string> allocationNames, Instant start, SkuCode sku)
         {
-            if (!allocations.TryGetValue(Preconditions.NameKey(allocationName), out var allocation))
+            var (allocation, refusal) = accounts.Pick(account, allocationNames, start, organization);
+            if (allocation is null)
             {
-                return (default, default, $"allocation '{allocationName}' does not exist in {organization}");
+                return (default, default, refusal);
             }
             if (!skus.TryGetValue(sku, out var skuRow))
             {
