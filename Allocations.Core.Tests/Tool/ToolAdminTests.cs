@@ -115,6 +115,33 @@ public sealed class ToolAdminTests : IDisposable
     }
 
     [Fact]
+    public async Task SlurmAccountSharedBySuccessiveAllocations_IsCheckedAndImportedByPeriod()
+    {
+        await SetUpAsync();
+        // The capture's physics jobs start at 02:41:23 (jobs 1, 3) and from 02:41:31 on (jobs 5, 6, 11).
+        await OkAsync("alloc", "create", "physics-a", "--unit", "core-hours", "--total", "100", "--start", "2026-11-01", "--end", "2026-11-24T02:41:30Z");
+        await OkAsync("alloc", "create", "physics-b", "--unit", "core-hours", "--total", "100", "--start", "2026-11-24T02:41:30Z", "--end", "2026-12-01");
+        File.WriteAllText(tool.PathOf("shared.json"), Mapping.Replace("\"physics\": \"Physics\"", "\"physics\": [\"physics-a\", \"physics-b\"]", StringComparison.Ordinal));
+
+        var check = await OkAsync("slurm", "check", "--config", "shared.json");
+        Assert.Contains("account physics -> allocations 'physics-a', 'physics-b'", check.Stdout);
+        Assert.Contains("mapping fits", check.Stdout);
+        var sync = await OkAsync("slurm", "sync", "--config", "shared.json", "--sacct-file", Capture("sacct-requested.txt"));
+        Assert.Contains("jobs 13, recorded 13,", sync.Stdout);
+        Assert.Contains("2 event(s) of 'physics-a'", (await OkAsync("usage", "list", "--allocation", "physics-a")).Stdout);
+        Assert.Contains("3 event(s) of 'physics-b'", (await OkAsync("usage", "list", "--allocation", "physics-b")).Stdout);
+
+        // Widening one period into the other makes the mapping ambiguous: check reports it, sync refuses it.
+        await OkAsync("alloc", "period", "physics-a", "--start", "2026-11-01", "--end", "2026-11-25");
+        var ambiguous = await tool.RunAsync("slurm", "check", "--config", "shared.json");
+        Assert.Equal(1, ambiguous.ExitCode);
+        Assert.Contains("accounts.physics: allocations 'physics-a' [2026-11-01T00:00:00Z, 2026-11-25T00:00:00Z) and 'physics-b'", ambiguous.Stdout);
+        var refused = await tool.RunAsync("slurm", "sync", "--config", "shared.json", "--sacct-file", Capture("sacct-requested.txt"));
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("accounts.physics", refused.Stderr);
+    }
+
+    [Fact]
     public async Task AdminWalkThrough_SetsUpImportsAndReports_WithNoCSharp()
     {
         await SetUpAsync();
