@@ -317,6 +317,7 @@ public sealed class GroupCommitTests
         var lastEntry = RawSqlite.Scalar(t.Path, "SELECT MAX(id) FROM journal");
         var nowNs = (Start + Duration.FromDays(1)).ToUnixTimeTicks() * 100;
         UsageWriter NewWriter(IStorageSession s) => new(s, Admin, nowNs) { Catalogue = t.Store.Catalogue };
+        var before = Engine(t.Store).GroupStatistics;
 
         var gate = await Gate.HoldAsync(t.Store);
         var flushedThenFailed = t.Store.Engine.WriteAsync(Sync<int>(s =>
@@ -344,6 +345,8 @@ public sealed class GroupCommitTests
         await Assert.ThrowsAsync<InvalidOperationException>(() => replacedThenFailed);
         Assert.Equal([lastEvent + 1, lastEvent + 2], (await batch).EventIds.Select(id => id.Value));
         Assert.Equal(lastEvent + 3, (await single).Event.Id.Value);
+        var groups = Engine(t.Store).GroupStatistics;
+        Assert.Equal((1, 3), (groups.Commits - before.Commits, groups.Calls - before.Calls)); // one group: holder, batch, single
 
         var events = (await t.Store.ListEventsAsync(Admin, a.Id)).Events;
         Assert.Equal(["anchor", "kept-1", "kept-2", "kept-3"], events.Select(e => e.ExternalKey).Order(StringComparer.Ordinal));
@@ -369,6 +372,7 @@ public sealed class GroupCommitTests
         var org = t.Organization.Value;
         long TotalOf(IStorageSession s) => s.ListAllocations(org).Single(r => r.Id == a.Id.Value).Total;
         Assert.Equal(Amount.FromDecimal(50m), (await t.Store.ListAllocationsAsync(Admin, t.Organization)).Single().Total);
+        var before = Engine(t.Store).GroupStatistics;
 
         var gate = await Gate.HoldAsync(t.Store);
         var rolledBack = t.Store.Engine.WriteAsync(Sync<long>(s =>
@@ -389,6 +393,7 @@ public sealed class GroupCommitTests
         await Assert.ThrowsAsync<InvalidOperationException>(() => rolledBack);
         Assert.Equal(Amount.FromDecimal(50m).Micros, await next);
         Assert.Equal(Amount.FromDecimal(9m).Micros, await changer);
+        Assert.Equal(1, Engine(t.Store).GroupStatistics.Commits - before.Commits);
         Assert.Equal(Amount.FromDecimal(9m), (await t.Store.ListAllocationsAsync(Admin, t.Organization)).Single().Total);
         Assert.Equal(Amount.FromDecimal(9m), (await t.Store.ListAllocationsAsync(Admin, t.Organization)).Single().Total);
     }
@@ -567,7 +572,7 @@ public sealed class GroupCommitTests
     }
 
     /// <summary>A write call that holds the store's write gate until released: every write made meanwhile queues
-    /// behind it and joins its group.</summary>
+    /// behind it and joins its group (up to the engine's limit of calls per group).</summary>
     private sealed class Gate
     {
         private readonly TaskCompletionSource release = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -576,6 +581,8 @@ public sealed class GroupCommitTests
         internal static async Task<Gate> HoldAsync(AllocationStore store, Action<IStorageSession>? work = null, bool fail = false)
         {
             var gate = new Gate();
+            // Every call queued while the gate is held joins the holder's group, however slow the machine.
+            Engine(store).MaxGroupWork = TimeSpan.FromMinutes(5);
             var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             gate.held = Task.Run(() => store.Engine.WriteAsync(s =>
             {

@@ -29,9 +29,9 @@ internal sealed class SqliteStorageEngine : IStorageEngine
     /// <summary>At most this many calls share one write transaction and its commit.</summary>
     internal const int MaxCallsPerGroup = 64;
 
-    /// <summary>No further call joins a group once the calls after its first have run this long: the first caller's
-    /// wait stays bounded.</summary>
-    internal static readonly TimeSpan MaxGroupWork = TimeSpan.FromMilliseconds(20);
+    /// <summary>Gets or sets how long the calls after a group's first may run before no further call joins it: the
+    /// first caller's wait stays bounded. 20 ms; tests that must have every queued call in one group raise it.</summary>
+    internal TimeSpan MaxGroupWork { get; set; } = TimeSpan.FromMilliseconds(20);
 
     private readonly string connectionString;
     private readonly WriteGate gate;
