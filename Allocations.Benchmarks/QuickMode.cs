@@ -653,6 +653,8 @@ internal static partial class QuickMode
         var halfHour = Duration.FromMinutes(30);
         var newRates = new List<double>();
         var replaceRates = new List<double>();
+        var newCpu = new List<double>();
+        var replaceCpu = new List<double>();
         for (var offset = 0; offset < count; offset += Workload.BatchSize)
         {
             var end = Math.Min(count, offset + Workload.BatchSize);
@@ -663,17 +665,21 @@ internal static partial class QuickMode
                 fresh.Add(new UsageRecord(record.Allocation, record.Sku, record.Quantity, record.Start, record.End, UsageStatus.Estimated, record.ExternalKey, record.Attributes));
             }
             var again = fresh.Select(r => new UsageRecord(r.Allocation, r.Sku, r.Quantity, r.Start, r.End - halfHour, r.Status, r.ExternalKey, r.Attributes)).ToList();
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var sw = Stopwatch.StartNew();
             var recorded = await store.RecordBatchAsync(Workload.Admin, fresh);
             sw.Stop();
+            newCpu.Add((Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / fresh.Count);
             if (recorded.Recorded != fresh.Count)
             {
                 throw new InvalidOperationException($"expected {fresh.Count} new events, got {recorded.Recorded}");
             }
             newRates.Add(fresh.Count / sw.Elapsed.TotalSeconds);
+            cpu = Process.GetCurrentProcess().TotalProcessorTime;
             sw.Restart();
             var replaced = await store.RecordBatchAsync(Workload.Admin, again);
             sw.Stop();
+            replaceCpu.Add((Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / again.Count);
             if (replaced.Replaced != again.Count)
             {
                 throw new InvalidOperationException($"expected {again.Count} replaced events, got {replaced.Replaced}");
@@ -686,6 +692,9 @@ internal static partial class QuickMode
         Print("new_estimated_events_per_s", newRate);
         Print("replace_events_per_s", replaceRate);
         Print("replace_vs_new", replaceRate / newRate, "F3");
+        // CPU time moves less with the machine's load than the rates: a replace's cost against a new event's, of the same run.
+        Print("new_estimated_cpu_us_per_event", Median(newCpu), "F1");
+        Print("replace_cpu_us_per_event", Median(replaceCpu), "F1");
     }
 
     /// <summary>The streamed ingest: records generated lazily, committed in chunks of 10,000, working set sampled at

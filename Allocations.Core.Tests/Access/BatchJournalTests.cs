@@ -12,7 +12,9 @@ public class BatchJournalTests
 {
     private static readonly Principal Admin = TestStore.Admin;
 
-    private static async Task<(TestStore Store, Allocation A, Allocation B, BatchResult Batch)> SetUpAsync(Engine engine = Engine.Sqlite)
+    /// <summary>A batch of 13 events over A and B: 11 of one segment, two of two (job-11 and "across" cross Nov 15,
+    /// when the CPU rate changes).</summary>
+    internal static async Task<(TestStore Store, Allocation A, Allocation B, BatchResult Batch)> SetUpAsync(Engine engine = Engine.Sqlite)
     {
         var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 100_000m);

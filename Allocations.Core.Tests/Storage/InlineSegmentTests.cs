@@ -17,22 +17,11 @@ public class InlineSegmentTests
 {
     private static readonly Principal Admin = TestStore.Admin;
 
-    /// <summary>A batch of 13 events over A and B: 11 of one segment, two of two (job-11 and "across" cross Nov 15, when
-    /// the CPU rate changes); then an Estimated event of one segment recorded on its own, to be replaced.</summary>
+    /// <summary>The batch of <see cref="Access.BatchJournalTests"/> (11 events of one segment, two of two), then an
+    /// Estimated event of one segment recorded on its own, to be replaced.</summary>
     private static async Task<(TestStore T, Allocation A, BatchResult Batch, UsageEvent Single)> SetUpAsync()
     {
-        var t = await TestStore.CreateAsync();
-        var a = await t.CreateAllocationAsync("A", 100_000m);
-        var b = await t.CreateAllocationAsync("B", 100_000m);
-        var records = new List<UsageRecord>();
-        for (var i = 0; i < 12; i++)
-        {
-            var start = TestStore.November1 + Duration.FromHours(i * 30);
-            records.Add(TestStore.Cpu1(i % 3 == 0 ? b : a, 1m + i, start, start + Duration.FromHours(20), i % 2 == 0 ? UsageStatus.Confirmed : UsageStatus.Estimated, "job-" + i)
-                .With(attributes: new Dictionary<string, string> { ["user"] = "u" + i }));
-        }
-        records.Add(TestStore.Cpu1(a, 2m, TestStore.November15 - Duration.FromHours(2), TestStore.November15 + Duration.FromHours(2), key: "across"));
-        var batch = await t.Store.RecordBatchAsync(Admin, records);
+        var (t, a, _, batch) = await Access.BatchJournalTests.SetUpAsync();
         var single = await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 3m, TestStore.November15 + Duration.FromHours(5), TestStore.November15 + Duration.FromHours(6), UsageStatus.Estimated, "running"));
         return (t, a, batch, single.Event);
     }
@@ -115,22 +104,27 @@ public class InlineSegmentTests
         Assert.Equal(entry.Sequence, verification.FirstBrokenSequence);
     }
 
-    /// <summary>Rewrites a file of this schema as the previous schema stores it: every single segment moved to a row of
-    /// event_segments, the row's segment columns dropped, the version set back.</summary>
-    private static void DowngradeToVersion15(string path)
+    /// <summary>Moves the single segments stored in event rows (of one event, or of all) to rows of event_segments, as
+    /// the previous schema stores them; returns the number of rows changed.</summary>
+    internal static int StoreSegmentsAsRows(string path, long? eventId = null)
     {
         using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText =
-            "BEGIN;" +
             "INSERT INTO event_segments (event_id, seq, start_ns, end_ns, rule_id, rate, amount) " +
-            "SELECT id, 0, start_ns, end_ns, seg_rule_id, seg_rate, amount FROM usage_events WHERE seg_rule_id IS NOT NULL;" +
-            "ALTER TABLE usage_events DROP COLUMN seg_rule_id;" +
-            "ALTER TABLE usage_events DROP COLUMN seg_rate;" +
-            "PRAGMA user_version = 15;" +
-            "COMMIT;";
-        command.ExecuteNonQuery();
+            "SELECT id, 0, start_ns, end_ns, seg_rule_id, seg_rate, amount FROM usage_events WHERE seg_rule_id IS NOT NULL AND ($id IS NULL OR id = $id); " +
+            "UPDATE usage_events SET seg_rule_id = NULL, seg_rate = NULL WHERE seg_rule_id IS NOT NULL AND ($id IS NULL OR id = $id)";
+        command.Parameters.AddWithValue("$id", (object?)eventId ?? DBNull.Value);
+        return command.ExecuteNonQuery();
+    }
+
+    /// <summary>Rewrites a file of this schema as the previous schema stores it: every single segment moved to a row of
+    /// event_segments, the row's segment columns dropped, the version set back.</summary>
+    private static void DowngradeToVersion15(string path)
+    {
+        StoreSegmentsAsRows(path);
+        Execute(path, "ALTER TABLE usage_events DROP COLUMN seg_rule_id; ALTER TABLE usage_events DROP COLUMN seg_rate; PRAGMA user_version = 15;");
     }
 
     [Fact]

@@ -46,21 +46,6 @@ public sealed class TamperedRowTests
     private const string SegmentAmount = "UPDATE event_segments SET amount = 'x' WHERE event_id = $id AND seq = 0";
     private const string InlineSegmentRule = "UPDATE usage_events SET seg_rule_id = 'x' WHERE id = $id";
 
-    /// <summary>Moves the event's single segment from its row to a row of event_segments, as a file written before
-    /// schema version 16 stores it (the library reads both).</summary>
-    private static void StoreSegmentAsRow(TestStore t, long eventId)
-    {
-        using var connection = new SqliteConnection($"Data Source={t.Path};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText =
-            "INSERT INTO event_segments (event_id, seq, start_ns, end_ns, rule_id, rate, amount) " +
-            "SELECT id, 0, start_ns, end_ns, seg_rule_id, seg_rate, amount FROM usage_events WHERE id = $id AND seg_rule_id IS NOT NULL; " +
-            "UPDATE usage_events SET seg_rule_id = NULL, seg_rate = NULL WHERE id = $id";
-        command.Parameters.AddWithValue("$id", eventId);
-        Assert.Equal(2, command.ExecuteNonQuery());
-    }
-
     private static long FirstJournalEntry((TestStore T, Allocation Parent, UsageEvent Event) c) =>
         c.T.Store.GetAllocationJournalAsync(Admin, c.Parent.Id).GetAwaiter().GetResult()[0].Sequence;
 
@@ -99,7 +84,7 @@ public sealed class TamperedRowTests
         var rowId = read.RowId(c);
         if (read.Sql == SegmentAmount)
         {
-            StoreSegmentAsRow(t, c.Event.Id.Value);
+            Assert.Equal(2, InlineSegmentTests.StoreSegmentsAsRows(t.Path, c.Event.Id.Value)); // as the previous schema stores it
         }
         Tamper(t, read.Sql, read.Sql == SegmentAmount ? c.Event.Id.Value : rowId);
         var ex = await Record.ExceptionAsync(() => read.Act(c));
