@@ -25,6 +25,8 @@ public class ModelBasedTests(ITestOutputHelper output)
         "period refused: an event outside", "OutsidePeriodException", "reserve outside the period", "fit outside the period",
         "thresholds set", "thresholds cleared", "alert up", "alert down", "alerts read", "alerts filtered by Read",
         "rate corrected", "rerate applied", "rerate already applied", "rerate refused as stale", "rerate preview stopped at its limit",
+        "reserve replaced an expired hold", "reserve refused: invalid expiry", "confirm of an expired hold", "hold extended",
+        "extend of an expired hold", "swept expired holds",
     ];
 
     /// <summary>1,000 sequences per CI run; <c>ALLOCATIONS_SOAK=1</c> raises it to 20,000 (or the number given).</summary>

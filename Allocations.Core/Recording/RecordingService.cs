@@ -79,11 +79,13 @@ internal static class RecordingService
             return new ReserveResult(outside, null);
         }
         var plan = writer.Plan(record, Operation.Reserve, UsageStatus.Estimated, validated);
-        plan.Row.ExpiresNs = expiry.ResolveNs(uow.NowNs, defaultExpiry);
+        var expiresNs = expiry.ResolveNs(uow.NowNs, defaultExpiry);
         if (plan.Disposition == RecordDisposition.Unchanged)
         {
+            // A repeat of a live hold returns it as it is, expiry included.
             return new ReserveResult(new FitCheck(true, Amount.FromMicros(plan.Row.Amount), null, Amount.Zero), writer.ToEvent(plan.Row));
         }
+        plan.Row.ExpiresNs = expiresNs;
         var fit = writer.Fit(plan);
         if (!fit.Fits)
         {

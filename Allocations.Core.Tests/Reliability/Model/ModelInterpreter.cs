@@ -38,7 +38,14 @@ internal sealed partial class ModelInterpreter : IDisposable
     private readonly Dictionary<string, ModelSku> catalogue = Skus.ToDictionary(k => k.Code);
     private readonly List<MAllocation> allocations = [];
     private readonly List<MEvent> events = [];
+    private readonly FakeClock clock;
     private int step;
+
+    /// <summary>The store's default hold expiry, which the model relies on.</summary>
+    private static readonly long DefaultExpiryNs = 24 * NsPerHour;
+
+    /// <summary>Gets the instant of the store's clock, in nanoseconds.</summary>
+    private long NowNs => (clock.GetCurrentInstant() - NodaConstants.UnixEpoch).ToInt64Nanoseconds();
 
     /// <summary>How often each outcome was reached, over all sequences of the run: proof that the generator reaches
     /// every path, not only the refusals.</summary>
@@ -48,6 +55,7 @@ internal sealed partial class ModelInterpreter : IDisposable
 
     private ModelInterpreter(AllocationStore store, OrganizationId organization, string? path, AllocationStoreOptions options)
     {
+        clock = (FakeClock)options.Clock!;
         this.store = store;
         this.path = path;
         this.options = options;
@@ -93,6 +101,8 @@ internal sealed partial class ModelInterpreter : IDisposable
         {
             for (step = 0; step < ops.Count; step++)
             {
+                // The clock moves between steps, so holds expire while the sequence runs.
+                clock.Advance(Duration.FromSeconds(1));
                 var figuresBefore = AlertFigures();
                 var reservedAt = Step(ops[step]);
                 ExpectCrossings(figuresBefore);
@@ -173,7 +183,16 @@ internal sealed partial class ModelInterpreter : IDisposable
                 DoBatch(b.Items);
                 return null;
             case Reserve r when allocations.Count > 0:
-                return DoReserve(Pick(allocations, r.Target), catalogue[Skus[r.Sku].Code], r.QuantityMicros, r.StartSeconds, r.DurationSeconds, r.Key, r.As);
+                return DoReserve(Pick(allocations, r.Target), catalogue[Skus[r.Sku].Code], r.QuantityMicros, r.StartSeconds, r.DurationSeconds, r.Key, r.As, r.ExpirySeconds);
+            case Extend x when events.Count > 0:
+                DoExtend(Pick(events, x.Event), x.ExpirySeconds, x.As);
+                return null;
+            case Sweep w:
+                DoSweep(w.As);
+                return null;
+            case Tick t:
+                clock.Advance(Duration.FromSeconds(t.Seconds));
+                return null;
             case Resubmit r when events.Count > 0:
             {
                 var e = Pick(events, r.Event);
@@ -183,7 +202,7 @@ internal sealed partial class ModelInterpreter : IDisposable
                 // A retry comes from whoever recorded the event: its key is in that source.
                 if (r.AsReservation)
                 {
-                    return DoReserve(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, key, e.Source);
+                    return DoReserve(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, key, e.Source, expirySeconds: null);
                 }
                 DoRecord(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, e.Confirmed, key, e.Source);
                 return null;
@@ -336,7 +355,7 @@ internal sealed partial class ModelInterpreter : IDisposable
             Tally("key held by an event the caller cannot see");
             return new Refused(typeof(ConflictException));
         }
-        if (existing is not null && existing.SameContent(incoming))
+        if (existing is not null && existing.SameContent(incoming) && !Expired(existing))
         {
             return new Same(existing);
         }
@@ -493,7 +512,29 @@ internal sealed partial class ModelInterpreter : IDisposable
         catalogue[sku.Code] = sku with { Rules = rules };
     }
 
-    private MAllocation? DoReserve(MAllocation target, ModelSku sku, long quantity, long startSeconds, long durationSeconds, int? keyIndex, ModelActor actor)
+    /// <summary>The expiry a call now gives a hold for the model's expiry seconds: null for never; invalid (false) when
+    /// it is not later than now or ends past the store's range.</summary>
+    private (bool Valid, long? ExpiresNs) ExpiryOf(long? seconds) => seconds switch
+    {
+        null => (true, NowNs + DefaultExpiryNs),
+        ModelExpiry.Never => (true, null),
+        ModelExpiry.AtNow or ModelExpiry.PastTheRange => (false, null),
+        { } s => (true, NowNs + s * NsPerSecond),
+    };
+
+    private static HoldExpiry ToExpiry(long? seconds, long nowNs) => seconds switch
+    {
+        null => HoldExpiry.StoreDefault,
+        ModelExpiry.Never => HoldExpiry.Never,
+        ModelExpiry.AtNow => HoldExpiry.At(Ns(nowNs)),
+        ModelExpiry.PastTheRange => HoldExpiry.After(Duration.FromDays(200 * 366)),
+        { } s => HoldExpiry.After(Duration.FromSeconds(s)),
+    };
+
+    /// <summary>A hold past its expiry instant: it counts for nothing, though it stays (and is read back) until swept.</summary>
+    private bool Expired(MEvent e) => !e.Confirmed && e.ExpiresNs is { } at && at <= NowNs;
+
+    private MAllocation? DoReserve(MAllocation target, ModelSku sku, long quantity, long startSeconds, long durationSeconds, int? keyIndex, ModelActor actor, long? expirySeconds)
     {
         var principal = Actors[(int)actor];
         var (startNs, endNs) = Interval(startSeconds, durationSeconds);
@@ -501,19 +542,27 @@ internal sealed partial class ModelInterpreter : IDisposable
         // The record's status is ignored by ReserveAsync (a hold is Estimated); pass Confirmed to prove it.
         var record = ToRecord(target, sku, quantity, startNs, endNs, confirmed: true, key);
         var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed: false, key, actor, AccessLevel.Use);
+        var expiry = ToExpiry(expirySeconds, NowNs);
         if (plan is Refused { Exception: var outside } && outside == typeof(OutsidePeriodException))
         {
-            var answer = Run(store.ReserveAsync(principal, record));
+            var answer = Run(store.ReserveAsync(principal, record, expiry));
             Check(!answer.Reserved, "a hold outside the period was recorded");
             CheckOutsidePeriod(answer.Fit, target, startNs, "reserve");
             return null;
         }
         if (plan is Refused refused)
         {
-            Expect(refused.Exception, () => store.ReserveAsync(principal, record));
+            Expect(refused.Exception, () => store.ReserveAsync(principal, record, expiry));
             return null;
         }
-        var result = Run(store.ReserveAsync(principal, record));
+        var (validExpiry, expiresNs) = ExpiryOf(expirySeconds);
+        if (!validExpiry)
+        {
+            Expect<InvalidInputException>(() => store.ReserveAsync(principal, record, expiry), "expiry");
+            Tally("reserve refused: invalid expiry");
+            return null;
+        }
+        var result = Run(store.ReserveAsync(principal, record, expiry));
         if (plan is Same same)
         {
             Tally("reserve repeated");
@@ -523,6 +572,7 @@ internal sealed partial class ModelInterpreter : IDisposable
         }
         var existing = (plan as Replace)?.Existing;
         var incoming = plan is Replace r ? r.Incoming : ((Insert)plan).Incoming;
+        incoming.ExpiresNs = expiresNs;
         if (!CheckFitDecision(result.Fit, target, incoming.Amount, existing))
         {
             Tally("reserve refused");
@@ -530,6 +580,10 @@ internal sealed partial class ModelInterpreter : IDisposable
             return null;
         }
         Tally(plan is Replace ? "reserve replaced a hold" : "reserve placed");
+        if (existing is not null && Expired(existing))
+        {
+            Tally("reserve replaced an expired hold");
+        }
         Check(result.Reserved, "a hold that fits was not recorded");
         ApplyToModel(plan);
         if (plan is Insert)
@@ -548,7 +602,7 @@ internal sealed partial class ModelInterpreter : IDisposable
         long Shortfall(MAllocation level)
         {
             var remaining = level.Total - Used(level) - Estimated(level);
-            if (existing is not null && (existing.Allocation == level || existing.Allocation.Parent == level))
+            if (existing is not null && !Expired(existing) && (existing.Allocation == level || existing.Allocation.Parent == level))
             {
                 remaining += existing.Amount;
             }
@@ -573,11 +627,11 @@ internal sealed partial class ModelInterpreter : IDisposable
     private void DoConfirm(MEvent e, long? finalQuantity, long? finalDurationSeconds, ModelActor actor)
     {
         long? finalEndNs = finalDurationSeconds is { } d ? e.StartNs + d * NsPerSecond : null;
-        Func<Task<UsageEvent>> call = async () => (await store.ConfirmAsync(
+        Func<Task<HoldResult>> call = () => store.ConfirmAsync(
             Actors[(int)actor],
             e.Id,
             finalQuantity is { } q ? global::Allocations.Domain.Quantity.FromMicros(q) : null,
-            finalEndNs is { } end ? Ns(end) : null)).Event;
+            finalEndNs is { } end ? Ns(end) : null);
         if (Refusal(actor, e.Allocation, AccessLevel.Use, e.Live) is { } refusal)
         {
             Expect(refusal, call);
@@ -600,12 +654,22 @@ internal sealed partial class ModelInterpreter : IDisposable
         {
             if (quantity == e.Quantity && endNs == e.EndNs)
             {
-                CheckEvent(e, Run(call()));
+                var again = Run(call());
+                Check(again.Status == HoldStatus.AlreadyConfirmed, $"confirming a Confirmed event again answered {again.Status}");
+                CheckEvent(e, again.Event);
             }
             else
             {
                 Expect<ConflictException>(call);
             }
+            return;
+        }
+        if (Expired(e))
+        {
+            var expired = Run(call());
+            Tally("confirm of an expired hold");
+            Check(expired.Status == HoldStatus.Expired, $"confirming a hold that expired at {Ns(e.ExpiresNs!.Value)} answered {expired.Status}");
+            CheckEvent(e, expired.Event);
             return;
         }
         var sku = catalogue[e.Sku.Code]; // re-rated at today's rules
@@ -616,8 +680,62 @@ internal sealed partial class ModelInterpreter : IDisposable
         }
         var confirmed = Run(call());
         Tally("confirmed");
-        e.ReplaceWith(e with { Sku = sku, Quantity = quantity, EndNs = endNs, Confirmed = true, Amount = amount });
-        CheckEvent(e, confirmed);
+        Check(confirmed.Status == HoldStatus.Confirmed, $"confirming a live hold answered {confirmed.Status}");
+        e.ReplaceWith(e with { Sku = sku, Quantity = quantity, EndNs = endNs, Confirmed = true, Amount = amount, ExpiresNs = null });
+        CheckEvent(e, confirmed.Event);
+    }
+
+    /// <summary>Extending, by the documentation: the levels of confirming (Use on one's own hold, Admin on another
+    /// source's), a Confirmed event is a conflict, then the expiry must be valid, then an expired hold answers Expired
+    /// and stays as it is.</summary>
+    private void DoExtend(MEvent e, long? expirySeconds, ModelActor actor)
+    {
+        Func<Task<HoldResult>> call = () => store.ExtendHoldAsync(Actors[(int)actor], e.Id, ToExpiry(expirySeconds, NowNs));
+        if (Refusal(actor, e.Allocation, AccessLevel.Use, e.Live) is { } refusal)
+        {
+            Expect(refusal, call);
+            return;
+        }
+        if (e.Confirmed)
+        {
+            Expect<ConflictException>(call);
+            return;
+        }
+        if (e.Source != actor && Refusal(actor, e.Allocation, AccessLevel.Admin) is { } others)
+        {
+            Tally("another source's hold refused");
+            Expect(others, call);
+            return;
+        }
+        var (valid, expiresNs) = ExpiryOf(expirySeconds);
+        if (!valid)
+        {
+            Expect<InvalidInputException>(call, "expiry");
+            return;
+        }
+        var result = Run(call());
+        if (Expired(e))
+        {
+            Tally("extend of an expired hold");
+            Check(result.Status == HoldStatus.Expired, $"extending a hold that expired answered {result.Status}");
+        }
+        else
+        {
+            Tally("hold extended");
+            Check(result.Status == HoldStatus.Extended, $"extending a live hold answered {result.Status}");
+            e.ExpiresNs = expiresNs;
+        }
+        CheckEvent(e, result.Event);
+    }
+
+    /// <summary>A sweep deletes exactly the expired holds on the allocations the actor may Use.</summary>
+    private void DoSweep(ModelActor actor)
+    {
+        var expired = events.Where(e => e.Live && Expired(e) && Level(actor, e.Allocation) >= AccessLevel.Use).ToList();
+        var released = Run(store.ReleaseExpiredHoldsAsync(Actors[(int)actor], organization));
+        Tally(expired.Count > 0 ? "swept expired holds" : "sweep with nothing to do");
+        Check(released == expired.Count, $"the sweep released {released} holds, the model expected {expired.Count}");
+        expired.ForEach(e => e.Deleted = true);
     }
 
     /// <summary>SQLite reuses the largest rowid after that row is deleted (the tables lack AUTOINCREMENT), so an id
@@ -634,6 +752,7 @@ internal sealed partial class ModelInterpreter : IDisposable
         Batch b when allocations.Count > 0 => b.Items.Any(i => Reused(Pick(allocations, i.Target))),
         DeleteAllocation d when allocations.Count > 0 => Reused(Pick(allocations, d.Target)),
         Confirm c when events.Count > 0 => Reused(Pick(events, c.Event)),
+        Extend x when events.Count > 0 => Reused(Pick(events, x.Event)),
         GrantOp g when allocations.Count > 0 => Reused(Pick(allocations, g.Target)),
         RevokeOp r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
         ReadAllocation r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
@@ -841,11 +960,11 @@ internal sealed partial class ModelInterpreter : IDisposable
 
     private long OwnUsed(MAllocation a) => EventsOf(a, false).Where(e => e.Confirmed).Sum(e => e.Amount);
 
-    private long OwnEstimated(MAllocation a) => EventsOf(a, false).Where(e => !e.Confirmed).Sum(e => e.Amount);
+    private long OwnEstimated(MAllocation a) => EventsOf(a, false).Where(e => !e.Confirmed && !Expired(e)).Sum(e => e.Amount);
 
     private long Used(MAllocation a) => EventsOf(a, true).Where(e => e.Confirmed).Sum(e => e.Amount);
 
-    private long Estimated(MAllocation a) => EventsOf(a, true).Where(e => !e.Confirmed).Sum(e => e.Amount);
+    private long Estimated(MAllocation a) => EventsOf(a, true).Where(e => !e.Confirmed && !Expired(e)).Sum(e => e.Amount);
 
     private void CheckState(MAllocation? reservedAt)
     {
@@ -898,6 +1017,7 @@ internal sealed partial class ModelInterpreter : IDisposable
         Check(actual.Status == (expected.Confirmed ? UsageStatus.Confirmed : UsageStatus.Estimated), $"{actual.Id} status {actual.Status}");
         Check(actual.Interval.End == Ns(expected.EndNs), $"{actual.Id} ends {actual.Interval.End}, expected {Ns(expected.EndNs)}");
         Check(actual.ExternalKey == expected.Key, $"{actual.Id} key {actual.ExternalKey}, expected {expected.Key}");
+        Check(actual.ExpiresAt == (expected.ExpiresNs is { } at ? Ns(at) : null), $"{actual.Id} expires {actual.ExpiresAt}, the model has {expected.ExpiresNs}");
         Check(actual.Segments.Sum(s => s.Amount.Micros) == actual.Amount.Micros, $"{actual.Id} segments do not add up to its amount");
     }
 
@@ -1019,6 +1139,9 @@ internal sealed partial class ModelInterpreter : IDisposable
 
         public bool Deleted { get; set; }
 
+        /// <summary>When the hold expires; null for one that never does and for a Confirmed event.</summary>
+        public long? ExpiresNs { get; set; }
+
         /// <summary>Gone when deleted itself or with its allocation.</summary>
         public bool Live => !Deleted && !Allocation.Deleted;
 
@@ -1034,6 +1157,7 @@ internal sealed partial class ModelInterpreter : IDisposable
             EndNs = other.EndNs;
             Confirmed = other.Confirmed;
             Amount = other.Amount;
+            ExpiresNs = other.ExpiresNs;
         }
     }
 }

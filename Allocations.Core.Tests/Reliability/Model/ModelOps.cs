@@ -58,8 +58,32 @@ public sealed record Rerate(int Sku, int FromHour, int Hours, int MaxEvents, Mod
 /// <summary>Close the store and open it again (a file store only; nothing in memory).</summary>
 public sealed record Reopen : ModelOp;
 
-/// <summary>Reserve an Estimated hold.</summary>
-public sealed record Reserve(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds, int? Key, ModelActor As = ModelActor.Admin) : ModelOp;
+/// <summary>Reserve an Estimated hold, expiring as <paramref name="ExpirySeconds"/> says (see <see cref="ModelExpiry"/>).</summary>
+public sealed record Reserve(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds, int? Key, ModelActor As = ModelActor.Admin, long? ExpirySeconds = null) : ModelOp;
+
+/// <summary>Change a hold's expiry (see <see cref="ModelExpiry"/>); an expired hold answers Expired, a Confirmed event
+/// is a conflict.</summary>
+public sealed record Extend(int Event, long? ExpirySeconds, ModelActor As = ModelActor.Admin) : ModelOp;
+
+/// <summary>Delete the expired holds on every allocation the actor may Use.</summary>
+public sealed record Sweep(ModelActor As = ModelActor.Admin) : ModelOp;
+
+/// <summary>Advance the store's clock (it also advances by a second before every step).</summary>
+public sealed record Tick(long Seconds) : ModelOp;
+
+/// <summary>How the model's expiry seconds read: null is the store's default (24 hours), a positive count a duration
+/// after the call, and the constants below the explicit cases.</summary>
+internal static class ModelExpiry
+{
+    /// <summary><c>HoldExpiry.Never</c>.</summary>
+    internal const long Never = -1;
+
+    /// <summary><c>HoldExpiry.At(now)</c>: not later than now, so invalid.</summary>
+    internal const long AtNow = -2;
+
+    /// <summary>A duration that ends past the store's last instant, so invalid.</summary>
+    internal const long PastTheRange = -3;
+}
 
 /// <summary>Confirm an event, optionally with a final quantity and duration (a negative duration must be refused).</summary>
 public sealed record Confirm(int Event, long? FinalQuantityMicros, long? FinalDurationSeconds, ModelActor As = ModelActor.Admin) : ModelOp;
@@ -156,6 +180,13 @@ internal static class ModelOps
             (4, Gen.Choose(1, 30 * 3600).Select(s => (long)s)),
             (2, Gen.Choose(1, 30).Select(h => h * 3600L)));
 
+    private static Gen<long?> Expiry =>
+        Gen.Frequency(
+            (4, Gen.Constant<long?>(null)),
+            (1, Gen.Constant<long?>(ModelExpiry.Never)),
+            (1, Gen.Elements<long?>(ModelExpiry.AtNow, ModelExpiry.PastTheRange)),
+            (6, Gen.Choose(1, 6 * 3600).Select(s => (long?)s)));
+
     private static Gen<int?> Key => Gen.Frequency((1, Gen.Constant<int?>(null)), (1, Gen.Choose(0, 4).Select(k => (int?)k)));
 
     private static Gen<int> Index(int max) => Gen.Choose(0, max);
@@ -211,7 +242,14 @@ internal static class ModelOps
                 from duration in Duration
                 from key in Key
                 from actor in Actor
-                select (ModelOp)new Reserve(target, sku, quantity, start, duration, key, actor)),
+                from expiry in Expiry
+                select (ModelOp)new Reserve(target, sku, quantity, start, duration, key, actor, expiry)),
+            (2, from e in Index(15)
+                from expiry in Expiry
+                from actor in Actor
+                select (ModelOp)new Extend(e, expiry, actor)),
+            (1, Actor.Select(a => (ModelOp)new Sweep(a))),
+            (4, Gen.Frequency((4, Gen.Choose(1, 4 * 3600)), (1, Gen.Choose(20 * 3600, 30 * 3600))).Select(s => (ModelOp)new Tick(s))),
             (4, from e in Index(15)
                 from quantity in Gen.Frequency((2, Gen.Constant<long?>(null)), (1, Quantity.Select(q => (long?)q)))
                 from duration in Gen.Frequency(
