@@ -117,7 +117,9 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("CheckFitAsync", Need.Read, Operation.CheckFit, async (s, a, c) => await s.CheckFitAsync(a, Cpu(c)), readOnly: true),
         Op("ConfirmAsync", Need.Use, Operation.Confirm, async (s, a, c) => await s.ConfirmAsync(a, c.OwnHold)),
         Op("ConfirmAsync", Need.Admin, Operation.ConfirmOthersHold, async (s, a, c) => await s.ConfirmAsync(a, c.Hold)),
-        Op("ReleaseAsync", Need.Use, Operation.ReleaseHold, async (s, a, c) => await s.ReleaseAsync(a, c.OwnHold)),
+        Op("ExtendHoldAsync", Need.Use, Operation.ExtendHold, async (s, a, c) => await s.ExtendHoldAsync(a, c.OwnHold, HoldExpiry.After(Duration.FromDays(3)))),
+        Op("ExtendHoldAsync", Need.Admin, Operation.ExtendOthersHold, async (s, a, c) => await s.ExtendHoldAsync(a, c.Hold, HoldExpiry.Never)),
+                Op("ReleaseAsync", Need.Use, Operation.ReleaseHold, async (s, a, c) => await s.ReleaseAsync(a, c.OwnHold)),
         Op("ReleaseAsync", Need.Admin, Operation.ReleaseOthersHold, async (s, a, c) => await s.ReleaseAsync(a, c.Hold)),
         Op("DeleteEventAsync", Need.Use, Operation.DeleteEstimatedEvent, async (s, a, c) => await s.DeleteEventAsync(a, c.OwnHold)),
         Op("DeleteEventAsync", Need.Admin, Operation.DeleteOthersEstimatedEvent, async (s, a, c) => await s.DeleteEventAsync(a, c.Hold)),
@@ -145,6 +147,9 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("FindEventByKeyAsync", Need.Listing, Operation.ReadEvents, async (s, a, c) => await s.FindEventByKeyAsync(a, c.Org, "no-such-key"), readOnly: true),
 
         // Reports and export
+        // The sweep is never refused: it deletes the expired holds on the allocations the caller may Use (and changes
+        // no figure anyone sees); HoldExpiryTests checks which ones.
+        Op("ReleaseExpiredHoldsAsync", Need.Listing, Operation.SweepExpiredHolds, async (s, a, c) => await s.ReleaseExpiredHoldsAsync(a, c.Org)),
         Op("GetAllocationTableAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.GetAllocationTableAsync(a, c.Org), readOnly: true),
         Op("ListEventsAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.ListEventsAsync(a, c.Child), readOnly: true),
         Op("ReadEventsAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.ReadEventsAsync(a, c.Child).ToListAsync(), readOnly: true),

@@ -114,6 +114,28 @@ public class HoldExpiryTests
     }
 
     [Fact]
+    public async Task Sweep_ByAUserWithUseOnOneAllocation_ReleasesOnlyTheExpiredHoldsThere()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 100m);
+        var b = await t.CreateAllocationAsync("B", 100m);
+        await t.Store.CreateGroupAsync(Admin, t.Organization, "team");
+        await t.Store.AddGroupMemberAsync(Admin, t.Organization, "team", "ann");
+        await t.Store.GrantAsync(Admin, a.Id, Allocations.Access.Grantee.Group("team"), Allocations.Access.AccessLevel.Use);
+        await t.Store.GrantAsync(Admin, b.Id, Allocations.Access.Grantee.Group("team"), Allocations.Access.AccessLevel.Read);
+        var onA = (await t.Store.ReserveAsync(Admin, Hold(a, 5m), HoldExpiry.After(Duration.FromHours(1)))).Event!;
+        var onB = (await t.Store.ReserveAsync(Admin, Hold(b, 5m), HoldExpiry.After(Duration.FromHours(1)))).Event!;
+        t.Clock.Advance(Duration.FromHours(1));
+
+        Assert.Equal(1, await t.Store.ReleaseExpiredHoldsAsync(Principal.User("ann"), t.Organization));
+        Assert.Equal(0, await t.Store.ReleaseExpiredHoldsAsync(Principal.User("stranger"), t.Organization));
+
+        await Assert.ThrowsAsync<NotFoundException>(() => t.Store.GetEventAsync(Admin, onA.Id));
+        Assert.Equal(onB.Id, (await t.Store.GetEventAsync(Admin, onB.Id)).Id);
+        Assert.Equal(1, await t.Store.ReleaseExpiredHoldsAsync(Admin, t.Organization));
+    }
+
+    [Fact]
     public async Task Extend_KeepsAHoldCounting_PastItsFormerExpiry()
     {
         using var t = await TestStore.CreateAsync();

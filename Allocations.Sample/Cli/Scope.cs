@@ -229,6 +229,43 @@ internal static class Values
         return date.Success ? zone.AtStartOfDay(date.Value).ToInstant() : null;
     }
 
+    /// <summary>A hold's expiry: <c>never</c>, a duration (<c>90s</c>, <c>30m</c>, <c>2h</c>, <c>7d</c>) from now, or an
+    /// instant. Absent: the store's default.</summary>
+    internal static Option<HoldExpiry> ExpiryOption(string name, string description) => new(name)
+    {
+        Description = description + ": never, a duration such as 30m, 2h or 7d, or an instant such as 2026-11-01T00:00:00Z",
+        HelpName = "EXPIRY",
+        CustomParser = r =>
+        {
+            var text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+            if (string.Equals(text, "never", StringComparison.OrdinalIgnoreCase))
+            {
+                return HoldExpiry.Never;
+            }
+            if (text.Length > 1 && long.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count is > 0 and <= 1_000_000_000)
+            {
+                Duration? duration = char.ToLowerInvariant(text[^1]) switch
+                {
+                    's' => Duration.FromSeconds(count),
+                    'm' => Duration.FromMinutes(count),
+                    'h' => Duration.FromHours(count),
+                    'd' => Duration.FromDays(count),
+                    _ => null,
+                };
+                if (duration is { } d)
+                {
+                    return HoldExpiry.After(d);
+                }
+            }
+            if (TryInstant(text, DateTimeZone.Utc) is { } instant)
+            {
+                return HoldExpiry.At(instant);
+            }
+            r.AddError($"'{text}' is not an expiry for {name}: use never, a positive duration such as 30m, 2h or 7d, or an instant such as 2026-11-01T00:00:00Z");
+            return HoldExpiry.StoreDefault;
+        },
+    };
+
     internal static Option<decimal> DecimalOption(string name, string description, string helpName, bool required = true) => new(name)
     {
         Description = description,
