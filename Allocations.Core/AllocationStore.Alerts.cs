@@ -65,4 +65,28 @@ public sealed partial class AllocationStore
         var size = AlertService.CheckPageSize(pageSize);
         return tx.Read(actor, uow => AlertService.List(uow, organization, after, size), cancellationToken);
     }
+
+    /// <summary>Records the period alerts due at the store clock's instant, each once: an allocation whose own period
+    /// ends within <see cref="AllocationStoreOptions.PeriodEndAlertLead"/> (<see cref="AlertThresholdKind.PeriodEnding"/>),
+    /// and one whose period has ended with Remaining above zero (<see cref="AlertThresholdKind.PeriodEndedUnspent"/>).</summary>
+    /// <remarks>
+    /// <para>Period alerts depend on time, not on a write, so they are recorded by this call, which a host runs from a
+    /// timer or cron (the tool: <c>allocations alerts sweep</c>); reading alerts records none. A run records what is due
+    /// then and nothing twice: an alert of the same allocation, kind and period end is never recorded again (a period
+    /// whose end changes is a new period). An allocation without an end of its own records none (a child's period
+    /// within its parent's is the child's to set). The figures are those at the sweep.</para>
+    /// <para>Each alert is journalled on its allocation as <c>allocation.period-alert</c>, the entry the alert names;
+    /// its direction is <see cref="AlertDirection.Up"/> and it names no event.</para>
+    /// </remarks>
+    /// <param name="actor">An organization admin.</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>How many alerts were recorded.</returns>
+    /// <exception cref="NotFoundException">The organization does not exist or the actor has nothing to do with it.</exception>
+    /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
+    public Task<int> SweepPeriodAlertsAsync(Principal actor, OrganizationId organization, CancellationToken cancellationToken = default)
+    {
+        var leadNs = periodEndAlertLead.ToInt64Nanoseconds();
+        return tx.Write(actor, uow => AlertService.SweepPeriods(uow, organization, leadNs), cancellationToken);
+    }
 }

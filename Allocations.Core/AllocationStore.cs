@@ -23,6 +23,7 @@ public sealed partial class AllocationStore : IDisposable
     private readonly Transactions tx;
     private SlurmSyncService slurm = null!; // set by AttachHost, which every open calls
     private Duration? defaultHoldExpiry;
+    private Duration periodEndAlertLead;
 
     private AllocationStore(IStorageEngine engine, IClock clock)
     {
@@ -156,6 +157,10 @@ public sealed partial class AllocationStore : IDisposable
         {
             throw new InvalidInputException("DefaultHoldExpiry", holdExpiry.ToString(), "must be positive (null for holds that never expire)");
         }
+        if (options.PeriodEndAlertLead < Duration.Zero)
+        {
+            throw new InvalidInputException("PeriodEndAlertLead", options.PeriodEndAlertLead.ToString(), "must not be negative (zero for no alert before a period ends)");
+        }
         return (options, clock, busyMs);
     }
 
@@ -167,7 +172,7 @@ public sealed partial class AllocationStore : IDisposable
         try
         {
             Journal.FigureHistoryRebuild.RunIfPending(engine);
-            var store = new AllocationStore(engine, clock) { defaultHoldExpiry = options.DefaultHoldExpiry };
+            var store = new AllocationStore(engine, clock) { defaultHoldExpiry = options.DefaultHoldExpiry, periodEndAlertLead = options.PeriodEndAlertLead };
             store.AttachHost(options);
             return store;
         }

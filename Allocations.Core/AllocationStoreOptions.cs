@@ -51,6 +51,13 @@ public sealed class AllocationStoreOptions
     /// <summary>The default of <see cref="DefaultHoldExpiry"/>.</summary>
     internal static readonly Duration DefaultHoldDuration = Duration.FromHours(24);
 
+    /// <summary>Gets or sets how long before an allocation's period ends <see cref="AllocationStore.SweepPeriodAlertsAsync"/>
+    /// records that it is ending.</summary>
+    /// <remarks>Default 30 days. Zero records no such alert (a period that ended with budget unspent still records
+    /// one). A negative value fails the open with <see cref="Exceptions.InvalidInputException"/> naming
+    /// <c>PeriodEndAlertLead</c>.</remarks>
+    public Duration PeriodEndAlertLead { get; set; } = Duration.FromDays(30);
+
     /// <summary>Gets or sets where the store logs: schema migrations, waits for the write lock, refused reservations and
     /// skipped Slurm jobs (see <see cref="Diagnostics.AllocationsTelemetry"/> for the categories and levels).</summary>
     /// <remarks>Default: <see cref="Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory"/>, no logging.

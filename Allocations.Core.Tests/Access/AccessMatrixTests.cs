@@ -161,6 +161,7 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("SetAlertThresholdsAsync", Need.Admin, Operation.ManageAlertThresholds, async (s, a, c) => await s.SetAlertThresholdsAsync(a, c.Child, [AlertThreshold.PercentUsed(80)])),
         Op("GetAlertThresholdsAsync", Need.Read, Operation.ReadAlertThresholds, async (s, a, c) => await s.GetAlertThresholdsAsync(a, c.Child), readOnly: true),
         Op("GetAlertsAsync", Need.Member, Operation.ReadAlerts, async (s, a, c) => await s.GetAlertsAsync(a, c.Org), readOnly: true),
+        Op("SweepPeriodAlertsAsync", Need.OrgAdmin, Operation.SweepPeriodAlerts, async (s, a, c) => await s.SweepPeriodAlertsAsync(a, c.Org)),
 
         // Slurm import
         Op("SyncSlurmAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.SyncSlurmAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson), new StringReader(SacctHeader))),

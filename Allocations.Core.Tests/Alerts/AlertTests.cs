@@ -309,3 +309,56 @@ public class AlertTests
         Assert.Equal(AlertDirection.Up, alert.Direction);
     }
 }
+
+public class PeriodAlertTests
+{
+    private static readonly Principal Admin = TestStore.Admin;
+
+    [Fact]
+    public async Task Sweep_RecordsAPeriodEndingWithinTheLead_AndAPeriodEndedUnspent_EachOnce()
+    {
+        using var t = await TestStore.CreateAsync(); // the clock reads 2026-11-20T12:00Z
+        var ending = await t.CreateAllocationAsync("Ending", 100m);
+        var later = await t.CreateAllocationAsync("Later", 100m);
+        var ended = await t.CreateAllocationAsync("Ended", 100m);
+        var spent = await t.CreateAllocationAsync("Spent", 0m);
+        await t.CreateAllocationAsync("Open", 100m);
+        var start = Instant.FromUtc(2026, 1, 1, 0, 0);
+        await t.Store.SetPeriodAsync(Admin, ending.Id, start, Instant.FromUtc(2026, 12, 10, 0, 0));
+        await t.Store.SetPeriodAsync(Admin, later.Id, start, Instant.FromUtc(2027, 6, 1, 0, 0));
+        await t.Store.SetPeriodAsync(Admin, ended.Id, start, Instant.FromUtc(2026, 11, 1, 0, 0));
+        await t.Store.SetPeriodAsync(Admin, spent.Id, start, Instant.FromUtc(2026, 11, 1, 0, 0));
+
+        Assert.Equal(2, await t.Store.SweepPeriodAlertsAsync(Admin, t.Organization));
+        Assert.Equal(0, await t.Store.SweepPeriodAlertsAsync(Admin, t.Organization));
+
+        var alerts = (await t.Store.GetAlertsAsync(Admin, t.Organization)).Alerts;
+        Assert.Equal(
+            [(ending.Id, AlertThresholdKind.PeriodEnding, Instant.FromUtc(2026, 12, 10, 0, 0)), (ended.Id, AlertThresholdKind.PeriodEndedUnspent, Instant.FromUtc(2026, 11, 1, 0, 0))],
+            alerts.Select(a => (a.Allocation, a.Threshold.Kind, a.Threshold.PeriodEnd!.Value)));
+        Assert.All(alerts, a => Assert.Equal((AlertDirection.Up, "allocation.period-alert", t.Clock.GetCurrentInstant(), (UsageEventId?)null), (a.Direction, a.Operation, a.At, a.Event)));
+        var entry = (await t.Store.GetAllocationJournalAsync(Admin, ended.Id)).Single(e => e.Sequence == alerts[1].JournalSequence);
+        Assert.Equal("allocation.period-alert", entry.Action);
+
+        // Time passes: the ending period ends unspent, a second alert of its own; the later one comes within the lead.
+        t.Clock.Reset(Instant.FromUtc(2027, 5, 15, 0, 0));
+        Assert.Equal(2, await t.Store.SweepPeriodAlertsAsync(Admin, t.Organization));
+        var more = (await t.Store.GetAlertsAsync(Admin, t.Organization, alerts[^1].Cursor)).Alerts;
+        Assert.Equal([(ending.Id, AlertThresholdKind.PeriodEndedUnspent), (later.Id, AlertThresholdKind.PeriodEnding)], more.Select(a => (a.Allocation, a.Threshold.Kind)));
+        Assert.True((await t.Store.VerifyJournalAsync(Admin, t.Organization)).IsIntact);
+    }
+
+    [Fact]
+    public async Task Sweep_WithALeadOfZero_RecordsNoPeriodEnding_AndANegativeLeadIsRefused()
+    {
+        using var t = await TestStore.CreateAsync();
+        var ending = await t.CreateAllocationAsync("Ending", 100m);
+        await t.Store.SetPeriodAsync(Admin, ending.Id, null, Instant.FromUtc(2026, 11, 21, 0, 0));
+        t.Store.Dispose();
+        using var store = await AllocationStore.OpenAsync(t.Path, new AllocationStoreOptions { Clock = t.Clock, PeriodEndAlertLead = Duration.Zero });
+
+        Assert.Equal(0, await store.SweepPeriodAlertsAsync(Admin, t.Organization));
+        var refused = await Assert.ThrowsAsync<InvalidInputException>(() => AllocationStore.OpenAsync(t.Path, new AllocationStoreOptions { Clock = t.Clock, PeriodEndAlertLead = Duration.FromDays(-1) }));
+        Assert.Equal("PeriodEndAlertLead", refused.Field);
+    }
+}

@@ -313,6 +313,8 @@ public class BadInputCorpusTests
         Invalid("a negative alert cursor", "after", c => c.S.GetAlertsAsync(Admin, c.Org, new AlertCursor(-1))),
         Invalid("an alert cursor that is not a number", "after", c => c.S.GetAlertsAsync(Admin, c.Org, AlertCursor.Parse("alert:x"))),
         Invalid("an alert cursor past the largest number", "after", c => c.S.GetAlertsAsync(Admin, c.Org, AlertCursor.Parse("99999999999999999999"))),
+        Fails<NotFoundException>("a period sweep of a missing organization", c => c.S.SweepPeriodAlertsAsync(Admin, new OrganizationId(999_999))),
+        Fails<OperationCanceledException>("a period sweep with a cancelled token", c => c.S.SweepPeriodAlertsAsync(Admin, c.Org, Cancelled)),
         Fails<NotFoundException>("alerts of a missing organization", c => c.S.GetAlertsAsync(Admin, new OrganizationId(999_999))),
         // ---- rate corrections and re-rating ----
         Invalid("rate correction over an empty period", "effectiveTo", c => c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, Nov15, Rate.FromDecimal(3m), "fix")),

@@ -117,6 +117,16 @@ public sealed class ToolAlertTests : IDisposable
     }
 
     [Fact]
+    public async Task AlertsSweep_SaysHowManyPeriodAlertsItRecorded()
+    {
+        await SetUpAsync();
+        Assert.Contains("recorded 0 period alert(s)", (await OkAsync("alerts", "sweep")).Stdout);
+        var refused = await tool.RunAsync("alerts", "sweep", "--as", "bob");
+        Assert.True(refused.ExitCode == 1, refused.ToString());
+        Assert.Single(refused.StderrLines);
+    }
+
+    [Fact]
     public async Task AlertsList_Help_ShowsTheOptions_AndWritesNothing()
     {
         var help = await OkAsync("alerts", "list", "--help");

@@ -77,6 +77,9 @@ internal enum Operation
 
     /// <summary>Read an organization's alerts (each still filtered by Read on its allocation).</summary>
     ReadAlerts,
+
+    /// <summary>Record the period alerts due now (periods ending soon, periods ended with budget unspent).</summary>
+    SweepPeriodAlerts,
     /// <summary>Preview or apply a re-rate of a SKU's stored events under today's rules (it lists events of every
     /// allocation of the organization).</summary>
     Rerate,
@@ -151,6 +154,7 @@ internal static class Permissions
         [Operation.ManageAlertThresholds] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.ReadAlertThresholds] = new(RequirementScope.Allocation, AccessLevel.Read),
         [Operation.ReadAlerts] = new(RequirementScope.Member),
+        [Operation.SweepPeriodAlerts] = new(RequirementScope.OrganizationAdmin),
         [Operation.Rerate] = new(RequirementScope.OrganizationAdmin),
     };
 
@@ -201,6 +205,7 @@ internal static class Permissions
         Operation.ManageAlertThresholds => "set or clear alert thresholds",
         Operation.ReadAlertThresholds => "read alert thresholds",
         Operation.ReadAlerts => "read alerts",
+        Operation.SweepPeriodAlerts => "record period alerts",
         Operation.Rerate => "re-rate usage",
         _ => operation.ToString(),
     };

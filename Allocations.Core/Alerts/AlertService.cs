@@ -30,7 +30,7 @@ internal static class AlertService
         var seen = new HashSet<AlertThreshold>();
         foreach (var threshold in thresholds)
         {
-            if (threshold.Kind == AlertThresholdKind.None)
+            if (threshold.Kind is not (AlertThresholdKind.PercentUsed or AlertThresholdKind.Remaining))
             {
                 throw new InvalidInputException("thresholds", threshold.ToString(), "a threshold is made with AlertThreshold.PercentUsed or AlertThreshold.Remaining");
             }
@@ -129,6 +129,57 @@ internal static class AlertService
             row.JournalId,
             InstantCodec.FromNs(row.AtNs),
             row.Actor);
+    }
+
+    /// <summary>Records, once each, the period alerts due at the call's instant (the store's clock): an allocation whose
+    /// own period ends within <paramref name="leadNs"/> from now, and one whose period has ended with Remaining above
+    /// zero. Each is journalled on its allocation as <c>allocation.period-alert</c>. Returns how many were recorded.</summary>
+    internal static int SweepPeriods(UnitOfWork uow, OrganizationId organization, long leadNs)
+    {
+        uow.Access.RequireOrganization(organization, Operation.SweepPeriodAlerts);
+        var session = uow.Session;
+        var now = uow.NowNs;
+        var recorded = 0;
+        foreach (var row in session.ListAllocations(organization.Value))
+        {
+            if (row.PeriodEndNs is not { } end)
+            {
+                continue;
+            }
+            AlertThresholdKind? kind = end <= now
+                ? ((Int128)row.Total - row.Used - row.Estimated > 0 ? AlertThresholdKind.PeriodEndedUnspent : null)
+                : (leadNs > 0 && (Int128)end - now <= leadNs ? AlertThresholdKind.PeriodEnding : null);
+            if (kind is not { } due || session.AlertRecorded(row.Id, (int)due, end))
+            {
+                continue;
+            }
+            var journal = uow.Journal;
+            var sequence = journal.Append(
+                row.OrgId,
+                row.Id,
+                "allocation.period-alert",
+                new AllocationId(row.Id).ToString(),
+                null,
+                journal.Object(("alert", due == AlertThresholdKind.PeriodEnding ? "period-ending" : "period-ended-unspent"), ("periodEnd", InstantCodec.FromNs(end).ToString())));
+            session.InsertAlert(new AlertRow
+            {
+                OrgId = row.OrgId,
+                AllocationId = row.Id,
+                AllocationName = row.Name,
+                Kind = (int)due,
+                Value = end,
+                Direction = (int)AlertDirection.Up,
+                Total = row.Total,
+                Used = row.Used,
+                Estimated = row.Estimated,
+                JournalId = sequence,
+                Operation = "allocation.period-alert",
+                AtNs = now,
+                Actor = uow.Actor.Encoded,
+            });
+            recorded++;
+        }
+        return recorded;
     }
 
     /// <summary>Records an alert for every threshold the call's writes crossed: compares each changed allocation's

@@ -15,10 +15,18 @@ public enum AlertThresholdKind
 
     /// <summary>Remaining: reached when Total − Used − Estimated is at most the amount.</summary>
     Remaining = 2,
+
+    /// <summary>The allocation's period ends within the store's lead (<see cref="AllocationStoreOptions.PeriodEndAlertLead"/>):
+    /// recorded by <see cref="AllocationStore.SweepPeriodAlertsAsync"/>, never set by hand.</summary>
+    PeriodEnding = 3,
+
+    /// <summary>The allocation's period ended with budget unspent (Remaining above zero): recorded by
+    /// <see cref="AllocationStore.SweepPeriodAlertsAsync"/>, never set by hand.</summary>
+    PeriodEndedUnspent = 4,
 }
 
 /// <summary>A threshold of an allocation's figures whose crossing records an alert: a percentage of % Used, or an
-/// amount of Remaining.</summary>
+/// amount of Remaining; or, for the alerts of periods, the end of the allocation's period.</summary>
 /// <remarks>
 /// <para>A % Used threshold of <c>p</c> is reached while Used + Estimated is more than zero and at least <c>p</c> % of the
 /// total (an allocation with a total of zero and any usage has reached every one); a Remaining threshold of <c>r</c>
@@ -49,6 +57,10 @@ public readonly struct AlertThreshold : IEquatable<AlertThreshold>
 
     /// <summary>Gets the amount of a Remaining threshold; null for a % Used threshold.</summary>
     public Amount? RemainingAmount => kind == AlertThresholdKind.Remaining ? Amount.FromMicros(value) : null;
+
+    /// <summary>Gets the end of the period of a <see cref="AlertThresholdKind.PeriodEnding"/> or
+    /// <see cref="AlertThresholdKind.PeriodEndedUnspent"/> alert; null for the other kinds.</summary>
+    public Instant? PeriodEnd => kind is AlertThresholdKind.PeriodEnding or AlertThresholdKind.PeriodEndedUnspent ? InstantCodec.FromNs(value) : null;
 
     /// <summary>Gets the stored value: hundredths of a percent, or micro-units.</summary>
     internal long Value => value;
@@ -94,6 +106,8 @@ public readonly struct AlertThreshold : IEquatable<AlertThreshold>
     {
         (int)AlertThresholdKind.PercentUsed => new AlertThreshold(AlertThresholdKind.PercentUsed, value),
         (int)AlertThresholdKind.Remaining => new AlertThreshold(AlertThresholdKind.Remaining, value),
+        (int)AlertThresholdKind.PeriodEnding => new AlertThreshold(AlertThresholdKind.PeriodEnding, value),
+        (int)AlertThresholdKind.PeriodEndedUnspent => new AlertThreshold(AlertThresholdKind.PeriodEndedUnspent, value),
         _ => null,
     };
 
@@ -115,11 +129,14 @@ public readonly struct AlertThreshold : IEquatable<AlertThreshold>
     public override int GetHashCode() => HashCode.Combine(kind, value);
 
     /// <summary>Returns the threshold.</summary>
-    /// <returns>Such as <c>80% used</c> or <c>remaining 100.000000</c>; <c>none</c> for the default.</returns>
+    /// <returns>Such as <c>80% used</c>, <c>remaining 100</c>, <c>period ending 2027-01-01T00:00:00Z</c>; <c>none</c> for
+    /// the default.</returns>
     public override string ToString() => kind switch
     {
         AlertThresholdKind.PercentUsed => (value / 100m).ToString(CultureInfo.InvariantCulture) + "% used",
         AlertThresholdKind.Remaining => "remaining " + Amount.FromMicros(value),
+        AlertThresholdKind.PeriodEnding => "period ending " + InstantCodec.FromNs(value),
+        AlertThresholdKind.PeriodEndedUnspent => "period ended unspent " + InstantCodec.FromNs(value),
         _ => "none",
     };
 

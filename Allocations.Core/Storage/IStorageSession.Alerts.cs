@@ -74,6 +74,9 @@ internal partial interface IStorageSession
     /// organization's alerts increase in commit order, so a reader that resumes after an id never misses one.</summary>
     long InsertAlert(AlertRow alert);
 
+    /// <summary>Whether an alert of this allocation, kind and value is recorded (period alerts are recorded once).</summary>
+    bool AlertRecorded(long allocationId, int kind, long value);
+
     /// <summary>Up to <paramref name="limit"/> alerts of an organization with ids above <paramref name="afterId"/>, in
     /// id order.</summary>
     IReadOnlyList<AlertRow> ListAlerts(long orgId, long afterId, int limit);

@@ -102,6 +102,15 @@ internal static class AlertCommands
             }
         });
         alerts.Add(list);
+
+        var sweep = new Command("sweep", "Record the period alerts due now: periods ending within the lead (30 days) and periods ended with budget unspent, each once (run from cron)");
+        Scope.Action(sweep, Needs.Organization, async (s, _, ct) =>
+        {
+            var recorded = await s.Store.SweepPeriodAlertsAsync(s.Actor, await s.OrgAsync(ct), ct);
+            Console.WriteLine($"recorded {recorded} period alert(s)");
+            return ExitCodes.Done;
+        });
+        alerts.Add(sweep);
         return alerts;
     }
 
