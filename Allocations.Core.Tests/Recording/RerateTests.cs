@@ -26,6 +26,13 @@ public class RerateTests
         return (t, physics, early, across, late);
     }
 
+    /// <summary>Corrects CPU_HOUR over 1–15 November (the rule at 1) and previews the month.</summary>
+    private static async Task<ReratePreview> CorrectFirstHalfAsync(TestStore t, decimal rate)
+    {
+        await t.Store.CorrectRateAsync(Admin, t.Organization, TestStore.Cpu, Nov1, Nov15, Rate.FromDecimal(rate), "the first half of November was mispriced");
+        return await t.Store.PreviewRerateAsync(Admin, t.Organization, TestStore.Cpu, November);
+    }
+
     [Fact]
     public async Task CorrectRate_ReplacesTheRulesOverThePeriod_KeepsTheRestAndChangesNoStoredEvent()
     {
@@ -90,8 +97,7 @@ public class RerateTests
     {
         var (t, physics, early, across, _) = await ArrangeAsync();
         using var _t = t;
-        await t.Store.CorrectRateAsync(Admin, t.Organization, TestStore.Cpu, Nov1, Nov15, Rate.FromDecimal(1.5m), "November was 1.5");
-        var preview = await t.Store.PreviewRerateAsync(Admin, t.Organization, TestStore.Cpu, November);
+        var preview = await CorrectFirstHalfAsync(t, 1.5m);
 
         var result = await t.Store.RerateAsync(Admin, preview);
 
@@ -126,8 +132,7 @@ public class RerateTests
     {
         var (t, _, _, _, _) = await ArrangeAsync();
         using var _t = t;
-        await t.Store.CorrectRateAsync(Admin, t.Organization, TestStore.Cpu, Nov1, Nov15, Rate.FromDecimal(1.5m), "November was 1.5");
-        var preview = await t.Store.PreviewRerateAsync(Admin, t.Organization, TestStore.Cpu, November);
+        var preview = await CorrectFirstHalfAsync(t, 1.5m);
         await t.Store.RerateAsync(Admin, preview);
         var hash = t.ContentHash();
 
@@ -147,8 +152,7 @@ public class RerateTests
         using var t = await TestStore.CreateAsync();
         var physics = await t.CreateAllocationAsync("Physics", 10_000m);
         var hold = (await t.Store.ReserveAsync(Admin, TestStore.Cpu1(physics, 4m, Nov1, Nov1 + Duration.FromHours(10), UsageStatus.Estimated))).Event!;
-        await t.Store.CorrectRateAsync(Admin, t.Organization, TestStore.Cpu, Nov1, Nov15, Rate.FromDecimal(3m), "wrong");
-        var preview = await t.Store.PreviewRerateAsync(Admin, t.Organization, TestStore.Cpu, November);
+        var preview = await CorrectFirstHalfAsync(t, 3m);
         Assert.Equal(Amount.FromDecimal(80m), Assert.Single(preview.Allocations).EstimatedDelta);
         await t.Store.ConfirmAsync(Admin, hold.Id, Quantity.FromDecimal(5m));
         var hash = t.ContentHash();
@@ -165,8 +169,7 @@ public class RerateTests
     {
         var (t, _, early, _, _) = await ArrangeAsync();
         using var _t = t;
-        await t.Store.CorrectRateAsync(Admin, t.Organization, TestStore.Cpu, Nov1, Nov15, Rate.FromDecimal(3m), "wrong");
-        var preview = await t.Store.PreviewRerateAsync(Admin, t.Organization, TestStore.Cpu, November);
+        var preview = await CorrectFirstHalfAsync(t, 3m);
         await t.Store.DeleteEventAsync(Admin, early.Id);
 
         var refused = await Assert.ThrowsAsync<StalePreviewException>(() => t.Store.RerateAsync(Admin, preview));
@@ -179,8 +182,7 @@ public class RerateTests
     {
         var (t, _, _, _, _) = await ArrangeAsync();
         using var _t = t;
-        await t.Store.CorrectRateAsync(Admin, t.Organization, TestStore.Cpu, Nov1, Nov15, Rate.FromDecimal(3m), "wrong");
-        var preview = await t.Store.PreviewRerateAsync(Admin, t.Organization, TestStore.Cpu, November);
+        var preview = await CorrectFirstHalfAsync(t, 3m);
         await t.Store.CorrectRateAsync(Admin, t.Organization, TestStore.Cpu, Nov1, Nov15, Rate.FromDecimal(2.5m), "wrong again");
         var hash = t.ContentHash();
 
@@ -196,8 +198,7 @@ public class RerateTests
     {
         var (t, physics, _, _, _) = await ArrangeAsync();
         using var _t = t;
-        await t.Store.CorrectRateAsync(Admin, t.Organization, TestStore.Cpu, Nov1, Nov15, Rate.FromDecimal(3m), "wrong");
-        var preview = await t.Store.PreviewRerateAsync(Admin, t.Organization, TestStore.Cpu, November);
+        var preview = await CorrectFirstHalfAsync(t, 3m);
         await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(physics, 1m, Nov1 + Duration.FromDays(5), Nov1 + Duration.FromDays(5) + Duration.FromHours(1)));
 
         Assert.Equal(2, (await t.Store.RerateAsync(Admin, preview)).Rerated);
@@ -238,8 +239,7 @@ public class RerateTests
         var pool = await t.CreateAllocationAsync("Pool", 120m);
         var team = await t.CreateAllocationAsync("Team", 110m, pool);
         await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(team, 10m, Nov1, Nov1 + Duration.FromHours(10)));
-        await t.Store.CorrectRateAsync(Admin, t.Organization, TestStore.Cpu, Nov1, Nov15, Rate.FromDecimal(1.5m), "higher");
-        var preview = await t.Store.PreviewRerateAsync(Admin, t.Organization, TestStore.Cpu, November);
+        var preview = await CorrectFirstHalfAsync(t, 1.5m);
         Assert.Equal([(pool.Id, 50m), (team.Id, 50m)], preview.Allocations.Select(a => (a.Allocation, a.UsedDelta.ToDecimal())));
 
         var result = await t.Store.RerateAsync(Admin, preview);
@@ -297,8 +297,7 @@ public class RerateTests
     {
         var (t, _, early, _, _) = await ArrangeAsync();
         using var _t = t;
-        await t.Store.CorrectRateAsync(Admin, t.Organization, TestStore.Cpu, Nov1, Nov15, Rate.FromDecimal(3m), "wrong");
-        var a = await t.Store.PreviewRerateAsync(Admin, t.Organization, TestStore.Cpu, November);
+        var a = await CorrectFirstHalfAsync(t, 3m);
         var b = await t.Store.PreviewRerateAsync(Admin, t.Organization, TestStore.Cpu, November);
         await t.Store.DeleteEventAsync(Admin, early.Id);
         var c = await t.Store.PreviewRerateAsync(Admin, t.Organization, TestStore.Cpu, November);

@@ -182,17 +182,7 @@ internal sealed partial class SqliteSession
                 "WHERE e.org_id = $org AND e.source = $source AND e.external_key IN (SELECT value FROM json_each($keys))",
                 ["$org", "$source", "$keys"],
                 [orgId, source, JsonSerializer.Serialize(externalKeys)],
-                command =>
-                {
-                    using var reader = command.ExecuteReader();
-                    var rows = new List<EventRow>();
-                    var check = new StoredRows.RowCheck();
-                    while (reader.Read())
-                    {
-                        rows.Add(MapEvent(reader, check));
-                    }
-                    return rows;
-                });
+                ReadEventRows);
 
     public bool AddFigures(long allocationId, long ownUsedDelta, long ownEstimatedDelta, long usedDelta, long estimatedDelta) =>
         FiguresTouchedThen(allocationId).Run(

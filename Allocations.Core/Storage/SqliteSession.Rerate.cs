@@ -16,15 +16,18 @@ internal sealed partial class SqliteSession
             "WHERE e.id > $after AND e.sku_id = $sku AND e.start_ns < $to AND (e.end_ns > $from OR e.start_ns >= $from) ORDER BY e.id LIMIT $limit",
             ["$after", "$sku", "$to", "$from", "$limit"],
             [afterId, skuId, toNs, fromNs, limit],
-            command =>
-            {
-                using var reader = command.ExecuteReader();
-                var rows = new List<EventRow>();
-                var check = new StoredRows.RowCheck();
-                while (reader.Read())
-                {
-                    rows.Add(check.Map(reader, ToEventRow));
-                }
-                return rows;
-            });
+            ReadEventRows);
+
+    /// <summary>Reads every row of a query of <see cref="EventColumns"/>, each checked as <see cref="StoredRows"/> does.</summary>
+    private static List<EventRow> ReadEventRows(Microsoft.Data.Sqlite.SqliteCommand command)
+    {
+        using var reader = command.ExecuteReader();
+        var rows = new List<EventRow>();
+        var check = new StoredRows.RowCheck();
+        while (reader.Read())
+        {
+            rows.Add(check.Map(reader, ToEventRow));
+        }
+        return rows;
+    }
 }

@@ -173,6 +173,7 @@ internal static class SetupCommands
             return ExitCodes.Done;
         });
         sku.Add(list);
+        sku.Add(RerateCommands.Rerate());
         return sku;
     }
 
@@ -256,6 +257,7 @@ internal static class SetupCommands
             return ExitCodes.Done;
         });
         rate.Add(list);
+        rate.Add(RerateCommands.Correct());
         return rate;
     }
 
