@@ -222,7 +222,12 @@ internal sealed partial class ModelInterpreter : IDisposable
                 DoCorrectRate(catalogue[Skus[c.Sku].Code], c.FromHour, c.Hours, c.RateNanos, c.As);
                 return null;
             case Rerate r:
-                var (rerateSku, rerateFrom, rerateHours) = r.LastCorrected && lastCorrection is { } last ? last : (r.Sku, r.FromHour, r.Hours);
+                if (r.CorrectFirst is { } correction)
+                {
+                    DoCorrectRate(catalogue[Skus[r.Sku].Code], 0, null, correction, ModelActor.Admin);
+                }
+                var (rerateSku, rerateFrom, rerateHours) = r.CorrectFirst is not null ? (r.Sku, -5, 250)
+                    : r.LastCorrected && lastCorrection is { } last ? last : (r.Sku, r.FromHour, r.Hours);
                 DoRerate(catalogue[Skus[rerateSku].Code], rerateFrom, rerateHours, r.MaxEvents, r.As, r.DeleteFirst);
                 return null;
             case Confirm c when events.Count > 0:

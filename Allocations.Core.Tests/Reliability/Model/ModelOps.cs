@@ -52,8 +52,9 @@ public sealed record CorrectRate(int Sku, int FromHour, int? Hours, long RateNan
 /// <summary>Preview a re-rate of a SKU's events over <c>[FromHour, FromHour + Hours)</c>, apply it, apply it again and
 /// preview again; with <paramref name="DeleteFirst"/>, delete the first listed event in between, so the apply must be
 /// refused as stale. With <paramref name="LastCorrected"/>, the SKU and period are those of the last correction made
-/// (when there was one), so that re-rates meet the events corrections changed.</summary>
-public sealed record Rerate(int Sku, int FromHour, int Hours, int MaxEvents, ModelActor As = ModelActor.Admin, bool DeleteFirst = false, bool LastCorrected = false) : ModelOp;
+/// (when there was one), so that re-rates meet the events corrections changed. With <paramref name="CorrectFirst"/>,
+/// the admin first corrects the SKU's rate from T0 on to that rate, and the period is the whole timeline.</summary>
+public sealed record Rerate(int Sku, int FromHour, int Hours, int MaxEvents, ModelActor As = ModelActor.Admin, bool DeleteFirst = false, bool LastCorrected = false, long? CorrectFirst = null) : ModelOp;
 
 /// <summary>Close the store and open it again (a file store only; nothing in memory).</summary>
 public sealed record Reopen : ModelOp;
@@ -272,7 +273,8 @@ internal static class ModelOps
                 from actor in Gen.Frequency((6, Gen.Constant(ModelActor.Admin)), (1, Actor))
                 from deleteFirst in Gen.Frequency((3, Gen.Constant(false)), (1, Gen.Constant(true)))
                 from lastCorrected in Gen.Frequency((1, Gen.Constant(false)), (2, Gen.Constant(true)))
-                select (ModelOp)new Rerate(sku, period.Item1, period.Item2, max, actor, deleteFirst, lastCorrected)),
+                from correctFirst in Gen.Frequency((1, Gen.Constant<long?>(null)), (1, Gen.Choose(1, 5_000_000).Select(r => (long?)(r * 1_000L + 1))))
+                select (ModelOp)new Rerate(sku, period.Item1, period.Item2, max, actor, deleteFirst, lastCorrected, correctFirst)),
             (1, Gen.Constant((ModelOp)new Reopen())),
             (3, Gen.Zip(Index(15), Gen.Elements(true, false)).Select(x => (ModelOp)new Resubmit(x.Item1, x.Item2))),
             (2, Gen.Zip(Index(15), Actor).Select(x => (ModelOp)new DeleteEvent(x.Item1, x.Item2))),
