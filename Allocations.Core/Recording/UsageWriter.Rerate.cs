@@ -36,6 +36,7 @@ internal sealed partial class UsageWriter
             RecordedNs = stored.RecordedNs,
             RecordedBy = stored.RecordedBy,
             Source = stored.Source,
+            ExpiresNs = stored.ExpiresNs,
         };
         return (row, segments);
     }

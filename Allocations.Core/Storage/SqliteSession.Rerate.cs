@@ -12,21 +12,22 @@ internal sealed partial class SqliteSession
     // a period reads the table once, whatever the page size.
     public IReadOnlyList<EventRow> ListSkuEventsPage(long skuId, long fromNs, long toNs, long afterId, int limit) =>
         Run(
-            $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id " +
+            $"SELECT {EventColumns}{SegmentFormColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id " +
             "WHERE e.id > $after AND e.sku_id = $sku AND e.start_ns < $to AND (e.end_ns > $from OR e.start_ns >= $from) ORDER BY e.id LIMIT $limit",
             ["$after", "$sku", "$to", "$from", "$limit"],
             [afterId, skuId, toNs, fromNs, limit],
             ReadEventRows);
 
-    /// <summary>Reads every row of a query of <see cref="EventColumns"/>, each checked as <see cref="StoredRows"/> does.</summary>
-    private static List<EventRow> ReadEventRows(Microsoft.Data.Sqlite.SqliteCommand command)
+    /// <summary>Reads every row of a query of <see cref="EventColumns"/> then <see cref="SegmentFormColumns"/>, each checked
+    /// as <see cref="StoredRows"/> does.</summary>
+    private List<EventRow> ReadEventRows(Microsoft.Data.Sqlite.SqliteCommand command)
     {
         using var reader = command.ExecuteReader();
         var rows = new List<EventRow>();
         var check = new StoredRows.RowCheck();
         while (reader.Read())
         {
-            rows.Add(check.Map(reader, ToEventRow));
+            rows.Add(MapEvent(reader, check));
         }
         return rows;
     }

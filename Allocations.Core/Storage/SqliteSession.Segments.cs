@@ -66,13 +66,14 @@ internal sealed partial class SqliteSession
     private EventRow MapEvent(SqliteDataReader reader, StoredRows.RowCheck check)
     {
         var row = check.Map(reader, ToEventRow);
-        if (reader.IsDBNull(16))
+        // The segment form's two columns follow the event's (the last of which is expires_ns, at 16).
+        if (reader.IsDBNull(17))
         {
             storedSegments[row.Id] = null;
         }
-        else if (!reader.IsDBNull(17))
+        else if (!reader.IsDBNull(18))
         {
-            storedSegments[row.Id] = InlineSegment(row, reader.GetInt64(16), reader.GetInt64(17));
+            storedSegments[row.Id] = InlineSegment(row, reader.GetInt64(17), reader.GetInt64(18));
         }
         else
         {
