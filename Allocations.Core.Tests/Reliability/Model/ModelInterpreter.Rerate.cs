@@ -122,7 +122,7 @@ internal sealed partial class ModelInterpreter
         {
             e.Amount = amount;
         }
-        var over = before.Where(b => (Int128)Used(b.Key) + Estimated(b.Key) > b.Value && (Int128)Used(b.Key) + Estimated(b.Key) > b.Key.Total).Select(b => b.Key.Id).Order().ToList();
+        var over = before.Where(b => (Int128)Used(b.Key) + Estimated(b.Key) > b.Value && (Int128)Used(b.Key) + Estimated(b.Key) > b.Key.Total).Select(b => b.Key.Id).OrderBy(id => id.Value).ToList();
         Check(result.OverTotal.SequenceEqual(over), $"the re-rate names [{string.Join(", ", result.OverTotal)}] over their total, the model [{string.Join(", ", over)}]");
         Tally(listed.Count > 0 ? "rerate applied" : "rerate found nothing");
 
