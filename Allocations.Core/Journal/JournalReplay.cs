@@ -287,13 +287,13 @@ internal sealed class JournalReplay
             Parent = after.TryGetProperty("parent", out var parent) ? parent.GetInt64() : null,
             Total = Micros(after.GetProperty("total").GetString()!),
         };
-        Changed(id, e.Row.AtNs);
+        Changed(id, e.Row.AtNs, withParent: false);
     }
 
     private void SetTotal(Entry e)
     {
         Allocation(e.Allocation).Total = Micros(e.After.Text("total"));
-        Changed(e.Allocation, e.Row.AtNs);
+        Changed(e.Allocation, e.Row.AtNs, withParent: false);
     }
 
     private void Delete(Entry e)
@@ -384,14 +384,15 @@ internal sealed class JournalReplay
         return (used, estimated);
     }
 
-    /// <summary>Notes the allocation's (and its parent's) figures after an entry at <paramref name="atNs"/>.</summary>
-    private void Changed(long id, long atNs)
+    /// <summary>Notes the allocation's figures after an entry at <paramref name="atNs"/>, and its parent's when the
+    /// entry moved the parent's figures too (usage does; a total or a creation does not), as the writes record them.</summary>
+    private void Changed(long id, long atNs, bool withParent = true)
     {
         if (!allocations.TryGetValue(id, out var a))
         {
             return;
         }
-        foreach (var target in a.Parent is { } parent && allocations.ContainsKey(parent) ? new[] { id, parent } : [id])
+        foreach (var target in withParent && a.Parent is { } parent && allocations.ContainsKey(parent) ? new[] { id, parent } : [id])
         {
             var (used, estimated) = Consumed(target);
             var t = allocations[target];
