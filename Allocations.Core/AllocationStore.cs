@@ -171,7 +171,7 @@ public sealed partial class AllocationStore : IDisposable
     {
         try
         {
-            Journal.FigureHistoryRebuild.RunIfPending(engine);
+            Journal.FigureHistoryRebuild.RunIfPending(engine, InstantCodec.ToNs(clock.GetCurrentInstant(), "Clock"));
             var store = new AllocationStore(engine, clock) { defaultHoldExpiry = options.DefaultHoldExpiry, periodEndAlertLead = options.PeriodEndAlertLead };
             store.AttachHost(options);
             return store;

@@ -29,8 +29,12 @@ internal static class AsOfService
     internal static Allocation Get(UnitOfWork uow, AllocationId allocation, long asOfNs)
     {
         var row = uow.Access.RequireAllocation(allocation, Operation.ReadAllocationAsOf);
-        var figures = uow.Session.GetFiguresAsOf(row.Id, asOfNs)
-            ?? throw new InvalidInputException("asOf", Format(InstantCodec.FromNs(asOfNs)), $"is before {allocation} was created ({Format(InstantCodec.FromNs(row.CreatedNs))})");
+        var figures = uow.Session.GetFiguresAsOf(row.Id, asOfNs) ?? throw new InvalidInputException(
+            "asOf",
+            Format(InstantCodec.FromNs(asOfNs)),
+            asOfNs < row.CreatedNs
+                ? $"is before {allocation} was created ({Format(InstantCodec.FromNs(row.CreatedNs))})"
+                : $"is earlier than the figures of {allocation} the store keeps (a store upgraded from a version that kept none keeps them from its upgrade on, unless its journal reproduces them)");
         return With(RowMapping.ToAllocation(row), figures);
     }
 
