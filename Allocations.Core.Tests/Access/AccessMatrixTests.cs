@@ -100,6 +100,7 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("CreateAllocationAsync", Need.OrgAdmin, Operation.CreateTopLevelAllocation, async (s, a, c) => await s.CreateAllocationAsync(a, c.Org, new NewAllocation("Top", TestStore.CoreHours, Amount.FromDecimal(10m)))),
         Op("CreateAllocationAsync", Need.Admin, Operation.CreateChildAllocation, async (s, a, c) => await s.CreateAllocationAsync(a, c.Org, new NewAllocation("Sibling", TestStore.CoreHours, Amount.FromDecimal(10m), c.Parent)), onParent: true),
         Op("GetAllocationAsync", Need.Read, Operation.ReadAllocation, async (s, a, c) => await s.GetAllocationAsync(a, c.Child), readOnly: true),
+        Op("GetAllocationAsOfAsync", Need.Read, Operation.ReadAllocationAsOf, async (s, a, c) => await s.GetAllocationAsOfAsync(a, c.Child, AccessMatrixFixture.Now), readOnly: true),
         Op("ListAllocationsAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.ListAllocationsAsync(a, c.Org), readOnly: true),
         Op("ChangeTotalAsync", Need.Admin, Operation.ChangeTotal, async (s, a, c) => await s.ChangeTotalAsync(a, c.Child, Amount.FromDecimal(600m), "top-up")),
         Op("SetPeriodAsync", Need.Admin, Operation.ChangePeriod, async (s, a, c) => await s.SetPeriodAsync(a, c.Child, TestStore.November1, Instant.FromUtc(2027, 1, 1, 0, 0))),
@@ -141,6 +142,7 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("ReadAllocationJournalAsync", Need.Admin, Operation.ReadAllocationJournal, async (s, a, c) => await s.ReadAllocationJournalAsync(a, c.Child).ToListAsync(), readOnly: true),
         Op("ReadOrganizationJournalAsync", Need.OrgAdmin, Operation.ReadOrganizationJournal, async (s, a, c) => await s.ReadOrganizationJournalAsync(a, c.Org).ToListAsync(), readOnly: true),
         Op("VerifyJournalAsync", Need.OrgAdmin, Operation.VerifyJournal, async (s, a, c) => await s.VerifyJournalAsync(a, c.Org), readOnly: true),
+        Op("VerifyAgainstJournalAsync", Need.OrgAdmin, Operation.VerifyAgainstJournal, async (s, a, c) => await s.VerifyAgainstJournalAsync(a, c.Org), readOnly: true),
 
         // Listings that are never refused: they show only what the caller may see
         Op("ListOrganizationsAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.ListOrganizationsAsync(a), readOnly: true),
@@ -151,6 +153,7 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         // no figure anyone sees); HoldExpiryTests checks which ones.
         Op("ReleaseExpiredHoldsAsync", Need.Listing, Operation.SweepExpiredHolds, async (s, a, c) => await s.ReleaseExpiredHoldsAsync(a, c.Org)),
         Op("GetAllocationTableAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.GetAllocationTableAsync(a, c.Org), readOnly: true),
+        Op("GetAllocationTableAsOfAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.GetAllocationTableAsOfAsync(a, c.Org, AccessMatrixFixture.Now), readOnly: true),
         Op("ListEventsAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.ListEventsAsync(a, c.Child), readOnly: true),
         Op("ReadEventsAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.ReadEventsAsync(a, c.Child).ToListAsync(), readOnly: true),
         Op("ExportEventsAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.ExportEventsAsync(a, c.Child, null, new StringWriter(), global::Allocations.Reporting.ExportFormat.Csv, null, CancellationToken.None), readOnly: true),

@@ -259,6 +259,16 @@ public class BadInputCorpusTests
             c.T.Clock.Reset(Instant.FromUtc(2300, 1, 1, 0, 0));
             return Task.CompletedTask;
         }),
+        // ---- figures as of an instant ----
+        Invalid("as-of after the store's clock", "asOf", c => c.S.GetAllocationAsOfAsync(Admin, c.Child.Id, c.T.Clock.GetCurrentInstant() + Duration.FromNanoseconds(1))),
+        Invalid("as-of before the allocation was created", "asOf", c => c.S.GetAllocationAsOfAsync(Admin, c.Child.Id, Nov20)),
+        Invalid("as-of before 1900", "asOf", c => c.S.GetAllocationAsOfAsync(Admin, c.Child.Id, Instant.FromUtc(1899, 12, 31, 23, 59))),
+        Invalid("as-of Instant.MinValue", "asOf", c => c.S.GetAllocationAsOfAsync(Admin, c.Child.Id, Instant.MinValue)),
+        Invalid("as-of Instant.MaxValue", "asOf", c => c.S.GetAllocationAsOfAsync(Admin, c.Child.Id, Instant.MaxValue)),
+        Invalid("table as-of after the store's clock", "asOf", c => c.S.GetAllocationTableAsOfAsync(Admin, c.Org, c.T.Clock.GetCurrentInstant() + Duration.FromDays(1))),
+        Invalid("table as-of Instant.MinValue", "asOf", c => c.S.GetAllocationTableAsOfAsync(Admin, c.Org, Instant.MinValue)),
+        Invalid("table as-of with an unknown sort column", "sortBy", c => c.S.GetAllocationTableAsOfAsync(Admin, c.Org, c.T.Clock.GetCurrentInstant(), new Allocations.Reporting.AllocationTableQuery(sortBy: (Allocations.Reporting.AllocationSort)99))),
+
         // ---- transfers ----
         Invalid("transfer of zero", "amount", c => c.S.TransferAsync(Admin, c.Parent.Id, c.Child.Id, Amount.Zero, "nothing")),
         Invalid("transfer of a negative amount", "amount", c => c.S.TransferAsync(Admin, c.Parent.Id, c.Child.Id, Amount.FromDecimal(-5m), "backwards")),
