@@ -7,15 +7,18 @@ using static Allocations.Tests.Support.RawSqlite;
 
 namespace Allocations.Tests.Storage;
 
-/// <summary>Migration 0015 on a file written before the figure history existed (schema 11): the first open rebuilds each
+/// <summary>Migration 0015 on a file written before the figure history existed (schema 14): the first open rebuilds each
 /// allocation's history from the journal, so the figures as of every past instant are the ones the store showed then.</summary>
 public class FigureHistoryMigrationTests
 {
     private static readonly Principal Admin = TestStore.Admin;
 
-    /// <summary>Turns a current file into one of schema 11: the same tables without the figure history.</summary>
-    private static void Downgrade(string path) =>
-        Execute(path, "DROP TABLE figure_history; DROP TABLE figure_history_rebuild; PRAGMA user_version = 11;");
+    /// <summary>Turns a current file into one of schema 14: segments as rows (before schema 16) and no figure history.</summary>
+    private static void Downgrade(string path)
+    {
+        InlineSegmentTests.DowngradeToVersion15(path);
+        Execute(path, "DROP TABLE figure_history; DROP TABLE figure_history_rebuild; PRAGMA user_version = 14;");
+    }
 
     [Fact]
     public async Task AnOldFile_GetsItsFigureHistoryFromTheJournal_AtItsFirstOpen()
@@ -43,7 +46,7 @@ public class FigureHistoryMigrationTests
 
         await t.ReopenAsync();
 
-        Assert.Equal(15, Scalar(t.Path, "PRAGMA user_version"));
+        Assert.Equal((long)Allocations.Storage.Migrations.Latest, Scalar(t.Path, "PRAGMA user_version"));
         Assert.Equal(0, Scalar(t.Path, "SELECT COUNT(*) FROM figure_history_rebuild"));
         foreach (var (at, p, c) in seen)
         {

@@ -57,7 +57,7 @@ public class HoldExpiryMigrationTests
             connection.Open();
             using var command = connection.CreateCommand();
             command.CommandText = "PRAGMA user_version";
-            Assert.Equal(12L, (long)command.ExecuteScalar()!);
+            Assert.Equal((long)Migrations.Latest, (long)command.ExecuteScalar()!);
         }
         Directory.Delete(directory, recursive: true);
     }

@@ -121,7 +121,7 @@ public class InlineSegmentTests
 
     /// <summary>Rewrites a file of this schema as the previous schema stores it: every single segment moved to a row of
     /// event_segments, the row's segment columns dropped, the version set back.</summary>
-    private static void DowngradeToVersion15(string path)
+    internal static void DowngradeToVersion15(string path)
     {
         StoreSegmentsAsRows(path);
         Execute(path, "ALTER TABLE usage_events DROP COLUMN seg_rule_id; ALTER TABLE usage_events DROP COLUMN seg_rate; PRAGMA user_version = 15;");

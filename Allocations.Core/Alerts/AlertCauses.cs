@@ -7,6 +7,21 @@ internal sealed class AlertCauses
     private readonly Dictionary<long, long> lastEvent = [];
     private readonly Dictionary<long, (string Action, long Sequence)> lastEntry = [];
     private (string Action, long Sequence)? lastOfCall;
+    private Dictionary<long, long>? expiredHoldsGone;
+
+    /// <summary>Notes that the call took an expired hold's amount out of an allocation's Estimated (a sweep, a release,
+    /// a replace, a delete), or put one in (<paramref name="amount"/> negative: a re-rated expired hold's new amount).
+    /// An expired hold no longer counts, so the figures an alert compares exclude it on both sides of the call: its
+    /// amount is subtracted from the figures before the call as well as the expired holds still stored after it.</summary>
+    internal void ExpiredHoldGone(long allocationId, long amount)
+    {
+        expiredHoldsGone ??= [];
+        expiredHoldsGone[allocationId] = checked(expiredHoldsGone.GetValueOrDefault(allocationId) + amount);
+    }
+
+    /// <summary>The net amount of expired holds the call took out of an allocation's Estimated (its own and, for a
+    /// parent, its children's).</summary>
+    internal long ExpiredHoldsGone(long allocationId) => expiredHoldsGone?.GetValueOrDefault(allocationId) ?? 0;
 
     /// <summary>Notes that an event moved an allocation's figures.</summary>
     internal void Moved(long allocationId, long eventId) => lastEvent[allocationId] = eventId;

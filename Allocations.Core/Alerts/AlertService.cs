@@ -146,8 +146,10 @@ internal static class AlertService
             {
                 continue;
             }
+            // Expired holds no longer count: the period ended unspent if Remaining without them is above zero.
+            var estimated = row.Estimated - session.SumExpiredHolds(row.Id, now).Tree;
             AlertThresholdKind? kind = end <= now
-                ? ((Int128)row.Total - row.Used - row.Estimated > 0 ? AlertThresholdKind.PeriodEndedUnspent : null)
+                ? ((Int128)row.Total - row.Used - estimated > 0 ? AlertThresholdKind.PeriodEndedUnspent : null)
                 : (leadNs > 0 && (Int128)end - now <= leadNs ? AlertThresholdKind.PeriodEnding : null);
             if (kind is not { } due || session.AlertRecorded(row.Id, (int)due, end))
             {
@@ -171,7 +173,7 @@ internal static class AlertService
                 Direction = (int)AlertDirection.Up,
                 Total = row.Total,
                 Used = row.Used,
-                Estimated = row.Estimated,
+                Estimated = estimated,
                 JournalId = sequence,
                 Operation = "allocation.period-alert",
                 AtNs = now,
@@ -205,11 +207,14 @@ internal static class AlertService
             {
                 continue;
             }
+            // Expired holds no longer count (whether or not swept): the figures compared exclude them before and after.
+            var expiredAfter = (Int128)session.SumExpiredHolds(change.AllocationId, uow.NowNs).Tree;
+            var expiredBefore = expiredAfter + uow.Causes.ExpiredHoldsGone(change.AllocationId);
             var crossed = Crossings.Between(
                 change.TotalBefore,
-                (Int128)change.UsedBefore + change.EstimatedBefore,
+                (Int128)change.UsedBefore + change.EstimatedBefore - expiredBefore,
                 change.TotalAfter,
-                (Int128)change.UsedAfter + change.EstimatedAfter,
+                (Int128)change.UsedAfter + change.EstimatedAfter - expiredAfter,
                 thresholds[change.AllocationId]);
             if (crossed.Count == 0)
             {
@@ -228,7 +233,7 @@ internal static class AlertService
                     Direction = (int)direction,
                     Total = change.TotalAfter,
                     Used = change.UsedAfter,
-                    Estimated = change.EstimatedAfter,
+                    Estimated = checked((long)(change.EstimatedAfter - expiredAfter)),
                     EventId = eventId,
                     JournalId = sequence,
                     Operation = operation,

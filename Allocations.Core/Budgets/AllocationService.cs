@@ -288,6 +288,8 @@ internal static class AllocationService
         {
             var parent = session.GetAllocation(parentId)!;
             var before = journal.Allocation(parent);
+            // The child's expired holds leave the parent's Estimated too; they had stopped counting already.
+            uow.Causes.ExpiredHoldGone(parent.Id, session.SumExpiredHolds(row.Id, uow.NowNs).Own);
             session.SetFigures(parent.Id, parent.OwnUsed, parent.OwnEstimated, checked(parent.Used - row.Used), checked(parent.Estimated - row.Estimated));
             journal.Append(parent.OrgId, parent.Id, "allocation.child-deleted", new AllocationId(parent.Id).ToString(), before, journal.Allocation(session.GetAllocation(parentId)!, ("child", row.Id)));
         }

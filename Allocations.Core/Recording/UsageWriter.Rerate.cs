@@ -66,9 +66,9 @@ internal sealed partial class UsageWriter
     internal void Rerate(EventRow stored, EventRow rerated, List<SegmentRow> segments)
     {
         var before = JournalBefore(stored);
-        Move(stored.AllocationId, stored.Status, -stored.Amount, stored.Id);
+        Move(stored.AllocationId, stored.Status, -stored.Amount, stored.Id, IsExpired(stored));
         session.RewriteRatedEvent(rerated, segments);
-        Move(rerated.AllocationId, rerated.Status, rerated.Amount, rerated.Id);
+        Move(rerated.AllocationId, rerated.Status, rerated.Amount, rerated.Id, IsExpired(rerated));
         Sum(stored.OrgId, checked(rerated.Amount - stored.Amount), checked((rerated.Usd ?? 0) - (stored.Usd ?? 0)));
         Log("usage.rerate", rerated, before, rerated);
     }

@@ -402,9 +402,9 @@ internal sealed partial class UsageWriter
                 // An event this call recorded is journaled once, in its final state, by the batch entry at Flush.
                 var isPending = pending.ContainsKey(old.Id);
                 var before = isPending ? null : BeforeState(old);
-                Move(old.AllocationId, old.Status, -old.Amount, old.Id);
+                Move(old.AllocationId, old.Status, -old.Amount, old.Id, IsExpired(old));
                 session.RewriteRatedEvent(plan.Row, plan.Segments);
-                Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount, plan.Row.Id);
+                Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount, plan.Row.Id, IsExpired(plan.Row));
                 Sum(plan.Row.OrgId, checked(plan.Row.Amount - old.Amount), checked((plan.Row.Usd ?? 0) - (old.Usd ?? 0)));
                 if (isPending)
                 {
@@ -531,7 +531,7 @@ internal sealed partial class UsageWriter
         var before = JournalBefore(row);
         ForgetKey(row);
         session.DeleteEvent(row.Id);
-        Move(row.AllocationId, row.Status, -row.Amount, row.Id);
+        Move(row.AllocationId, row.Status, -row.Amount, row.Id, IsExpired(row));
         Sum(row.OrgId, -row.Amount, -(row.Usd ?? 0));
         Log(action, row, before, null);
     }
@@ -547,10 +547,18 @@ internal sealed partial class UsageWriter
         return BeforeState(row);
     }
 
-    private void Move(long allocationId, int status, long delta, long eventId)
+    private void Move(long allocationId, int status, long delta, long eventId, bool expiredHold = false)
     {
         var row = Load(allocationId);
         Causes?.Moved(allocationId, eventId);
+        if (expiredHold)
+        {
+            Causes?.ExpiredHoldGone(allocationId, -delta);
+            if (row.ParentId is { } holdParent)
+            {
+                Causes?.ExpiredHoldGone(holdParent, -delta);
+            }
+        }
         Baseline(row);
         try
         {

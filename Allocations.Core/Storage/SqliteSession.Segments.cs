@@ -42,11 +42,11 @@ internal sealed partial class SqliteSession
         Run(
             "UPDATE usage_events SET allocation_id = $alloc, sku_id = $sku, quantity = $qty, start_ns = $start, end_ns = $end, " +
             "status = $status, amount = $amount, usd = $usd, attributes = $attrs, recorded_ns = $recNs, recorded_by = $recBy, " +
-            "seg_rule_id = $segRule, seg_rate = $segRate WHERE id = $id",
-            ["$alloc", "$sku", "$qty", "$start", "$end", "$status", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$segRule", "$segRate", "$id"],
+            "seg_rule_id = $segRule, seg_rate = $segRate, expires_ns = $expires WHERE id = $id",
+            ["$alloc", "$sku", "$qty", "$start", "$end", "$status", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$segRule", "$segRate", "$expires", "$id"],
             [row.AllocationId, row.SkuId, row.Quantity, row.StartNs, row.EndNs, row.Status, row.Amount, (object?)row.Usd ?? DBNull.Value,
                 (object?)row.Attributes ?? DBNull.Value, row.RecordedNs, row.RecordedBy,
-                inline is null ? DBNull.Value : inline.RuleId, inline is null ? DBNull.Value : inline.Rate, row.Id],
+                inline is null ? DBNull.Value : inline.RuleId, inline is null ? DBNull.Value : inline.Rate, (object?)row.ExpiresNs ?? DBNull.Value, row.Id],
             command => command.ExecuteNonQuery());
         // The event's segments may be rows of event_segments (a file written before version 16, or more than one),
         // unless its row is known to have held its segment; they are deleted before any are written there.

@@ -83,6 +83,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         orgAdminMemo.Clear();
         figureChanges.Clear();
         figuresChanged.Clear();
+        storedSegments.Clear();
     }
 
     internal SqliteTransaction Transaction => transaction;

@@ -186,7 +186,8 @@ internal static class ModelOps
             (4, Gen.Constant<long?>(null)),
             (1, Gen.Constant<long?>(ModelExpiry.Never)),
             (1, Gen.Elements<long?>(ModelExpiry.AtNow, ModelExpiry.PastTheRange)),
-            (6, Gen.Choose(1, 6 * 3600).Select(s => (long?)s)));
+            (3, Gen.Choose(1, 6 * 3600).Select(s => (long?)s)),
+            (3, Gen.Choose(1, 600).Select(s => (long?)s)));
 
     private static Gen<int?> Key => Gen.Frequency((1, Gen.Constant<int?>(null)), (1, Gen.Choose(0, 4).Select(k => (int?)k)));
 
@@ -245,13 +246,13 @@ internal static class ModelOps
                 from actor in Actor
                 from expiry in Expiry
                 select (ModelOp)new Reserve(target, sku, quantity, start, duration, key, actor, expiry)),
-            (2, from e in Index(15)
+            (3, from e in Index(15)
                 from expiry in Expiry
                 from actor in Actor
                 select (ModelOp)new Extend(e, expiry, actor)),
             (1, Actor.Select(a => (ModelOp)new Sweep(a))),
-            (4, Gen.Frequency((4, Gen.Choose(1, 4 * 3600)), (1, Gen.Choose(20 * 3600, 30 * 3600))).Select(s => (ModelOp)new Tick(s))),
-            (4, from e in Index(15)
+            (6, Gen.Frequency((4, Gen.Choose(1, 4 * 3600)), (1, Gen.Choose(20 * 3600, 30 * 3600))).Select(s => (ModelOp)new Tick(s))),
+            (5, from e in Index(15)
                 from quantity in Gen.Frequency((2, Gen.Constant<long?>(null)), (1, Quantity.Select(q => (long?)q)))
                 from duration in Gen.Frequency(
                     (6, Gen.Constant<long?>(null)),
@@ -286,14 +287,14 @@ internal static class ModelOps
             (1, Gen.Zip(Index(7), GranteeGen).Select(x => (ModelOp)new RevokeOp(x.Item1, x.Item2))),
             (2, Gen.Zip(Index(7), Gen.Elements(ModelActor.U1, ModelActor.U2, ModelActor.U3)).Select(x => (ModelOp)new ReadAllocation(x.Item1, x.Item2))),
             (5, PeriodOp),
-            (3, from target in Index(7)
+            (5, from target in Index(7)
                 from percentCount in Gen.Choose(0, 3)
                 from percents in Gen.ArrayOf(Gen.Elements(1_000L, 5_000L, 8_000L, 10_000L, 15_000L), percentCount)
                 from remainingCount in Gen.Choose(0, 2)
                 from remaining in Gen.ArrayOf(Gen.Elements(0L, 1_000_000L, 100_000_000L), remainingCount)
                 from actor in Actor
                 select (ModelOp)new SetThresholds(target, percents, remaining, actor)),
-            (1, Actor.Select(a => (ModelOp)new ReadAlerts(a))));
+            (3, Actor.Select(a => (ModelOp)new ReadAlerts(a))));
 
     // A few round hours most of the time, so that a parent's and a child's periods often share a bound or cross.
     private static Gen<int?> PeriodHour => Gen.Frequency(

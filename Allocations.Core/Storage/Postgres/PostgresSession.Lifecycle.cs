@@ -227,6 +227,9 @@ internal sealed partial class PostgresSession
             alert);
     }
 
+    public bool AlertRecorded(long allocationId, int kind, long value) =>
+        One<long?>("SELECT 1::bigint FROM alerts WHERE allocation_id = @allocationId AND kind = @kind AND value = @value LIMIT 1", new { allocationId, kind, value }) is not null;
+
     public IReadOnlyList<AlertRow> ListAlerts(long orgId, long afterId, int limit) =>
         Many<AlertRow>(
             $"SELECT {AlertColumns} FROM alerts WHERE org_id = @orgId AND id > @afterId ORDER BY id LIMIT @limit",
