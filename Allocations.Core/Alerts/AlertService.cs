@@ -195,7 +195,10 @@ internal static class AlertService
         {
             return;
         }
-        var moved = changes.Where(c => c.TotalBefore != c.TotalAfter || c.UsedBefore != c.UsedAfter || c.EstimatedBefore != c.EstimatedAfter).ToList();
+        // An expired hold replaced by a live one of the same amount leaves the stored figures as they were, yet the
+        // figures that count moved: the call's expired holds are a change too.
+        var moved = changes.Where(c => c.TotalBefore != c.TotalAfter || c.UsedBefore != c.UsedAfter || c.EstimatedBefore != c.EstimatedAfter
+            || uow.Causes.ExpiredHoldsGone(c.AllocationId) != 0).ToList();
         if (moved.Count == 0)
         {
             return;

@@ -49,6 +49,14 @@ internal sealed class JournalReplay
         ["usage.release"] = static (r, e) => r.RemoveEvent(e, e.Before),
         ["usage.delete"] = static (r, e) => r.RemoveEvent(e, e.Before),
         ["usage.batch"] = static (r, e) => r.Batch(e),
+        ["usage.extend"] = static (r, e) => r.ReplaceEvent(e),
+        ["usage.rerate"] = static (r, e) => r.ReplaceEvent(e),
+        ["usage.expire"] = static (r, e) => r.RemoveEvent(e, e.Before),
+        // Periods, thresholds and rate corrections change no total, figure, event, grant or membership.
+        ["allocation.period"] = Nothing,
+        ["allocation.period-alert"] = Nothing,
+        ["allocation.alert-thresholds"] = Nothing,
+        ["rate.correct"] = Nothing,
     };
 
     private readonly Dictionary<long, ReplayedAllocation> allocations = [];

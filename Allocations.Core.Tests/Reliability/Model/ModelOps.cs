@@ -250,7 +250,7 @@ internal static class ModelOps
                 from expiry in Expiry
                 from actor in Actor
                 select (ModelOp)new Extend(e, expiry, actor)),
-            (1, Actor.Select(a => (ModelOp)new Sweep(a))),
+            (3, Actor.Select(a => (ModelOp)new Sweep(a))),
             (6, Gen.Frequency((4, Gen.Choose(1, 4 * 3600)), (1, Gen.Choose(20 * 3600, 30 * 3600))).Select(s => (ModelOp)new Tick(s))),
             (5, from e in Index(15)
                 from quantity in Gen.Frequency((2, Gen.Constant<long?>(null)), (1, Quantity.Select(q => (long?)q)))
