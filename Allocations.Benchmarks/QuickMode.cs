@@ -11,8 +11,10 @@ namespace Allocations.Benchmarks;
 /// <summary><c>quick</c>: every headline figure in a few minutes on a 2-core machine, one <c>name=value</c>
 /// per line. Medians of repeated runs; ratios are between figures measured in this same run. <c>quick --full</c> runs
 /// the 10-million-event streamed ingest and the 10-million-event table and month report instead of the scaled-down
-/// ones. <c>--only=rating|ingest|reserve|replace|table|report|breakdown</c> runs one part.</summary>
-internal static class QuickMode
+/// ones. <c>--only=rating|ingest|reserve|replace|table|report|breakdown</c> runs one part. With <c>ALLOC_BENCH_PG</c>
+/// set to a PostgreSQL connection string, the store figures are measured on that server too (<c>pg_…</c>, see
+/// <see cref="PostgresQuick"/>); <c>--only=pg|pg-ingest|pg-reserve|pg-table</c> runs them alone.</summary>
+internal static partial class QuickMode
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
@@ -23,6 +25,7 @@ internal static class QuickMode
         var ingestEvents = Env("ALLOC_BENCH_INGEST_EVENTS", 200_000);
         var tableEvents = Env("ALLOC_BENCH_TABLE_EVENTS", 200_000);
         var replaceEvents = Env("ALLOC_BENCH_REPLACE_EVENTS", 50_000);
+        var asOfEvents = Env("ALLOC_BENCH_ASOF_EVENTS", 1_000_000);
         var total = Stopwatch.StartNew();
         Print("mode", full ? "full" : "quick");
         Print("machine", $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}");
@@ -30,6 +33,15 @@ internal static class QuickMode
         Print("load_average_at_start", File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a");
 
         var only = args.FirstOrDefault(a => a.StartsWith("--only=", StringComparison.Ordinal))?["--only=".Length..];
+        if (Environment.GetEnvironmentVariable("ALLOC_BENCH_PG") is { Length: > 0 } server && only is null or "pg" or "pg-ingest" or "pg-reserve" or "pg-table")
+        {
+            // The PostgreSQL figures first, on the server the variable names; --only=pg runs them alone.
+            await PostgresQuick.RunAsync(server, Env("ALLOC_BENCH_PG_INGEST_EVENTS", ingestEvents), only?.StartsWith("pg-", StringComparison.Ordinal) == true ? only[3..] : null);
+            if (only is not null)
+            {
+                return 0;
+            }
+        }
         if (only is null || only == "rating")
         {
             Rating();
@@ -67,6 +79,11 @@ internal static class QuickMode
                 await ReplaceAsync(directory, replaceEvents);
                 return 0;
             }
+            if (only == "asof")
+            {
+                await AsOfAsync(directory, asOfEvents);
+                return 0;
+            }
             if (only == "breakdown")
             {
                 await BreakdownAsync(directory, ingestEvents);
@@ -82,6 +99,7 @@ internal static class QuickMode
             await ReplaceAsync(directory, replaceEvents);
             await StreamAsync(directory, streamEvents, full);
             await TableAsync(directory, tableEvents, full);
+            await AsOfAsync(directory, asOfEvents);
         }
         finally
         {
@@ -103,11 +121,11 @@ internal static class QuickMode
     private static int Env(string name, int fallback) =>
         int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.Integer, Inv, out var v) && v > 0 ? v : fallback;
 
-    private static void Print(string name, string value) => Console.WriteLine($"{name}={value}");
+    internal static void Print(string name, string value) => Console.WriteLine($"{name}={value}");
 
-    private static void Print(string name, double value, string format = "F0") => Console.WriteLine($"{name}={value.ToString(format, Inv)}");
+    internal static void Print(string name, double value, string format = "F0") => Console.WriteLine($"{name}={value.ToString(format, Inv)}");
 
-    private static double Median(List<double> values)
+    internal static double Median(List<double> values)
     {
         values.Sort();
         var n = values.Count;
@@ -635,6 +653,8 @@ internal static class QuickMode
         var halfHour = Duration.FromMinutes(30);
         var newRates = new List<double>();
         var replaceRates = new List<double>();
+        var newCpu = new List<double>();
+        var replaceCpu = new List<double>();
         for (var offset = 0; offset < count; offset += Workload.BatchSize)
         {
             var end = Math.Min(count, offset + Workload.BatchSize);
@@ -645,17 +665,21 @@ internal static class QuickMode
                 fresh.Add(new UsageRecord(record.Allocation, record.Sku, record.Quantity, record.Start, record.End, UsageStatus.Estimated, record.ExternalKey, record.Attributes));
             }
             var again = fresh.Select(r => new UsageRecord(r.Allocation, r.Sku, r.Quantity, r.Start, r.End - halfHour, r.Status, r.ExternalKey, r.Attributes)).ToList();
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var sw = Stopwatch.StartNew();
             var recorded = await store.RecordBatchAsync(Workload.Admin, fresh);
             sw.Stop();
+            newCpu.Add((Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / fresh.Count);
             if (recorded.Recorded != fresh.Count)
             {
                 throw new InvalidOperationException($"expected {fresh.Count} new events, got {recorded.Recorded}");
             }
             newRates.Add(fresh.Count / sw.Elapsed.TotalSeconds);
+            cpu = Process.GetCurrentProcess().TotalProcessorTime;
             sw.Restart();
             var replaced = await store.RecordBatchAsync(Workload.Admin, again);
             sw.Stop();
+            replaceCpu.Add((Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / again.Count);
             if (replaced.Replaced != again.Count)
             {
                 throw new InvalidOperationException($"expected {again.Count} replaced events, got {replaced.Replaced}");
@@ -668,6 +692,9 @@ internal static class QuickMode
         Print("new_estimated_events_per_s", newRate);
         Print("replace_events_per_s", replaceRate);
         Print("replace_vs_new", replaceRate / newRate, "F3");
+        // CPU time moves less with the machine's load than the rates: a replace's cost against a new event's, of the same run.
+        Print("new_estimated_cpu_us_per_event", Median(newCpu), "F1");
+        Print("replace_cpu_us_per_event", Median(replaceCpu), "F1");
     }
 
     /// <summary>The streamed ingest: records generated lazily, committed in chunks of 10,000, working set sampled at

@@ -196,9 +196,9 @@ internal static class Workload
             var events = Events(Math.Min(block, count - offset), seed: 1000 + (offset / block), allocations.Length, months, timeOrdered ? (int)((long)offset * months / count) : null);
             using var transaction = connection.BeginTransaction();
             using var insert = Prepared(connection, transaction,
-                "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) " +
-                "VALUES ($id, $org, $alloc, $sku, $qty, $start, $end, 2, $key, $amount, NULL, $attrs, $recNs, $recBy, $src)",
-                "$id", "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$key", "$amount", "$attrs", "$recNs", "$recBy", "$src");
+                "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source, seg_rule_id, seg_rate) " +
+                "VALUES ($id, $org, $alloc, $sku, $qty, $start, $end, 2, $key, $amount, NULL, $attrs, $recNs, $recBy, $src, $segRule, $segRate)",
+                "$id", "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$key", "$amount", "$attrs", "$recNs", "$recBy", "$src", "$segRule", "$segRate");
             using var segment = Prepared(connection, transaction,
                 "INSERT INTO event_segments (event_id, seq, start_ns, end_ns, rule_id, rate, amount) VALUES ($e, $seq, $s, $t, $rule, $rate, $a)",
                 "$e", "$seq", "$s", "$t", "$rule", "$rate", "$a");
@@ -223,9 +223,15 @@ internal static class Workload
                 p[10].Value = recordedNs;
                 p[11].Value = Admin.Id;
                 p[12].Value = "user:" + Admin.Id;
+                // A single segment spanning the event with its whole amount is stored in the event row, as the library
+                // stores it; any other event's segments are rows of event_segments.
+                var segments = buffer.Span;
+                var inline = segments.Length == 1 && segments[0].StartNs == e.StartNs && segments[0].EndNs == e.EndNs && segments[0].Amount == amount;
+                p[13].Value = inline ? schedule.RuleId(segments[0].RuleIndex) : DBNull.Value;
+                p[14].Value = inline ? schedule.RateNanos(segments[0].RuleIndex) : DBNull.Value;
                 insert.ExecuteNonQuery();
                 var seq = 0;
-                foreach (var g in buffer.Span)
+                foreach (var g in inline ? [] : segments)
                 {
                     q[0].Value = id;
                     q[1].Value = seq++;

@@ -7,10 +7,10 @@ namespace Allocations.Tests;
 
 public class AllocationTests
 {
-    [Fact]
-    public async Task Create_TrimsTheName_AndStartsWithZeroFigures()
+    [Theory, Engines]
+    public async Task Create_TrimsTheName_AndStartsWithZeroFigures(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("  Physics  ", 100m);
         Assert.Equal("Physics", a.Name);
         Assert.Equal(TestStore.CoreHours, a.Unit);
@@ -21,10 +21,10 @@ public class AllocationTests
         Assert.Equal(t.Clock.GetCurrentInstant(), a.CreatedAt);
     }
 
-    [Fact]
-    public async Task Create_DuplicateNameIgnoringCase_IsAConflictAndChangesNothing()
+    [Theory, Engines]
+    public async Task Create_DuplicateNameIgnoringCase_IsAConflictAndChangesNothing(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         await t.CreateAllocationAsync("Physics", 1m);
         var before = t.ContentHash();
         var ex = await Assert.ThrowsAsync<ConflictException>(() => t.CreateAllocationAsync(" PHYSICS", 1m));
@@ -46,36 +46,36 @@ public class AllocationTests
         Assert.Equal(before, t.ContentHash());
     }
 
-    [Fact]
-    public async Task Create_NameOf201Characters_IsRefused_200IsAccepted()
+    [Theory, Engines]
+    public async Task Create_NameOf201Characters_IsRefused_200IsAccepted(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         Assert.Equal("name", (await Assert.ThrowsAsync<InvalidInputException>(() => t.CreateAllocationAsync(new string('n', 201), 1m))).Field);
         Assert.Equal(200, (await t.CreateAllocationAsync(new string('n', 200), 1m)).Name.Length);
     }
 
-    [Fact]
-    public async Task Create_NegativeTotal_IsRefused()
+    [Theory, Engines]
+    public async Task Create_NegativeTotal_IsRefused(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var ex = await Assert.ThrowsAsync<InvalidInputException>(() => t.CreateAllocationAsync("A", -1m));
         Assert.Equal("total", ex.Field);
         Assert.Equal("-1", ex.Value);
     }
 
-    [Fact]
-    public async Task Create_UnknownUnit_IsNotFound()
+    [Theory, Engines]
+    public async Task Create_UnknownUnit_IsNotFound(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var ex = await Assert.ThrowsAsync<NotFoundException>(() => t.Store.CreateAllocationAsync(TestStore.Admin, t.Organization, new NewAllocation("A", new UnitCode("gpu-hours"), Amount.Zero)));
         Assert.Equal("unit", ex.Kind);
         Assert.Equal("gpu-hours", ex.Key);
     }
 
-    [Fact]
-    public async Task Create_ChildUnderChild_IsRefused()
+    [Theory, Engines]
+    public async Task Create_ChildUnderChild_IsRefused(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var parent = await t.CreateAllocationAsync("P", 10m);
         var child = await t.CreateAllocationAsync("C", 5m, parent);
         var before = t.ContentHash();
@@ -84,19 +84,19 @@ public class AllocationTests
         Assert.Equal(before, t.ContentHash());
     }
 
-    [Fact]
-    public async Task Create_ChildWithAnotherUnit_IsRefused()
+    [Theory, Engines]
+    public async Task Create_ChildWithAnotherUnit_IsRefused(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var parent = await t.CreateAllocationAsync("P", 10m);
         var ex = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.CreateAllocationAsync(TestStore.Admin, t.Organization, new NewAllocation("C", UnitCode.Usd, Amount.Zero, parent.Id)));
         Assert.Equal("unit", ex.Field);
     }
 
-    [Fact]
-    public async Task ChangeTotal_KeepsHistoryWithOldNewActorTimeAndReason()
+    [Theory, Engines]
+    public async Task ChangeTotal_KeepsHistoryWithOldNewActorTimeAndReason(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 10m);
         t.Clock.AdvanceMinutes(5);
         var changed = await t.Store.ChangeTotalAsync(TestStore.Admin, a.Id, Amount.FromDecimal(25m), "purchase 'PO-1'; DROP TABLE allocations;--");
@@ -110,20 +110,20 @@ public class AllocationTests
         Assert.Equal("purchase 'PO-1'; DROP TABLE allocations;--", entry.Reason);
     }
 
-    [Fact]
-    public async Task ChangeTotal_BelowZero_IsRefusedAndChangesNothing()
+    [Theory, Engines]
+    public async Task ChangeTotal_BelowZero_IsRefusedAndChangesNothing(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 10m);
         var before = t.ContentHash();
         Assert.Equal("total", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.ChangeTotalAsync(TestStore.Admin, a.Id, Amount.FromDecimal(-0.000001m), "oops"))).Field);
         Assert.Equal(before, t.ContentHash());
     }
 
-    [Fact]
-    public async Task PercentUsed_IsNullForAZeroTotal_AndRemainingGoesNegativeOnOverrun()
+    [Theory, Engines]
+    public async Task PercentUsed_IsNullForAZeroTotal_AndRemainingGoesNegativeOnOverrun(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var zero = await t.CreateAllocationAsync("Zero", 0m);
         Assert.Null(zero.PercentUsed);
         var small = await t.CreateAllocationAsync("Small", 1m);
@@ -133,10 +133,10 @@ public class AllocationTests
         Assert.Equal(200m, after.PercentUsed);
     }
 
-    [Fact]
-    public async Task Delete_ParentWithChildren_IsRefusedUnlessCascade()
+    [Theory, Engines]
+    public async Task Delete_ParentWithChildren_IsRefusedUnlessCascade(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var parent = await t.CreateAllocationAsync("P", 10m);
         var child = await t.CreateAllocationAsync("C", 5m, parent);
         await t.Store.RecordUsageAsync(TestStore.Admin, TestStore.Cpu1(child, 1m, TestStore.November1, TestStore.November1 + NodaTime.Duration.FromHours(1)));
@@ -150,10 +150,10 @@ public class AllocationTests
         Assert.True((await t.Store.VerifyAsync(TestStore.Admin, t.Organization)).IsClean);
     }
 
-    [Fact]
-    public async Task Delete_Child_RemovesItsEventsAndItsShareOfTheParentsFigures()
+    [Theory, Engines]
+    public async Task Delete_Child_RemovesItsEventsAndItsShareOfTheParentsFigures(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var parent = await t.CreateAllocationAsync("P", 10m);
         var child = await t.CreateAllocationAsync("C", 5m, parent);
         var start = TestStore.November1;
@@ -168,10 +168,10 @@ public class AllocationTests
         Assert.True((await t.Store.VerifyAsync(TestStore.Admin, t.Organization)).IsClean);
     }
 
-    [Fact]
-    public async Task List_PutsChildrenUnderTheirParent()
+    [Theory, Engines]
+    public async Task List_PutsChildrenUnderTheirParent(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var b = await t.CreateAllocationAsync("B", 1m);
         var a = await t.CreateAllocationAsync("A", 1m);
         await t.CreateAllocationAsync("B2", 1m, b);
@@ -180,10 +180,10 @@ public class AllocationTests
         Assert.Equal(new[] { "A", "A1", "B", "B2" }, names);
     }
 
-    [Fact]
-    public async Task NonAdmin_SeesNothing_GetsNotFound_AndIsDeniedOrganizationOperations()
+    [Theory, Engines]
+    public async Task NonAdmin_SeesNothing_GetsNotFound_AndIsDeniedOrganizationOperations(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Secret", 1m);
         var mallory = Principal.User("mallory");
         Assert.Empty(await t.Store.ListAllocationsAsync(mallory, t.Organization));

@@ -53,6 +53,23 @@ public sealed partial class AllocationStore
     public Task<JournalVerification> VerifyJournalAsync(Principal actor, OrganizationId organization, CancellationToken cancellationToken = default) =>
         tx.Read(actor, uow => JournalQueries.Verify(uow, organization), cancellationToken);
 
+    /// <summary>Replays an organization's journal and checks that today's stored state is what it says: each
+    /// allocation's existence, name, parent, total and figures; each event's fields (amount, status, quantity,
+    /// interval…); the grants, groups, group members and organization admins. A row changed, added or removed behind the
+    /// library's back, even consistently with the figures, is reported naming its table and row.</summary>
+    /// <remarks>The journal's hash chain and batch digests are checked first (<see cref="VerifyJournalAsync"/>); when
+    /// they do not hold, nothing is replayed. Events recorded by one batch entry are checked through its digest; every
+    /// other event against the state its last entry recorded. The whole journal and every event are read: a deep check
+    /// for an operator, not for every request.</remarks>
+    /// <param name="actor">An organization admin.</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The result; <see cref="ReplayVerification.IsClean"/> when the journal holds and the state matches it.</returns>
+    /// <exception cref="NotFoundException">The organization does not exist or the actor has nothing to do with it.</exception>
+    /// <exception cref="AccessDeniedException">The actor is not an organization admin.</exception>
+    public Task<ReplayVerification> VerifyAgainstJournalAsync(Principal actor, OrganizationId organization, CancellationToken cancellationToken = default) =>
+        tx.Read(actor, uow => JournalQueries.Replay(uow, organization), cancellationToken);
+
     /// <summary>Streams the journal entries of one allocation, oldest first, reading one page at a time.</summary>
     /// <remarks>Access is checked before the first entry and again for every page (see
     /// <see cref="GetAllocationJournalAsync"/>). Entries written while streaming are included when they come after the

@@ -61,24 +61,40 @@ public sealed partial class AllocationStore
     }
 
     /// <summary>Places an Estimated hold only if it fits the Remaining of the allocation and of its parent, atomically.</summary>
-    /// <remarks>The record's status is ignored: a hold is Estimated. "Does not fit" is a result, not an error; nothing
-    /// is written then. Racing reservations from several threads or processes never exceed a total.</remarks>
+    /// <remarks>
+    /// <para>The record's status is ignored: a hold is Estimated. "Does not fit" is a result, not an error; nothing
+    /// is written then. Racing reservations from several threads or processes never exceed a total.</para>
+    /// <para>The hold expires as <paramref name="expiry"/> says (by default after
+    /// <see cref="AllocationStoreOptions.DefaultHoldExpiry"/>, 24 hours unless configured): from its expiry instant on,
+    /// by the store's clock, it no longer counts against Estimated or Remaining, whether or not it has been swept
+    /// (<see cref="ReleaseExpiredHoldsAsync"/>), and confirming it answers <see cref="HoldStatus.Expired"/>. Reserving
+    /// again under the key of an expired hold replaces it (with a new fit check); under the key of a live hold with the
+    /// same content, it returns that hold unchanged, expiry included (change it with
+    /// <see cref="ExtendHoldAsync"/>).</para>
+    /// </remarks>
     /// <param name="actor">Use on the allocation.</param>
     /// <param name="record">The hold to place.</param>
+    /// <param name="expiry">When the hold expires; <see cref="HoldExpiry.StoreDefault"/> (the default) for the store's
+    /// option, <see cref="HoldExpiry.Never"/> for a hold that counts until confirmed or released.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The hold, or the fit decision that refused it.</returns>
-    /// <exception cref="InvalidInputException">A field is invalid.</exception>
+    /// <exception cref="InvalidInputException">A field is invalid; the expiry is not later than now or lies after
+    /// 2200-01-01T00:00:00Z (field <c>expiry</c>).</exception>
     /// <exception cref="NotFoundException">The allocation or SKU does not exist.</exception>
     /// <exception cref="AccessDeniedException">The actor lacks Use.</exception>
     /// <exception cref="NoRateException">No rate is in force at some instant of the interval.</exception>
     /// <exception cref="ConflictException">The key names a Confirmed event.</exception>
-    public Task<ReserveResult> ReserveAsync(Principal actor, UsageRecord record, CancellationToken cancellationToken = default)
+    public Task<ReserveResult> ReserveAsync(Principal actor, UsageRecord record, HoldExpiry expiry = default, CancellationToken cancellationToken = default)
     {
         var validated = UsageWriter.Validate(record);
-        return Observed("reserve", () => tx.WriteAsync(actor, uow => RecordingService.ReserveAsync(uow, record, validated, LogReservationRefused), cancellationToken), CountReservation);
+        return Observed(
+            "reserve",
+            () => tx.WriteAsync(actor, uow => RecordingService.ReserveAsync(uow, record, validated, expiry, defaultHoldExpiry, LogReservationRefused), cancellationToken),
+            CountReservation);
     }
 
     /// <summary>Answers "would this fit?" without writing: the same decision <see cref="ReserveAsync"/> would make now.</summary>
+    /// <remarks>Holds that have expired by now do not count, swept or not.</remarks>
     /// <param name="actor">Read on the allocation.</param>
     /// <param name="record">The usage to test.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
@@ -93,19 +109,23 @@ public sealed partial class AllocationStore
     }
 
     /// <summary>Turns an Estimated event Confirmed, optionally with its final quantity and end (re-rated).</summary>
-    /// <remarks>Confirming a Confirmed event again without changes returns it unchanged, so retries are safe.</remarks>
+    /// <remarks>Confirming a Confirmed event again without changes answers <see cref="HoldStatus.AlreadyConfirmed"/>
+    /// with it unchanged, so retries are safe. A hold that has expired by now (see <see cref="UsageEvent.ExpiresAt"/>)
+    /// answers <see cref="HoldStatus.Expired"/>, not an exception, and nothing changes: it no longer counts, and a sweep
+    /// or a release deletes it; record the usage or reserve again instead.</remarks>
     /// <param name="actor">Use on the event's allocation.</param>
     /// <param name="eventId">The event.</param>
     /// <param name="finalQuantity">The final quantity, or null to keep it.</param>
     /// <param name="finalEnd">The final end, or null to keep it; not earlier than the start.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The Confirmed event.</returns>
+    /// <returns><see cref="HoldStatus.Confirmed"/> or <see cref="HoldStatus.AlreadyConfirmed"/> with the Confirmed event,
+    /// or <see cref="HoldStatus.Expired"/> with the hold as it was.</returns>
     /// <exception cref="InvalidInputException">The final end is before the start or out of range.</exception>
     /// <exception cref="NotFoundException">The event does not exist or the actor may not Read its allocation.</exception>
     /// <exception cref="AccessDeniedException">The actor lacks Use.</exception>
     /// <exception cref="ConflictException">It is already Confirmed with a different quantity or end.</exception>
     /// <exception cref="NoRateException">No rate is in force over the new interval.</exception>
-    public Task<UsageEvent> ConfirmAsync(Principal actor, UsageEventId eventId, Quantity? finalQuantity = null, Instant? finalEnd = null, CancellationToken cancellationToken = default)
+    public Task<HoldResult> ConfirmAsync(Principal actor, UsageEventId eventId, Quantity? finalQuantity = null, Instant? finalEnd = null, CancellationToken cancellationToken = default)
     {
         if (finalEnd is { } end)
         {
@@ -114,7 +134,42 @@ public sealed partial class AllocationStore
         return Observed("confirm", () => tx.WriteAsync(actor, uow => RecordingService.ConfirmAsync(uow, eventId, finalQuantity, finalEnd), cancellationToken));
     }
 
+    /// <summary>Changes when a hold expires: later (or earlier, but after now), or never.</summary>
+    /// <remarks>The hold keeps counting as it did; the new expiry counts from the instant of this call for
+    /// <see cref="HoldExpiry.After"/> and <see cref="HoldExpiry.StoreDefault"/>. A hold that has already expired
+    /// answers <see cref="HoldStatus.Expired"/> and stays as it is (reserve again instead). The same principal and
+    /// level that may confirm the hold may extend it: Use for one's own hold, Admin for another principal's or the
+    /// importer's. Setting the expiry it already has changes nothing and writes no journal entry.</remarks>
+    /// <param name="actor">Use on the hold's allocation (Admin for another principal's hold).</param>
+    /// <param name="eventId">The hold.</param>
+    /// <param name="expiry">The new expiry.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns><see cref="HoldStatus.Extended"/> with the hold as it now stands, or <see cref="HoldStatus.Expired"/>.</returns>
+    /// <exception cref="InvalidInputException">The expiry is not later than now or lies after 2200-01-01T00:00:00Z
+    /// (field <c>expiry</c>).</exception>
+    /// <exception cref="NotFoundException">The event does not exist or the actor may not Read its allocation.</exception>
+    /// <exception cref="AccessDeniedException">The actor lacks the level.</exception>
+    /// <exception cref="ConflictException">The event is Confirmed, not a hold.</exception>
+    public Task<HoldResult> ExtendHoldAsync(Principal actor, UsageEventId eventId, HoldExpiry expiry, CancellationToken cancellationToken = default) =>
+        Observed("extend", () => tx.WriteAsync(actor, uow => RecordingService.ExtendAsync(uow, eventId, expiry, defaultHoldExpiry), cancellationToken));
+
+    /// <summary>Deletes, for good, an organization's holds that have expired, on every allocation the actor may Use.</summary>
+    /// <remarks>Expired holds already count for nothing, so no figure a caller sees changes; the sweep deletes them
+    /// from storage and writes one <c>usage.expire</c> journal entry for each, with the hold as it was. Holds on
+    /// allocations the actor may not Use are left for another sweep. Safe to run at any time and repeatedly, for
+    /// instance from a timer (the command line's <c>usage sweep</c>).</remarks>
+    /// <param name="actor">Use on the allocations swept.</param>
+    /// <param name="organization">The organization.</param>
+    /// <param name="cancellationToken">Cancels the call; nothing is deleted when cancelled.</param>
+    /// <returns>How many holds were deleted.</returns>
+    public Task<int> ReleaseExpiredHoldsAsync(Principal actor, OrganizationId organization, CancellationToken cancellationToken = default)
+    {
+        AccessRule.CheckActor(actor);
+        return Observed("sweep", () => tx.WriteAsync(actor, uow => RecordingService.ReleaseExpiredAsync(uow, organization), cancellationToken));
+    }
+
     /// <summary>Releases an Estimated hold: deletes it and gives its amount back.</summary>
+    /// <remarks>A hold that has expired can be released too; it counted for nothing already.</remarks>
     /// <param name="actor">Use on the event's allocation.</param>
     /// <param name="eventId">The hold.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

@@ -40,6 +40,24 @@ public sealed class AllocationStoreOptions
     /// <summary>The largest <see cref="PageCacheMegabytes"/> accepted.</summary>
     internal const int MaxPageCacheMegabytes = 4096;
 
+    /// <summary>Gets or sets how long a hold placed by <see cref="AllocationStore.ReserveAsync"/> lasts when the call
+    /// gives no expiry (<see cref="Domain.HoldExpiry.StoreDefault"/>).</summary>
+    /// <remarks>Default 24 hours. Null means such holds never expire; a hold that should never expire while others do
+    /// is asked for with <see cref="Domain.HoldExpiry.Never"/>. From an expired hold's expiry instant on it no longer
+    /// counts against Estimated or Remaining. A zero or negative value fails the open with
+    /// <see cref="Exceptions.InvalidInputException"/> naming <c>DefaultHoldExpiry</c>.</remarks>
+    public Duration? DefaultHoldExpiry { get; set; } = DefaultHoldDuration;
+
+    /// <summary>The default of <see cref="DefaultHoldExpiry"/>.</summary>
+    internal static readonly Duration DefaultHoldDuration = Duration.FromHours(24);
+
+    /// <summary>Gets or sets how long before an allocation's period ends <see cref="AllocationStore.SweepPeriodAlertsAsync"/>
+    /// records that it is ending.</summary>
+    /// <remarks>Default 30 days. Zero records no such alert (a period that ended with budget unspent still records
+    /// one). A negative value fails the open with <see cref="Exceptions.InvalidInputException"/> naming
+    /// <c>PeriodEndAlertLead</c>.</remarks>
+    public Duration PeriodEndAlertLead { get; set; } = Duration.FromDays(30);
+
     /// <summary>Gets or sets where the store logs: schema migrations, waits for the write lock, refused reservations and
     /// skipped Slurm jobs (see <see cref="Diagnostics.AllocationsTelemetry"/> for the categories and levels).</summary>
     /// <remarks>Default: <see cref="Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory"/>, no logging.

@@ -13,6 +13,7 @@ foreach (var command in ReadCommands.All())
 {
     root.Add(command);
 }
+root.Add(AlertCommands.Alerts());
 root.Add(SlurmCommand.Slurm());
 root.Add(DemoCommands.Demo());
 root.SetAction((_, _) => DemoCommand.RunAsync(null));

@@ -72,25 +72,33 @@ public sealed record Holder(Way Way, AccessLevel Level)
 /// <param name="OwnHold">An Estimated hold on Child that each holder's template makes the holder's own (its source).</param>
 public sealed record MatrixContext(OrganizationId Org, AllocationId Parent, AllocationId Child, UsageEventId Hold, UsageEventId Charge, UsageEventId OwnHold);
 
-/// <summary>Builds the matrix's base database once: an organization with two admins, a staff group every matrix user
-/// but the outsider belongs to, a spare group with a Read grant on Child, Parent and Child allocations with an Estimated hold and a
-/// Confirmed charge on Child. Each holder's template adds only that holder's grant.</summary>
+/// <summary>Builds the matrix's base database once per engine: an organization with two admins, a staff group every
+/// matrix user but the outsider belongs to, a spare group with a Read grant on Child, Parent and Child allocations with
+/// an Estimated hold and a Confirmed charge on Child. Each holder's template adds only that holder's grant. On SQLite a
+/// case is a copy of the template's file; on PostgreSQL a case database is made once per holder from its template
+/// database and put back to the template's rows (kept in a schema of their own) after every call that changed it.</summary>
 public sealed class AccessMatrixFixture : IAsyncLifetime
 {
     public static readonly Instant Now = Instant.FromUtc(2026, 11, 20, 12, 0);
 
-    private readonly Dictionary<Holder, string> templates = [];
+    private readonly Dictionary<(Holder, Engine), string> templates = [];
+    private readonly Dictionary<Engine, (string Location, MatrixContext Context)> bases = [];
+    private readonly List<string> databases = [];
     private readonly SemaphoreSlim gate = new(1, 1);
 
     public string Directory { get; } = TestStore.NewDirectory();
 
-    public string BasePath => Path.Combine(Directory, "base.db");
-
     public MatrixContext Context { get; private set; } = null!;
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    private async Task<string> BaseAsync(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        if (bases.TryGetValue(engine, out var existing))
+        {
+            return existing.Location;
+        }
+        using var t = await TestStore.CreateAsync(engine, keepDatabase: true);
         var admin = TestStore.Admin;
         var store = t.Store;
         var org = t.Organization;
@@ -106,28 +114,56 @@ public sealed class AccessMatrixFixture : IAsyncLifetime
         var parent = await t.CreateAllocationAsync("Parent", 1000m);
         var child = await t.CreateAllocationAsync("Child", 500m, parent);
         await store.GrantAsync(admin, child.Id, Grantee.Group("spare"), AccessLevel.Read);
+        // A threshold on each that the first hold crosses: one alert of Parent and one of Child for GetAlertsAsync.
+        await store.SetAlertThresholdsAsync(admin, parent.Id, [AlertThreshold.PercentUsed(0.01m)]);
+        await store.SetAlertThresholdsAsync(admin, child.Id, [AlertThreshold.PercentUsed(0.01m)]);
         var start = TestStore.November15 - Duration.FromHours(2);
         var hold = await store.ReserveAsync(admin, TestStore.Cpu1(child, 1m, start, TestStore.November15, UsageStatus.Estimated, "hold-1"));
         var charge = await store.RecordUsageAsync(admin, TestStore.Cpu1(child, 2m, start, TestStore.November15, UsageStatus.Confirmed, "charge-1"));
         var own = await store.ReserveAsync(admin, TestStore.Cpu1(child, 1m, start, TestStore.November15, UsageStatus.Estimated, "own-hold-1"));
-        Context = new MatrixContext(org, parent.Id, child.Id, hold.Event!.Id, charge.Event.Id, own.Event!.Id);
+        var context = new MatrixContext(org, parent.Id, child.Id, hold.Event!.Id, charge.Event.Id, own.Event!.Id);
+        // The ids are the same on every engine (each starts from an empty store), so one context serves both.
+        Assert.True(Context is null || Context == context, $"the engines' base stores differ: {Context} and {context}");
+        Context = context;
         store.Dispose();
-        CopyDatabase(t.Path, BasePath);
+        string location;
+        if (engine == Engine.Sqlite)
+        {
+            location = Path.Combine(Directory, "base.db");
+            CopyDatabase(t.Path, location);
+        }
+        else
+        {
+            location = t.ConnectionString!;
+            databases.Add(location);
+        }
+        bases[engine] = (location, context);
+        return location;
     }
 
     /// <summary>The template of one holder: the base plus that holder's grant (or admin right).</summary>
-    public async Task<string> TemplateAsync(Holder holder)
+    public async Task<string> TemplateAsync(Holder holder, Engine engine = Engine.Sqlite)
     {
         await gate.WaitAsync();
         try
         {
-            if (templates.TryGetValue(holder, out var existing))
+            if (templates.TryGetValue((holder, engine), out var existing))
             {
                 return existing;
             }
-            var path = Path.Combine(Directory, $"template-{holder.UserId}.db");
-            CopyDatabase(BasePath, path);
-            using (var store = await OpenAsync(path))
+            var baseLocation = await BaseAsync(engine);
+            string location;
+            if (engine == Engine.Sqlite)
+            {
+                location = Path.Combine(Directory, $"template-{holder.UserId}.db");
+                CopyDatabase(baseLocation, location);
+            }
+            else
+            {
+                location = await PostgresServer.CopyDatabaseAsync(baseLocation);
+                databases.Add(location);
+            }
+            using (var store = await OpenAsync(location, engine))
             {
                 var admin = TestStore.Admin;
                 var c = Context;
@@ -152,18 +188,24 @@ public sealed class AccessMatrixFixture : IAsyncLifetime
                 }
             }
             // The own hold becomes the holder's: as if the holder had recorded it (a holder without Use could not).
-            using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+            TestStore.RawOn(
+                engine == Engine.Sqlite ? null : location,
+                location,
+                "UPDATE usage_events SET source = @source, recorded_by = @by WHERE id = @id",
+                scalar: false,
+                ("source", holder.Way == Way.System ? "system" : "user:" + holder.UserId),
+                ("by", holder.UserId),
+                ("id", Context.OwnHold.Value));
+            if (engine == Engine.Postgres)
             {
-                connection.Open();
-                using var command = connection.CreateCommand();
-                command.CommandText = "UPDATE usage_events SET source = $source, recorded_by = $by WHERE id = $id";
-                command.Parameters.AddWithValue("$source", holder.Way == Way.System ? "system" : "user:" + holder.UserId);
-                command.Parameters.AddWithValue("$by", holder.UserId);
-                command.Parameters.AddWithValue("$id", Context.OwnHold.Value);
-                command.ExecuteNonQuery();
+                // A case database of the holder's own, holding the template's rows in a schema beside the store's.
+                var template = location;
+                location = await PostgresServer.CopyDatabaseAsync(template);
+                databases.Add(location);
+                PostgresServer.SnapshotTables(location);
             }
-            templates[holder] = path;
-            return path;
+            templates[(holder, engine)] = location;
+            return location;
         }
         finally
         {
@@ -171,8 +213,30 @@ public sealed class AccessMatrixFixture : IAsyncLifetime
         }
     }
 
-    public static Task<AllocationStore> OpenAsync(string path) =>
-        AllocationStore.OpenAsync(path, new AllocationStoreOptions { Clock = new FakeClock(Now), DurableWrites = false });
+    /// <summary>A database in the template's state for one call: a copy of the file on SQLite; on PostgreSQL the
+    /// holder's case database, put back to the template's rows when the previous call changed it.</summary>
+    public static string Case(string template, Engine engine, string path, bool changed)
+    {
+        if (engine == Engine.Sqlite)
+        {
+            CopyDatabase(template, path);
+            return path;
+        }
+        if (changed)
+        {
+            PostgresServer.RestoreTables(template);
+        }
+        return template;
+    }
+
+    public static string Hash(string location, Engine engine) =>
+        engine == Engine.Sqlite ? DatabaseHash.Of(location) : DatabaseHash.OfPostgres(location);
+
+    public static Task<AllocationStore> OpenAsync(string location, Engine engine = Engine.Sqlite)
+    {
+        var options = new AllocationStoreOptions { Clock = new FakeClock(Now), DurableWrites = false };
+        return engine == Engine.Sqlite ? AllocationStore.OpenAsync(location, options) : AllocationStore.OpenPostgresAsync(location, options);
+    }
 
     public static void CopyDatabase(string from, string to)
     {
@@ -190,9 +254,17 @@ public sealed class AccessMatrixFixture : IAsyncLifetime
         }
     }
 
-    public Task DisposeAsync()
+    public async Task DisposeAsync()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (databases.Count > 0)
+        {
+            Npgsql.NpgsqlConnection.ClearAllPools();
+            foreach (var database in databases)
+            {
+                await PostgresServer.DropDatabaseAsync(database);
+            }
+        }
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);
@@ -201,6 +273,5 @@ public sealed class AccessMatrixFixture : IAsyncLifetime
         {
             // A file still open elsewhere in the test process; the OS temp cleaner takes it later.
         }
-        return Task.CompletedTask;
     }
 }

@@ -92,11 +92,15 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("GetRateRulesAsync", Need.Grantee, Operation.ReadCatalogue, async (s, a, c) => await s.GetRateRulesAsync(a, c.Org, TestStore.Cpu), readOnly: true),
         Op("AddUsdPriceAsync", Need.OrgAdmin, Operation.ManageCatalogue, async (s, a, c) => await s.AddUsdPriceAsync(a, c.Org, TestStore.CoreHours, TestStore.November1, null, Rate.FromDecimal(0.05m))),
         Op("GetUsdPricesAsync", Need.Grantee, Operation.ReadCatalogue, async (s, a, c) => await s.GetUsdPricesAsync(a, c.Org, TestStore.CoreHours), readOnly: true),
+        Op("CorrectRateAsync", Need.OrgAdmin, Operation.ManageCatalogue, async (s, a, c) => await s.CorrectRateAsync(a, c.Org, TestStore.Cpu, TestStore.November1, TestStore.November15, Rate.FromDecimal(3m), "the rate was wrong")),
+        Op("PreviewRerateAsync", Need.OrgAdmin, Operation.Rerate, async (s, a, c) => await s.PreviewRerateAsync(a, c.Org, TestStore.Cpu, RerateMonth), readOnly: true),
+        Op("RerateAsync", Need.OrgAdmin, Operation.Rerate, async (s, a, c) => await s.RerateAsync(a, await s.PreviewRerateAsync(TestStore.Admin, c.Org, TestStore.Cpu, RerateMonth))),
 
         // Allocations
         Op("CreateAllocationAsync", Need.OrgAdmin, Operation.CreateTopLevelAllocation, async (s, a, c) => await s.CreateAllocationAsync(a, c.Org, new NewAllocation("Top", TestStore.CoreHours, Amount.FromDecimal(10m)))),
         Op("CreateAllocationAsync", Need.Admin, Operation.CreateChildAllocation, async (s, a, c) => await s.CreateAllocationAsync(a, c.Org, new NewAllocation("Sibling", TestStore.CoreHours, Amount.FromDecimal(10m), c.Parent)), onParent: true),
         Op("GetAllocationAsync", Need.Read, Operation.ReadAllocation, async (s, a, c) => await s.GetAllocationAsync(a, c.Child), readOnly: true),
+        Op("GetAllocationAsOfAsync", Need.Read, Operation.ReadAllocationAsOf, async (s, a, c) => await s.GetAllocationAsOfAsync(a, c.Child, AccessMatrixFixture.Now), readOnly: true),
         Op("ListAllocationsAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.ListAllocationsAsync(a, c.Org), readOnly: true),
         Op("ChangeTotalAsync", Need.Admin, Operation.ChangeTotal, async (s, a, c) => await s.ChangeTotalAsync(a, c.Child, Amount.FromDecimal(600m), "top-up")),
         Op("SetPeriodAsync", Need.Admin, Operation.ChangePeriod, async (s, a, c) => await s.SetPeriodAsync(a, c.Child, TestStore.November1, Instant.FromUtc(2027, 1, 1, 0, 0))),
@@ -114,7 +118,9 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("CheckFitAsync", Need.Read, Operation.CheckFit, async (s, a, c) => await s.CheckFitAsync(a, Cpu(c)), readOnly: true),
         Op("ConfirmAsync", Need.Use, Operation.Confirm, async (s, a, c) => await s.ConfirmAsync(a, c.OwnHold)),
         Op("ConfirmAsync", Need.Admin, Operation.ConfirmOthersHold, async (s, a, c) => await s.ConfirmAsync(a, c.Hold)),
-        Op("ReleaseAsync", Need.Use, Operation.ReleaseHold, async (s, a, c) => await s.ReleaseAsync(a, c.OwnHold)),
+        Op("ExtendHoldAsync", Need.Use, Operation.ExtendHold, async (s, a, c) => await s.ExtendHoldAsync(a, c.OwnHold, HoldExpiry.After(Duration.FromDays(3)))),
+        Op("ExtendHoldAsync", Need.Admin, Operation.ExtendOthersHold, async (s, a, c) => await s.ExtendHoldAsync(a, c.Hold, HoldExpiry.Never)),
+                Op("ReleaseAsync", Need.Use, Operation.ReleaseHold, async (s, a, c) => await s.ReleaseAsync(a, c.OwnHold)),
         Op("ReleaseAsync", Need.Admin, Operation.ReleaseOthersHold, async (s, a, c) => await s.ReleaseAsync(a, c.Hold)),
         Op("DeleteEventAsync", Need.Use, Operation.DeleteEstimatedEvent, async (s, a, c) => await s.DeleteEventAsync(a, c.OwnHold)),
         Op("DeleteEventAsync", Need.Admin, Operation.DeleteOthersEstimatedEvent, async (s, a, c) => await s.DeleteEventAsync(a, c.Hold)),
@@ -136,18 +142,29 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("ReadAllocationJournalAsync", Need.Admin, Operation.ReadAllocationJournal, async (s, a, c) => await s.ReadAllocationJournalAsync(a, c.Child).ToListAsync(), readOnly: true),
         Op("ReadOrganizationJournalAsync", Need.OrgAdmin, Operation.ReadOrganizationJournal, async (s, a, c) => await s.ReadOrganizationJournalAsync(a, c.Org).ToListAsync(), readOnly: true),
         Op("VerifyJournalAsync", Need.OrgAdmin, Operation.VerifyJournal, async (s, a, c) => await s.VerifyJournalAsync(a, c.Org), readOnly: true),
+        Op("VerifyAgainstJournalAsync", Need.OrgAdmin, Operation.VerifyAgainstJournal, async (s, a, c) => await s.VerifyAgainstJournalAsync(a, c.Org), readOnly: true),
 
         // Listings that are never refused: they show only what the caller may see
         Op("ListOrganizationsAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.ListOrganizationsAsync(a), readOnly: true),
         Op("FindEventByKeyAsync", Need.Listing, Operation.ReadEvents, async (s, a, c) => await s.FindEventByKeyAsync(a, c.Org, "no-such-key"), readOnly: true),
 
         // Reports and export
+        // The sweep is never refused: it deletes the expired holds on the allocations the caller may Use (and changes
+        // no figure anyone sees); HoldExpiryTests checks which ones.
+        Op("ReleaseExpiredHoldsAsync", Need.Listing, Operation.SweepExpiredHolds, async (s, a, c) => await s.ReleaseExpiredHoldsAsync(a, c.Org)),
         Op("GetAllocationTableAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.GetAllocationTableAsync(a, c.Org), readOnly: true),
+        Op("GetAllocationTableAsOfAsync", Need.Listing, Operation.ReadAllocation, async (s, a, c) => await s.GetAllocationTableAsOfAsync(a, c.Org, AccessMatrixFixture.Now), readOnly: true),
         Op("ListEventsAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.ListEventsAsync(a, c.Child), readOnly: true),
         Op("ReadEventsAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.ReadEventsAsync(a, c.Child).ToListAsync(), readOnly: true),
         Op("ExportEventsAsync", Need.Read, Operation.ReadEvents, async (s, a, c) => await s.ExportEventsAsync(a, c.Child, null, new StringWriter(), global::Allocations.Reporting.ExportFormat.Csv, null, CancellationToken.None), readOnly: true),
         Op("GetUsageReportAsync", Need.Read, Operation.ReadAllocation, async (s, a, c) => await s.GetUsageReportAsync(a, new global::Allocations.Reporting.UsageReportRequest(c.Org) { Allocations = [c.Child] }), readOnly: true),
         Op("GetUsageReportAsync", Need.Member, Operation.ReadUsageReport, async (s, a, c) => await s.GetUsageReportAsync(a, new global::Allocations.Reporting.UsageReportRequest(c.Org) { Sku = TestStore.Cpu }), readOnly: true),
+
+        // Alerts
+        Op("SetAlertThresholdsAsync", Need.Admin, Operation.ManageAlertThresholds, async (s, a, c) => await s.SetAlertThresholdsAsync(a, c.Child, [AlertThreshold.PercentUsed(80)])),
+        Op("GetAlertThresholdsAsync", Need.Read, Operation.ReadAlertThresholds, async (s, a, c) => await s.GetAlertThresholdsAsync(a, c.Child), readOnly: true),
+        Op("GetAlertsAsync", Need.Member, Operation.ReadAlerts, async (s, a, c) => await s.GetAlertsAsync(a, c.Org), readOnly: true),
+        Op("SweepPeriodAlertsAsync", Need.OrgAdmin, Operation.SweepPeriodAlerts, async (s, a, c) => await s.SweepPeriodAlertsAsync(a, c.Org)),
 
         // Slurm import
         Op("SyncSlurmAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.SyncSlurmAsync(a, c.Org, global::Allocations.Import.Slurm.SlurmMapping.Parse(SlurmMappingJson), new StringReader(SacctHeader))),
@@ -157,18 +174,23 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
         Op("ReleaseSlurmLockAsync", Need.OrgAdmin, Operation.ImportUsage, async (s, a, c) => await s.ReleaseSlurmLockAsync(a, c.Org, "lab")),
     ];
 
+    private static readonly Interval RerateMonth = new(TestStore.November1, Instant.FromUtc(2026, 12, 1, 0, 0));
+
     private const string SlurmMappingJson = """
         { "cluster": "lab", "timeZone": "UTC", "accounts": { "physics": "Child" }, "partitions": { "cpu": "CPU_HOUR" }, "defaults": { "quantity": "cpu" } }
         """;
 
     private const string SacctHeader = "JobID|JobIDRaw|Cluster|Account|Partition|User|State|Submit|Start|End|ElapsedRaw|AllocCPUS|AllocTRES|NNodes\n";
 
-    public static TheoryData<string> Holders()
+    public static TheoryData<string, Engine> Holders()
     {
-        var data = new TheoryData<string>();
-        foreach (var holder in Holder.All())
+        var data = new TheoryData<string, Engine>();
+        foreach (var engine in new EnginesAttribute().GetData(null!).Select(row => (Engine)row[0]))
         {
-            data.Add(holder.UserId);
+            foreach (var holder in Holder.All())
+            {
+                data.Add(holder.UserId, engine);
+            }
         }
         return data;
     }
@@ -220,21 +242,23 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
 
     [Theory]
     [MemberData(nameof(Holders))]
-    public async Task EveryOperation_IsAllowedOrRefusedByTheLevelHeld_AndRefusalsChangeNothing(string userId)
+    public async Task EveryOperation_IsAllowedOrRefusedByTheLevelHeld_AndRefusalsChangeNothing(string userId, Engine engine)
     {
         var holder = Holder.All().Single(h => h.UserId == userId);
-        var template = await fixture.TemplateAsync(holder);
+        var template = await fixture.TemplateAsync(holder, engine);
+        var templateHash = AccessMatrixFixture.Hash(template, engine);
         var failures = new List<string>();
         var i = 0;
+        var changed = false;
         foreach (var op in Operations)
         {
-            var path = Path.Combine(fixture.Directory, $"case-{holder.UserId}-{i++}.db");
-            AccessMatrixFixture.CopyDatabase(template, path);
-            var before = DatabaseHash.Of(path);
+            var path = AccessMatrixFixture.Case(template, engine, Path.Combine(fixture.Directory, $"case-{holder.UserId}-{i++}.db"), changed);
+            var before = AccessMatrixFixture.Hash(path, engine);
+            Assert.Equal(templateHash, before);
             var expected = Expected(op, holder);
             Exception? thrown = null;
             object? result = null;
-            using (var store = await AccessMatrixFixture.OpenAsync(path))
+            using (var store = await AccessMatrixFixture.OpenAsync(path, engine))
             {
                 try
                 {
@@ -245,7 +269,8 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
                     thrown = ex;
                 }
             }
-            var after = DatabaseHash.Of(path);
+            var after = AccessMatrixFixture.Hash(path, engine);
+            changed = before != after;
             if (expected is null && thrown is not null)
             {
                 failures.Add($"{op}: expected allowed, got {thrown.GetType().Name}: {thrown.Message}");
@@ -275,7 +300,19 @@ public sealed class AccessMatrixTests : IClassFixture<AccessMatrixFixture>
                     failures.Add($"{op}: listed [{string.Join(", ", names)}] for a holder with {holder.LevelOn(false)} on Child and {holder.LevelOn(true)} on Parent");
                 }
             }
-            File.Delete(path);
+            if (result is AlertPage page)
+            {
+                var names = page.Alerts.Select(a => a.AllocationName).ToHashSet();
+                if (names.Contains("Child") != holder.LevelOn(onParent: false) >= AccessLevel.Read ||
+                    names.Contains("Parent") != holder.LevelOn(onParent: true) >= AccessLevel.Read)
+                {
+                    failures.Add($"{op}: saw alerts of [{string.Join(", ", names)}] for a holder with {holder.LevelOn(false)} on Child and {holder.LevelOn(true)} on Parent");
+                }
+            }
+            if (engine == Engine.Sqlite)
+            {
+                File.Delete(path);
+            }
         }
         Assert.True(failures.Count == 0, $"{holder}:\n" + string.Join("\n", failures));
     }

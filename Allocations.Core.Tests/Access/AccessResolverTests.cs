@@ -146,10 +146,10 @@ public class AccessResolverTests
         await Assert.ThrowsAsync<NotFoundException>(() => t.Store.GetAllocationAsync(Ada, child.Id));
     }
 
-    [Fact]
-    public async Task TheLastOrganizationAdmin_CannotBeRemoved()
+    [Theory, Engines]
+    public async Task TheLastOrganizationAdmin_CannotBeRemoved(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var ex = await Assert.ThrowsAsync<ConflictException>(() => t.Store.RemoveOrganizationAdminAsync(Admin, t.Organization, Admin.Id));
         Assert.Contains("last admin", ex.Message);
         await t.Store.AddOrganizationAdminAsync(Admin, t.Organization, "bob");
@@ -203,10 +203,10 @@ public class AccessResolverTests
         }
     }
 
-    [Fact]
-    public async Task AnOrganizationTheCallerHasNothingToDoWith_IsNotFound_LikeAMissingOne()
+    [Theory, Engines]
+    public async Task AnOrganizationTheCallerHasNothingToDoWith_IsNotFound_LikeAMissingOne(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var hidden = await Assert.ThrowsAsync<NotFoundException>(() => t.Store.ListSkusAsync(Outsider, t.Organization));
         var absent = await Assert.ThrowsAsync<NotFoundException>(() => t.Store.ListSkusAsync(Outsider, new OrganizationId(4242)));
         Assert.Equal(absent.Message.Replace(absent.Key, "ID", StringComparison.Ordinal), hidden.Message.Replace(hidden.Key, "ID", StringComparison.Ordinal));

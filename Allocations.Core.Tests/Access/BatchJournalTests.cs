@@ -3,7 +3,6 @@ using Allocations.Domain;
 using Allocations.Tests.Support;
 using NodaTime;
 using Xunit;
-using static Allocations.Tests.Support.RawSqlite;
 
 namespace Allocations.Tests.Access;
 
@@ -13,9 +12,11 @@ public class BatchJournalTests
 {
     private static readonly Principal Admin = TestStore.Admin;
 
-    private static async Task<(TestStore Store, Allocation A, Allocation B, BatchResult Batch)> SetUpAsync()
+    /// <summary>A batch of 13 events over A and B: 11 of one segment, two of two (job-11 and "across" cross Nov 15,
+    /// when the CPU rate changes).</summary>
+    internal static async Task<(TestStore Store, Allocation A, Allocation B, BatchResult Batch)> SetUpAsync(Engine engine = Engine.Sqlite)
     {
-        var t = await TestStore.CreateAsync();
+        var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 100_000m);
         var b = await t.CreateAllocationAsync("B", 100_000m);
         var records = new List<UsageRecord>();
@@ -34,10 +35,10 @@ public class BatchJournalTests
     private static async Task<List<JournalEntry>> AllEntriesAsync(TestStore t) =>
         (await t.Store.GetOrganizationJournalAsync(Admin, t.Organization, 0, 10_000)).ToList();
 
-    [Fact]
-    public async Task ABatch_IsOneEntry_WithItsRangeAndEachAllocationsSums()
+    [Theory, Engines]
+    public async Task ABatch_IsOneEntry_WithItsRangeAndEachAllocationsSums(Engine engine)
     {
-        var (t, a, b, batch) = await SetUpAsync();
+        var (t, a, b, batch) = await SetUpAsync(engine);
         using var _ = t;
 
         var entries = await AllEntriesAsync(t);
@@ -76,10 +77,10 @@ public class BatchJournalTests
         Assert.Equal(entries.Count, verification.EntriesChecked);
     }
 
-    [Fact]
-    public async Task AnAllocationsJournal_ShowsOnlyItsPartOfABatch()
+    [Theory, Engines]
+    public async Task AnAllocationsJournal_ShowsOnlyItsPartOfABatch(Engine engine)
     {
-        var (t, a, b, _) = await SetUpAsync();
+        var (t, a, b, _) = await SetUpAsync(engine);
         using var _ = t;
 
         var ofA = (await t.Store.GetAllocationJournalAsync(Admin, a.Id)).Single(e => e.Action == "usage.batch");
@@ -95,18 +96,18 @@ public class BatchJournalTests
     }
 
     [Theory]
-    [InlineData("amount", "amount = amount + 1")]
-    [InlineData("external key", "external_key = 'job-x'")]
-    [InlineData("attributes", "attributes = '{\"user\":\"mallory\"}'")]
-    [InlineData("recorder", "recorded_by = 'mallory'")]
-    [InlineData("status", "status = 3 - status")]
-    public async Task EditingAFieldOfOneEventOfABatch_IsReported_NamingTheEntry(string what, string assignment)
+    [EngineData("amount", "amount = amount + 1")]
+    [EngineData("external key", "external_key = 'job-x'")]
+    [EngineData("attributes", "attributes = '{\"user\":\"mallory\"}'")]
+    [EngineData("recorder", "recorded_by = 'mallory'")]
+    [EngineData("status", "status = 3 - status")]
+    public async Task EditingAFieldOfOneEventOfABatch_IsReported_NamingTheEntry(string what, string assignment, Engine engine)
     {
-        var (t, a, _, batch) = await SetUpAsync();
+        var (t, a, _, batch) = await SetUpAsync(engine);
         using var _ = t;
         var entry = (await AllEntriesAsync(t)).Single(e => e.Action == "usage.batch");
         var victim = batch.EventIds[4]; // an event of A
-        Execute(t.Path, $"UPDATE usage_events SET {assignment} WHERE id = {victim.Value}");
+        t.Raw($"UPDATE usage_events SET {assignment} WHERE id = {victim.Value}", scalar: false);
 
         var verification = await t.Store.VerifyJournalAsync(Admin, t.Organization);
 
@@ -117,32 +118,32 @@ public class BatchJournalTests
     }
 
     [Theory]
-    [InlineData("UPDATE event_segments SET rate = rate + 1 WHERE event_id = {0} AND seq = 1")]
-    [InlineData("UPDATE event_segments SET amount = amount - 1 WHERE event_id = {0} AND seq = 0")]
-    [InlineData("DELETE FROM event_segments WHERE event_id = {0} AND seq = 1")]
-    [InlineData("DELETE FROM usage_events WHERE id = {0}")]
-    public async Task EditingASegmentOrRemovingAnEventOfABatch_IsReported(string statement)
+    [EngineData("UPDATE event_segments SET rate = rate + 1 WHERE event_id = {0} AND seq = 1")]
+    [EngineData("UPDATE event_segments SET amount = amount - 1 WHERE event_id = {0} AND seq = 0")]
+    [EngineData("DELETE FROM event_segments WHERE event_id = {0} AND seq = 1")]
+    [EngineData("DELETE FROM usage_events WHERE id = {0}")]
+    public async Task EditingASegmentOrRemovingAnEventOfABatch_IsReported(string statement, Engine engine)
     {
-        var (t, _, _, batch) = await SetUpAsync();
+        var (t, _, _, batch) = await SetUpAsync(engine);
         using var _ = t;
         var entry = (await AllEntriesAsync(t)).Single(e => e.Action == "usage.batch");
         var across = batch.EventIds[^1];
         Assert.Equal(2, (await t.Store.GetEventAsync(Admin, across)).Segments.Count);
-        Execute(t.Path, string.Format(System.Globalization.CultureInfo.InvariantCulture, statement, across.Value));
+        t.Raw(string.Format(System.Globalization.CultureInfo.InvariantCulture, statement, across.Value), scalar: false);
 
         var verification = await t.Store.VerifyJournalAsync(Admin, t.Organization);
 
         Assert.Equal(entry.Sequence, verification.FirstBrokenSequence);
     }
 
-    [Fact]
-    public async Task AnEventSlippedIntoABatchsRange_IsReported()
+    [Theory, Engines]
+    public async Task AnEventSlippedIntoABatchsRange_IsReported(Engine engine)
     {
-        var (t, a, _, batch) = await SetUpAsync();
+        var (t, a, _, batch) = await SetUpAsync(engine);
         using var _ = t;
         var entry = (await AllEntriesAsync(t)).Single(e => e.Action == "usage.batch");
         var removed = batch.EventIds[5];
-        Execute(t.Path, $"UPDATE usage_events SET allocation_id = (SELECT allocation_id FROM usage_events WHERE id = {batch.EventIds[0].Value}) WHERE id = {removed.Value}");
+        t.Raw($"UPDATE usage_events SET allocation_id = (SELECT allocation_id FROM usage_events WHERE id = {batch.EventIds[0].Value}) WHERE id = {removed.Value}", scalar: false);
 
         var verification = await t.Store.VerifyJournalAsync(Admin, t.Organization);
 
@@ -150,13 +151,13 @@ public class BatchJournalTests
         Assert.Contains(a.Id.ToString(), verification.Problem, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task EditingTheAllocationIndexOfABatch_IsReported()
+    [Theory, Engines]
+    public async Task EditingTheAllocationIndexOfABatch_IsReported(Engine engine)
     {
-        var (t, a, _, _) = await SetUpAsync();
+        var (t, a, _, _) = await SetUpAsync(engine);
         using var _ = t;
         var entry = (await AllEntriesAsync(t)).Single(e => e.Action == "usage.batch");
-        Execute(t.Path, $"DELETE FROM journal_parts WHERE allocation_id = {a.Id.Value}");
+        t.Raw($"DELETE FROM journal_parts WHERE allocation_id = {a.Id.Value}", scalar: false);
 
         var verification = await t.Store.VerifyJournalAsync(Admin, t.Organization);
 
@@ -164,10 +165,10 @@ public class BatchJournalTests
         Assert.Contains("journal_parts", verification.Problem, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task LaterReplacesConfirmsReleasesAndDeletes_KeepABatchVerifying()
+    [Theory, Engines]
+    public async Task LaterReplacesConfirmsReleasesAndDeletes_KeepABatchVerifying(Engine engine)
     {
-        var (t, a, b, batch) = await SetUpAsync();
+        var (t, a, b, batch) = await SetUpAsync(engine);
         using var _ = t;
         var s = t.Store;
         var estimated = new List<UsageEvent>();
@@ -193,14 +194,14 @@ public class BatchJournalTests
         Assert.Equal(2, (await AllEntriesAsync(t)).Count(e => e.Action == "usage.batch"));
 
         // And an edit made after all that is still caught.
-        Execute(t.Path, $"UPDATE usage_events SET quantity = quantity + 1 WHERE id = {batch.EventIds[2].Value}"); // untouched since
+        t.Raw($"UPDATE usage_events SET quantity = quantity + 1 WHERE id = {batch.EventIds[2].Value}", scalar: false); // untouched since
         Assert.False((await s.VerifyJournalAsync(Admin, t.Organization)).IsIntact);
     }
 
-    [Fact]
-    public async Task DeletingAnAllocationAfterABatch_KeepsItVerifying()
+    [Theory, Engines]
+    public async Task DeletingAnAllocationAfterABatch_KeepsItVerifying(Engine engine)
     {
-        var (t, _, b, _) = await SetUpAsync();
+        var (t, _, b, _) = await SetUpAsync(engine);
         using var _ = t;
 
         await t.Store.DeleteAllocationAsync(Admin, b.Id, cascade: true);
@@ -209,10 +210,10 @@ public class BatchJournalTests
         Assert.True(verification.IsIntact, verification.Problem);
     }
 
-    [Fact]
-    public async Task AKeyRepeatedWithinABatch_IsJournaledOnceInItsFinalState()
+    [Theory, Engines]
+    public async Task AKeyRepeatedWithinABatch_IsJournaledOnceInItsFinalState(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 1000m);
         var first = TestStore.Cpu1(a, 1m, TestStore.November1, TestStore.November1 + Duration.FromHours(10), UsageStatus.Estimated, "k");
 

@@ -32,10 +32,10 @@ public class InvalidTextTests
     private static UsageRecord Record(Allocation allocation, string? key = null, IReadOnlyDictionary<string, string>? attributes = null) =>
         new(allocation.Id, TestStore.Cpu, Quantity.FromDecimal(1m), TestStore.November1, TestStore.November1 + Duration.FromHours(1), UsageStatus.Confirmed, key, attributes);
 
-    [Fact]
-    public async Task TwoKeysDifferingOnlyInTheirLoneSurrogate_AreBothRefused_NotCollapsedIntoOneEvent()
+    [Theory, Engines]
+    public async Task TwoKeysDifferingOnlyInTheirLoneSurrogate_AreBothRefused_NotCollapsedIntoOneEvent(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var allocation = await t.CreateAllocationAsync("Physics", 100m);
         var before = t.ContentHash();
 

@@ -13,10 +13,10 @@ public class JournalVisibilityTests
 {
     private static readonly Principal Mover = Principal.User("mover");
 
-    [Fact]
-    public async Task AnEventMovedBetweenAllocations_ShowsEachAllocationOnlyItsOwnSide()
+    [Theory, Engines]
+    public async Task AnEventMovedBetweenAllocations_ShowsEachAllocationOnlyItsOwnSide(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 100m);
         var b = await t.CreateAllocationAsync("B", 100m);
         var s = t.Store;
@@ -58,10 +58,10 @@ public class JournalVisibilityTests
         Assert.True((await s.VerifyJournalAsync(TestStore.Admin, t.Organization)).IsIntact);
     }
 
-    [Fact]
-    public async Task ABatchOverTwoAllocations_ShowsAnAdminOfOneOnlyItsPart()
+    [Theory, Engines]
+    public async Task ABatchOverTwoAllocations_ShowsAnAdminOfOneOnlyItsPart(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 100m);
         var b = await t.CreateAllocationAsync("B", 100m);
         var s = t.Store;
@@ -95,10 +95,10 @@ public class JournalVisibilityTests
         Assert.Equal($"{batch.EventIds[0]}..{batch.EventIds[2]}", whole.Target);
     }
 
-    [Fact]
-    public async Task TheSystemActorAndAUserNamedSystem_AreToldApartInTheJournalAndTheTotalHistory()
+    [Theory, Engines]
+    public async Task TheSystemActorAndAUserNamedSystem_AreToldApartInTheJournalAndTheTotalHistory(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 100m);
         await t.Store.AddOrganizationAdminAsync(TestStore.Admin, t.Organization, "system");
         var impostor = Principal.User("system");

@@ -320,7 +320,8 @@ public class PeriodTests
         var a = await CreateAsync(t, "A", Nov10, Nov20);
         var hold = await t.Store.ReserveAsync(Admin, Cpu(a, Nov10 + Duration.FromHours(1)));
         var confirmed = await t.Store.ConfirmAsync(Admin, hold.Event!.Id, finalEnd: Nov20 + Duration.FromDays(3));
-        Assert.Equal(UsageStatus.Confirmed, confirmed.Status); // only the start is bound by the period
+        Assert.Equal(HoldStatus.Confirmed, confirmed.Status);
+        Assert.Equal(UsageStatus.Confirmed, confirmed.Event.Status); // only the start is bound by the period
         Assert.True((await t.Store.VerifyAsync(Admin, t.Organization)).IsClean);
     }
 }

@@ -25,10 +25,10 @@ public class TransferTests
         return Principal.User(id);
     }
 
-    [Fact]
-    public async Task Transfer_MovesBudget_FromTheSourcesTotalToTheTargets()
+    [Theory, Engines]
+    public async Task Transfer_MovesBudget_FromTheSourcesTotalToTheTargets(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var physics = await t.CreateAllocationAsync("Physics", 1000m);
         var chemistry = await t.CreateAllocationAsync("Chemistry", 100m);
 
@@ -45,10 +45,10 @@ public class TransferTests
         Assert.True((await t.Store.VerifyAsync(Admin, t.Organization)).IsClean);
     }
 
-    [Fact]
-    public async Task Transfer_IsKeptInBothTotalHistories_WithTheReason()
+    [Theory, Engines]
+    public async Task Transfer_IsKeptInBothTotalHistories_WithTheReason(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var physics = await t.CreateAllocationAsync("Physics", 1000m);
         var chemistry = await t.CreateAllocationAsync("Chemistry", 100m);
         await t.Store.TransferAsync(Admin, physics.Id, chemistry.Id, Amount.FromDecimal(40m), "shared instrument");
@@ -63,10 +63,10 @@ public class TransferTests
         Assert.Equal($"transfer from {physics.Id}: shared instrument", incoming.Reason);
     }
 
-    [Fact]
-    public async Task Transfer_IsJournalledOnEachSide_NamingTheOtherOnlyByItsId()
+    [Theory, Engines]
+    public async Task Transfer_IsJournalledOnEachSide_NamingTheOtherOnlyByItsId(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var physics = await t.CreateAllocationAsync("Physics", 1000m);
         var chemistry = await t.CreateAllocationAsync("Chemistry", 123m);
         await t.Store.TransferAsync(Admin, physics.Id, chemistry.Id, Amount.FromDecimal(40m), "shared instrument");
@@ -98,10 +98,10 @@ public class TransferTests
         Assert.True((await t.Store.VerifyJournalAsync(Admin, t.Organization)).IsIntact);
     }
 
-    [Fact]
-    public async Task Transfer_MayTakeTheSourceDownToWhatItUsedAndHolds_ButNotOneMicroFurther()
+    [Theory, Engines]
+    public async Task Transfer_MayTakeTheSourceDownToWhatItUsedAndHolds_ButNotOneMicroFurther(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var physics = await t.CreateAllocationAsync("Physics", 100m);
         var alice = await t.CreateAllocationAsync("Physics/Alice", 10m, physics);
         var chemistry = await t.CreateAllocationAsync("Chemistry", 0m);
@@ -124,10 +124,10 @@ public class TransferTests
         Assert.False(result.Forced);
     }
 
-    [Fact]
-    public async Task ForcedTransfer_ByAnOrganizationAdmin_LeavesTheSourceOverrun_AndSaysSo()
+    [Theory, Engines]
+    public async Task ForcedTransfer_ByAnOrganizationAdmin_LeavesTheSourceOverrun_AndSaysSo(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var physics = await t.CreateAllocationAsync("Physics", 100m);
         var chemistry = await t.CreateAllocationAsync("Chemistry", 0m);
         await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(physics, 10m, Nov15, Nov15 + Duration.FromHours(3))); // 60 used
@@ -144,10 +144,10 @@ public class TransferTests
         Assert.True((await t.Store.VerifyAsync(Admin, t.Organization)).IsClean);
     }
 
-    [Fact]
-    public async Task ForcedTransfer_NeverTakesATotalBelowZero()
+    [Theory, Engines]
+    public async Task ForcedTransfer_NeverTakesATotalBelowZero(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var physics = await t.CreateAllocationAsync("Physics", 100m);
         var chemistry = await t.CreateAllocationAsync("Chemistry", 0m);
         var before = t.ContentHash();
@@ -159,10 +159,10 @@ public class TransferTests
         Assert.False(all.Forced); // nothing was used or held: it took nothing promised
     }
 
-    [Fact]
-    public async Task ForcedTransfer_ByAnAllocationAdminWhoIsNoOrganizationAdmin_IsDenied_AndChangesNothing()
+    [Theory, Engines]
+    public async Task ForcedTransfer_ByAnAllocationAdminWhoIsNoOrganizationAdmin_IsDenied_AndChangesNothing(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var physics = await t.CreateAllocationAsync("Physics", 100m);
         var chemistry = await t.CreateAllocationAsync("Chemistry", 0m);
         var pi = await UserWithAsync(t, "pi", (physics, AccessLevel.Admin), (chemistry, AccessLevel.Admin));
@@ -177,10 +177,10 @@ public class TransferTests
         Assert.Equal(Amount.FromDecimal(40m), moved.Target.Total);
     }
 
-    [Fact]
-    public async Task Transfer_NeedsAdminOnTheSource_AndUseOnTheTarget()
+    [Theory, Engines]
+    public async Task Transfer_NeedsAdminOnTheSource_AndUseOnTheTarget(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var physics = await t.CreateAllocationAsync("Physics", 100m);
         var chemistry = await t.CreateAllocationAsync("Chemistry", 10m);
         var biology = await t.CreateAllocationAsync("Biology", 10m);
@@ -204,10 +204,10 @@ public class TransferTests
         Assert.Equal(Amount.FromDecimal(40m), result.Target.Total);
     }
 
-    [Fact]
-    public async Task Transfer_BetweenAParentAndItsChild_MovesTotalsOnly()
+    [Theory, Engines]
+    public async Task Transfer_BetweenAParentAndItsChild_MovesTotalsOnly(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var physics = await t.CreateAllocationAsync("Physics", 100m);
         var alice = await t.CreateAllocationAsync("Physics/Alice", 10m, physics);
         await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(alice, 1m, Nov15, Nov15 + Duration.FromHours(4))); // 8, on the parent too
@@ -221,10 +221,10 @@ public class TransferTests
         Assert.True((await t.Store.VerifyAsync(Admin, t.Organization)).IsClean);
     }
 
-    [Fact]
-    public async Task Transfer_IsRefusedWholly_WhenAnySideIsWrong()
+    [Theory, Engines]
+    public async Task Transfer_IsRefusedWholly_WhenAnySideIsWrong(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var physics = await t.CreateAllocationAsync("Physics", 100m);
         var cash = await t.Store.CreateAllocationAsync(Admin, t.Organization, new NewAllocation("Cash", UnitCode.Usd, Amount.FromDecimal(100m)));
         var before = t.ContentHash();
@@ -243,10 +243,10 @@ public class TransferTests
     /// <summary>Transfers back and forth from several tasks at once, with a reader watching: every snapshot holds the
     /// same sum of the two totals (neither side is ever seen without the other), and the histories hold both sides of
     /// every transfer that succeeded.</summary>
-    [Fact]
-    public async Task ConcurrentTransfers_AreAtomic_NoSnapshotSeesOneSideWithoutTheOther()
+    [Theory, Engines]
+    public async Task ConcurrentTransfers_AreAtomic_NoSnapshotSeesOneSideWithoutTheOther(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 500m);
         var b = await t.CreateAllocationAsync("B", 500m);
         var succeeded = 0;

@@ -36,6 +36,9 @@ public class BadInputCorpusTests
         /// <summary>An allocation an arrangement made (in another organization, for a transfer across them).</summary>
         public AllocationId? Elsewhere { get; set; }
 
+        /// <summary>A re-rate preview an arrangement took.</summary>
+        public ReratePreview? Preview { get; set; }
+
         public AllocationStore S => T.Store;
 
         public OrganizationId Org => T.Organization;
@@ -43,9 +46,9 @@ public class BadInputCorpusTests
         public UsageRecord Cpu(Quantity? quantity = null, Instant? start = null, Instant? end = null, string? key = null, AllocationId? on = null) =>
             new(on ?? Parent.Id, TestStore.Cpu, quantity ?? Quantity.FromDecimal(1m), start ?? Nov15, end ?? Nov15 + Duration.FromHours(1), UsageStatus.Confirmed, key);
 
-        public static async Task<Context> CreateAsync()
+        public static async Task<Context> CreateAsync(Engine engine = Engine.Sqlite)
         {
-            var t = await TestStore.CreateAsync();
+            var t = await TestStore.CreateAsync(engine);
             var parent = await t.CreateAllocationAsync("Physics", 1000m);
             var child = await t.CreateAllocationAsync("Physics/Alice", 100m, parent);
             var cash = await t.Store.CreateAllocationAsync(Admin, t.Organization, new NewAllocation("Cash", UnitCode.Usd, Amount.FromDecimal(500m)));
@@ -168,6 +171,18 @@ public class BadInputCorpusTests
         Invalid("reservation ending after 2200", "end", c => c.S.ReserveAsync(Admin, c.Cpu(end: Instant.FromUtc(2200, 1, 1, 0, 0) + Duration.Epsilon))),
         Invalid("final end before the start", "finalEnd", c => c.S.ConfirmAsync(Admin, c.Hold.Id, finalEnd: Nov20 - Duration.FromHours(1))),
         Invalid("final end at Instant.MaxValue", "finalEnd", c => c.S.ConfirmAsync(Admin, c.Hold.Id, finalEnd: Instant.MaxValue)),
+        Invalid("zero hold duration", "expiry", c => c.S.ReserveAsync(Admin, c.Cpu(), HoldExpiry.After(Duration.Zero))),
+        Invalid("negative hold duration", "expiry", c => c.S.ReserveAsync(Admin, c.Cpu(), HoldExpiry.After(-Duration.FromHours(1)))),
+        Invalid("hold expiring now", "expiry", c => c.S.ReserveAsync(Admin, c.Cpu(), HoldExpiry.At(c.T.Clock.GetCurrentInstant()))),
+        Invalid("hold expiring in the past", "expiry", c => c.S.ReserveAsync(Admin, c.Cpu(), HoldExpiry.At(Nov1))),
+        Invalid("hold expiring at Instant.MaxValue", "expiry", c => c.S.ReserveAsync(Admin, c.Cpu(), HoldExpiry.At(Instant.MaxValue))),
+        Invalid("hold expiring at Instant.MinValue", "expiry", c => c.S.ReserveAsync(Admin, c.Cpu(), HoldExpiry.At(Instant.MinValue))),
+        Invalid("hold duration ending after 2200", "expiry", c => c.S.ReserveAsync(Admin, c.Cpu(), HoldExpiry.After(Duration.FromDays(200 * 366)))),
+        Invalid("hold duration of Duration.MaxValue", "expiry", c => c.S.ReserveAsync(Admin, c.Cpu(), HoldExpiry.After(Duration.MaxValue))),
+        Invalid("extending a hold to now", "expiry", c => c.S.ExtendHoldAsync(Admin, c.Hold.Id, HoldExpiry.At(c.T.Clock.GetCurrentInstant()))),
+        Invalid("extending a hold past 2200", "expiry", c => c.S.ExtendHoldAsync(Admin, c.Hold.Id, HoldExpiry.After(Duration.MaxValue))),
+        Invalid("zero default hold expiry", "DefaultHoldExpiry", c => AllocationStore.OpenAsync(c.T.Path, new AllocationStoreOptions { Clock = c.T.Clock, DefaultHoldExpiry = Duration.Zero })),
+        Invalid("negative default hold expiry", "DefaultHoldExpiry", c => AllocationStore.OpenAsync(c.T.Path, new AllocationStoreOptions { Clock = c.T.Clock, DefaultHoldExpiry = -Duration.Epsilon })),
         Invalid("rule starting at Instant.MinValue", "effectiveFrom", c => c.S.AddRateRuleAsync(Admin, c.Org, TestStore.Gpu, Instant.MinValue, Nov1, Rate.FromDecimal(1m))),
         Invalid("zero-length rule", "effectiveTo", c => c.S.AddRateRuleAsync(Admin, c.Org, TestStore.Gpu, Nov1 - Duration.FromDays(1), Nov1 - Duration.FromDays(1), Rate.FromDecimal(1m))),
         Invalid("rule ending before it starts", "effectiveTo", c => c.S.AddRateRuleAsync(Admin, c.Org, TestStore.Gpu, Nov1, Nov1 - Duration.FromDays(1), Rate.FromDecimal(1m))),
@@ -193,6 +208,8 @@ public class BadInputCorpusTests
         Fails<ConflictException>("duplicate organization name", c => c.S.CreateOrganizationAsync(Principal.System, "lab", "boss")),
         Fails<ConflictException>("deleting a parent without cascade", c => c.S.DeleteAllocationAsync(Admin, c.Parent.Id)),
         Fails<ConflictException>("releasing a Confirmed event", c => c.S.ReleaseAsync(Admin, c.Charge.Id)),
+        Fails<ConflictException>("extending a Confirmed event", c => c.S.ExtendHoldAsync(Admin, c.Charge.Id, HoldExpiry.After(Duration.FromHours(1)))),
+        Fails<NotFoundException>("extending an unknown event", c => c.S.ExtendHoldAsync(Admin, new UsageEventId(9999), HoldExpiry.Never)),
         Fails<ConflictException>("confirming a Confirmed event with another quantity", c => c.S.ConfirmAsync(Admin, c.Charge.Id, Quantity.FromDecimal(9m))),
         Fails<ConflictException>("a Confirmed key recorded with other content", c => c.S.RecordUsageAsync(Admin, c.Cpu(Quantity.FromDecimal(7m), key: "job-1"))),
         Fails<ConflictException>("a Confirmed key reserved again", c => c.S.ReserveAsync(Admin, c.Cpu(key: "job-1"))),
@@ -242,6 +259,16 @@ public class BadInputCorpusTests
             c.T.Clock.Reset(Instant.FromUtc(2300, 1, 1, 0, 0));
             return Task.CompletedTask;
         }),
+        // ---- figures as of an instant ----
+        Invalid("as-of after the store's clock", "asOf", c => c.S.GetAllocationAsOfAsync(Admin, c.Child.Id, c.T.Clock.GetCurrentInstant() + Duration.FromNanoseconds(1))),
+        Invalid("as-of before the allocation was created", "asOf", c => c.S.GetAllocationAsOfAsync(Admin, c.Child.Id, Nov20)),
+        Invalid("as-of before 1900", "asOf", c => c.S.GetAllocationAsOfAsync(Admin, c.Child.Id, Instant.FromUtc(1899, 12, 31, 23, 59))),
+        Invalid("as-of Instant.MinValue", "asOf", c => c.S.GetAllocationAsOfAsync(Admin, c.Child.Id, Instant.MinValue)),
+        Invalid("as-of Instant.MaxValue", "asOf", c => c.S.GetAllocationAsOfAsync(Admin, c.Child.Id, Instant.MaxValue)),
+        Invalid("table as-of after the store's clock", "asOf", c => c.S.GetAllocationTableAsOfAsync(Admin, c.Org, c.T.Clock.GetCurrentInstant() + Duration.FromDays(1))),
+        Invalid("table as-of Instant.MinValue", "asOf", c => c.S.GetAllocationTableAsOfAsync(Admin, c.Org, Instant.MinValue)),
+        Invalid("table as-of with an unknown sort column", "sortBy", c => c.S.GetAllocationTableAsOfAsync(Admin, c.Org, c.T.Clock.GetCurrentInstant(), new Allocations.Reporting.AllocationTableQuery(sortBy: (Allocations.Reporting.AllocationSort)99))),
+
         // ---- transfers ----
         Invalid("transfer of zero", "amount", c => c.S.TransferAsync(Admin, c.Parent.Id, c.Child.Id, Amount.Zero, "nothing")),
         Invalid("transfer of a negative amount", "amount", c => c.S.TransferAsync(Admin, c.Parent.Id, c.Child.Id, Amount.FromDecimal(-5m), "backwards")),
@@ -278,6 +305,69 @@ public class BadInputCorpusTests
         Fails<OutsidePeriodException>("usage starting before the period", c => c.S.RecordUsageAsync(Admin, c.Cpu(on: c.Cash.Id).With(sku: new SkuCode("STORAGE_GB"))), c => c.S.SetPeriodAsync(Admin, c.Cash.Id, Nov20, null)),
         Fails<NotFoundException>("period of a missing allocation", c => c.S.SetPeriodAsync(Admin, new AllocationId(999_999), Nov1, null)),
         Fails<OperationCanceledException>("period change with a cancelled token", c => c.S.SetPeriodAsync(Admin, c.Cash.Id, Nov1, null, Cancelled)),
+        Invalid("a negative % Used threshold", "percent", c => c.S.SetAlertThresholdsAsync(Admin, c.Parent.Id, [AlertThreshold.PercentUsed(-1m)])),
+        Invalid("a % Used threshold of zero", "percent", c => c.S.SetAlertThresholdsAsync(Admin, c.Parent.Id, [AlertThreshold.PercentUsed(0m)])),
+        Invalid("a % Used threshold over 1000", "percent", c => c.S.SetAlertThresholdsAsync(Admin, c.Parent.Id, [AlertThreshold.PercentUsed(1000.01m)])),
+        Invalid("a % Used threshold of decimal.MaxValue", "percent", c => c.S.SetAlertThresholdsAsync(Admin, c.Parent.Id, [AlertThreshold.PercentUsed(decimal.MaxValue)])),
+        Invalid("a % Used threshold with three decimals", "percent", c => c.S.SetAlertThresholdsAsync(Admin, c.Parent.Id, [AlertThreshold.PercentUsed(80.125m)])),
+        Invalid("a negative Remaining threshold", "remaining", c => c.S.SetAlertThresholdsAsync(Admin, c.Parent.Id, [AlertThreshold.Remaining(Amount.FromDecimal(-0.000001m))])),
+        Invalid("duplicate % Used thresholds", "thresholds", c => c.S.SetAlertThresholdsAsync(Admin, c.Parent.Id, [AlertThreshold.PercentUsed(80), AlertThreshold.PercentUsed(80.00m)])),
+        Invalid("duplicate Remaining thresholds", "thresholds", c => c.S.SetAlertThresholdsAsync(Admin, c.Parent.Id, [AlertThreshold.Remaining(Amount.FromDecimal(5m)), AlertThreshold.Remaining(Amount.FromMicros(5_000_000))])),
+        Invalid("a default threshold", "thresholds", c => c.S.SetAlertThresholdsAsync(Admin, c.Parent.Id, [default])),
+        Invalid("a null threshold list", "thresholds", c => c.S.SetAlertThresholdsAsync(Admin, c.Parent.Id, null!)),
+        Invalid("33 thresholds", "thresholds", c => c.S.SetAlertThresholdsAsync(Admin, c.Parent.Id, [.. Enumerable.Range(1, 33).Select(p => AlertThreshold.PercentUsed(p))])),
+        Fails<NotFoundException>("thresholds on a missing allocation", c => c.S.SetAlertThresholdsAsync(Admin, new AllocationId(999_999), [AlertThreshold.PercentUsed(80)])),
+        Fails<OperationCanceledException>("thresholds with a cancelled token", c => c.S.SetAlertThresholdsAsync(Admin, c.Parent.Id, [AlertThreshold.PercentUsed(80)], Cancelled)),
+        Invalid("an alert page of zero", "pageSize", c => c.S.GetAlertsAsync(Admin, c.Org, pageSize: 0)),
+        Invalid("an alert page of 1,001", "pageSize", c => c.S.GetAlertsAsync(Admin, c.Org, pageSize: 1001)),
+        Invalid("a negative alert cursor", "after", c => c.S.GetAlertsAsync(Admin, c.Org, new AlertCursor(-1))),
+        Invalid("an alert cursor that is not a number", "after", c => c.S.GetAlertsAsync(Admin, c.Org, AlertCursor.Parse("alert:x"))),
+        Invalid("an alert cursor past the largest number", "after", c => c.S.GetAlertsAsync(Admin, c.Org, AlertCursor.Parse("99999999999999999999"))),
+        Fails<NotFoundException>("a period sweep of a missing organization", c => c.S.SweepPeriodAlertsAsync(Admin, new OrganizationId(999_999))),
+        Fails<OperationCanceledException>("a period sweep with a cancelled token", c => c.S.SweepPeriodAlertsAsync(Admin, c.Org, Cancelled)),
+        Fails<NotFoundException>("alerts of a missing organization", c => c.S.GetAlertsAsync(Admin, new OrganizationId(999_999))),
+        // ---- rate corrections and re-rating ----
+        Invalid("rate correction over an empty period", "effectiveTo", c => c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, Nov15, Rate.FromDecimal(3m), "fix")),
+        Invalid("rate correction ending before it starts", "effectiveTo", c => c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, Nov1, Rate.FromDecimal(3m), "fix")),
+        Invalid("rate correction from the year 2300", "effectiveFrom", c => c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Instant.FromUtc(2300, 1, 1, 0, 0), null, Rate.FromDecimal(3m), "fix")),
+        Invalid("rate correction with a null reason", "reason", c => c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov1, Nov15, Rate.FromDecimal(3m), null!)),
+        Invalid("rate correction with a reason of 2,001 characters", "reason", c => c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov1, Nov15, Rate.FromDecimal(3m), new string('r', 2001))),
+        Invalid("rate correction of an empty SKU code", "sku", c => c.S.CorrectRateAsync(Admin, c.Org, default, Nov1, Nov15, Rate.FromDecimal(3m), "fix")),
+        Fails<NotFoundException>("rate correction of an unknown SKU", c => c.S.CorrectRateAsync(Admin, c.Org, new SkuCode("NOPE"), Nov1, Nov15, Rate.FromDecimal(3m), "fix")),
+        Invalid("re-rate preview of an unbounded period", "interval", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(null, Nov15))),
+        Invalid("re-rate preview of an empty period", "interval", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov15, Nov15))),
+        Invalid("re-rate preview ending in 2300", "interval", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Instant.FromUtc(2300, 1, 1, 0, 0)))),
+        Invalid("re-rate preview of at most 0 events", "maxEvents", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Nov20), maxEvents: 0)),
+        Invalid("re-rate preview of at most 100,001 events", "maxEvents", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Nov20), maxEvents: 100_001)),
+        Invalid("re-rate preview of an empty SKU code", "sku", c => c.S.PreviewRerateAsync(Admin, c.Org, default, new Interval(Nov1, Nov20))),
+        Fails<NotFoundException>("re-rate preview of an unknown SKU", c => c.S.PreviewRerateAsync(Admin, c.Org, new SkuCode("NOPE"), new Interval(Nov1, Nov20))),
+        Fails<NotFoundException>("re-rate preview in an unknown organization", c => c.S.PreviewRerateAsync(Admin, new OrganizationId(999_999), TestStore.Cpu, new Interval(Nov1, Nov20))),
+        Invalid("re-rate preview whose new amount exceeds the amount range", "quantity", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov15, Nov20)), async c =>
+        {
+            await c.S.RecordUsageAsync(Admin, Huge(c.Parent, UsageStatus.Confirmed));
+            await c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, null, Rate.FromDecimal(4m), "four");
+        }),
+        Invalid("re-rate of a null preview", "preview", c => c.S.RerateAsync(Admin, null!)),
+        Fails<StalePreviewException>("re-rate of a preview whose event was deleted since", c => c.S.RerateAsync(Admin, c.Preview!), async c =>
+        {
+            await c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, null, Rate.FromDecimal(3m), "three");
+            c.Preview = await c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Nov20 + Duration.FromDays(1)));
+            await c.S.DeleteEventAsync(Admin, c.Charge.Id);
+        }),
+        Fails<StalePreviewException>("re-rate of a preview whose rules changed since", c => c.S.RerateAsync(Admin, c.Preview!), async c =>
+        {
+            await c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, null, Rate.FromDecimal(3m), "three");
+            c.Preview = await c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Nov20 + Duration.FromDays(1)));
+            await c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, null, Rate.FromDecimal(2.5m), "two and a half");
+        }),
+        Invalid("re-rate that would take a parent's figures past the amount range", "amount", c => c.S.RerateAsync(Admin, c.Preview!), async c =>
+        {
+            await c.S.RecordUsageAsync(Admin, Huge(c.Child, UsageStatus.Confirmed));
+            await c.S.RecordUsageAsync(Admin, new UsageRecord(c.Parent.Id, TestStore.Cpu, Quantity.FromDecimal(1_000_000_000_000m), Nov15, Nov15 + Duration.FromHours(1), UsageStatus.Confirmed));
+            await c.S.CorrectRateAsync(Admin, c.Org, TestStore.Cpu, Nov15, null, Rate.FromDecimal(3.5m), "three and a half");
+            c.Preview = await c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov15, Nov20));
+        }),
+        Fails<OperationCanceledException>("re-rate preview with a cancelled token", c => c.S.PreviewRerateAsync(Admin, c.Org, TestStore.Cpu, new Interval(Nov1, Nov20), cancellationToken: Cancelled)),
         Invalid("export to a read-only stream", "stream", c => c.S.ExportEventsAsync(Admin, c.Parent.Id, null, new MemoryStream([], writable: false), Allocations.Reporting.ExportFormat.Csv, null, CancellationToken.None)),
         Invalid("export to a null stream", "stream", c => c.S.ExportEventsAsync(Admin, c.Parent.Id, null, (Stream)null!, Allocations.Reporting.ExportFormat.Csv, null, CancellationToken.None)),
     ];
@@ -299,11 +389,25 @@ public class BadInputCorpusTests
         Assert.Equal(Cases.Count, Cases.Select(c => c.Name).Distinct().Count());
     }
 
-    [Theory]
-    [MemberData(nameof(All))]
-    public async Task MalformedInput_IsRefusedWithItsOwnError_AndChangesNothing(Case @case)
+    /// <summary>Every case on every engine.</summary>
+    public static TheoryData<Case, Engine> AllOnEngines()
     {
-        var c = await Context.CreateAsync();
+        var data = new TheoryData<Case, Engine>();
+        foreach (var engine in new EnginesAttribute().GetData(null!).Select(row => (Engine)row[0]))
+        {
+            foreach (var c in Cases)
+            {
+                data.Add(c, engine);
+            }
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(AllOnEngines))]
+    public async Task MalformedInput_IsRefusedWithItsOwnError_AndChangesNothing(Case @case, Engine engine)
+    {
+        var c = await Context.CreateAsync(engine);
         using var t = c.T;
         if (@case.Arrange is { } arrange)
         {

@@ -22,19 +22,40 @@ public sealed class ConcurrencyTests : IDisposable
     }
 
     [Fact]
-    public async Task TwoProcessesRacing_NeverExceedTotalsThroughReservations_LoseNoUpdate_AndCountSharedKeysOnce()
+    public Task TwoProcessesRacing_NeverExceedTotalsThroughReservations_LoseNoUpdate_AndCountSharedKeysOnce() =>
+        RaceAsync(Path.Combine(directory, "race.db"), processes: 2);
+
+    /// <summary>The race of <paramref name="processes"/> worker processes of four threads each on one store (a file, or
+    /// a PostgreSQL database), checked against everything the workers were told.</summary>
+    internal static async Task RaceAsync(string path, int processes)
     {
-        var path = Path.Combine(directory, "race.db");
         var org = await StressWorker.CreateDatabaseAsync(path, 300 * Unit, [150 * Unit, 150 * Unit, 150 * Unit]);
-        using var a = StressWorker.Start(path, org, "race", "--threads", "4", "--ops", "250", "--seed", "1");
-        using var b = StressWorker.Start(path, org, "race", "--threads", "4", "--ops", "250", "--seed", "2");
-        Assert.True(a.WaitForLine("ready", TimeSpan.FromMinutes(1)) && b.WaitForLine("ready", TimeSpan.FromMinutes(1)), a.Errors + b.Errors);
-        a.Go();
-        b.Go();
-        var exitA = a.WaitForExit(TimeSpan.FromMinutes(3));
-        var exitB = b.WaitForExit(TimeSpan.FromMinutes(3));
-        var lines = a.Lines.Concat(b.Lines).ToList();
-        Assert.True(exitA == 0 && exitB == 0, $"workers exited {exitA}/{exitB}:\n{string.Join('\n', lines.Where(l => l.StartsWith("busy", StringComparison.Ordinal) || l.StartsWith("error", StringComparison.Ordinal)))}\n{a.Errors}{b.Errors}");
+        var workers = Enumerable.Range(1, processes)
+            .Select(seed => StressWorker.Start(path, org, "race", "--threads", "4", "--ops", "250", "--seed", seed.ToString(CultureInfo.InvariantCulture)))
+            .ToList();
+        try
+        {
+            await CheckRaceAsync(path, org, workers);
+        }
+        finally
+        {
+            foreach (var worker in workers)
+            {
+                worker.Dispose();
+            }
+        }
+    }
+
+    private static async Task CheckRaceAsync(string path, OrganizationId org, List<StressWorker> workers)
+    {
+        Assert.True(workers.All(w => w.WaitForLine("ready", TimeSpan.FromMinutes(1))), string.Concat(workers.Select(w => w.Errors)));
+        foreach (var worker in workers)
+        {
+            worker.Go();
+        }
+        var exits = workers.Select(w => w.WaitForExit(TimeSpan.FromMinutes(3))).ToList();
+        var lines = workers.SelectMany(w => w.Lines).ToList();
+        Assert.True(exits.All(e => e == 0), $"workers exited {string.Join('/', exits)}:\n{string.Join('\n', lines.Where(l => l.StartsWith("busy", StringComparison.Ordinal) || l.StartsWith("error", StringComparison.Ordinal)))}\n{string.Concat(workers.Select(w => w.Errors))}");
         Assert.DoesNotContain(lines, l => l.StartsWith("busy", StringComparison.Ordinal) || l.StartsWith("error", StringComparison.Ordinal));
 
         // What the workers were told, per allocation.
@@ -95,9 +116,9 @@ public sealed class ConcurrencyTests : IDisposable
         Assert.True(holds > 0 && refused > 0, $"the race should both place holds ({holds}) and hit a cap ({refused} refused)");
         Assert.NotEmpty(shared);
         Assert.NotEmpty(recorded);
-        Assert.Equal(recorded.Count, firstRecordings); // each key was new exactly once, in one of the two processes
+        Assert.Equal(recorded.Count, firstRecordings); // each key was new exactly once, in one of the processes
 
-        using var store = await AllocationStore.OpenAsync(path);
+        using var store = await StressWorker.OpenAsync(path);
         var allocations = await store.ListAllocationsAsync(StressWorker.Admin, org);
         // Confirmed recordings are facts and may overrun; what reservations hold on top of them never does.
         long RecordedUnder(Allocation a) => a.ParentId is null ? recordedAt.Values.Sum() : recordedAt.GetValueOrDefault(a.Name);
@@ -112,13 +133,14 @@ public sealed class ConcurrencyTests : IDisposable
         Assert.Equal(allocations.Sum(x => x.OwnUsed.Micros), parent.Used.Micros);
         Assert.Equal(allocations.Sum(x => x.OwnEstimated.Micros), parent.Estimated.Micros);
         Assert.True((await store.VerifyAsync(StressWorker.Admin, org)).IsClean);
+        Assert.True((await store.VerifyJournalAsync(StressWorker.Admin, org)).IsIntact);
 
-        using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        Assert.Equal((long)(holds - releases + shared.Count + recorded.Count), Query(connection, "SELECT COUNT(*) FROM usage_events"));
-        Assert.Equal(0L, Query(connection, "SELECT COUNT(*) FROM (SELECT external_key FROM usage_events WHERE external_key IS NOT NULL GROUP BY external_key HAVING COUNT(*) > 1)"));
-        Assert.Equal((long)shared.Count, Query(connection, "SELECT COUNT(*) FROM usage_events WHERE external_key LIKE 'shared-%'"));
-        Assert.Equal((long)recorded.Count, Query(connection, "SELECT COUNT(*) FROM usage_events WHERE external_key LIKE 'recorded-%' AND status = 2"));
+        var server = StressWorker.IsServer(path) ? path : null;
+        long Count(string sql) => Convert.ToInt64(TestStore.RawOn(server, path, sql, scalar: true), CultureInfo.InvariantCulture);
+        Assert.Equal((long)(holds - releases + shared.Count + recorded.Count), Count("SELECT COUNT(*) FROM usage_events"));
+        Assert.Equal(0L, Count("SELECT COUNT(*) FROM (SELECT external_key FROM usage_events WHERE external_key IS NOT NULL GROUP BY external_key HAVING COUNT(*) > 1) d"));
+        Assert.Equal((long)shared.Count, Count("SELECT COUNT(*) FROM usage_events WHERE external_key LIKE 'shared-%'"));
+        Assert.Equal((long)recorded.Count, Count("SELECT COUNT(*) FROM usage_events WHERE external_key LIKE 'recorded-%' AND status = 2"));
     }
 
     [Fact]

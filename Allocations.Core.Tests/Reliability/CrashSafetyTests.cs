@@ -13,7 +13,7 @@ namespace Allocations.Tests.Reliability;
 public sealed class CrashSafetyTests : IDisposable
 {
     private const int Batches = 1000;
-    private const int Size = 25;
+    internal const int Size = 25;
     private readonly string directory = TestStore.NewDirectory();
 
     public void Dispose()
@@ -144,15 +144,15 @@ public sealed class CrashSafetyTests : IDisposable
         return (long)command.ExecuteScalar()!;
     }
 
-    private static HashSet<int> Committed(IEnumerable<string> lines) =>
+    internal static HashSet<int> Committed(IEnumerable<string> lines) =>
         lines.Where(l => l.StartsWith("committed ", StringComparison.Ordinal))
             .Select(l => int.Parse(l["committed ".Length..], CultureInfo.InvariantCulture))
             .ToHashSet();
 
     /// <summary>Opens the store as a host would after a crash and checks it; returns how many batches are present.</summary>
-    private static async Task<int> AssertConsistentAsync(string path, OrganizationId org, HashSet<int> acknowledged, string when)
+    internal static async Task<int> AssertConsistentAsync(string path, OrganizationId org, HashSet<int> acknowledged, string when)
     {
-        using (var store = await AllocationStore.OpenAsync(path))
+        using (var store = await StressWorker.OpenAsync(path))
         {
             var report = await store.VerifyAsync(StressWorker.Admin, org);
             Assert.True(report.IsClean, $"{when}: " + string.Join("; ", report.Discrepancies));
@@ -161,22 +161,14 @@ public sealed class CrashSafetyTests : IDisposable
 
         var perBatch = new Dictionary<int, int>();
         var ownUsed = new Dictionary<string, long>();
-        using (var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False"))
+        foreach (var key in StressWorker.ExternalKeys(path))
         {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT external_key FROM usage_events";
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                var parts = reader.GetString(0).Split('-');
-                var batch = int.Parse(parts[1], CultureInfo.InvariantCulture);
-                perBatch[batch] = perBatch.GetValueOrDefault(batch) + 1;
-                var (allocation, amount) = Item(batch, int.Parse(parts[2], CultureInfo.InvariantCulture));
-                ownUsed[allocation] = ownUsed.GetValueOrDefault(allocation) + amount;
-            }
+            var parts = key.Split('-');
+            var batch = int.Parse(parts[1], CultureInfo.InvariantCulture);
+            perBatch[batch] = perBatch.GetValueOrDefault(batch) + 1;
+            var (allocation, amount) = Item(batch, int.Parse(parts[2], CultureInfo.InvariantCulture));
+            ownUsed[allocation] = ownUsed.GetValueOrDefault(allocation) + amount;
         }
-        SqliteConnection.ClearAllPools();
         foreach (var (batch, count) in perBatch)
         {
             Assert.True(count == Size, $"{when}: batch {batch} has {count} of its {Size} items");
@@ -187,7 +179,7 @@ public sealed class CrashSafetyTests : IDisposable
         }
 
         // No double counting: each allocation's Used is exactly the sum of the distinct items present.
-        using (var store = await AllocationStore.OpenAsync(path))
+        using (var store = await StressWorker.OpenAsync(path))
         {
             foreach (var allocation in await store.ListAllocationsAsync(StressWorker.Admin, org))
             {

@@ -12,10 +12,10 @@ namespace Allocations.Tests.Reliability;
 /// so SQLite handed the largest deleted id out again. Migration 0006 rebuilds them with AUTOINCREMENT.</remarks>
 public class IdReuseTests
 {
-    [Fact]
-    public async Task ReleasedHoldId_IsNeverGivenToALaterEvent()
+    [Theory, Engines]
+    public async Task ReleasedHoldId_IsNeverGivenToALaterEvent(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 1000m);
         var start = TestStore.November15;
         var hold = await t.Store.ReserveAsync(TestStore.Admin, TestStore.Cpu1(a, 1m, start, start + Duration.FromHours(1)));
@@ -25,10 +25,10 @@ public class IdReuseTests
         await Assert.ThrowsAsync<NotFoundException>(() => t.Store.ConfirmAsync(TestStore.Admin, hold.Event.Id));
     }
 
-    [Fact]
-    public async Task DeletedAllocationId_IsNeverGivenToALaterAllocation()
+    [Theory, Engines]
+    public async Task DeletedAllocationId_IsNeverGivenToALaterAllocation(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var old = await t.CreateAllocationAsync("Old", 10m);
         await t.Store.DeleteAllocationAsync(TestStore.Admin, old.Id);
         var fresh = await t.CreateAllocationAsync("Fresh", 10m);

@@ -160,11 +160,49 @@ internal sealed class StressWorker : IDisposable
         process.Dispose();
     }
 
-    /// <summary>Creates a file store with a parent <c>P</c> and children <c>C0..</c>, a PerUnit SKU at rate 1 (an
-    /// event's amount is its quantity), and returns the organization.</summary>
+    /// <summary>Whether a worker's <c>--db</c> is a PostgreSQL connection string rather than a file.</summary>
+    internal static bool IsServer(string location) => location.Contains("Host=", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Opens the file, or the PostgreSQL database of a connection string.</summary>
+    internal static Task<AllocationStore> OpenAsync(string location, AllocationStoreOptions? options = null) =>
+        IsServer(location) ? AllocationStore.OpenPostgresAsync(location, options) : AllocationStore.OpenAsync(location, options);
+
+    /// <summary>The external keys of every stored event, read behind the library's back.</summary>
+    internal static List<string> ExternalKeys(string location)
+    {
+        var keys = new List<string>();
+        if (IsServer(location))
+        {
+            using var pg = new Npgsql.NpgsqlConnection(location);
+            pg.Open();
+            using var pgCommand = new Npgsql.NpgsqlCommand("SELECT external_key FROM usage_events WHERE external_key IS NOT NULL", pg);
+            using var pgReader = pgCommand.ExecuteReader();
+            while (pgReader.Read())
+            {
+                keys.Add(pgReader.GetString(0));
+            }
+            return keys;
+        }
+        using (var connection = new SqliteConnection($"Data Source={location};Mode=ReadOnly;Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT external_key FROM usage_events WHERE external_key IS NOT NULL";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                keys.Add(reader.GetString(0));
+            }
+        }
+        SqliteConnection.ClearAllPools();
+        return keys;
+    }
+
+    /// <summary>Creates a store (a file, or a PostgreSQL database) with a parent <c>P</c> and children <c>C0..</c>, a
+    /// PerUnit SKU at rate 1 (an event's amount is its quantity), and returns the organization.</summary>
     internal static async Task<OrganizationId> CreateDatabaseAsync(string path, long parentTotal, long[] childTotals)
     {
-        using (var store = await AllocationStore.OpenAsync(path))
+        using (var store = await OpenAsync(path))
         {
             var org = (await store.CreateOrganizationAsync(Principal.System, "Stress", Admin.Id)).Id;
             var unit = new UnitCode("tokens");

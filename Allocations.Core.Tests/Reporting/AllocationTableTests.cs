@@ -10,10 +10,10 @@ public class AllocationTableTests
 {
     private static readonly Principal Admin = TestStore.Admin;
 
-    [Fact]
-    public async Task Table_ShowsChildrenUnderTheirParent_SortedByTheChosenColumn()
+    [Theory, Engines]
+    public async Task Table_ShowsChildrenUnderTheirParent_SortedByTheChosenColumn(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var physics = await t.CreateAllocationAsync("Physics", 1000m);
         var theory = await t.CreateAllocationAsync("Theory", 100m, physics);
         var lab = await t.CreateAllocationAsync("Lab", 300m, physics);

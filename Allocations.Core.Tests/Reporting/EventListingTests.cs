@@ -25,10 +25,10 @@ public class EventListingTests
         return all;
     }
 
-    [Fact]
-    public async Task Pages_NewestFirst_AndOldestFirst_VisitEveryEventOnceInOrder()
+    [Theory, Engines]
+    public async Task Pages_NewestFirst_AndOldestFirst_VisitEveryEventOnceInOrder(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 10_000m);
         var records = Enumerable.Range(0, 57).Select(i => TestStore.Cpu1(a, 1m, Nov1 + Duration.FromHours(i % 13), Nov1 + Duration.FromHours(i % 13 + 1))).ToList();
         await t.Store.RecordBatchAsync(Admin, records);
@@ -41,10 +41,10 @@ public class EventListingTests
         Assert.All(oldest, e => Assert.Single(e.Segments));
     }
 
-    [Fact]
-    public async Task Pages_WithATimeRange_MatchOneBigPage_InBothOrders()
+    [Theory, Engines]
+    public async Task Pages_WithATimeRange_MatchOneBigPage_InBothOrders(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 10_000m);
         var records = Enumerable.Range(0, 80).Select(i => TestStore.Cpu1(a, 1m, Nov1 + Duration.FromMinutes(i * 37 % 1440), Nov1 + Duration.FromMinutes(i * 37 % 1440 + 45))).ToList();
         await t.Store.RecordBatchAsync(Admin, records);
@@ -58,10 +58,10 @@ public class EventListingTests
         }
     }
 
-    [Fact]
-    public async Task Filters_ByTimeSkuStatusAndAttribute_KeepOnlyMatchingEvents()
+    [Theory, Engines]
+    public async Task Filters_ByTimeSkuStatusAndAttribute_KeepOnlyMatchingEvents(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 10_000m);
         var day = Duration.FromDays(1);
         await t.Store.RecordUsageAsync(Admin, ReportFixture.Event(a, TestStore.Cpu, 1m, Nov1, Nov1 + day, user: "ada", project: "p1"));
@@ -81,10 +81,10 @@ public class EventListingTests
         await Assert.ThrowsAsync<NotFoundException>(() => t.Store.ListEventsAsync(Admin, a.Id, new EventQuery(sku: new SkuCode("NOPE"))));
     }
 
-    [Fact]
-    public async Task Paging_WhileOthersInsert_NeverSkipsOrRepeatsAnEventPresentThroughout()
+    [Theory, Engines]
+    public async Task Paging_WhileOthersInsert_NeverSkipsOrRepeatsAnEventPresentThroughout(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 1_000_000m);
         var initial = Enumerable.Range(0, 300).Select(i => TestStore.Cpu1(a, 1m, Nov1 + Duration.FromMinutes(i * 7 % 600), Nov1 + Duration.FromMinutes(i * 7 % 600 + 30))).ToList();
         var before = (await t.Store.RecordBatchAsync(Admin, initial)).EventIds.ToHashSet();

@@ -14,9 +14,9 @@ public class StreamedReadTests
     private static readonly Principal Bob = Principal.User("bob");
     private static readonly Instant Nov1 = TestStore.November1;
 
-    private static async Task<(TestStore Store, Allocation Allocation)> WithEventsAsync(int count)
+    private static async Task<(TestStore Store, Allocation Allocation)> WithEventsAsync(int count, Engine engine = Engine.Sqlite)
     {
-        var t = await TestStore.CreateAsync();
+        var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 10_000m);
         var records = Enumerable.Range(0, count).Select(i => TestStore.Cpu1(a, 1m, Nov1 + Duration.FromHours(i % 7), Nov1 + Duration.FromHours(i % 7 + 1))).ToList();
         await t.Store.RecordBatchAsync(Admin, records);
@@ -41,13 +41,13 @@ public class StreamedReadTests
     }
 
     [Theory]
-    [InlineData(1, EventOrder.NewestFirst)]
-    [InlineData(4, EventOrder.OldestFirst)]
-    [InlineData(23, EventOrder.NewestFirst)]
-    [InlineData(100, EventOrder.OldestFirst)]
-    public async Task ReadEvents_YieldsExactlyTheListingsEvents_InItsOrder(int pageSize, EventOrder order)
+    [EngineData(1, EventOrder.NewestFirst)]
+    [EngineData(4, EventOrder.OldestFirst)]
+    [EngineData(23, EventOrder.NewestFirst)]
+    [EngineData(100, EventOrder.OldestFirst)]
+    public async Task ReadEvents_YieldsExactlyTheListingsEvents_InItsOrder(int pageSize, EventOrder order, Engine engine)
     {
-        var (t, a) = await WithEventsAsync(23);
+        var (t, a) = await WithEventsAsync(23, engine);
         using var _ = t;
         var whole = await t.Store.ListEventsAsync(Admin, a.Id, new EventQuery(order: order, pageSize: 1000));
 
@@ -57,10 +57,10 @@ public class StreamedReadTests
         Assert.Equal(whole.Events.Select(e => e.Id), streamed.Select(e => e.Id));
     }
 
-    [Fact]
-    public async Task ReadEvents_HonoursTheFiltersAndTheStartingCursor()
+    [Theory, Engines]
+    public async Task ReadEvents_HonoursTheFiltersAndTheStartingCursor(Engine engine)
     {
-        var (t, a) = await WithEventsAsync(10);
+        var (t, a) = await WithEventsAsync(10, engine);
         using var _ = t;
         var all = await ToListAsync(t.Store.ReadEventsAsync(Admin, a.Id, new EventQuery(order: EventOrder.OldestFirst, pageSize: 3)));
         var cursor = new EventCursor(all[3].Interval.Start, all[3].Id);
@@ -73,19 +73,19 @@ public class StreamedReadTests
         Assert.All(late, e => Assert.True(e.Interval.End > Nov1 + Duration.FromHours(5)));
     }
 
-    [Fact]
-    public async Task ReadEvents_AnInvalidQuery_IsRefusedByTheCallItself()
+    [Theory, Engines]
+    public async Task ReadEvents_AnInvalidQuery_IsRefusedByTheCallItself(Engine engine)
     {
-        var (t, a) = await WithEventsAsync(1);
+        var (t, a) = await WithEventsAsync(1, engine);
         using var _ = t;
         var ex = Assert.Throws<InvalidInputException>(() => t.Store.ReadEventsAsync(Admin, a.Id, new EventQuery(pageSize: 0)));
         Assert.Equal("pageSize", ex.Field, ignoreCase: true);
     }
 
-    [Fact]
-    public async Task ReadEvents_WithoutRead_YieldsNothing_AndSaysNotFound()
+    [Theory, Engines]
+    public async Task ReadEvents_WithoutRead_YieldsNothing_AndSaysNotFound(Engine engine)
     {
-        var (t, a) = await WithEventsAsync(3);
+        var (t, a) = await WithEventsAsync(3, engine);
         using var _ = t;
         var seen = new List<UsageEvent>();
         await Assert.ThrowsAsync<NotFoundException>(async () =>
@@ -98,10 +98,10 @@ public class StreamedReadTests
         Assert.Empty(seen);
     }
 
-    [Fact]
-    public async Task ReadEvents_AccessRevokedWhileStreaming_EndsTheStreamAtTheNextPage()
+    [Theory, Engines]
+    public async Task ReadEvents_AccessRevokedWhileStreaming_EndsTheStreamAtTheNextPage(Engine engine)
     {
-        var (t, a) = await WithEventsAsync(5);
+        var (t, a) = await WithEventsAsync(5, engine);
         using var _ = t;
         await GrantBobReadAsync(t, a);
         var seen = new List<UsageEvent>();
@@ -120,10 +120,10 @@ public class StreamedReadTests
         Assert.Equal(2, seen.Count); // the first page was read while Bob could; the second was refused
     }
 
-    [Fact]
-    public async Task ReadEvents_Cancelled_StopsAtTheNextPage()
+    [Theory, Engines]
+    public async Task ReadEvents_Cancelled_StopsAtTheNextPage(Engine engine)
     {
-        var (t, a) = await WithEventsAsync(6);
+        var (t, a) = await WithEventsAsync(6, engine);
         using var _ = t;
         using var cts = new CancellationTokenSource();
         var seen = 0;
@@ -138,10 +138,10 @@ public class StreamedReadTests
         Assert.Equal(2, seen);
     }
 
-    [Fact]
-    public async Task ReadJournals_YieldEveryEntryOnce_OldestFirst_AcrossPages()
+    [Theory, Engines]
+    public async Task ReadJournals_YieldEveryEntryOnce_OldestFirst_AcrossPages(Engine engine)
     {
-        var (t, a) = await WithEventsAsync(4);
+        var (t, a) = await WithEventsAsync(4, engine);
         using var _ = t;
         var other = await t.CreateAllocationAsync("Chemistry", 10m);
         await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(other, 1m, Nov1, Nov1 + Duration.FromHours(1)));
@@ -160,10 +160,10 @@ public class StreamedReadTests
         Assert.Throws<InvalidInputException>(() => t.Store.ReadOrganizationJournalAsync(Admin, t.Organization, pageSize: 0));
     }
 
-    [Fact]
-    public async Task ReadJournal_ForANonAdmin_IsRefusedBeforeTheFirstEntry()
+    [Theory, Engines]
+    public async Task ReadJournal_ForANonAdmin_IsRefusedBeforeTheFirstEntry(Engine engine)
     {
-        var (t, a) = await WithEventsAsync(2);
+        var (t, a) = await WithEventsAsync(2, engine);
         using var _ = t;
         await GrantBobReadAsync(t, a);
         var seen = 0;

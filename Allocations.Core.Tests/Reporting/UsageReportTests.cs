@@ -19,10 +19,10 @@ public class UsageReportTests
 
     private static long SumUsd(UsageReport report) => report.Rows.Sum(r => r.Usd?.Micros ?? 0);
 
-    [Fact]
-    public async Task Report_OverAllTime_EqualsEachAllocationsFigures()
+    [Theory, Engines]
+    public async Task Report_OverAllTime_EqualsEachAllocationsFigures(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var parent = await t.CreateAllocationAsync("Physics", 10_000m);
         var child = await t.CreateAllocationAsync("Physics-Theory", 1_000m, parent);
         var other = await t.CreateAllocationAsync("Chemistry", 500m);
@@ -178,10 +178,10 @@ public class UsageReportTests
         Assert.Empty(odd.Rows);
     }
 
-    [Fact]
-    public async Task Report_ForAMemberWithoutRead_IsEmpty_AndANamedAllocationIsNotFound()
+    [Theory, Engines]
+    public async Task Report_ForAMemberWithoutRead_IsEmpty_AndANamedAllocationIsNotFound(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 100m);
         await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 1m, Nov1, Nov1 + Duration.FromHours(1)));
         await t.Store.CreateGroupAsync(Admin, t.Organization, "staff");
@@ -198,10 +198,10 @@ public class UsageReportTests
         Assert.Equal(Amount.FromDecimal(1m), own.Totals.Single().Amount);
     }
 
-    [Fact]
-    public async Task Report_ForAnOutsider_GivesTheAnswerOfAMissingOrganization_WithOrWithoutASkuFilter()
+    [Theory, Engines]
+    public async Task Report_ForAnOutsider_GivesTheAnswerOfAMissingOrganization_WithOrWithoutASkuFilter(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 100m);
         await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 1m, Nov1, Nov1 + Duration.FromHours(1)));
         var outsider = Principal.User("outsider");
@@ -222,10 +222,10 @@ public class UsageReportTests
         Assert.Equal(("organization", missing.ToString()), await AnswerAsync(new UsageReportRequest(missing) { Sku = TestStore.Cpu }));
     }
 
-    [Fact]
-    public async Task Report_WithBadInput_NamesTheField()
+    [Theory, Engines]
+    public async Task Report_WithBadInput_NamesTheField(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var ex = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.GetUsageReportAsync(Admin, new UsageReportRequest(t.Organization, Nov1, Nov1 - Duration.FromHours(1))));
         Assert.Equal("to", ex.Field);
         ex = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.GetUsageReportAsync(Admin, new UsageReportRequest(t.Organization) { AttributeKeys = ["a\"b"] }));

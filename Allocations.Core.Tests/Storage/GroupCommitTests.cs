@@ -571,6 +571,33 @@ public sealed class GroupCommitTests
         Assert.True(journal.IsIntact, $"journal broken at {journal.FirstBrokenSequence}: {journal.Problem}");
     }
 
+    [Fact]
+    public async Task AlertsOfACallRolledBackToItsSavepoint_AreNotRecorded_AndTheNextCallsCrossingIs()
+    {
+        using var t = await TestStore.CreateAsync();
+        var a = await t.CreateAllocationAsync("A", 100m);
+        await t.Store.SetAlertThresholdsAsync(Admin, a.Id, [AlertThreshold.PercentUsed(50)]);
+        await t.Store.RecordUsageAsync(Admin, Cpu(a, 1m, 0, "anchor"));
+
+        var gate = await Gate.HoldAsync(t.Store);
+        // Crosses 50 % with its first item, then conflicts on its second: rolled back with its alert.
+        var conflicting = t.Store.RecordBatchAsync(Admin, [Cpu(a, 60m, 2, "rolled-back"), Cpu(a, 9m, 0, "anchor")]);
+        // Moves the figures directly and throws: its figure changes must not reach the next call.
+        var thrower = t.Store.Engine.WriteAsync(Sync<int>(s =>
+        {
+            s.SetTotal(a.Id.Value, 1);
+            throw new InvalidOperationException("the call's own failure");
+        }), CancellationToken.None);
+        var crossing = t.Store.RecordUsageAsync(Admin, Cpu(a, 55m, 3, "crossing"));
+        await gate.ReleaseAsync();
+
+        await Assert.ThrowsAsync<ConflictException>(() => conflicting);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => thrower);
+        var recorded = await crossing;
+        var alert = Assert.Single((await t.Store.GetAlertsAsync(Admin, t.Organization)).Alerts);
+        Assert.Equal((recorded.Event.Id, Amount.FromDecimal(100m), Amount.FromDecimal(1m + 55m)), (alert.Event!.Value, alert.Total, alert.Used));
+    }
+
     /// <summary>A write call that holds the store's write gate until released: every write made meanwhile queues
     /// behind it and joins its group (up to the engine's limit of calls per group).</summary>
     private sealed class Gate

@@ -44,6 +44,7 @@ public sealed class TamperedRowTests
     private const string AllocationTotal = "UPDATE allocations SET total = 'lots' WHERE id = $id";
     private const string JournalHash = "UPDATE journal SET hash = 'abc' WHERE id = $id";
     private const string SegmentAmount = "UPDATE event_segments SET amount = 'x' WHERE event_id = $id AND seq = 0";
+    private const string InlineSegmentRule = "UPDATE usage_events SET seg_rule_id = 'x' WHERE id = $id";
 
     private static long FirstJournalEntry((TestStore T, Allocation Parent, UsageEvent Event) c) =>
         c.T.Store.GetAllocationJournalAsync(Admin, c.Parent.Id).GetAwaiter().GetResult()[0].Sequence;
@@ -60,6 +61,8 @@ public sealed class TamperedRowTests
         new("GetAllocationJournalAsync over text in a blob column", JournalHash, "journal", FirstJournalEntry, c => c.T.Store.GetAllocationJournalAsync(Admin, c.Parent.Id)),
         new("GetOrganizationJournalAsync over text in a blob column", JournalHash, "journal", FirstJournalEntry, c => c.T.Store.GetOrganizationJournalAsync(Admin, c.T.Organization)),
         new("GetUsageReportAsync over text in a segment's amount", SegmentAmount, "event_segments", c => c.Event.Id.Value, c => c.T.Store.GetUsageReportAsync(Admin, new UsageReportRequest(c.T.Organization))),
+        new("GetUsageReportAsync over text in the rule of a segment stored in its event row", InlineSegmentRule, "usage_events", c => c.Event.Id.Value, c => c.T.Store.GetUsageReportAsync(Admin, new UsageReportRequest(c.T.Organization))),
+        new("GetEventAsync over text in the rule of a segment stored in its event row", InlineSegmentRule, "usage_events", c => c.Event.Id.Value, c => c.T.Store.GetEventAsync(Admin, c.Event.Id)),
     ];
 
     public static TheoryData<ReadCase> AllReads()
@@ -79,6 +82,10 @@ public sealed class TamperedRowTests
         var c = await CreateAsync();
         using var t = c.T;
         var rowId = read.RowId(c);
+        if (read.Sql == SegmentAmount)
+        {
+            Assert.Equal(2, InlineSegmentTests.StoreSegmentsAsRows(t.Path, c.Event.Id.Value)); // as the previous schema stores it
+        }
         Tamper(t, read.Sql, read.Sql == SegmentAmount ? c.Event.Id.Value : rowId);
         var ex = await Record.ExceptionAsync(() => read.Act(c));
         var unavailable = Assert.IsType<StoreUnavailableException>(ex);

@@ -10,7 +10,7 @@ namespace Allocations.StressWorker;
 /// callers, some of them failing, until it is killed (<c>group</c>). It writes
 /// one line per acknowledged write to stdout, so the test can check the database against what was acknowledged.</summary>
 /// <remarks>
-/// Both modes take <c>--db FILE --org ID --actor USER --sku CODE</c> and address allocations by name: a parent
+/// Both modes take <c>--db FILE</c> (or a PostgreSQL connection string <c>Host=…</c>) <c>--org ID --actor USER --sku CODE</c> and address allocations by name: a parent
 /// <c>P</c> and children <c>C0</c>, <c>C1</c>, … . Output lines (amounts in millionths):
 /// <list type="bullet">
 /// <item><c>hold ALLOC ID AMOUNT</c>, <c>release ALLOC ID AMOUNT</c>, <c>confirm ALLOC ID AMOUNT</c>, <c>refused</c>,
@@ -44,14 +44,16 @@ internal static class Worker
         var actor = Principal.User(Required(args, "--actor"));
         var sku = new SkuCode(Required(args, "--sku"));
         var seed = int.Parse(Value(args, "--seed") ?? "1", CultureInfo.InvariantCulture);
-        var options = new AllocationStoreOptions { DurableWrites = false };
+        // Not durable unless asked (--durable): a killed worker process loses nothing either way; a crashed server
+        // loses nothing only with durable writes.
+        var options = new AllocationStoreOptions { DurableWrites = args.Contains("--durable") };
         if (Value(args, "--busy-ms") is { } busy)
         {
             options.BusyTimeout = Duration.FromMilliseconds(long.Parse(busy, CultureInfo.InvariantCulture));
         }
         try
         {
-            using var store = await AllocationStore.OpenAsync(path, options);
+            using var store = await OpenAsync(path, options);
             var byName = (await store.ListAllocationsAsync(actor, org)).ToDictionary(a => a.Name, a => a.Id);
             return mode switch
             {
@@ -141,7 +143,7 @@ internal static class Worker
                         }
                         else
                         {
-                            var confirmed = await store.ConfirmAsync(actor, hold.Id);
+                            var confirmed = (await store.ConfirmAsync(actor, hold.Id)).Event;
                             Emit($"confirm {name} {confirmed.Id.Value} {confirmed.Amount.Micros}");
                         }
                     }
@@ -261,7 +263,7 @@ internal static class Worker
         try
         {
             Emit("opening"); // the test times its kill from here, not from process start-up
-            using var store = await AllocationStore.OpenAsync(path, new AllocationStoreOptions { DurableWrites = false });
+            using var store = await OpenAsync(path, new AllocationStoreOptions { DurableWrites = false });
             Emit("open");
             try
             {
@@ -280,6 +282,12 @@ internal static class Worker
             return 3;
         }
     }
+
+    /// <summary>Opens a file, or a PostgreSQL database when <paramref name="location"/> is a connection string.</summary>
+    private static Task<AllocationStore> OpenAsync(string location, AllocationStoreOptions options) =>
+        location.Contains("Host=", StringComparison.OrdinalIgnoreCase)
+            ? AllocationStore.OpenPostgresAsync(location, options)
+            : AllocationStore.OpenAsync(location, options);
 
     private static UsageRecord Record(AllocationId allocation, SkuCode sku, long quantityMicros, string? key) =>
         new(allocation, sku, Quantity.FromMicros(quantityMicros), EventStart, EventStart + Duration.FromHours(1), UsageStatus.Estimated, key);

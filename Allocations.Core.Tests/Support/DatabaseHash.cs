@@ -54,4 +54,28 @@ public static class DatabaseHash
         }
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
+
+    /// <summary>Hashes every row of every table of a PostgreSQL database's public schema, in a stable order.</summary>
+    public static string OfPostgres(string connectionString)
+    {
+        using var connection = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+        connection.Open();
+        var tables = new List<string>();
+        using (var command = new Npgsql.NpgsqlCommand("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename", connection))
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                tables.Add(reader.GetString(0));
+            }
+        }
+        var text = new StringBuilder();
+        foreach (var table in tables)
+        {
+            // Table names come from pg_tables of the test's own database, never from input.
+            using var command = new Npgsql.NpgsqlCommand($"SELECT COALESCE(string_agg(t::text, '|' ORDER BY t::text), '') FROM \"{table}\" t", connection);
+            text.Append(table).Append(':').Append((string)command.ExecuteScalar()!).Append('\n');
+        }
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
 }

@@ -7,7 +7,7 @@ namespace Allocations.Tests.Tool;
 /// failures an admin meets (a missing output folder, a file without the organization, a busy or hung importer).</summary>
 public sealed class ToolAdminTests : IDisposable
 {
-    private const string Mapping = """
+    internal const string Mapping = """
         {
           "cluster": "lab",
           "timeZone": "UTC",
@@ -139,6 +139,37 @@ public sealed class ToolAdminTests : IDisposable
         var refused = await tool.RunAsync("slurm", "sync", "--config", "shared.json", "--sacct-file", Capture("sacct-requested.txt"));
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("accounts.physics", refused.Stderr);
+    }
+
+    [Fact]
+    public async Task AsOf_ShowsTheFiguresOfAnEarlierInstant_AndVerifyReplayChecksTheJournal()
+    {
+        await SetUpAsync();
+        // Each tool run is a process of its own, so this instant lies after the set-up and before the top-up.
+        var between = NodaTime.Text.InstantPattern.ExtendedIso.Format(NodaTime.SystemClock.Instance.GetCurrentInstant());
+        await OkAsync("alloc", "total", "Physics", "--total", "12000", "--reason", "top-up");
+
+        var then = (await OkAsync("alloc", "show", "Physics", "--as-of", between)).Stdout.Replace(",", "");
+        Assert.Contains("as of       ", then);
+        Assert.Matches(@"(?m)^total\s+10000\.00\s*$", then);
+        Assert.Matches(@"(?m)^total\s+12000\.00\s*$", (await OkAsync("alloc", "show", "Physics")).Stdout.Replace(",", ""));
+        var table = (await OkAsync("report", "--as-of", between)).Stdout.Replace(",", "");
+        Assert.Matches(@"(?m)^Physics\s+core-hours\s+10000\.00\s", table);
+        Assert.Matches(@"(?m)^Physics\s+core-hours\s+10000\.00\s", (await OkAsync("alloc", "list", "--as-of", between)).Stdout.Replace(",", ""));
+
+        var early = await tool.RunAsync("alloc", "show", "Physics", "--as-of", "2000-01-01");
+        Assert.Equal(1, early.ExitCode);
+        Assert.Single(early.StderrLines);
+        Assert.Contains("asOf", early.Stderr);
+        var mixed = await tool.RunAsync("report", "--as-of", between, "--by", "allocation");
+        Assert.Equal(2, mixed.ExitCode);
+
+        Assert.Contains("replayed: ", (await OkAsync("verify", "--replay")).Stdout);
+        Tests.Support.RawSqlite.Execute(tool.PathOf("admin.db"), "UPDATE allocations SET total = total + 1 WHERE name = 'Chemistry'");
+        var tampered = await tool.RunAsync("verify", "--replay");
+        Assert.Equal(1, tampered.ExitCode);
+        Assert.Contains("differs from the journal: allocations allocation:", tampered.Stdout);
+        Assert.Contains("total", tampered.Stdout);
     }
 
     [Fact]

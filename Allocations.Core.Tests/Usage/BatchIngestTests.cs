@@ -16,10 +16,10 @@ public class BatchIngestTests
     private static UsageRecord Cpu(Allocation a, decimal cores, int hour, string? key, UsageStatus status = UsageStatus.Confirmed) =>
         TestStore.Cpu1(a, cores, Start + Duration.FromHours(hour), Start + Duration.FromHours(hour + 3), status, key);
 
-    [Fact]
-    public async Task RecordBatch_KeyRepeatedWithinTheBatch_BehavesAsIfRecordedInTurn()
+    [Theory, Engines]
+    public async Task RecordBatch_KeyRepeatedWithinTheBatch_BehavesAsIfRecordedInTurn(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 1000m);
         var result = await t.Store.RecordBatchAsync(TestStore.Admin, [
             Cpu(a, 2m, 0, "c:1:1", UsageStatus.Estimated),
@@ -35,10 +35,10 @@ public class BatchIngestTests
         Assert.True((await t.Store.VerifyAsync(TestStore.Admin, t.Organization)).IsClean);
     }
 
-    [Fact]
-    public async Task RecordBatch_ReimportOfCommittedKeys_ReturnsUnchangedAndCountsNothingTwice()
+    [Theory, Engines]
+    public async Task RecordBatch_ReimportOfCommittedKeys_ReturnsUnchangedAndCountsNothingTwice(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 1000m);
         var b = await t.CreateAllocationAsync("Chemistry", 1000m);
         var batch = Enumerable.Range(0, 50).Select(i => Cpu(i % 2 == 0 ? a : b, 1m + i, i, $"c:{i}:7")).ToList();
@@ -51,10 +51,10 @@ public class BatchIngestTests
         Assert.Equal(hash, t.ContentHash());
     }
 
-    [Fact]
-    public async Task RecordBatch_ConfirmedKeyWithDifferentContent_FailsNamingTheItemAndChangesNothing()
+    [Theory, Engines]
+    public async Task RecordBatch_ConfirmedKeyWithDifferentContent_FailsNamingTheItemAndChangesNothing(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 1000m);
         await t.Store.RecordUsageAsync(TestStore.Admin, Cpu(a, 2m, 0, "c:9:9"));
         var hash = t.ContentHash();
@@ -68,10 +68,10 @@ public class BatchIngestTests
         Assert.Equal(hash, t.ContentHash());
     }
 
-    [Fact]
-    public async Task RecordBatch_UnknownAllocationAfterAGoodItem_FailsAtItsIndexAndChangesNothing()
+    [Theory, Engines]
+    public async Task RecordBatch_UnknownAllocationAfterAGoodItem_FailsAtItsIndexAndChangesNothing(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 1000m);
         var hash = t.ContentHash();
         var ghost = new Allocation(new AllocationId(999), a.Organization, a.Name, a.Unit, a.ParentId, a.Total, a.Used, a.Estimated, a.OwnUsed, a.OwnEstimated, a.CreatedAt);
@@ -142,10 +142,10 @@ public class BatchIngestTests
         }
     }
 
-    [Fact]
-    public async Task RecordStream_FailingItemInTheSecondChunk_KeepsTheFirstChunkAndNamesTheStreamIndex()
+    [Theory, Engines]
+    public async Task RecordStream_FailingItemInTheSecondChunk_KeepsTheFirstChunkAndNamesTheStreamIndex(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 1000m);
         var reports = new List<IngestSummary>();
         var records = Enumerable.Range(0, 7).Select(i => i == 5
@@ -160,10 +160,10 @@ public class BatchIngestTests
         Assert.Equal(Amount.FromDecimal(9m), after.Used); // 3 events × 1 core × 3 hours at rate 1
     }
 
-    [Fact]
-    public async Task RecordStream_Rerun_ResumesWithCommittedItemsUnchanged()
+    [Theory, Engines]
+    public async Task RecordStream_Rerun_ResumesWithCommittedItemsUnchanged(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 1000m);
         var records = Enumerable.Range(0, 10).Select(i => Cpu(a, 1m, i, $"c:{i}:1")).ToList();
         await t.Store.RecordStreamAsync(TestStore.Admin, records.Take(4), chunkSize: 3);
@@ -174,10 +174,10 @@ public class BatchIngestTests
         Assert.True((await t.Store.VerifyAsync(TestStore.Admin, t.Organization)).IsClean);
     }
 
-    [Fact]
-    public async Task RecordStream_AsyncEnumerable_CommitsEveryItem()
+    [Theory, Engines]
+    public async Task RecordStream_AsyncEnumerable_CommitsEveryItem(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 1000m);
         var summary = await t.Store.RecordStreamAsync(TestStore.Admin, Generate(a, 25), null, CancellationToken.None);
         Assert.Equal(new IngestSummary(25, 25, 0, 0, 1), summary);
@@ -194,10 +194,10 @@ public class BatchIngestTests
         }
     }
 
-    [Fact]
-    public async Task RecordStream_ChunkSizeZero_IsRefusedNamingTheField()
+    [Theory, Engines]
+    public async Task RecordStream_ChunkSizeZero_IsRefusedNamingTheField(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var ex = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordStreamAsync(TestStore.Admin, Array.Empty<UsageRecord>(), chunkSize: 0));
         Assert.Equal("chunkSize", ex.Field);
     }

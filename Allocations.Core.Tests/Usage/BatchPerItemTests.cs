@@ -19,11 +19,11 @@ public class BatchPerItemTests
     private static UsageRecord Cpu(AllocationId allocation, decimal cores, int hour, int hours, UsageStatus status = UsageStatus.Confirmed, string? key = null, SkuCode? sku = null) =>
         new(allocation, sku ?? TestStore.Cpu, Quantity.FromDecimal(cores), Start + Duration.FromHours(hour), Start + Duration.FromHours(hour + hours), status, key);
 
-    [Fact]
-    public async Task RecordBatch_PerItem_AnswersEachItem_AndStoresWhatRecordingOnlyTheAcceptedStores()
+    [Theory, Engines]
+    public async Task RecordBatch_PerItem_AnswersEachItem_AndStoresWhatRecordingOnlyTheAcceptedStores(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
-        using var expected = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
+        using var expected = await TestStore.CreateAsync(engine);
         var a = (await t.CreateAllocationAsync("A", 100m)).Id;
         var b = (await expected.CreateAllocationAsync("A", 100m)).Id;
         Assert.Equal(a, b);
@@ -79,10 +79,10 @@ public class BatchPerItemTests
         Assert.Equal(Amount.FromDecimal(4m), (await t.Store.GetAllocationAsync(Admin, a)).Estimated);
     }
 
-    [Fact]
-    public async Task RecordBatch_ByDefault_IsAllOrNothing_EvenWithItemsPerItemModeWouldAccept()
+    [Theory, Engines]
+    public async Task RecordBatch_ByDefault_IsAllOrNothing_EvenWithItemsPerItemModeWouldAccept(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = (await t.CreateAllocationAsync("A", 100m)).Id;
         var before = t.ContentHash();
         UsageRecord[] batch = [Cpu(a, 3m, 2, 1, key: "new"), Cpu(a, 1m, 3, 1, sku: new SkuCode("NOPE")), Cpu(a, 1m, 3, -1)];
@@ -100,10 +100,10 @@ public class BatchPerItemTests
         Assert.Empty(ok.Refusals);
     }
 
-    [Fact]
-    public async Task RecordBatch_PerItem_WithEveryItemRefused_ChangesNothing()
+    [Theory, Engines]
+    public async Task RecordBatch_PerItem_WithEveryItemRefused_ChangesNothing(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = (await t.CreateAllocationAsync("A", 100m)).Id;
         var before = t.ContentHash();
         var result = await t.Store.RecordBatchAsync(Admin, [Cpu(a, 1m, 0, -1), null!, Cpu(a, 1m, 0, 1, sku: new SkuCode("NOPE"))], BatchMode.PerItem);
@@ -113,10 +113,10 @@ public class BatchPerItemTests
         Assert.Equal(before, t.ContentHash());
     }
 
-    [Fact]
-    public async Task RecordBatch_UndefinedMode_IsRefusedNamingIt()
+    [Theory, Engines]
+    public async Task RecordBatch_UndefinedMode_IsRefusedNamingIt(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = (await t.CreateAllocationAsync("A", 100m)).Id;
         var before = t.ContentHash();
         var ex = await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.RecordBatchAsync(Admin, [Cpu(a, 1m, 0, 1)], (BatchMode)7));

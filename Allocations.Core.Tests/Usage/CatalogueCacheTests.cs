@@ -34,10 +34,10 @@ public class CatalogueCacheTests
         Assert.Equal(Amount.FromDecimal(5m), stored.Amount);
     }
 
-    [Fact]
-    public async Task Record_AfterThisStoreAddsARule_RatesWhereThereWasNoRateBefore()
+    [Theory, Engines]
+    public async Task Record_AfterThisStoreAddsARule_RatesWhereThereWasNoRateBefore(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 1000m);
         var october = Instant.FromUtc(2026, 10, 1, 0, 0);
         await Assert.ThrowsAsync<Allocations.Exceptions.NoRateException>(() => t.Store.RecordUsageAsync(TestStore.Admin, TestStore.Cpu1(a, 1m, october, october + Duration.FromHours(1))));
@@ -46,10 +46,10 @@ public class CatalogueCacheTests
         Assert.Equal(Amount.FromDecimal(3m), result.Event.Amount);
     }
 
-    [Fact]
-    public async Task CatalogueVersion_IsBumpedByEveryCatalogueWriteAndByNothingElse()
+    [Theory, Engines]
+    public async Task CatalogueVersion_IsBumpedByEveryCatalogueWriteAndByNothingElse(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 1000m);
         var v0 = await Version(t);
         await t.Store.RecordUsageAsync(TestStore.Admin, TestStore.Cpu1(a, 1m, Dec1, Dec1 + Duration.FromHours(1)));

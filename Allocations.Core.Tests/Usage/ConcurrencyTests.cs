@@ -7,10 +7,10 @@ namespace Allocations.Tests.Usage;
 
 public class ConcurrencyTests
 {
-    [Fact]
-    public async Task RacingReservationsFromManyThreads_NeverExceedTheTotal()
+    [Theory, Engines]
+    public async Task RacingReservationsFromManyThreads_NeverExceedTheTotal(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var parent = await t.CreateAllocationAsync("P", 50m);
         var children = new[] { await t.CreateAllocationAsync("C1", 40m, parent), await t.CreateAllocationAsync("C2", 40m, parent) };
         var start = TestStore.November1;

@@ -33,10 +33,10 @@ public class FigureOverflowTests
         _ = await t.Store.GetUsageReportAsync(TestStore.Admin, new UsageReportRequest(t.Organization) { GroupBy = ReportGroups.Allocation | ReportGroups.Status });
     }
 
-    [Fact]
-    public async Task ConfirmedAndEstimatedPastTheRange_TheSecondIsRefused_AndEveryReadStillWorks()
+    [Theory, Engines]
+    public async Task ConfirmedAndEstimatedPastTheRange_TheSecondIsRefused_AndEveryReadStillWorks(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var parent = await t.CreateAllocationAsync("Parent", 1000m);
         var a = await t.CreateAllocationAsync("A", 100m, parent);
         var sibling = await t.CreateAllocationAsync("Sibling", 100m, parent);
@@ -50,10 +50,10 @@ public class FigureOverflowTests
         await AssertReadsWorkAsync(t, parent, a, sibling);
     }
 
-    [Fact]
-    public async Task ChildrenWhoseSumPutsTheParentPastTheRange_AreRefused()
+    [Theory, Engines]
+    public async Task ChildrenWhoseSumPutsTheParentPastTheRange_AreRefused(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var parent = await t.CreateAllocationAsync("Parent", 1000m);
         var a = await t.CreateAllocationAsync("A", 100m, parent);
         var b = await t.CreateAllocationAsync("B", 100m, parent);
@@ -65,10 +65,10 @@ public class FigureOverflowTests
         await AssertReadsWorkAsync(t, parent, a, b);
     }
 
-    [Fact]
-    public async Task TwoAllocationsWhoseReportSumIsPastTheRange_TheSecondWriteIsRefused()
+    [Theory, Engines]
+    public async Task TwoAllocationsWhoseReportSumIsPastTheRange_TheSecondWriteIsRefused(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 100m);
         var b = await t.CreateAllocationAsync("B", 100m);
         await t.Store.RecordUsageAsync(TestStore.Admin, Huge(a, UsageStatus.Confirmed));
@@ -83,10 +83,10 @@ public class FigureOverflowTests
         await AssertReadsWorkAsync(t, a, b);
     }
 
-    [Fact]
-    public async Task RemovingUsage_MakesRoomAgain()
+    [Theory, Engines]
+    public async Task RemovingUsage_MakesRoomAgain(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 100m);
         var b = await t.CreateAllocationAsync("B", 100m);
         var first = await t.Store.RecordUsageAsync(TestStore.Admin, Huge(a, UsageStatus.Estimated));
@@ -100,10 +100,10 @@ public class FigureOverflowTests
         Assert.True((await t.Store.VerifyAsync(TestStore.Admin, t.Organization)).IsClean);
     }
 
-    [Fact]
-    public async Task CheckFitOnAnOverrunAllocation_IsAnInputErrorNotAnOverflow()
+    [Theory, Engines]
+    public async Task CheckFitOnAnOverrunAllocation_IsAnInputErrorNotAnOverflow(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 0m);
         await t.Store.RecordUsageAsync(TestStore.Admin, Huge(a, UsageStatus.Confirmed));
         var large = Huge(a, UsageStatus.Estimated).With(quantity: Quantity.FromDecimal(15_000_000_000m));

@@ -136,7 +136,7 @@ public class KeyScopeTests
         await Assert.ThrowsAsync<AccessDeniedException>(() => t.Store.DeleteEventAsync(Mallory, bobs.Event.Id));
         Assert.Equal(before, t.ContentHash());
 
-        Assert.Equal(UsageStatus.Confirmed, (await t.Store.ConfirmAsync(Mallory, mine.Event.Id)).Status);
+        Assert.Equal(UsageStatus.Confirmed, (await t.Store.ConfirmAsync(Mallory, mine.Event.Id)).Event.Status);
         await t.Store.ReleaseAsync(TestStore.Admin, bobs.Event.Id); // an organization admin may
     }
 

@@ -7,10 +7,10 @@ namespace Allocations.Tests.Usage;
 
 public class SmokeTests
 {
-    [Fact]
-    public async Task Record_SpanningRateChange_IsPricedAtBothRates()
+    [Theory, Engines]
+    public async Task Record_SpanningRateChange_IsPricedAtBothRates(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("Physics", 1000m);
         var start = TestStore.November15 - Duration.FromHours(10);
         var end = TestStore.November15 + Duration.FromHours(5);

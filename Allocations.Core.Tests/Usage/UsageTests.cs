@@ -11,10 +11,10 @@ public class UsageTests
     private static readonly Principal Admin = TestStore.Admin;
     private static readonly Instant Start = TestStore.November1 + Duration.FromHours(1);
 
-    [Fact]
-    public async Task Record_EstimatedAndConfirmed_CountTowardTheirFigures_AndTheParentIncludesChildren()
+    [Theory, Engines]
+    public async Task Record_EstimatedAndConfirmed_CountTowardTheirFigures_AndTheParentIncludesChildren(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var parent = await t.CreateAllocationAsync("P", 100m);
         var child = await t.CreateAllocationAsync("C", 50m, parent);
         await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(parent, 1m, Start, Start + Duration.FromHours(2)));
@@ -29,10 +29,10 @@ public class UsageTests
         Assert.Equal(12m, p.PercentUsed);
     }
 
-    [Fact]
-    public async Task Record_KeepsAttributesAndKeyVerbatim()
+    [Theory, Engines]
+    public async Task Record_KeepsAttributesAndKeyVerbatim(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 100m);
         var attributes = new Dictionary<string, string> { ["user"] = "o'brien\"; DROP TABLE usage_events;--", ["note"] = "tab\there\u0001\n" };
         var key = "lab:42:2026-11-01T00:00:00Z'--";
@@ -43,10 +43,10 @@ public class UsageTests
         Assert.Equal("admin", read.RecordedBy);
     }
 
-    [Fact]
-    public async Task Record_SameKeySameContent_IsUnchanged_AndNotCountedTwice()
+    [Theory, Engines]
+    public async Task Record_SameKeySameContent_IsUnchanged_AndNotCountedTwice(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 100m);
         var record = TestStore.Cpu1(a, 2m, Start, Start + Duration.FromHours(3), key: "job-1");
         var first = await t.Store.RecordUsageAsync(Admin, record);
@@ -58,10 +58,10 @@ public class UsageTests
         Assert.Equal(Amount.FromDecimal(6m), (await t.Store.GetAllocationAsync(Admin, a.Id)).Used);
     }
 
-    [Fact]
-    public async Task Record_KeyOfEstimatedEvent_ReplacesIt_AndMovesTheFigures()
+    [Theory, Engines]
+    public async Task Record_KeyOfEstimatedEvent_ReplacesIt_AndMovesTheFigures(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 100m);
         var running = TestStore.Cpu1(a, 2m, Start, Start + Duration.FromHours(1), UsageStatus.Estimated, "job-2");
         var first = await t.Store.RecordUsageAsync(Admin, running);
@@ -75,10 +75,10 @@ public class UsageTests
         Assert.True((await t.Store.VerifyAsync(Admin, t.Organization)).IsClean);
     }
 
-    [Fact]
-    public async Task Record_KeyOfConfirmedEventWithOtherContent_IsAConflictNamingTheFields()
+    [Theory, Engines]
+    public async Task Record_KeyOfConfirmedEventWithOtherContent_IsAConflictNamingTheFields(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 100m);
         var record = TestStore.Cpu1(a, 2m, Start, Start + Duration.FromHours(1), key: "job-3");
         await t.Store.RecordUsageAsync(Admin, record);
@@ -89,10 +89,10 @@ public class UsageTests
         Assert.Equal(before, t.ContentHash());
     }
 
-    [Fact]
-    public async Task Record_BadInputs_AreRefusedNamingTheFieldAndChangeNothing()
+    [Theory, Engines]
+    public async Task Record_BadInputs_AreRefusedNamingTheFieldAndChangeNothing(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 100m);
         var usd = await t.Store.CreateAllocationAsync(Admin, t.Organization, new NewAllocation("Dollars", UnitCode.Usd, Amount.FromDecimal(5m)));
         var ok = TestStore.Cpu1(a, 1m, Start, Start + Duration.FromHours(1));
@@ -118,10 +118,10 @@ public class UsageTests
         Assert.Equal(before, t.ContentHash());
     }
 
-    [Fact]
-    public async Task Record_FiguresThatWouldOverflow_AreRefused()
+    [Theory, Engines]
+    public async Task Record_FiguresThatWouldOverflow_AreRefused(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 1m);
         var big = TestStore.Cpu1(a, 1m, Start, Start + Duration.FromHours(1)).With(quantity: Quantity.FromDecimal(5_000_000_000_000m));
         await t.Store.RecordUsageAsync(Admin, big);
@@ -131,10 +131,10 @@ public class UsageTests
         Assert.Equal(before, t.ContentHash());
     }
 
-    [Fact]
-    public async Task RuleChanges_NeverAlterStoredAmounts()
+    [Theory, Engines]
+    public async Task RuleChanges_NeverAlterStoredAmounts(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 1000m);
         var recorded = await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 1m, TestStore.November15, TestStore.November15 + Duration.FromHours(10)));
         await t.Store.ChangeRateAsync(Admin, t.Organization, TestStore.Cpu, TestStore.November15 + Duration.FromHours(2), Rate.FromDecimal(100m));
@@ -146,10 +146,10 @@ public class UsageTests
         Assert.Equal(2, newer.Event.Segments.Count);
     }
 
-    [Fact]
-    public async Task Reserve_WhenItFits_RecordsAnEstimatedHold()
+    [Theory, Engines]
+    public async Task Reserve_WhenItFits_RecordsAnEstimatedHold(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 10m);
         var result = await t.Store.ReserveAsync(Admin, TestStore.Cpu1(a, 5m, Start, Start + Duration.FromHours(2)));
         Assert.True(result.Reserved);
@@ -158,10 +158,10 @@ public class UsageTests
         Assert.Equal(Amount.FromDecimal(10m), (await t.Store.GetAllocationAsync(Admin, a.Id)).Estimated);
     }
 
-    [Fact]
-    public async Task Reserve_WhenTheChildIsExhausted_ReturnsDoesNotFitAtTheChild_AndWritesNothing()
+    [Theory, Engines]
+    public async Task Reserve_WhenTheChildIsExhausted_ReturnsDoesNotFitAtTheChild_AndWritesNothing(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var parent = await t.CreateAllocationAsync("P", 100m);
         var child = await t.CreateAllocationAsync("C", 10m, parent);
         await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(child, 8m, Start, Start + Duration.FromHours(1)));
@@ -174,10 +174,10 @@ public class UsageTests
         Assert.Equal(before, t.ContentHash());
     }
 
-    [Fact]
-    public async Task Reserve_WhenTheParentIsExhausted_ReturnsDoesNotFitAtTheParent()
+    [Theory, Engines]
+    public async Task Reserve_WhenTheParentIsExhausted_ReturnsDoesNotFitAtTheParent(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var parent = await t.CreateAllocationAsync("P", 10m);
         var child1 = await t.CreateAllocationAsync("C1", 10m, parent);
         var child2 = await t.CreateAllocationAsync("C2", 10m, parent);
@@ -191,38 +191,42 @@ public class UsageTests
         Assert.Null(fit.BlockedBy);
     }
 
-    [Fact]
-    public async Task Reserve_ExactlyTheRemaining_Fits()
+    [Theory, Engines]
+    public async Task Reserve_ExactlyTheRemaining_Fits(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 6m);
         Assert.True((await t.Store.ReserveAsync(Admin, TestStore.Cpu1(a, 3m, Start, Start + Duration.FromHours(2)))).Reserved);
         Assert.False((await t.Store.CheckFitAsync(Admin, TestStore.Cpu1(a, 0.000001m, Start, Start + Duration.FromHours(1)))).Fits);
     }
 
-    [Fact]
-    public async Task Confirm_WithFinalQuantityAndEnd_ReRatesAndMovesEstimatedToUsed()
+    [Theory, Engines]
+    public async Task Confirm_WithFinalQuantityAndEnd_ReRatesAndMovesEstimatedToUsed(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 1000m);
         var hold = (await t.Store.ReserveAsync(Admin, TestStore.Cpu1(a, 4m, TestStore.November15 - Duration.FromHours(2), TestStore.November15 + Duration.FromHours(8)))).Event!;
         Assert.Equal(Amount.FromDecimal(8m + 64m), hold.Amount);
-        var confirmed = await t.Store.ConfirmAsync(Admin, hold.Id, Quantity.FromDecimal(2m), TestStore.November15 + Duration.FromHours(1));
+        var result = await t.Store.ConfirmAsync(Admin, hold.Id, Quantity.FromDecimal(2m), TestStore.November15 + Duration.FromHours(1));
+        Assert.Equal(HoldStatus.Confirmed, result.Status);
+        var confirmed = result.Event;
         Assert.Equal(UsageStatus.Confirmed, confirmed.Status);
         Assert.Equal(Amount.FromDecimal(4m + 4m), confirmed.Amount);
         var after = await t.Store.GetAllocationAsync(Admin, a.Id);
         Assert.Equal((Amount.FromDecimal(8m), Amount.Zero), (after.Used, after.Estimated));
-        var again = await t.Store.ConfirmAsync(Admin, hold.Id);
+        var againResult = await t.Store.ConfirmAsync(Admin, hold.Id);
+        Assert.Equal(HoldStatus.AlreadyConfirmed, againResult.Status);
+        var again = againResult.Event;
         Assert.Equal((confirmed.Status, confirmed.Amount, confirmed.Interval), (again.Status, again.Amount, again.Interval));
         Assert.Equal(confirmed.Segments, again.Segments);
         Assert.Contains("status", (await Assert.ThrowsAsync<ConflictException>(() => t.Store.ConfirmAsync(Admin, hold.Id, Quantity.FromDecimal(9m)))).Fields);
         Assert.Equal("finalEnd", (await Assert.ThrowsAsync<InvalidInputException>(() => t.Store.ConfirmAsync(Admin, hold.Id, finalEnd: TestStore.November1))).Field);
     }
 
-    [Fact]
-    public async Task Release_GivesTheHoldBack_ButNotAConfirmedCharge()
+    [Theory, Engines]
+    public async Task Release_GivesTheHoldBack_ButNotAConfirmedCharge(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 100m);
         var hold = (await t.Store.ReserveAsync(Admin, TestStore.Cpu1(a, 4m, Start, Start + Duration.FromHours(2)))).Event!;
         var charge = (await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 1m, Start, Start + Duration.FromHours(2)))).Event;
@@ -238,10 +242,10 @@ public class UsageTests
         Assert.True((await t.Store.VerifyAsync(Admin, t.Organization)).IsClean);
     }
 
-    [Fact]
-    public async Task Batch_IsAllOrNothing_AndTheErrorNamesTheItem()
+    [Theory, Engines]
+    public async Task Batch_IsAllOrNothing_AndTheErrorNamesTheItem(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 100m);
         var good = TestStore.Cpu1(a, 1m, Start, Start + Duration.FromHours(1));
         var before = t.ContentHash();
@@ -258,20 +262,20 @@ public class UsageTests
         Assert.Equal(Amount.FromDecimal(2m), (await t.Store.GetAllocationAsync(Admin, a.Id)).Used);
     }
 
-    [Fact]
-    public async Task PerUnitSku_SpanningTheChange_IsSpreadInProportionToTime()
+    [Theory, Engines]
+    public async Task PerUnitSku_SpanningTheChange_IsSpreadInProportionToTime(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         var a = await t.CreateAllocationAsync("A", 1000m);
         var e = (await t.Store.RecordUsageAsync(Admin, new UsageRecord(a.Id, TestStore.License, Quantity.FromDecimal(4m), TestStore.November15 - Duration.FromHours(1), TestStore.November15 + Duration.FromHours(3)))).Event;
         Assert.Equal(new[] { Amount.FromDecimal(10m), Amount.FromDecimal(60m) }, e.Segments.Select(s => s.Amount));
         Assert.Equal(Amount.FromDecimal(70m), e.Amount);
     }
 
-    [Fact]
-    public async Task UsdPrice_PricesEventsOfACustomUnit_SplitAtPriceBoundaries()
+    [Theory, Engines]
+    public async Task UsdPrice_PricesEventsOfACustomUnit_SplitAtPriceBoundaries(Engine engine)
     {
-        using var t = await TestStore.CreateAsync();
+        using var t = await TestStore.CreateAsync(engine);
         await t.Store.AddUsdPriceAsync(Admin, t.Organization, TestStore.CoreHours, TestStore.November1, TestStore.November15, Rate.FromDecimal(0.10m));
         await t.Store.AddUsdPriceAsync(Admin, t.Organization, TestStore.CoreHours, TestStore.November15, null, Rate.FromDecimal(0.05m));
         var a = await t.CreateAllocationAsync("A", 1000m);

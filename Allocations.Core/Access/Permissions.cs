@@ -11,6 +11,9 @@ internal enum Operation
     CreateChildAllocation,
     DeleteAllocation,
     ReadAllocation,
+
+    /// <summary>Read an allocation's figures as of a past instant (the table as of an instant filters by Read too).</summary>
+    ReadAllocationAsOf,
     ChangeTotal,
 
     /// <summary>Set or change an allocation's period.</summary>
@@ -36,6 +39,15 @@ internal enum Operation
     /// <summary>Release an Estimated hold another principal or the importer recorded.</summary>
     ReleaseOthersHold,
 
+    /// <summary>Change the expiry of one's own hold.</summary>
+    ExtendHold,
+
+    /// <summary>Change the expiry of a hold another principal or the importer recorded.</summary>
+    ExtendOthersHold,
+
+    /// <summary>Delete, for good, holds that have expired (and so no longer count against anything).</summary>
+    SweepExpiredHolds,
+
     /// <summary>Delete an Estimated event another principal or the importer recorded.</summary>
     DeleteOthersEstimatedEvent,
     DeleteEstimatedEvent,
@@ -51,8 +63,26 @@ internal enum Operation
     ReadOrganizationJournal,
     VerifyJournal,
 
+    /// <summary>Replay the journal and check today's state against it.</summary>
+    VerifyAgainstJournal,
+
     /// <summary>Read an organization's usage report (the allocations in it are still filtered by Read).</summary>
     ReadUsageReport,
+
+    /// <summary>Set or clear an allocation's alert thresholds.</summary>
+    ManageAlertThresholds,
+
+    /// <summary>Read an allocation's alert thresholds.</summary>
+    ReadAlertThresholds,
+
+    /// <summary>Read an organization's alerts (each still filtered by Read on its allocation).</summary>
+    ReadAlerts,
+
+    /// <summary>Record the period alerts due now (periods ending soon, periods ended with budget unspent).</summary>
+    SweepPeriodAlerts,
+    /// <summary>Preview or apply a re-rate of a SKU's stored events under today's rules (it lists events of every
+    /// allocation of the organization).</summary>
+    Rerate,
 }
 
 /// <summary>What an operation needs: the system actor, an organization admin, or a level on the allocation.</summary>
@@ -92,6 +122,7 @@ internal static class Permissions
         [Operation.ImportUsage] = new(RequirementScope.OrganizationAdmin),
         [Operation.CreateChildAllocation] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.ReadAllocation] = new(RequirementScope.Allocation, AccessLevel.Read),
+        [Operation.ReadAllocationAsOf] = new(RequirementScope.Allocation, AccessLevel.Read),
         [Operation.ReadEvents] = new(RequirementScope.Allocation, AccessLevel.Read),
         [Operation.CheckFit] = new(RequirementScope.Allocation, AccessLevel.Read),
         [Operation.ChangeTotal] = new(RequirementScope.Allocation, AccessLevel.Admin),
@@ -105,6 +136,9 @@ internal static class Permissions
         [Operation.ReleaseHold] = new(RequirementScope.Allocation, AccessLevel.Use),
         [Operation.ConfirmOthersHold] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.ReleaseOthersHold] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.ExtendHold] = new(RequirementScope.Allocation, AccessLevel.Use),
+        [Operation.ExtendOthersHold] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.SweepExpiredHolds] = new(RequirementScope.Allocation, AccessLevel.Use),
         [Operation.DeleteOthersEstimatedEvent] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.DeleteEstimatedEvent] = new(RequirementScope.Allocation, AccessLevel.Use),
         [Operation.DeleteConfirmedEvent] = new(RequirementScope.Allocation, AccessLevel.Admin),
@@ -115,7 +149,13 @@ internal static class Permissions
         [Operation.ReadAllocationJournal] = new(RequirementScope.Allocation, AccessLevel.Admin),
         [Operation.ReadOrganizationJournal] = new(RequirementScope.OrganizationAdmin),
         [Operation.VerifyJournal] = new(RequirementScope.OrganizationAdmin),
+        [Operation.VerifyAgainstJournal] = new(RequirementScope.OrganizationAdmin),
         [Operation.ReadUsageReport] = new(RequirementScope.Member),
+        [Operation.ManageAlertThresholds] = new(RequirementScope.Allocation, AccessLevel.Admin),
+        [Operation.ReadAlertThresholds] = new(RequirementScope.Allocation, AccessLevel.Read),
+        [Operation.ReadAlerts] = new(RequirementScope.Member),
+        [Operation.SweepPeriodAlerts] = new(RequirementScope.OrganizationAdmin),
+        [Operation.Rerate] = new(RequirementScope.OrganizationAdmin),
     };
 
     internal static Requirement For(Operation operation) => Table[operation];
@@ -132,6 +172,7 @@ internal static class Permissions
         Operation.CreateChildAllocation => "create a child allocation",
         Operation.DeleteAllocation => "delete an allocation",
         Operation.ReadAllocation => "read the allocation",
+        Operation.ReadAllocationAsOf => "read the allocation's figures as of an instant",
         Operation.ChangeTotal => "change the total",
         Operation.TransferOut => "transfer budget out of the allocation",
         Operation.TransferIn => "transfer budget into the allocation",
@@ -143,6 +184,9 @@ internal static class Permissions
         Operation.ReleaseHold => "release a hold",
         Operation.ConfirmOthersHold => "confirm a hold another principal or the importer recorded",
         Operation.ReleaseOthersHold => "release a hold another principal or the importer recorded",
+        Operation.ExtendHold => "extend a hold",
+        Operation.ExtendOthersHold => "extend a hold another principal or the importer recorded",
+        Operation.SweepExpiredHolds => "release expired holds",
         Operation.DeleteOthersEstimatedEvent => "delete an Estimated event another principal or the importer recorded",
         Operation.DeleteEstimatedEvent => "delete an Estimated event",
         Operation.DeleteConfirmedEvent => "delete a Confirmed event",
@@ -156,7 +200,13 @@ internal static class Permissions
         Operation.ReadAllocationJournal => "read the journal of the allocation",
         Operation.ReadOrganizationJournal => "read the organization's journal",
         Operation.VerifyJournal => "verify the journal",
+        Operation.VerifyAgainstJournal => "verify the state against the journal",
         Operation.ReadUsageReport => "read the usage report",
+        Operation.ManageAlertThresholds => "set or clear alert thresholds",
+        Operation.ReadAlertThresholds => "read alert thresholds",
+        Operation.ReadAlerts => "read alerts",
+        Operation.SweepPeriodAlerts => "record period alerts",
+        Operation.Rerate => "re-rate usage",
         _ => operation.ToString(),
     };
 }

@@ -70,7 +70,12 @@ internal static class AllocationService
     }
 
     internal static Allocation Get(UnitOfWork uow, AllocationId allocation) =>
-        RowMapping.ToAllocation(uow.Access.RequireAllocation(allocation, Operation.ReadAllocation));
+        AsItStands(uow, uow.Access.RequireAllocation(allocation, Operation.ReadAllocation));
+
+    /// <summary>An allocation as callers see it: its holds that have expired by the call's instant, though still
+    /// stored until swept, no longer count.</summary>
+    private static Allocation AsItStands(UnitOfWork uow, AllocationRow row) =>
+        RowMapping.ToAllocation(row, uow.Session.SumExpiredHolds(row.Id, uow.NowNs));
 
     /// <summary>The allocations of the organization the actor can Read, parents before their children.</summary>
     internal static IReadOnlyList<Allocation> List(UnitOfWork uow, OrganizationId organization) => OrderParentsFirst(Visible(uow, organization));
@@ -83,11 +88,25 @@ internal static class AllocationService
         var rows = uow.Session.ListAllocations(organization.Value);
         var visible = new List<Allocation>(rows.Count);
         var levelOn = uow.Access.Levels(organization.Value);
+        // The expired holds of the whole organization in one statement; a child's count in its parent's Estimated.
+        var expiredOwn = uow.Session.SumExpiredHoldsByAllocation(organization.Value, uow.NowNs);
+        var expiredTree = new Dictionary<long, long>();
+        foreach (var row in rows)
+        {
+            if (expiredOwn.TryGetValue(row.Id, out var own))
+            {
+                expiredTree[row.Id] = checked(expiredTree.GetValueOrDefault(row.Id) + own);
+                if (row.ParentId is { } parentId)
+                {
+                    expiredTree[parentId] = checked(expiredTree.GetValueOrDefault(parentId) + own);
+                }
+            }
+        }
         foreach (var row in rows)
         {
             if (levelOn(row) >= AccessLevel.Read)
             {
-                visible.Add(RowMapping.ToAllocation(row));
+                visible.Add(RowMapping.ToAllocation(row, (expiredOwn.GetValueOrDefault(row.Id), expiredTree.GetValueOrDefault(row.Id))));
             }
         }
         return visible;
@@ -118,7 +137,7 @@ internal static class AllocationService
             Reason = reason,
         });
         row.Total = newTotal.Micros;
-        return RowMapping.ToAllocation(row);
+        return AsItStands(uow, row);
     }
 
     /// <summary>Checks a transfer's arguments before any transaction: a positive amount between two allocations.</summary>
@@ -169,7 +188,9 @@ internal static class AllocationService
             throw new InvalidInputException("amount", amount.ToString(), $"would take the total of {to} past the largest amount");
         }
         var sourceTotal = source.Total - micros;
-        var committed = (Int128)source.Used + source.Estimated;
+        // Holds that have expired, though not yet swept, no longer hold anything back.
+        var expired = session.SumExpiredHolds(source.Id, uow.NowNs);
+        var committed = (Int128)source.Used + source.Estimated - expired.Tree;
         var forced = sourceTotal < committed;
         if (forced && !force)
         {
@@ -217,7 +238,7 @@ internal static class AllocationService
         });
         source.Total = sourceTotal;
         target.Total = targetTotal;
-        return new TransferResult(RowMapping.ToAllocation(source), RowMapping.ToAllocation(target), amount, forced);
+        return new TransferResult(RowMapping.ToAllocation(source, expired), AsItStands(uow, target), amount, forced);
     }
 
     internal static IReadOnlyList<TotalChange> GetTotalHistory(UnitOfWork uow, AllocationId allocation)
@@ -267,6 +288,8 @@ internal static class AllocationService
         {
             var parent = session.GetAllocation(parentId)!;
             var before = journal.Allocation(parent);
+            // The child's expired holds leave the parent's Estimated too; they had stopped counting already.
+            uow.Causes.ExpiredHoldGone(parent.Id, session.SumExpiredHolds(row.Id, uow.NowNs).Own);
             session.SetFigures(parent.Id, parent.OwnUsed, parent.OwnEstimated, checked(parent.Used - row.Used), checked(parent.Estimated - row.Estimated));
             journal.Append(parent.OrgId, parent.Id, "allocation.child-deleted", new AllocationId(parent.Id).ToString(), before, journal.Allocation(session.GetAllocation(parentId)!, ("child", row.Id)));
         }

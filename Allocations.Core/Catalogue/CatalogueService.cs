@@ -185,7 +185,7 @@ internal static class CatalogueService
         return new RateRule(id, from, null, rate);
     }
 
-    private static string RuleJson(JournalWriter journal, long id, long fromNs, long? toNs, long rateNanos) => journal.Object(
+    internal static string RuleJson(JournalWriter journal, long id, long fromNs, long? toNs, long rateNanos) => journal.Object(
         ("rule", id),
         ("from", NodaTime.Text.InstantPattern.ExtendedIso.Format(InstantCodec.FromNs(fromNs))),
         ("to", toNs is { } to ? NodaTime.Text.InstantPattern.ExtendedIso.Format(InstantCodec.FromNs(to)) : null),

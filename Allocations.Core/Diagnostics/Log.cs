@@ -23,6 +23,10 @@ internal static partial class Log
         Message = "Gave up after {ElapsedMs} ms waiting for the lock on {Location} (busy timeout {BusyTimeoutMs} ms)")]
     internal static partial void WriteLockTimeout(ILogger logger, long elapsedMs, string location, int busyTimeoutMs);
 
+    [LoggerMessage(EventId = 113, EventName = "WriteRetried", Level = LogLevel.Debug,
+        Message = "Write attempt {Attempt} on {Location} collided with another writer (SQLSTATE {SqlState}); running it again")]
+    internal static partial void WriteRetried(ILogger logger, int attempt, string location, string sqlState);
+
     // Usage: 2xx
     [LoggerMessage(EventId = 200, EventName = "ReservationRefused", Level = LogLevel.Debug,
         Message = "Refused a reservation on {Allocation}: {Amount} does not fit, blocked by {BlockedBy}, short by {Shortfall}")]

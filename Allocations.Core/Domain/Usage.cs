@@ -149,6 +149,7 @@ public sealed class UsageEvent
     /// <param name="segments">The rated segments, in time order.</param>
     /// <param name="recordedAt">When it was (last) recorded.</param>
     /// <param name="recordedBy">Who recorded it.</param>
+    /// <param name="expiresAt">When the hold expires; null for a hold that never does and for a Confirmed event.</param>
     internal UsageEvent(
         UsageEventId id,
         AllocationId allocation,
@@ -162,7 +163,8 @@ public sealed class UsageEvent
         IReadOnlyDictionary<string, string> attributes,
         IReadOnlyList<RatedSegment> segments,
         Instant recordedAt,
-        string recordedBy)
+        string recordedBy,
+        Instant? expiresAt = null)
     {
         Id = id;
         Allocation = allocation;
@@ -177,6 +179,7 @@ public sealed class UsageEvent
         Segments = segments;
         RecordedAt = recordedAt;
         RecordedBy = recordedBy;
+        ExpiresAt = expiresAt;
     }
 
     /// <summary>Gets the event's id.</summary>
@@ -217,6 +220,11 @@ public sealed class UsageEvent
 
     /// <summary>Gets who recorded it.</summary>
     public string RecordedBy { get; }
+
+    /// <summary>Gets when the hold expires: from that instant on it no longer counts against Estimated or Remaining,
+    /// and confirming it answers <see cref="HoldStatus.Expired"/>. Null for a hold that never expires (one recorded
+    /// directly, or reserved with <see cref="HoldExpiry.Never"/>) and for a Confirmed event.</summary>
+    public Instant? ExpiresAt { get; }
 
     /// <summary>Returns a short description: id, allocation, SKU, quantity, interval, status and amount.</summary>
     /// <returns>Such as <c>event:42 allocation:7 CPU_HOUR × 4.000000 2025-11-01T00:00:00Z/2025-11-01T02:00:00Z Confirmed = 8.000000</c>.</returns>

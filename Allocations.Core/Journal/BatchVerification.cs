@@ -12,7 +12,7 @@ internal sealed class BatchVerification
 {
     private static readonly HashSet<string> ChangingActions = new(StringComparer.Ordinal)
     {
-        "usage.replace", "usage.confirm", "usage.release", "usage.delete", "usage.move-out",
+        "usage.replace", "usage.confirm", "usage.extend", "usage.release", "usage.expire", "usage.delete", "usage.move-out", "usage.rerate",
     };
 
     private readonly List<(long Id, long? AllocationId, string After)> batches = [];

@@ -33,6 +33,9 @@ internal sealed class JournalWriter
         this.nowNs = nowNs;
     }
 
+    /// <summary>Gets where the call notes its entries for the alerts it records; null to note nothing.</summary>
+    internal Alerts.AlertCauses? Causes { get; init; }
+
     /// <summary>Appends one entry chained to the organization's last, and returns its sequence.</summary>
     internal long Append(long orgId, long? allocationId, string action, string target, string? before, string? after)
     {
@@ -52,6 +55,7 @@ internal sealed class JournalWriter
         };
         row.Hash = JournalChain.Compute(row, hashBuffer);
         session.InsertJournal(row);
+        Causes?.Journaled(allocationId, action, id);
         return id;
     }
 
@@ -84,6 +88,10 @@ internal sealed class JournalWriter
         {
             w.WritePropertyName("attributes");
             w.WriteRawValue(attributes, skipInputValidation: true);
+        }
+        if (row.ExpiresNs is { } expiresNs)
+        {
+            w.WriteString("expires", InstantPattern.ExtendedIso.Format(InstantCodec.FromNs(expiresNs)));
         }
         if (rowDigest is not null)
         {

@@ -65,7 +65,8 @@ internal static class RecordingService
         return result;
     }
 
-    internal static async ValueTask<ReserveResult> ReserveAsync(UnitOfWork uow, UsageRecord record, (long StartNs, long EndNs, string? AttributesJson) validated, Action<AllocationId, FitCheck> refused)
+    internal static async ValueTask<ReserveResult> ReserveAsync(
+        UnitOfWork uow, UsageRecord record, (long StartNs, long EndNs, string? AttributesJson) validated, HoldExpiry expiry, NodaTime.Duration? defaultExpiry, Action<AllocationId, FitCheck> refused)
     {
         AccessRule.CheckActor(uow.Actor);
         // The fit check reads Remaining and the insert spends it: the allocation and its parent are locked first, so
@@ -78,10 +79,13 @@ internal static class RecordingService
             return new ReserveResult(outside, null);
         }
         var plan = writer.Plan(record, Operation.Reserve, UsageStatus.Estimated, validated);
+        var expiresNs = expiry.ResolveNs(uow.NowNs, defaultExpiry);
         if (plan.Disposition == RecordDisposition.Unchanged)
         {
+            // A repeat of a live hold returns it as it is, expiry included.
             return new ReserveResult(new FitCheck(true, Amount.FromMicros(plan.Row.Amount), null, Amount.Zero), writer.ToEvent(plan.Row));
         }
+        plan.Row.ExpiresNs = expiresNs;
         var fit = writer.Fit(plan);
         if (!fit.Fits)
         {
@@ -105,16 +109,84 @@ internal static class RecordingService
         return writer.Fit(plan);
     }
 
-    internal static async ValueTask<UsageEvent> ConfirmAsync(UnitOfWork uow, UsageEventId eventId, Quantity? finalQuantity, NodaTime.Instant? finalEnd)
+    internal static async ValueTask<HoldResult> ConfirmAsync(UnitOfWork uow, UsageEventId eventId, Quantity? finalQuantity, NodaTime.Instant? finalEnd)
     {
         AccessRule.CheckActor(uow.Actor);
         await LockEventsAllocationAsync(uow, eventId).ConfigureAwait(false);
         var writer = uow.Writer();
         var row = writer.Event(eventId, Operation.Confirm);
         writer.RequireOwnHoldOr(row, Operation.ConfirmOthersHold);
-        var confirmed = writer.Confirm(row, finalQuantity, finalEnd);
+        var (confirmed, status) = writer.Confirm(row, finalQuantity, finalEnd);
         writer.Flush();
-        return writer.ToEvent(confirmed);
+        return new HoldResult(status, writer.ToEvent(confirmed));
+    }
+
+    /// <summary>Changes a hold's expiry; one that has already expired is left as it is (reserve again instead).</summary>
+    internal static async ValueTask<HoldResult> ExtendAsync(UnitOfWork uow, UsageEventId eventId, HoldExpiry expiry, NodaTime.Duration? defaultExpiry)
+    {
+        AccessRule.CheckActor(uow.Actor);
+        await LockEventsAllocationAsync(uow, eventId).ConfigureAwait(false);
+        var writer = uow.Writer();
+        var row = writer.Event(eventId, Operation.ExtendHold);
+        RequireHold(row, eventId, "extend");
+        writer.RequireOwnHoldOr(row, Operation.ExtendOthersHold);
+        var expiresNs = expiry.ResolveNs(uow.NowNs, defaultExpiry);
+        if (writer.IsExpired(row))
+        {
+            return new HoldResult(HoldStatus.Expired, writer.ToEvent(row));
+        }
+        if (row.ExpiresNs != expiresNs)
+        {
+            writer.SetExpiry(row, expiresNs);
+            writer.Flush();
+        }
+        return new HoldResult(HoldStatus.Extended, writer.ToEvent(row));
+    }
+
+    /// <summary>How many expired holds a sweep reads (and locks the allocations of) at a time.</summary>
+    private const int SweepPage = 500;
+
+    /// <summary>Deletes the organization's expired holds on the allocations the actor may Use, one journal entry
+    /// each. They no longer count already, so Remaining and Estimated as callers see them do not change.</summary>
+    internal static async ValueTask<int> ReleaseExpiredAsync(UnitOfWork uow, OrganizationId organization)
+    {
+        AccessRule.CheckActor(uow.Actor);
+        var writer = uow.Writer();
+        var released = 0;
+        var afterId = 0L;
+        while (true)
+        {
+            uow.CancellationToken.ThrowIfCancellationRequested();
+            var page = uow.Session.ListExpiredHolds(organization.Value, uow.NowNs, afterId, SweepPage);
+            if (page.Count == 0)
+            {
+                break;
+            }
+            afterId = page[^1].Id;
+            await uow.Session.LockAllocationsAsync([.. page.Select(h => h.AllocationId).Distinct().Order()], withParents: true).ConfigureAwait(false);
+            foreach (var listed in page)
+            {
+                // Read again under the lock: a server engine's concurrent writer may have confirmed, released or
+                // extended it since it was listed.
+                if (uow.Session.GetEvent(listed.Id) is not { } row || !writer.IsExpired(row)
+                    || uow.Access.LevelOn(writer.Load(row.AllocationId)) < Permissions.For(Operation.SweepExpiredHolds).Level)
+                {
+                    continue;
+                }
+                writer.Remove(row, "usage.expire");
+                released++;
+            }
+        }
+        writer.Flush();
+        return released;
+    }
+
+    private static void RequireHold(EventRow row, UsageEventId eventId, string verb)
+    {
+        if (row.Status != (int)UsageStatus.Estimated)
+        {
+            throw new ConflictException($"{eventId} is Confirmed, not a hold; there is nothing to {verb}", ["status"]);
+        }
     }
 
     internal static async ValueTask<UsageEvent> ReleaseAsync(UnitOfWork uow, UsageEventId eventId)

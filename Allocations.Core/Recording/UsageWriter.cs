@@ -85,7 +85,7 @@ internal sealed partial class UsageWriter
     private JournalWriter NewJournal()
     {
         session.DeferJournalHeads();
-        return new JournalWriter(session, actor, nowNs);
+        return new JournalWriter(session, actor, nowNs) { Causes = Causes };
     }
 
     /// <summary>An event's before-state for a per-event entry, with the digest of its stored row and segments (read
@@ -99,6 +99,10 @@ internal sealed partial class UsageWriter
         get => access ??= new AccessRule(session, actor);
         init => access = value;
     }
+
+    /// <summary>Gets where the writer notes the events that moved each allocation's figures, for alerts; null to note
+    /// nothing.</summary>
+    internal Alerts.AlertCauses? Causes { get; init; }
 
     /// <summary>Gets the store's cross-transaction cache of compiled schedules; null to read the catalogue afresh.</summary>
     internal CatalogueCache? Catalogue { get; init; }
@@ -243,7 +247,7 @@ internal sealed partial class UsageWriter
         // event is rated first, so that a rating error keeps precedence over what the key says.
         var existing = record.ExternalKey is null ? null : FindByKey(allocation.OrgId, record.ExternalKey);
         var differences = existing is null ? null : Differences(existing, row);
-        if (existing is not null && differences!.Count == 0)
+        if (existing is not null && differences!.Count == 0 && !IsExpired(existing))
         {
             return new PlannedRecord { Disposition = RecordDisposition.Unchanged, Row = existing, Existing = existing };
         }
@@ -344,8 +348,9 @@ internal sealed partial class UsageWriter
         {
             // Figures after the hold, in 128 bits: a hold that would take Used + Estimated past the amount range is
             // refused as the write that would cause the overflow, whether it fits or not.
-            Int128 consumed = (Int128)level.Used + level.Estimated + plan.Row.Amount;
-            if (plan.Existing is { } old && Counts(old.AllocationId, level.Id))
+            // Holds that have expired no longer count, though the figures include them until they are swept.
+            Int128 consumed = (Int128)level.Used + level.Estimated - session.SumExpiredHolds(level.Id, nowNs).Tree + plan.Row.Amount;
+            if (plan.Existing is { } old && !IsExpired(old) && Counts(old.AllocationId, level.Id))
             {
                 consumed -= old.Amount;
             }
@@ -370,6 +375,11 @@ internal sealed partial class UsageWriter
             Amount.FromMicros(shortfall));
     }
 
+    /// <summary>Whether an event is a hold that has expired by the instant of this transaction: it no longer counts
+    /// against Remaining, though it stays in the figures until it is swept or released.</summary>
+    internal bool IsExpired(EventRow row) =>
+        row.Status == (int)UsageStatus.Estimated && row.ExpiresNs is { } expiresNs && expiresNs <= nowNs;
+
     private bool Counts(long eventAllocationId, long levelId) =>
         eventAllocationId == levelId || Load(eventAllocationId).ParentId == levelId;
 
@@ -392,11 +402,9 @@ internal sealed partial class UsageWriter
                 // An event this call recorded is journaled once, in its final state, by the batch entry at Flush.
                 var isPending = pending.ContainsKey(old.Id);
                 var before = isPending ? null : BeforeState(old);
-                Move(old.AllocationId, old.Status, -old.Amount);
-                session.UpdateEvent(plan.Row);
-                session.DeleteSegments(plan.Row.Id);
-                session.InsertSegments(plan.Row.Id, plan.Segments);
-                Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount);
+                Move(old.AllocationId, old.Status, -old.Amount, old.Id, IsExpired(old));
+                session.RewriteRatedEvent(plan.Row, plan.Segments);
+                Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount, plan.Row.Id, IsExpired(plan.Row));
                 Sum(plan.Row.OrgId, checked(plan.Row.Amount - old.Amount), checked((plan.Row.Usd ?? 0) - (old.Usd ?? 0)));
                 if (isPending)
                 {
@@ -416,9 +424,8 @@ internal sealed partial class UsageWriter
                 RememberKey(plan.Row);
                 return plan.Row.Id;
             default:
-                plan.Row.Id = session.InsertEvent(plan.Row);
-                session.InsertSegments(plan.Row.Id, plan.Segments);
-                Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount);
+                plan.Row.Id = session.InsertRatedEvent(plan.Row, plan.Segments);
+                Move(plan.Row.AllocationId, plan.Row.Status, plan.Row.Amount, plan.Row.Id);
                 Sum(plan.Row.OrgId, plan.Row.Amount, plan.Row.Usd ?? 0);
                 pending[plan.Row.Id] = (plan.Row, plan.Segments);
                 pendingOrder.Add(plan.Row.Id);
@@ -453,8 +460,9 @@ internal sealed partial class UsageWriter
         }
     }
 
-    /// <summary>Turns an Estimated event Confirmed, re-rated when the final quantity or end differs.</summary>
-    internal EventRow Confirm(EventRow row, Quantity? finalQuantity, NodaTime.Instant? finalEnd)
+    /// <summary>Turns an Estimated event Confirmed, re-rated when the final quantity or end differs. A hold that has
+    /// expired is left as it is.</summary>
+    internal (EventRow Row, HoldStatus Status) Confirm(EventRow row, Quantity? finalQuantity, NodaTime.Instant? finalEnd)
     {
         var quantity = finalQuantity?.Micros ?? row.Quantity;
         var endNs = finalEnd is { } end ? InstantCodec.ToNs(end, "finalEnd") : row.EndNs;
@@ -466,15 +474,19 @@ internal sealed partial class UsageWriter
         {
             if (quantity == row.Quantity && endNs == row.EndNs)
             {
-                return row;
+                return (row, HoldStatus.AlreadyConfirmed);
             }
             throw new ConflictException($"{new UsageEventId(row.Id)} is already Confirmed; its quantity and end are final", ["status"]);
+        }
+        if (IsExpired(row))
+        {
+            return (row, HoldStatus.Expired);
         }
         var allocation = Load(row.AllocationId);
         var (sku, schedule) = SkuById(row.OrgId, row.SkuId, row.SkuCode);
         var (amount, usd, segments) = Rate(allocation, sku, schedule, quantity, row.StartNs, endNs);
         var before = JournalBefore(row);
-        Move(row.AllocationId, row.Status, -row.Amount);
+        Move(row.AllocationId, row.Status, -row.Amount, row.Id);
         var confirmed = new EventRow
         {
             Id = row.Id,
@@ -495,13 +507,20 @@ internal sealed partial class UsageWriter
             Source = row.Source,
         };
         ForgetKey(row);
-        session.UpdateEvent(confirmed);
-        session.DeleteSegments(row.Id);
-        session.InsertSegments(row.Id, segments);
-        Move(row.AllocationId, confirmed.Status, amount);
+        session.RewriteRatedEvent(confirmed, segments);
+        Move(row.AllocationId, confirmed.Status, amount, row.Id);
         Sum(row.OrgId, checked(amount - row.Amount), checked((usd ?? 0) - (row.Usd ?? 0)));
         Log("usage.confirm", confirmed, before, confirmed);
-        return confirmed;
+        return (confirmed, HoldStatus.Confirmed);
+    }
+
+    /// <summary>Changes a hold's expiry (null: never), journaled with the hold before and after.</summary>
+    internal void SetExpiry(EventRow row, long? expiresNs)
+    {
+        var before = JournalBefore(row);
+        session.SetHoldExpiry(row.Id, expiresNs);
+        row.ExpiresNs = expiresNs;
+        Log("usage.extend", row, before, row);
     }
 
     /// <summary>Deletes an event and reverses its amount.</summary>
@@ -512,7 +531,7 @@ internal sealed partial class UsageWriter
         var before = JournalBefore(row);
         ForgetKey(row);
         session.DeleteEvent(row.Id);
-        Move(row.AllocationId, row.Status, -row.Amount);
+        Move(row.AllocationId, row.Status, -row.Amount, row.Id, IsExpired(row));
         Sum(row.OrgId, -row.Amount, -(row.Usd ?? 0));
         Log(action, row, before, null);
     }
@@ -528,9 +547,18 @@ internal sealed partial class UsageWriter
         return BeforeState(row);
     }
 
-    private void Move(long allocationId, int status, long delta)
+    private void Move(long allocationId, int status, long delta, long eventId, bool expiredHold = false)
     {
         var row = Load(allocationId);
+        Causes?.Moved(allocationId, eventId);
+        if (expiredHold)
+        {
+            Causes?.ExpiredHoldGone(allocationId, -delta);
+            if (row.ParentId is { } holdParent)
+            {
+                Causes?.ExpiredHoldGone(holdParent, -delta);
+            }
+        }
         Baseline(row);
         try
         {
@@ -555,6 +583,7 @@ internal sealed partial class UsageWriter
         if (row.ParentId is { } parentId)
         {
             var parent = Load(parentId);
+            Causes?.Moved(parentId, eventId);
             Baseline(parent);
             try
             {

@@ -45,6 +45,19 @@ internal static class JournalQueries
         return new JournalVerification(count, broken, problem, broken is null && head is not null ? Convert.ToHexStringLower(head) : null);
     }
 
+    /// <summary>Checks the chain, then replays the journal and compares today's state with it.</summary>
+    internal static ReplayVerification Replay(UnitOfWork uow, OrganizationId organization)
+    {
+        uow.Access.RequireOrganization(organization, Operation.VerifyAgainstJournal);
+        var chain = Verify(uow, organization);
+        if (!chain.IsIntact)
+        {
+            return new ReplayVerification(chain, 0, []);
+        }
+        var replay = JournalReplay.Run(uow.Session, organization.Value);
+        return new ReplayVerification(chain, replay.Entries, replay.Compare(uow.Session, organization.Value));
+    }
+
     /// <summary>Streams the pages <paramref name="readPage"/> returns, one read each, until a short page.</summary>
     internal static async IAsyncEnumerable<JournalEntry> Stream(
         Func<long, CancellationToken, Task<IReadOnlyList<JournalEntry>>> readPage,

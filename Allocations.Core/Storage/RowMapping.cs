@@ -11,7 +11,11 @@ internal static class RowMapping
     /// <summary>The allocation of a row. Writes keep Used + Estimated in range, so Remaining and the percentage can
     /// always be computed; a row that breaks this (an older or edited file) throws <see cref="OverflowException"/>
     /// here, inside the unit of work, where the engine translates it, not later in the caller's hands.</summary>
-    internal static Allocation ToAllocation(AllocationRow row)
+    internal static Allocation ToAllocation(AllocationRow row) => ToAllocation(row, default);
+
+    /// <summary>The allocation of a row as it stands: without the holds that have expired but are still stored
+    /// (<paramref name="expired"/>, from <see cref="IStorageSession.SumExpiredHolds"/>), which no longer count.</summary>
+    internal static Allocation ToAllocation(AllocationRow row, (long Own, long Tree) expired)
     {
         _ = checked(row.Used + row.Estimated);
         return new(
@@ -22,9 +26,9 @@ internal static class RowMapping
             row.ParentId is { } p ? new AllocationId(p) : null,
             Amount.FromMicros(row.Total),
             Amount.FromMicros(row.Used),
-            Amount.FromMicros(row.Estimated),
+            Amount.FromMicros(checked(row.Estimated - expired.Tree)),
             Amount.FromMicros(row.OwnUsed),
-            Amount.FromMicros(row.OwnEstimated),
+            Amount.FromMicros(checked(row.OwnEstimated - expired.Own)),
             InstantCodec.FromNs(row.CreatedNs),
             row.PeriodStartNs is { } start ? InstantCodec.FromNs(start) : null,
             row.PeriodEndNs is { } end ? InstantCodec.FromNs(end) : null);
@@ -61,7 +65,8 @@ internal static class RowMapping
             Rate.FromNanos(s.Rate),
             Amount.FromMicros(s.Amount))).ToList(),
         InstantCodec.FromNs(row.RecordedNs),
-        row.RecordedBy);
+        row.RecordedBy,
+        row.ExpiresNs is { } expiresNs ? InstantCodec.FromNs(expiresNs) : null);
 
     /// <summary>A journal entry as callers see it. Rows up to <paramref name="legacyLastSequence"/> were written before
     /// actors were encoded: their bare <c>system</c> is read as the system actor, any other id as <c>user:&lt;id&gt;</c>.</summary>

@@ -132,6 +132,10 @@ internal sealed class EventRow
     /// <summary>Who recorded the event, as the key scope sees it: <c>user:&lt;id&gt;</c>, <c>system</c> or
     /// <c>slurm</c>. An external key is unique within (organization, source).</summary>
     public string Source { get; set; } = "";
+
+    /// <summary>When a hold placed by a reservation expires; null for a hold that never does and for every Confirmed
+    /// event.</summary>
+    public long? ExpiresNs { get; set; }
 }
 
 internal sealed class SegmentRow

@@ -6,16 +6,16 @@ namespace Allocations.Storage;
 /// <summary>Groups, grants and the journal.</summary>
 internal sealed partial class SqliteSession
 {
-    private const string GrantColumns =
+    internal const string GrantColumns =
         "g.id AS Id, g.allocation_id AS AllocationId, g.group_id AS GroupId, gr.name AS GroupName, g.level AS Level, " +
         "g.granted_ns AS GrantedNs, g.granted_by AS GrantedBy";
 
-    private const string JournalColumns =
+    internal const string JournalColumns =
         "id AS Id, org_id AS OrgId, allocation_id AS AllocationId, at_ns AS AtNs, actor AS Actor, action AS Action, " +
         "target AS Target, before AS Before, after AS After, prev_hash AS PrevHash, hash AS Hash";
 
     // The user's groups in one organization; organization-wide grants apply to members of any of them.
-    private const string MyGroups =
+    internal const string MyGroups =
         "SELECT m.group_id FROM group_members m JOIN groups gr ON gr.id = m.group_id WHERE m.user_id = @userId AND gr.org_id = @orgId";
 
     private readonly Dictionary<long, byte[]?> journalHeads = [];

@@ -30,13 +30,13 @@ internal sealed partial class SqliteSession
     /// record asks this).</summary>
     private EventRow? ReadEventByKey(long orgId, string source, string externalKey) =>
         Run(
-            $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.org_id = $org AND e.source = $source AND e.external_key = $key",
+            $"SELECT {EventColumns}{SegmentFormColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.org_id = $org AND e.source = $source AND e.external_key = $key",
             ["$org", "$source", "$key"],
             [orgId, source, externalKey],
             command =>
             {
                 using var reader = command.ExecuteReader();
-                return reader.Read() ? StoredRows.Map(reader, ToEventRow) : null;
+                return reader.Read() ? MapEvent(reader, new StoredRows.RowCheck()) : null;
             });
 
     /// <summary>Maps a row of <see cref="EventColumns"/>, in that column order.</summary>
@@ -59,6 +59,7 @@ internal sealed partial class SqliteSession
             RecordedNs = reader.GetInt64(13),
             RecordedBy = reader.GetString(14),
             Source = reader.GetString(15),
+            ExpiresNs = reader.IsDBNull(16) ? null : reader.GetInt64(16),
         };
 
     /// <summary>Maps a row of <see cref="AllocationColumns"/>, in that column order.</summary>
@@ -177,27 +178,17 @@ internal sealed partial class SqliteSession
         externalKeys.Count == 0
             ? []
             : Run(
-                $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id " +
+                $"SELECT {EventColumns}{SegmentFormColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id " +
                 "WHERE e.org_id = $org AND e.source = $source AND e.external_key IN (SELECT value FROM json_each($keys))",
                 ["$org", "$source", "$keys"],
                 [orgId, source, JsonSerializer.Serialize(externalKeys)],
-                command =>
-                {
-                    using var reader = command.ExecuteReader();
-                    var rows = new List<EventRow>();
-                    var check = new StoredRows.RowCheck();
-                    while (reader.Read())
-                    {
-                        rows.Add(check.Map(reader, ToEventRow));
-                    }
-                    return rows;
-                });
+                ReadEventRows);
 
     public bool AddFigures(long allocationId, long ownUsedDelta, long ownEstimatedDelta, long usedDelta, long estimatedDelta) =>
-        Run(
+        FiguresTouchedThen(allocationId).Run(
             // SQLite turns an integer sum that overflows into a REAL: the typeof() test catches it.
             "UPDATE allocations SET own_used = own_used + $ou, own_estimated = own_estimated + $oe, used = used + $u, estimated = estimated + $e " +
-            "WHERE id = $id RETURNING typeof(own_used) = 'integer' AND typeof(own_estimated) = 'integer' AND typeof(used) = 'integer' AND typeof(estimated) = 'integer', used, estimated",
+            "WHERE id = $id RETURNING typeof(own_used) = 'integer' AND typeof(own_estimated) = 'integer' AND typeof(used) = 'integer' AND typeof(estimated) = 'integer', used, estimated, total, org_id, name",
             ["$ou", "$oe", "$u", "$e", "$id"],
             [ownUsedDelta, ownEstimatedDelta, usedDelta, estimatedDelta, allocationId],
             command =>
@@ -211,14 +202,21 @@ internal sealed partial class SqliteSession
                 {
                     return false;
                 }
-                Int128 consumed = (Int128)reader.GetInt64(1) + reader.GetInt64(2);
-                return consumed >= long.MinValue && consumed <= long.MaxValue;
+                var used = reader.GetInt64(1);
+                var estimated = reader.GetInt64(2);
+                Int128 consumed = (Int128)used + estimated;
+                if (consumed < long.MinValue || consumed > long.MaxValue)
+                {
+                    return false;
+                }
+                NoteFiguresAfter(allocationId, reader.GetInt64(4), reader.GetString(5), reader.GetInt64(3), used, estimated, usedDelta, estimatedDelta);
+                return true;
             });
 
     public IReadOnlyList<(EventRow Row, List<SegmentRow> Segments)> ReadEventsForDigest(long orgId, long firstId, long lastId)
     {
         var events = Run(
-            "SELECT id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source " +
+            "SELECT id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source, seg_rule_id, seg_rate " +
             "FROM usage_events WHERE id BETWEEN $first AND $last AND org_id = $org ORDER BY id",
             ["$first", "$last", "$org"],
             [firstId, lastId, orgId],
@@ -228,7 +226,7 @@ internal sealed partial class SqliteSession
                 var rows = new List<(EventRow Row, List<SegmentRow> Segments)>();
                 while (reader.Read())
                 {
-                    rows.Add((new EventRow
+                    var row = new EventRow
                     {
                         Id = reader.GetInt64(0),
                         OrgId = reader.GetInt64(1),
@@ -245,7 +243,12 @@ internal sealed partial class SqliteSession
                         RecordedNs = reader.GetInt64(12),
                         RecordedBy = reader.IsDBNull(13) ? "" : reader.GetString(13),
                         Source = reader.IsDBNull(14) ? "" : reader.GetString(14),
-                    }, []));
+                    };
+                    // A single segment stored in the event row is the same segment as a row of event_segments would be.
+                    List<SegmentRow> segments = reader.IsDBNull(15)
+                        ? []
+                        : [InlineSegment(row, reader.GetInt64(15), reader.IsDBNull(16) ? throw NullInlineRate(row.Id) : reader.GetInt64(16))];
+                    rows.Add((row, segments));
                 }
                 return rows;
             });
@@ -256,7 +259,10 @@ internal sealed partial class SqliteSession
         var byId = new Dictionary<long, List<SegmentRow>>(events.Count);
         foreach (var (row, segments) in events)
         {
-            byId[row.Id] = segments;
+            if (segments.Count == 0)
+            {
+                byId[row.Id] = segments; // rows of event_segments of an event whose row holds its segment are not its segments
+            }
         }
         Run(
             "SELECT event_id, seq, start_ns, end_ns, rule_id, rate, amount FROM event_segments WHERE event_id BETWEEN $first AND $last ORDER BY event_id, seq",
@@ -276,6 +282,9 @@ internal sealed partial class SqliteSession
             });
         return events;
     }
+
+    private static StoredRowException NullInlineRate(long eventId) =>
+        new("usage_events", eventId.ToString(System.Globalization.CultureInfo.InvariantCulture), "column seg_rate is null where seg_rule_id is set");
 
     /// <summary>Maps a row of (event_id, seq, start_ns, end_ns, rule_id, rate, amount).</summary>
     private static SegmentRow ToSegmentRow(SqliteDataReader reader) =>

@@ -154,10 +154,18 @@ internal sealed partial class SqliteSession : IReportQueries
         {
             return [];
         }
-        return Many<SegmentRow>(
-            "SELECT event_id AS EventId, seq AS Seq, start_ns AS StartNs, end_ns AS EndNs, rule_id AS RuleId, rate AS Rate, amount AS Amount " +
-            "FROM event_segments WHERE event_id IN (SELECT value FROM json_each(@ids)) ORDER BY event_id, seq",
-            new { ids = "[" + string.Join(',', eventIds.Select(id => id.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]" });
+        // Single segments stored in their event rows, then the rows of event_segments of the other events.
+        var ids = new { ids = "[" + string.Join(',', eventIds.Select(id => id.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]" };
+        var segments = new List<SegmentRow>(Many<SegmentRow>(
+            "SELECT id AS EventId, 0 AS Seq, start_ns AS StartNs, end_ns AS EndNs, seg_rule_id AS RuleId, seg_rate AS Rate, amount AS Amount " +
+            "FROM usage_events WHERE id IN (SELECT value FROM json_each(@ids)) AND seg_rule_id IS NOT NULL",
+            ids));
+        segments.AddRange(Many<SegmentRow>(
+            "SELECT g.event_id AS EventId, g.seq AS Seq, g.start_ns AS StartNs, g.end_ns AS EndNs, g.rule_id AS RuleId, g.rate AS Rate, g.amount AS Amount " +
+            "FROM event_segments g JOIN usage_events e ON e.id = g.event_id AND e.seg_rule_id IS NULL " +
+            "WHERE g.event_id IN (SELECT value FROM json_each(@ids)) ORDER BY g.event_id, g.seq",
+            ids));
+        return segments;
     }
 
     public IEnumerable<ReportSegmentRow> StreamReportSegments(IReadOnlyList<long> allocationIds, EventFilter filter)
@@ -207,7 +215,9 @@ internal sealed partial class SqliteSession : IReportQueries
     /// from − 2^(32 + 6c) (it is shorter than that) and before the period's end, so each seek is a range bounded on
     /// both sides, and "end after the period's start" is checked in the index: a period's report reads the events that
     /// overlap it and, per class, at most the index entries of one class span before it, however long the history.
-    /// Each query runs in index order, which keeps each event's segments together without a sort.</summary>
+    /// Each query runs in index order, which keeps each event's segments together without a sort. An event whose single
+    /// segment is stored in its row is one result row with no segment columns (the join's key is null for it, so SQLite
+    /// skips the seek into event_segments); the others join their segment rows.</summary>
     /// <remarks>The index is named because the planner, without statistics, could take the (allocation_id, start_ns)
     /// index, which bounds only the start.</remarks>
     internal static List<(string Sql, DynamicParameters Parameters)> ReportSegmentsCommands(IReadOnlyList<long> allocationIds, EventFilter filter, bool[]? present = null)
@@ -222,9 +232,11 @@ internal sealed partial class SqliteSession : IReportQueries
             }
             var parameters = new DynamicParameters();
             var sql = new StringBuilder(
-                "SELECT e.id, e.allocation_id, e.sku_id, s.code, e.status, e.start_ns, e.end_ns, e.usd, e.attributes, g.start_ns, g.end_ns, g.amount " +
-                "FROM usage_events e INDEXED BY ix_usage_events_allocation_span JOIN skus s ON s.id = e.sku_id JOIN event_segments g ON g.event_id = e.id " +
-                $"WHERE {SpanClassSql} = @spanClass AND e.allocation_id IN (SELECT value FROM json_each(@allocationIds))");
+                "SELECT e.id, e.allocation_id, e.sku_id, s.code, e.status, e.start_ns, e.end_ns, e.usd, e.attributes, g.start_ns, g.end_ns, g.amount, e.amount, e.seg_rule_id " +
+                "FROM usage_events e INDEXED BY ix_usage_events_allocation_span JOIN skus s ON s.id = e.sku_id " +
+                "LEFT JOIN event_segments g ON g.event_id = (CASE WHEN e.seg_rule_id IS NULL THEN e.id END) " +
+                $"WHERE {SpanClassSql} = @spanClass AND e.allocation_id IN (SELECT value FROM json_each(@allocationIds)) " +
+                "AND (e.seg_rule_id IS NOT NULL OR g.event_id IS NOT NULL)");
             parameters.Add("spanClass", c);
             parameters.Add("allocationIds", ids);
             if (filter.FromNs is { } from && c < SpanClasses - 1)
@@ -246,6 +258,7 @@ internal sealed partial class SqliteSession : IReportQueries
         SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_TEXT,
         SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER,
         SQLitePCL.raw.SQLITE_TEXT, SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER,
+        SQLitePCL.raw.SQLITE_INTEGER, SQLitePCL.raw.SQLITE_INTEGER,
     ];
 
     /// <summary>Streams the rows of one report query, each value read by ordinal and checked to hold its column's
@@ -294,14 +307,26 @@ internal sealed partial class SqliteSession : IReportQueries
                 row.Usd = values.NullableInt64(7);
                 row.Attributes = attributes ? values.NullableText(8) : null;
             }
-            row.StartNs = values.Int64(9);
-            row.EndNs = values.Int64(10);
-            row.Amount = values.Int64(11);
+            if (values.NullableInt64(13) is null)
+            {
+                row.StartNs = values.Int64(9);
+                row.EndNs = values.Int64(10);
+                row.Amount = values.Int64(11);
+            }
+            else
+            {
+                // The event's single segment, stored in its row: the event's interval and amount.
+                row.StartNs = row.EventStartNs;
+                row.EndNs = row.EventEndNs;
+                row.Amount = values.Int64(12);
+            }
             yield return row;
         }
     }
 
-    private static void AppendFilter(StringBuilder sql, DynamicParameters parameters, EventFilter filter)
+    /// <summary>Appends the filter's terms (shared with the PostgreSQL engine, which writes its own attribute term
+    /// through <paramref name="attributeTerm"/>: the builder, the parameters, the pair's index, its key and value).</summary>
+    internal static void AppendFilter(StringBuilder sql, DynamicParameters parameters, EventFilter filter, Action<StringBuilder, DynamicParameters, int, string, string>? attributeTerm = null)
     {
         if (filter.ToNs is { } to)
         {
@@ -326,6 +351,11 @@ internal sealed partial class SqliteSession : IReportQueries
         for (var i = 0; i < filter.Attributes.Count; i++)
         {
             var (key, value) = filter.Attributes[i];
+            if (attributeTerm is not null)
+            {
+                attributeTerm(sql, parameters, i, key, value);
+                continue;
+            }
             var p = "attrPath" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
             var v = "attrValue" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
             sql.Append(" AND json_extract(e.attributes, @").Append(p).Append(") = @").Append(v);

@@ -6,15 +6,16 @@ namespace Allocations.Storage;
 /// <summary>One SQLite transaction. Every statement passes the transaction and takes its values as parameters.</summary>
 internal sealed partial class SqliteSession : IStorageSession, IDisposable
 {
-    private const string AllocationColumns =
+    internal const string AllocationColumns =
         "a.id AS Id, a.org_id AS OrgId, a.name AS Name, a.unit_id AS UnitId, u.code AS UnitCode, a.parent_id AS ParentId, " +
         "a.total AS Total, a.own_used AS OwnUsed, a.own_estimated AS OwnEstimated, a.used AS Used, a.estimated AS Estimated, " +
         "a.created_ns AS CreatedNs, a.period_start_ns AS PeriodStartNs, a.period_end_ns AS PeriodEndNs";
 
-    private const string EventColumns =
+    internal const string EventColumns =
         "e.id AS Id, e.org_id AS OrgId, e.allocation_id AS AllocationId, e.sku_id AS SkuId, s.code AS SkuCode, " +
         "e.quantity AS Quantity, e.start_ns AS StartNs, e.end_ns AS EndNs, e.status AS Status, e.external_key AS ExternalKey, " +
-        "e.amount AS Amount, e.usd AS Usd, e.attributes AS Attributes, e.recorded_ns AS RecordedNs, e.recorded_by AS RecordedBy, e.source AS Source";
+        "e.amount AS Amount, e.usd AS Usd, e.attributes AS Attributes, e.recorded_ns AS RecordedNs, e.recorded_by AS RecordedBy, e.source AS Source, " +
+        "e.expires_ns AS ExpiresNs";
 
     private readonly SqliteConnection connection;
     private readonly SqliteTransaction transaction;
@@ -80,6 +81,9 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         dirtyHeads.Clear();
         deferJournalHeads = false;
         orgAdminMemo.Clear();
+        figureChanges.Clear();
+        figuresChanged.Clear();
+        storedSegments.Clear();
     }
 
     internal SqliteTransaction Transaction => transaction;
@@ -129,7 +133,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
             "INSERT INTO units (org_id, code, code_key, display_precision) VALUES (@orgId, @code, @codeKey, @displayPrecision)",
             new { orgId, code, codeKey, displayPrecision });
 
-    private const string UnitColumns = "id AS Id, org_id AS OrgId, code AS Code, display_precision AS DisplayPrecision";
+    internal const string UnitColumns = "id AS Id, org_id AS OrgId, code AS Code, display_precision AS DisplayPrecision";
 
     public UnitRow? FindUnit(long orgId, string codeKey) =>
         One<UnitRow>($"SELECT {UnitColumns} FROM units WHERE org_id = @orgId AND code_key = @codeKey", new { orgId, codeKey });
@@ -145,7 +149,7 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
             "INSERT INTO skus (org_id, code, code_key, unit_id, basis) VALUES (@orgId, @code, @codeKey, @unitId, @basis)",
             new { orgId, code, codeKey, unitId, basis });
 
-    private const string SkuColumns =
+    internal const string SkuColumns =
         "s.id AS Id, s.org_id AS OrgId, s.code AS Code, s.unit_id AS UnitId, u.code AS UnitCode, s.basis AS Basis";
 
     public SkuRow? FindSku(long orgId, string codeKey) =>
@@ -172,11 +176,15 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         Exec("UPDATE rate_rules SET to_ns = @toNs WHERE id = @ruleId", new { ruleId, toNs });
 
     // Allocations
-    public long InsertAllocation(long orgId, string name, string nameKey, long unitId, long? parentId, long total, long createdNs, string createdBy) =>
-        InsertReturningId(
+    public long InsertAllocation(long orgId, string name, string nameKey, long unitId, long? parentId, long total, long createdNs, string createdBy)
+    {
+        var id = InsertReturningId(
             "INSERT INTO allocations (org_id, name, name_key, unit_id, parent_id, total, created_ns, created_by) " +
             "VALUES (@orgId, @name, @nameKey, @unitId, @parentId, @total, @createdNs, @createdBy)",
             new { orgId, name, nameKey, unitId, parentId, total, createdNs, createdBy });
+        FiguresTouched(id);
+        return id;
+    }
 
     public AllocationRow? GetAllocation(long allocationId) => ReadAllocation(allocationId);
 
@@ -188,14 +196,27 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
     public IReadOnlyList<AllocationRow> ListChildren(long parentId) =>
         Many<AllocationRow>($"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.parent_id = @parentId ORDER BY a.id", new { parentId });
 
-    public void SetTotal(long allocationId, long total) =>
+    public void SetTotal(long allocationId, long total)
+    {
+        NoteFiguresBefore(allocationId);
         Exec("UPDATE allocations SET total = @total WHERE id = @allocationId", new { allocationId, total });
+        NoteFiguresSet(allocationId, total: total);
+        FiguresTouched(allocationId);
+    }
 
-    public void SetFigures(long allocationId, long ownUsed, long ownEstimated, long used, long estimated) =>
+    public void SetFigures(long allocationId, long ownUsed, long ownEstimated, long used, long estimated)
+    {
+        NoteFiguresBefore(allocationId);
         SetFiguresPrepared(allocationId, ownUsed, ownEstimated, used, estimated);
+        NoteFiguresSet(allocationId, used: used, estimated: estimated);
+        FiguresTouched(allocationId);
+    }
 
-    public void DeleteAllocation(long allocationId) =>
+    public void DeleteAllocation(long allocationId)
+    {
         Exec("DELETE FROM allocations WHERE id = @allocationId", new { allocationId });
+        ForgetFigureChanges(allocationId);
+    }
 
     public void InsertTotalChange(TotalChangeRow change) =>
         Exec(
@@ -210,7 +231,11 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
             new { allocationId });
 
     // Usage events: the two inserts on the recording hot path reuse prepared commands for the whole transaction.
-    public long InsertEvent(EventRow row)
+    public long InsertEvent(EventRow row) => InsertEventRow(row, inline: null);
+
+    /// <summary>Inserts the event row, with <paramref name="inline"/> as its single segment in the row's own columns
+    /// when given (see <see cref="Inlines"/>).</summary>
+    private long InsertEventRow(EventRow row, SegmentRow? inline)
     {
         // Ids are assigned here: the transaction reads the next id once (past every id ever handed out, as
         // AUTOINCREMENT guarantees) and counts on, so the events of one transaction get consecutive ids and the
@@ -226,9 +251,9 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         if (insertEvent is null)
         {
             insertEvent = Prepare(
-                "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) " +
-                "VALUES ($id, $org, $alloc, $sku, $qty, $start, $end, $status, $key, $amount, $usd, $attrs, $recNs, $recBy, $src)",
-                "$id", "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$status", "$key", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$src");
+                "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source, seg_rule_id, seg_rate, expires_ns) " +
+                "VALUES ($id, $org, $alloc, $sku, $qty, $start, $end, $status, $key, $amount, $usd, $attrs, $recNs, $recBy, $src, $segRule, $segRate, $expires)",
+                "$id", "$org", "$alloc", "$sku", "$qty", "$start", "$end", "$status", "$key", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$src", "$segRule", "$segRate", "$expires");
         }
         var id = nextEventId;
         var p = insertEvent.Parameters;
@@ -247,22 +272,26 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         p[12].Value = row.RecordedNs;
         p[13].Value = row.RecordedBy;
         p[14].Value = row.Source;
+        p[15].Value = inline is null ? DBNull.Value : inline.RuleId;
+        p[16].Value = inline is null ? DBNull.Value : inline.Rate;
+        p[17].Value = (object?)row.ExpiresNs ?? DBNull.Value;
         insertEvent.ExecuteNonQuery();
         nextEventId = id + 1;
         return id;
     }
 
     public void UpdateEvent(EventRow row) =>
-        Run(
+        ForgetSegmentForm(row.Id).Run(
             "UPDATE usage_events SET allocation_id = $alloc, sku_id = $sku, quantity = $qty, start_ns = $start, end_ns = $end, " +
-            "status = $status, amount = $amount, usd = $usd, attributes = $attrs, recorded_ns = $recNs, recorded_by = $recBy WHERE id = $id",
-            ["$alloc", "$sku", "$qty", "$start", "$end", "$status", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$id"],
+            "status = $status, amount = $amount, usd = $usd, attributes = $attrs, recorded_ns = $recNs, recorded_by = $recBy, expires_ns = $expires WHERE id = $id",
+            ["$alloc", "$sku", "$qty", "$start", "$end", "$status", "$amount", "$usd", "$attrs", "$recNs", "$recBy", "$expires", "$id"],
             [row.AllocationId, row.SkuId, row.Quantity, row.StartNs, row.EndNs, row.Status, row.Amount, (object?)row.Usd ?? DBNull.Value,
-                (object?)row.Attributes ?? DBNull.Value, row.RecordedNs, row.RecordedBy, row.Id],
+                (object?)row.Attributes ?? DBNull.Value, row.RecordedNs, row.RecordedBy, (object?)row.ExpiresNs ?? DBNull.Value, row.Id],
             command => command.ExecuteNonQuery());
 
     public void InsertSegments(long eventId, IReadOnlyList<SegmentRow> segments)
     {
+        storedSegments.Remove(eventId);
         if (insertSegment is null)
         {
             insertSegment = Prepare(
@@ -284,18 +313,22 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
         }
     }
 
-    public void DeleteSegments(long eventId) =>
+    public void DeleteSegments(long eventId)
+    {
+        storedSegments[eventId] = null; // none in the row, none in event_segments
         Run("DELETE FROM event_segments WHERE event_id = $e", ["$e"], [eventId], command => command.ExecuteNonQuery());
+        Run("UPDATE usage_events SET seg_rule_id = NULL, seg_rate = NULL WHERE id = $e AND seg_rule_id IS NOT NULL", ["$e"], [eventId], command => command.ExecuteNonQuery());
+    }
 
     public EventRow? GetEvent(long eventId) =>
         Run(
-            $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.id = $id",
+            $"SELECT {EventColumns}{SegmentFormColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.id = $id",
             ["$id"],
             [eventId],
             command =>
             {
                 using var reader = command.ExecuteReader();
-                return reader.Read() ? StoredRows.Map(reader, ToEventRow) : null;
+                return reader.Read() ? MapEvent(reader, new StoredRows.RowCheck()) : null;
             });
 
     public EventRow? FindEventByKey(long orgId, string source, string externalKey) => ReadEventByKey(orgId, source, externalKey);
@@ -335,7 +368,16 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
             "ON CONFLICT (org_id) DO UPDATE SET amount_sum = excluded.amount_sum, usd_sum = excluded.usd_sum",
             new { orgId });
 
-    public IReadOnlyList<SegmentRow> ListSegments(long eventId) =>
+    public IReadOnlyList<SegmentRow> ListSegments(long eventId)
+    {
+        if (storedSegments.TryGetValue(eventId, out var known))
+        {
+            return known is null ? ReadSegmentRows(eventId) : [Copy(known)];
+        }
+        return ReadInlineSegment(eventId) is { } inline ? [inline] : ReadSegmentRows(eventId);
+    }
+
+    private List<SegmentRow> ReadSegmentRows(long eventId) =>
         Run(
             "SELECT event_id, seq, start_ns, end_ns, rule_id, rate, amount FROM event_segments WHERE event_id = $e ORDER BY seq",
             ["$e"],
@@ -352,8 +394,11 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
                 return segments;
             });
 
-    public void DeleteEvent(long eventId) =>
+    public void DeleteEvent(long eventId)
+    {
+        storedSegments.Remove(eventId);
         Run("DELETE FROM usage_events WHERE id = $id", ["$id"], [eventId], command => command.ExecuteNonQuery());
+    }
 
     public long CountEvents(long allocationId) =>
         One<long>("SELECT COUNT(*) FROM usage_events WHERE allocation_id = @allocationId", new { allocationId });
@@ -365,10 +410,12 @@ internal sealed partial class SqliteSession : IStorageSession, IDisposable
             "WHERE org_id = @orgId GROUP BY allocation_id, status",
             new { orgId });
 
+    // An event whose single segment is stored in its own row (seg_rule_id set) has that segment's amount by
+    // construction; an edit of its amount is one of the figures check finds.
     public IReadOnlyList<(long EventId, long AllocationId, long Amount, long SegmentSum)> FindSegmentMismatches(long orgId) =>
         Many<(long, long, long, long)>(
             "SELECT e.id, e.allocation_id, e.amount, COALESCE((SELECT SUM(g.amount) FROM event_segments g WHERE g.event_id = e.id), 0) AS segsum " +
-            "FROM usage_events e WHERE e.org_id = @orgId AND e.amount <> COALESCE((SELECT SUM(g.amount) FROM event_segments g WHERE g.event_id = e.id), 0)",
+            "FROM usage_events e WHERE e.org_id = @orgId AND e.seg_rule_id IS NULL AND e.amount <> COALESCE((SELECT SUM(g.amount) FROM event_segments g WHERE g.event_id = e.id), 0)",
             new { orgId });
 
     private SqliteCommand Prepare(string sql, params string[] names)

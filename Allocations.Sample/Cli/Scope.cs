@@ -21,7 +21,12 @@ internal enum Needs
 /// <summary>The options every admin command shares, created fresh for each command.</summary>
 internal sealed class CommonOptions
 {
-    internal Option<string?> Db { get; } = new("--db") { Description = "The database file [env: ALLOCATIONS_DB]", HelpName = "PATH" };
+    internal Option<string?> Db { get; } = new("--db")
+    {
+        Description = "The database file, or a PostgreSQL server's database as postgres://USER@HOST:PORT/DB or Host=...;Database=... " +
+            "(the password from PGPASSWORD or ~/.pgpass, or in the string) [env: ALLOCATIONS_DB]",
+        HelpName = "PATH|URL",
+    };
 
     internal Option<string?> Org { get; } = new("--org") { Description = "The organization, by name or id [env: ALLOCATIONS_ORG]", HelpName = "NAME|ID" };
 
@@ -62,7 +67,8 @@ internal sealed class Scope
         command.SetAction(async (parse, ct) =>
         {
             var path = DatabasePath(parse.GetValue(common.Db));
-            if (!create)
+            var server = IsServer(path);
+            if (!create && !server)
             {
                 RequireExisting(path);
             }
@@ -73,14 +79,39 @@ internal sealed class Scope
             {
                 throw new UsageException("--org NAME|ID (or ALLOCATIONS_ORG) is required");
             }
-            using var store = await AllocationStore.OpenAsync(path, null, ct);
-            return await body(new Scope(store, path, actor, orgText), parse, ct);
+            using var store = server ? await AllocationStore.OpenPostgresAsync(path, null, ct) : await AllocationStore.OpenAsync(path, null, ct);
+            return await body(new Scope(store, server ? ServerName(path) : path, actor, orgText), parse, ct);
         });
     }
 
     /// <summary>The --db value, else ALLOCATIONS_DB; a usage error when neither is given.</summary>
     internal static string DatabasePath(string? given) =>
         given ?? Env("ALLOCATIONS_DB") ?? throw new UsageException("--db PATH (or ALLOCATIONS_DB) is required");
+
+    /// <summary>Whether <paramref name="location"/> names a PostgreSQL database (a <c>postgres://</c> or
+    /// <c>postgresql://</c> URI, or a key=value connection string with a Host) rather than a file.</summary>
+    internal static bool IsServer(string location) =>
+        location.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) ||
+        location.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase) ||
+        System.Text.RegularExpressions.Regex.IsMatch(location, @"(^|;)\s*(host|server)\s*=", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>A server location for messages: host, port and database, never the user's password.</summary>
+    internal static string ServerName(string location)
+    {
+        if (Uri.TryCreate(location, UriKind.Absolute, out var uri) && uri.Host.Length > 0)
+        {
+            return $"postgresql://{uri.Host}{(uri.Port > 0 ? ":" + uri.Port.ToString(CultureInfo.InvariantCulture) : "")}{uri.AbsolutePath}";
+        }
+        var pairs = location.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(p => p.Split('=', 2))
+            .Where(p => p.Length == 2)
+            .GroupBy(p => p[0].Trim().ToLowerInvariant())
+            .ToDictionary(g => g.Key, g => g.Last()[1].Trim());
+        var host = pairs.GetValueOrDefault("host") ?? pairs.GetValueOrDefault("server") ?? "?";
+        var port = pairs.GetValueOrDefault("port");
+        var database = pairs.GetValueOrDefault("database") ?? pairs.GetValueOrDefault("db") ?? "";
+        return $"postgresql://{host}{(port is null ? "" : ":" + port)}/{database}";
+    }
 
     /// <summary>Refuses a database file that does not exist, so a typo never creates an empty store.</summary>
     internal static void RequireExisting(string path)
@@ -197,6 +228,43 @@ internal static class Values
         var date = LocalDatePattern.Iso.Parse(text);
         return date.Success ? zone.AtStartOfDay(date.Value).ToInstant() : null;
     }
+
+    /// <summary>A hold's expiry: <c>never</c>, a duration (<c>90s</c>, <c>30m</c>, <c>2h</c>, <c>7d</c>) from now, or an
+    /// instant. Absent: the store's default.</summary>
+    internal static Option<HoldExpiry> ExpiryOption(string name, string description) => new(name)
+    {
+        Description = description + ": never, a duration such as 30m, 2h or 7d, or an instant such as 2026-11-01T00:00:00Z",
+        HelpName = "EXPIRY",
+        CustomParser = r =>
+        {
+            var text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+            if (string.Equals(text, "never", StringComparison.OrdinalIgnoreCase))
+            {
+                return HoldExpiry.Never;
+            }
+            if (text.Length > 1 && long.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count is > 0 and <= 1_000_000_000)
+            {
+                Duration? duration = char.ToLowerInvariant(text[^1]) switch
+                {
+                    's' => Duration.FromSeconds(count),
+                    'm' => Duration.FromMinutes(count),
+                    'h' => Duration.FromHours(count),
+                    'd' => Duration.FromDays(count),
+                    _ => null,
+                };
+                if (duration is { } d)
+                {
+                    return HoldExpiry.After(d);
+                }
+            }
+            if (TryInstant(text, DateTimeZone.Utc) is { } instant)
+            {
+                return HoldExpiry.At(instant);
+            }
+            r.AddError($"'{text}' is not an expiry for {name}: use never, a positive duration such as 30m, 2h or 7d, or an instant such as 2026-11-01T00:00:00Z");
+            return HoldExpiry.StoreDefault;
+        },
+    };
 
     internal static Option<decimal> DecimalOption(string name, string description, string helpName, bool required = true) => new(name)
     {

@@ -63,7 +63,7 @@ internal static class DemoCommand
         Console.WriteLine($"would a 512-core, 48-hour job fit in Physics/Lab? {(tooBig.Fits ? "yes" : $"no: short by {tooBig.Shortfall.ToString(2)} at {Name(await store.ListAllocationsAsync(Admin, org), tooBig.BlockedBy)}")}");
         if (hold?.Event is { } held)
         {
-            var confirmed = await store.ConfirmAsync(Admin, held.Id, finalEnd: reserveStart + Duration.FromHours(6));
+            var confirmed = (await store.ConfirmAsync(Admin, held.Id, finalEnd: reserveStart + Duration.FromHours(6))).Event;
             Console.WriteLine($"confirmed {confirmed.Id}: ran 6 of 8 hours, charged {confirmed.Amount.ToString(2)} core-hours");
         }
 

@@ -30,7 +30,8 @@ internal static class ReadCommands
         var format = new Option<string>("--format") { Description = "table, csv or json (csv and json give the usage report)", HelpName = "FORMAT", DefaultValueFactory = _ => "table" };
         format.OneOf("table", "csv", "json");
         var output = Values.Out();
-        foreach (var option in new Option[] { sort, desc, unit, parent, by, bucket, zone, from, to, allocation, format, output })
+        var asOf = Values.InstantOption("--as-of", "The allocation table as it stood at this instant of the store's clock (not with the usage report's options)");
+        foreach (var option in new Option[] { sort, desc, unit, parent, by, bucket, zone, from, to, allocation, format, output, asOf })
         {
             report.Add(option);
         }
@@ -47,8 +48,12 @@ internal static class ReadCommands
                     p.GetValue(parent) is { } parentText ? (await s.AllocationAsync(parentText, ct)).Id : null,
                     SortOf(p.GetValue(sort)!),
                     p.GetValue(desc));
-                await WriteToAsync(p.GetValue(output), writer => PrintTableAsync(s, query, writer, ct));
+                await WriteToAsync(p.GetValue(output), writer => PrintTableAsync(s, query, writer, ct, p.GetValue(asOf)));
                 return ExitCodes.Done;
+            }
+            if (p.GetValue(asOf) is not null)
+            {
+                throw new UsageException("--as-of gives the allocation table; it does not combine with --by, --bucket, --from, --to, --allocation or --format");
             }
             var (groups, attributes) = ParseBy(p.GetValue(by));
             var request = new UsageReportRequest(org, When(p.GetValue(from), "--from", tz), When(p.GetValue(to), "--to", tz))
@@ -135,14 +140,14 @@ internal static class ReadCommands
     }
 
     /// <summary>Prints the allocation table the scope's actor can Read.</summary>
-    internal static async Task PrintTableAsync(Scope s, AllocationTableQuery query, TextWriter output, CancellationToken ct) =>
-        await PrintTableAsync(s.Store, await s.OrgAsync(ct), s.Actor, query, output, await s.PrecisionAsync(ct), ct);
+    internal static async Task PrintTableAsync(Scope s, AllocationTableQuery query, TextWriter output, CancellationToken ct, Instant? asOf = null) =>
+        await PrintTableAsync(s.Store, await s.OrgAsync(ct), s.Actor, query, output, await s.PrecisionAsync(ct), ct, asOf);
 
     /// <summary>Prints the allocation table the actor can Read.</summary>
-    internal static async Task PrintTableAsync(AllocationStore store, OrganizationId org, Principal actor, AllocationTableQuery query, TextWriter output, Precision? precision = null, CancellationToken ct = default)
+    internal static async Task PrintTableAsync(AllocationStore store, OrganizationId org, Principal actor, AllocationTableQuery query, TextWriter output, Precision? precision = null, CancellationToken ct = default, Instant? asOf = null)
     {
         precision ??= new Precision((await store.ListUnitsAsync(actor, org, ct)).ToDictionary(u => u.Code, u => u.DisplayPrecision));
-        var rows = await store.GetAllocationTableAsync(actor, org, query, ct);
+        var rows = asOf is { } then ? await store.GetAllocationTableAsOfAsync(actor, org, then, query, ct) : await store.GetAllocationTableAsync(actor, org, query, ct);
         var table = new TextTable("Name", "Unit", "Parent", "Total", "Used", "Estimated", "Remaining", "% Used")
             .Right("Total", "Used", "Estimated", "Remaining", "% Used");
         foreach (var r in rows)
@@ -347,20 +352,47 @@ internal static class ReadCommands
     private static Command Verify()
     {
         var verify = new Command("verify", "Recompute every allocation's figures from its events and compare (exit 1 on a discrepancy)");
-        Scope.Action(verify, Needs.Organization, async (s, _, ct) =>
+        var replay = new Option<bool>("--replay") { Description = "Also replay the journal and check every allocation, event, grant, group member and admin against it" };
+        verify.Add(replay);
+        Scope.Action(verify, Needs.Organization, async (s, p, ct) =>
         {
-            var result = await s.Store.VerifyAsync(s.Actor, await s.OrgAsync(ct), ct);
-            if (result.IsClean)
-            {
-                Console.WriteLine($"verified: {result.AllocationsChecked} allocation(s), {result.EventsChecked} event(s), figures match");
-                return ExitCodes.Done;
-            }
+            var org = await s.OrgAsync(ct);
+            var result = await s.Store.VerifyAsync(s.Actor, org, ct);
             foreach (var d in result.Discrepancies)
             {
                 Console.WriteLine($"discrepancy: allocation {d.Allocation.Value} {d.Figure}: stored {d.Stored}, recomputed {d.Recomputed}");
             }
-            Console.Error.WriteLine($"error: {result.Discrepancies.Count} discrepancy(ies) in {result.AllocationsChecked} allocation(s)");
-            return ExitCodes.Failed;
+            var failed = !result.IsClean;
+            if (result.IsClean)
+            {
+                Console.WriteLine($"verified: {result.AllocationsChecked} allocation(s), {result.EventsChecked} event(s), figures match");
+            }
+            else
+            {
+                Console.Error.WriteLine($"error: {result.Discrepancies.Count} discrepancy(ies) in {result.AllocationsChecked} allocation(s)");
+            }
+            if (p.GetValue(replay))
+            {
+                var replayed = await s.Store.VerifyAgainstJournalAsync(s.Actor, org, ct);
+                foreach (var f in replayed.Findings)
+                {
+                    Console.WriteLine($"differs from the journal: {f.Table} {f.Row}: {f.Problem}");
+                }
+                if (!replayed.Chain.IsIntact)
+                {
+                    Console.Error.WriteLine($"error: journal broken at entry #{replayed.Chain.FirstBrokenSequence}: {replayed.Chain.Problem}");
+                }
+                else if (replayed.Findings.Count > 0)
+                {
+                    Console.Error.WriteLine($"error: {replayed.Findings.Count} row(s) differ from what the journal's {replayed.EntriesReplayed} entries say");
+                }
+                else
+                {
+                    Console.WriteLine($"replayed: {replayed.EntriesReplayed} journal entries, the stored state matches them");
+                }
+                failed |= !replayed.IsClean;
+            }
+            return failed ? ExitCodes.Failed : ExitCodes.Done;
         });
         return verify;
     }

@@ -173,6 +173,7 @@ internal static class SetupCommands
             return ExitCodes.Done;
         });
         sku.Add(list);
+        sku.Add(RerateCommands.Rerate());
         return sku;
     }
 
@@ -256,6 +257,7 @@ internal static class SetupCommands
             return ExitCodes.Done;
         });
         rate.Add(list);
+        rate.Add(RerateCommands.Correct());
         return rate;
     }
 
@@ -353,19 +355,28 @@ internal static class SetupCommands
         alloc.Add(create);
 
         var list = new Command("list", "List the allocations with their figures (the same table as 'report')");
-        Scope.Action(list, Needs.Organization, async (s, _, ct) =>
+        var listAsOf = Values.InstantOption("--as-of", "The figures as they stood at this instant of the store's clock");
+        list.Add(listAsOf);
+        Scope.Action(list, Needs.Organization, async (s, p, ct) =>
         {
-            await ReadCommands.PrintTableAsync(s, new Reporting.AllocationTableQuery(), Console.Out, ct);
+            await ReadCommands.PrintTableAsync(s, new Reporting.AllocationTableQuery(), Console.Out, ct, p.GetValue(listAsOf));
             return ExitCodes.Done;
         });
         alloc.Add(list);
 
         var show = new Command("show", "Show one allocation: figures, children, total history and grants");
         var showName = new Argument<string>("ALLOCATION") { Description = "The allocation, by name or id" };
+        var showAsOf = Values.InstantOption("--as-of", "Its figures as they stood at this instant of the store's clock (total history and grants as of now)");
         show.Add(showName);
+        show.Add(showAsOf);
         Scope.Action(show, Needs.Organization, async (s, p, ct) =>
         {
             var a = await s.AllocationAsync(p.GetValue(showName)!, ct);
+            if (p.GetValue(showAsOf) is { } asOf)
+            {
+                a = await s.Store.GetAllocationAsOfAsync(s.Actor, a.Id, asOf, ct);
+                Console.WriteLine($"as of       {Values.Instant(asOf)}");
+            }
             var precision = await s.PrecisionAsync(ct);
             var all = await s.Store.ListAllocationsAsync(s.Actor, a.Organization, ct);
             string F(Amount x) => precision.Format(x, a.Unit);
@@ -440,6 +451,7 @@ internal static class SetupCommands
             return ExitCodes.Done;
         });
         alloc.Add(transfer);
+        alloc.Add(AlertCommands.Thresholds());
 
         var delete = new Command("delete", "Delete an allocation with all its usage");
         var deleteName = new Argument<string>("ALLOCATION") { Description = "The allocation, by name or id" };

@@ -7,16 +7,18 @@ using NodaTime;
 
 namespace Allocations.Sample.Commands;
 
-/// <summary>The usage commands: record, reserve, confirm, release, list.</summary>
+/// <summary>The usage commands: record, reserve, confirm, extend, release, sweep, list.</summary>
 internal static class UsageCommands
 {
     internal static Command Usage()
     {
-        var usage = new Command("usage", "Record, reserve, confirm, release and list usage events");
+        var usage = new Command("usage", "Record, reserve, confirm, extend, release, sweep and list usage events");
         usage.Add(RecordOrReserve("record", "Record usage (rated and charged at once; an external key makes it idempotent)", reserve: false));
         usage.Add(RecordOrReserve("reserve", "Reserve a hold (Estimated) if it fits the allocation and its parent; exit 1 when refused", reserve: true));
         usage.Add(Confirm());
+        usage.Add(Extend());
         usage.Add(Release());
+        usage.Add(Sweep());
         usage.Add(List());
         return usage;
     }
@@ -37,9 +39,14 @@ internal static class UsageCommands
         {
             command.Add(option);
         }
+        var expires = Values.ExpiryOption("--expires", "When the hold stops counting (default: the store's, 24 hours)");
         if (!reserve)
         {
             command.Add(status);
+        }
+        else
+        {
+            command.Add(expires);
         }
         Scope.Action(command, Needs.Organization, async (s, p, ct) =>
         {
@@ -56,7 +63,7 @@ internal static class UsageCommands
             var precision = await s.PrecisionAsync(ct);
             if (reserve)
             {
-                var result = await s.Store.ReserveAsync(s.Actor, record, ct);
+                var result = await s.Store.ReserveAsync(s.Actor, record, p.GetValue(expires), ct);
                 if (result.Event is null && result.Fit.OutsidePeriod)
                 {
                     Console.Error.WriteLine($"error: reservation refused: outside the period; '{target.Name}' takes usage starting in {Values.Period(result.Fit.PeriodStart, result.Fit.PeriodEnd)}, this starts at {Values.Instant(record.Start)}");
@@ -68,7 +75,7 @@ internal static class UsageCommands
                     Console.Error.WriteLine($"error: reservation refused: {precision.Format(result.Fit.Amount, target.Unit)} {target.Unit} does not fit; '{blocker}' is short by {precision.Format(result.Fit.Shortfall, target.Unit)}");
                     return ExitCodes.Failed;
                 }
-                Console.WriteLine($"reserved event {hold.Id.Value} on '{target.Name}': {precision.Format(hold.Amount, target.Unit)} {target.Unit} ({hold.Status})");
+                Console.WriteLine($"reserved event {hold.Id.Value} on '{target.Name}': {precision.Format(hold.Amount, target.Unit)} {target.Unit} ({hold.Status}, {ExpiryText(hold)})");
                 return ExitCodes.Done;
             }
             var recorded = await s.Store.RecordUsageAsync(s.Actor, record, ct);
@@ -91,10 +98,53 @@ internal static class UsageCommands
         {
             var e = await s.EventAsync(p.GetValue(id)!, ct);
             Quantity? final = p.GetResult(quantity) is { Implicit: false } ? Quantity.FromDecimal(p.GetValue(quantity)) : null;
-            var confirmed = await s.Store.ConfirmAsync(s.Actor, e.Id, final, p.GetValue(end), ct);
+            var result = await s.Store.ConfirmAsync(s.Actor, e.Id, final, p.GetValue(end), ct);
+            if (result.Status == HoldStatus.Expired)
+            {
+                Console.Error.WriteLine($"error: event {e.Id.Value} is a hold that expired at {result.Event.ExpiresAt}; it no longer counts and was not confirmed (record the usage or reserve again)");
+                return ExitCodes.Failed;
+            }
+            var confirmed = result.Event;
             var a = await s.Store.GetAllocationAsync(s.Actor, confirmed.Allocation, ct);
             var precision = await s.PrecisionAsync(ct);
             Console.WriteLine($"confirmed event {confirmed.Id.Value} on '{a.Name}': {precision.Format(confirmed.Amount, a.Unit)} {a.Unit}");
+            return ExitCodes.Done;
+        });
+        return command;
+    }
+
+    private static string ExpiryText(UsageEvent hold) => hold.ExpiresAt is { } at ? "expires " + Values.Instant(at) : "never expires";
+
+    private static Command Extend()
+    {
+        var command = new Command("extend", "Change when a hold expires; exit 1 when it has already expired");
+        var id = new Argument<string>("EVENT") { Description = "The hold's id or external key" };
+        var expires = Values.ExpiryOption("--expires", "The new expiry");
+        expires.Required = true;
+        command.Add(id);
+        command.Add(expires);
+        Scope.Action(command, Needs.Organization, async (s, p, ct) =>
+        {
+            var e = await s.EventAsync(p.GetValue(id)!, ct);
+            var result = await s.Store.ExtendHoldAsync(s.Actor, e.Id, p.GetValue(expires), ct);
+            if (result.Status == HoldStatus.Expired)
+            {
+                Console.Error.WriteLine($"error: event {e.Id.Value} is a hold that expired at {result.Event.ExpiresAt}; reserve again instead");
+                return ExitCodes.Failed;
+            }
+            Console.WriteLine($"extended event {e.Id.Value}: {ExpiryText(result.Event)}");
+            return ExitCodes.Done;
+        });
+        return command;
+    }
+
+    private static Command Sweep()
+    {
+        var command = new Command("sweep", "Delete the organization's expired holds for good (they already count for nothing)");
+        Scope.Action(command, Needs.Organization, async (s, p, ct) =>
+        {
+            var released = await s.Store.ReleaseExpiredHoldsAsync(s.Actor, await s.OrgAsync(ct), ct);
+            Console.WriteLine($"released {released} expired hold(s)");
             return ExitCodes.Done;
         });
         return command;

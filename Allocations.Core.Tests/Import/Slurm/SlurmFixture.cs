@@ -30,9 +30,11 @@ internal static class SlurmFixture
 
     public static string Capture(string name) => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "TestData", "slurm", name));
 
-    public static async Task<(TestStore Store, Allocation Physics, Allocation Chemistry)> CreateAsync(Instant? now = null)
+    public static Task<(TestStore Store, Allocation Physics, Allocation Chemistry)> CreateAsync(Engine engine) => CreateAsync(null, engine);
+
+    public static async Task<(TestStore Store, Allocation Physics, Allocation Chemistry)> CreateAsync(Instant? now = null, Engine engine = Engine.Sqlite)
     {
-        var t = await TestStore.CreateAsync();
+        var t = await TestStore.CreateAsync(engine);
         t.Clock.Reset(now ?? CaptureTime);
         var physics = await t.CreateAllocationAsync("Physics", 100_000m);
         var chemistry = await t.CreateAllocationAsync("Chemistry", 100_000m);

@@ -40,10 +40,10 @@ public class SlurmHardeningTests
         Assert.Equal(Amount.FromDecimal(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
     }
 
-    [Fact]
-    public async Task Sync_ClusterSpelledInAnotherCase_IsTheSameJob()
+    [Theory, Engines]
+    public async Task Sync_ClusterSpelledInAnotherCase_IsTheSameJob(Engine engine)
     {
-        var (t, physics, _) = await CreateAsync();
+        var (t, physics, _) = await CreateAsync(engine);
         using var __ = t;
         var lines = Text(Good);
 
@@ -61,10 +61,10 @@ public class SlurmHardeningTests
         Assert.Equal("slurm:lab:2:" + Instant.FromUtc(2026, 11, 24, 1, 0).ToUnixTimeSeconds(), Assert.Single(events.Events).ExternalKey);
     }
 
-    [Fact]
-    public async Task Sync_RefusalNoFixCanCure_IsReportedWithItsLineAndDoesNotHoldTheWatermark()
+    [Theory, Engines]
+    public async Task Sync_RefusalNoFixCanCure_IsReportedWithItsLineAndDoesNotHoldTheWatermark(Engine engine)
     {
-        var (t, physics, _) = await CreateAsync();
+        var (t, physics, _) = await CreateAsync(engine);
         using var __ = t;
         var longUser = Line("1", "COMPLETED", "2026-11-24T00:00:00", "2026-11-24T00:00:00", "2026-11-24T00:30:00", 1800).Replace("|alice|", "|" + new string('u', 1001) + "|", StringComparison.Ordinal);
         var longKey = Line(new string('7', 400), "COMPLETED", "2026-11-24T00:10:00", "2026-11-24T00:10:00", "2026-11-24T00:40:00", 1800);
@@ -80,10 +80,10 @@ public class SlurmHardeningTests
         Assert.Equal(Amount.FromDecimal(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
     }
 
-    [Fact]
-    public async Task Sync_RunningJobReplayedOnAnyClock_IsEstimatedOverItsElapsedRaw()
+    [Theory, Engines]
+    public async Task Sync_RunningJobReplayedOnAnyClock_IsEstimatedOverItsElapsedRaw(Engine engine)
     {
-        var (t, _, chemistry) = await CreateAsync();
+        var (t, _, chemistry) = await CreateAsync(engine);
         using var __ = t;
         var running = Text(Line("14", "RUNNING", "2026-11-24T02:00:00", "2026-11-24T02:00:00", "Unknown", 600, cpus: 2, account: "chem"));
 
@@ -96,10 +96,10 @@ public class SlurmHardeningTests
         Assert.Equal(Amount.FromDecimal(Rated(2, 600, 2)), (await FiguresAsync(t, chemistry)).Estimated);
     }
 
-    [Fact]
-    public async Task Sync_RunningJobWithoutElapsedRaw_IsEstimatedToTheSnapshotGiven()
+    [Theory, Engines]
+    public async Task Sync_RunningJobWithoutElapsedRaw_IsEstimatedToTheSnapshotGiven(Engine engine)
     {
-        var (t, _, chemistry) = await CreateAsync();
+        var (t, _, chemistry) = await CreateAsync(engine);
         using var __ = t;
         var running = Text(Line("14", "RUNNING", "2026-11-24T02:00:00", "2026-11-24T02:00:00", "Unknown", 0, cpus: 2, account: "chem")).Replace("|Unknown|0|", "|Unknown||", StringComparison.Ordinal);
         var options = new SlurmSyncOptions { SnapshotAt = Instant.FromUtc(2026, 11, 24, 2, 30) };
@@ -112,10 +112,10 @@ public class SlurmHardeningTests
         Assert.Equal(Amount.FromDecimal(Rated(2, 1800, 2)), (await FiguresAsync(t, chemistry)).Estimated);
     }
 
-    [Fact]
-    public async Task Sync_StaleCaptureAfterANewerOne_IsOlderNewsAndChangesNothing()
+    [Theory, Engines]
+    public async Task Sync_StaleCaptureAfterANewerOne_IsOlderNewsAndChangesNothing(Engine engine)
     {
-        var (t, _, chemistry) = await CreateAsync();
+        var (t, _, chemistry) = await CreateAsync(engine);
         using var __ = t;
         var finished = Text(
             Line("14", "COMPLETED", "2026-11-24T02:42:50", "2026-11-24T02:42:51", "2026-11-24T03:42:51", 3600, cpus: 2, account: "chem"),
@@ -141,10 +141,10 @@ public class SlurmHardeningTests
         Assert.NotEqual(hash, t.ContentHash()); // only the watermark moved
     }
 
-    [Fact]
-    public async Task Sync_ConfirmedJobResentOnAnotherAllocation_IsAConflictNamingBothSides()
+    [Theory, Engines]
+    public async Task Sync_ConfirmedJobResentOnAnotherAllocation_IsAConflictNamingBothSides(Engine engine)
     {
-        var (t, physics, chemistry) = await CreateAsync();
+        var (t, physics, chemistry) = await CreateAsync(engine);
         using var __ = t;
         await SyncAsync(t, Text(Good));
         var moved = Good.Replace("|physics|", "|chem|", StringComparison.Ordinal);
@@ -160,10 +160,10 @@ public class SlurmHardeningTests
         Assert.Equal(Amount.Zero, (await FiguresAsync(t, chemistry)).Used);
     }
 
-    [Fact]
-    public async Task Sync_LockOfADeadProcessOnThisHost_IsTakenOverAtOnce()
+    [Theory, Engines]
+    public async Task Sync_LockOfADeadProcessOnThisHost_IsTakenOverAtOnce(Engine engine)
     {
-        var (t, physics, _) = await CreateAsync();
+        var (t, physics, _) = await CreateAsync(engine);
         using var __ = t;
         await SyncAsync(t, Text());
         var deadPid = await DeadProcessIdAsync();
@@ -193,10 +193,10 @@ public class SlurmHardeningTests
         Assert.Equal(0, report.Recorded);
     }
 
-    [Fact]
-    public async Task ReleaseSlurmLock_WhileARunHoldsIt_SaysWhoseItWasAndTheRunWritesNothing()
+    [Theory, Engines]
+    public async Task ReleaseSlurmLock_WhileARunHoldsIt_SaysWhoseItWasAndTheRunWritesNothing(Engine engine)
     {
-        var (t, physics, _) = await CreateAsync();
+        var (t, physics, _) = await CreateAsync(engine);
         using var __ = t;
         var fetched = new TaskCompletionSource();
         var release = new TaskCompletionSource();
@@ -223,10 +223,10 @@ public class SlurmHardeningTests
         Assert.Equal(Amount.Zero, (await FiguresAsync(t, physics)).Used);
     }
 
-    [Fact]
-    public async Task Sync_NoJobOfTheClusterWhileTheOutputHasOthers_Warns()
+    [Theory, Engines]
+    public async Task Sync_NoJobOfTheClusterWhileTheOutputHasOthers_Warns(Engine engine)
     {
-        var (t, _, _) = await CreateAsync();
+        var (t, _, _) = await CreateAsync(engine);
         using var __ = t;
         var mapping = SlurmMapping.Parse(MappingJson().Replace("\"cluster\": \"lab\"", "\"cluster\": \"lba\"", StringComparison.Ordinal));
 
@@ -261,10 +261,10 @@ public class SlurmHardeningTests
         }
     }
 
-    [Fact]
-    public async Task Sync_CancelledWhileFetching_ReleasesTheLockAndWritesNothing()
+    [Theory, Engines]
+    public async Task Sync_CancelledWhileFetching_ReleasesTheLockAndWritesNothing(Engine engine)
     {
-        var (t, _, _) = await CreateAsync();
+        var (t, _, _) = await CreateAsync(engine);
         using var __ = t;
         await SyncAsync(t, Text()); // the cluster's state row exists, as after any earlier run
         var hash = t.ContentHash();
@@ -281,10 +281,10 @@ public class SlurmHardeningTests
         Assert.Equal(0, LocksHeld(t));
     }
 
-    [Fact]
-    public async Task Sync_CancelledAfterTheOutputWasRead_ReleasesTheLockAndWritesNothing()
+    [Theory, Engines]
+    public async Task Sync_CancelledAfterTheOutputWasRead_ReleasesTheLockAndWritesNothing(Engine engine)
     {
-        var (t, _, _) = await CreateAsync();
+        var (t, _, _) = await CreateAsync(engine);
         using var __ = t;
         await SyncAsync(t, Text()); // the cluster's state row exists, as after any earlier run
         var hash = t.ContentHash();
@@ -321,21 +321,11 @@ public class SlurmHardeningTests
 
     private static void SetLock(TestStore t, string owner, Instant expires)
     {
-        using var connection = new SqliteConnection($"Data Source={t.Path};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "UPDATE slurm_sync_state SET lock_owner = $owner, lock_expires_ns = $expires WHERE cluster = 'lab'";
-        command.Parameters.AddWithValue("$owner", owner);
-        command.Parameters.AddWithValue("$expires", expires.ToUnixTimeTicks() * 100);
-        Assert.Equal(1, command.ExecuteNonQuery());
+        Assert.Equal(1, t.Raw("UPDATE slurm_sync_state SET lock_owner = @owner, lock_expires_ns = @expires WHERE cluster = 'lab'", scalar: false, ("owner", owner), ("expires", expires.ToUnixTimeTicks() * 100)));
     }
 
     private static long LocksHeld(TestStore t)
     {
-        using var connection = new SqliteConnection($"Data Source={t.Path};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM slurm_sync_state WHERE lock_owner IS NOT NULL";
-        return (long)command.ExecuteScalar()!;
+        return (long)t.Raw("SELECT COUNT(*) FROM slurm_sync_state WHERE lock_owner IS NOT NULL", scalar: true)!;
     }
 }

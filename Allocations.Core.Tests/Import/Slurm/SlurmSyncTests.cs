@@ -23,10 +23,10 @@ public class SlurmSyncTests
 
     private static readonly decimal ChemistryEstimated = Rated(2, 5, 2); // job 14, running from 02:42:51, ElapsedRaw 5
 
-    [Fact]
-    public async Task Sync_RealCapture_RecordsEachJobRunOnceWithItsSku()
+    [Theory, Engines]
+    public async Task Sync_RealCapture_RecordsEachJobRunOnceWithItsSku(Engine engine)
     {
-        var (t, physics, chemistry) = await CreateAsync();
+        var (t, physics, chemistry) = await CreateAsync(engine);
         using var _ = t;
 
         var report = await SyncAsync(t, Capture("sacct-requested.txt"));
@@ -41,10 +41,10 @@ public class SlurmSyncTests
         Assert.True((await t.Store.VerifyAsync(TestStore.Admin, t.Organization)).IsClean);
     }
 
-    [Fact]
-    public async Task Sync_CaptureWithoutSteps_AfterTheFullOne_IsUnchanged()
+    [Theory, Engines]
+    public async Task Sync_CaptureWithoutSteps_AfterTheFullOne_IsUnchanged(Engine engine)
     {
-        var (t, physics, chemistry) = await CreateAsync();
+        var (t, physics, chemistry) = await CreateAsync(engine);
         using var _ = t;
         await SyncAsync(t, Capture("sacct-requested.txt"));
         var hashBefore = (await FiguresAsync(t, physics), await FiguresAsync(t, chemistry));
@@ -56,10 +56,10 @@ public class SlurmSyncTests
         Assert.Equal(hashBefore, (await FiguresAsync(t, physics), await FiguresAsync(t, chemistry)));
     }
 
-    [Fact]
-    public async Task Sync_SameCaptureLater_ChangesNothing_TheRunningJobKeepsItsMeasuredElapsedTime()
+    [Theory, Engines]
+    public async Task Sync_SameCaptureLater_ChangesNothing_TheRunningJobKeepsItsMeasuredElapsedTime(Engine engine)
     {
-        var (t, physics, chemistry) = await CreateAsync();
+        var (t, physics, chemistry) = await CreateAsync(engine);
         using var _ = t;
         await SyncAsync(t, Capture("sacct-requested.txt"));
         t.Clock.Advance(Duration.FromDays(3)); // a replay days later: the capture still says job 14 had run 5 s
@@ -71,10 +71,10 @@ public class SlurmSyncTests
         Assert.Equal((Amount.FromDecimal(ChemistryUsed), Amount.FromDecimal(ChemistryEstimated)), await FiguresAsync(t, chemistry));
     }
 
-    [Fact]
-    public async Task Sync_RunningJobThatFinishes_IsReplacedByItsConfirmedUsage()
+    [Theory, Engines]
+    public async Task Sync_RunningJobThatFinishes_IsReplacedByItsConfirmedUsage(Engine engine)
     {
-        var (t, _, chemistry) = await CreateAsync();
+        var (t, _, chemistry) = await CreateAsync(engine);
         using var __ = t;
         await SyncAsync(t, Capture("sacct-requested.txt"));
         var finished = Text(Line("14", "COMPLETED", "2026-11-24T02:42:50", "2026-11-24T02:42:51", "2026-11-24T03:42:51", 3600, cpus: 2, account: "chem"));
@@ -85,10 +85,10 @@ public class SlurmSyncTests
         Assert.Equal((Amount.FromDecimal(ChemistryUsed + Rated(2, 3600, 2)), Amount.Zero), await FiguresAsync(t, chemistry));
     }
 
-    [Fact]
-    public async Task Sync_RequeuedJob_CountsEveryRun()
+    [Theory, Engines]
+    public async Task Sync_RequeuedJob_CountsEveryRun(Engine engine)
     {
-        var (t, _, chemistry) = await CreateAsync();
+        var (t, _, chemistry) = await CreateAsync(engine);
         using var __ = t;
 
         var report = await SyncAsync(t, Capture("sacct-requeued.txt"));
@@ -97,10 +97,10 @@ public class SlurmSyncTests
         Assert.Equal(Amount.FromDecimal(Rated(1, 3, 2) + Rated(1, 6, 2)), (await FiguresAsync(t, chemistry)).Used);
     }
 
-    [Fact]
-    public async Task Sync_JobsThatNeverStarted_RecordNothing()
+    [Theory, Engines]
+    public async Task Sync_JobsThatNeverStarted_RecordNothing(Engine engine)
     {
-        var (t, physics, _) = await CreateAsync();
+        var (t, physics, _) = await CreateAsync(engine);
         using var __ = t;
         var hash = t.ContentHash();
         var report = await SyncAsync(t, Capture("sacct-cancelled-pending.txt"), options: new SlurmSyncOptions { DryRun = true });
@@ -133,10 +133,10 @@ public class SlurmSyncTests
         Assert.Equal((Amount.FromDecimal(Rated(1, 1800, 2)), Amount.Zero), await FiguresAsync(t, physics));
     }
 
-    [Fact]
-    public async Task Sync_JobIdReusedAfterACounterReset_IsANewJob()
+    [Theory, Engines]
+    public async Task Sync_JobIdReusedAfterACounterReset_IsANewJob(Engine engine)
     {
-        var (t, physics, _) = await CreateAsync();
+        var (t, physics, _) = await CreateAsync(engine);
         using var __ = t;
         await SyncAsync(t, Text(Line("5", "COMPLETED", "2026-11-20T01:00:00", "2026-11-20T01:00:00", "2026-11-20T02:00:00", 3600)));
 
@@ -146,10 +146,10 @@ public class SlurmSyncTests
         Assert.Equal(Amount.FromDecimal(Rated(1, 3600, 2) + Rated(1, 7200, 2)), (await FiguresAsync(t, physics)).Used);
     }
 
-    [Fact]
-    public async Task Sync_UnmappedAccountPartitionOrCluster_IsSkippedWithItsLineAndNotGuessed()
+    [Theory, Engines]
+    public async Task Sync_UnmappedAccountPartitionOrCluster_IsSkippedWithItsLineAndNotGuessed(Engine engine)
     {
-        var (t, physics, _) = await CreateAsync();
+        var (t, physics, _) = await CreateAsync(engine);
         using var __ = t;
         var text = Text(
             Line("1", "COMPLETED", "2026-11-24T01:00:00", "2026-11-24T01:00:00", "2026-11-24T02:00:00", 3600, account: "biology"),
@@ -168,10 +168,10 @@ public class SlurmSyncTests
         Assert.Equal(Amount.FromDecimal(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
     }
 
-    [Fact]
-    public async Task Sync_MalformedLine_IsReportedAndTheRunGoesOn()
+    [Theory, Engines]
+    public async Task Sync_MalformedLine_IsReportedAndTheRunGoesOn(Engine engine)
     {
-        var (t, physics, _) = await CreateAsync();
+        var (t, physics, _) = await CreateAsync(engine);
         using var __ = t;
         var text = Text(
             Line("1", "COMPLETED", "2026-11-24T01:00:00", "2026-11-24T01:00:00", "2026-11-24T02:00:00", 3600),
@@ -204,10 +204,10 @@ public class SlurmSyncTests
         Assert.Equal(Amount.FromDecimal(level * 2m), (await FiguresAsync(t, physics)).Used);
     }
 
-    [Fact]
-    public async Task Sync_PerUnitSku_ChargesLevelTimesHours()
+    [Theory, Engines]
+    public async Task Sync_PerUnitSku_ChargesLevelTimesHours(Engine engine)
     {
-        var (t, physics, _) = await CreateAsync();
+        var (t, physics, _) = await CreateAsync(engine);
         using var __ = t;
 
         await SyncAsync(t, Text(Line("1", "COMPLETED", "2026-11-24T01:00:00", "2026-11-24T01:00:00", "2026-11-24T02:30:00", 5400, cpus: 2, partition: "lic")));
@@ -215,10 +215,10 @@ public class SlurmSyncTests
         Assert.Equal(Amount.FromDecimal(3m * 20m), (await FiguresAsync(t, physics)).Used); // 3 core-hours × 20
     }
 
-    [Fact]
-    public async Task Sync_LocalTimes_AreReadInTheClusterZone()
+    [Theory, Engines]
+    public async Task Sync_LocalTimes_AreReadInTheClusterZone(Engine engine)
     {
-        var (t, physics, _) = await CreateAsync();
+        var (t, physics, _) = await CreateAsync(engine);
         using var __ = t;
         // 17:30–19:30 CST on Nov 14 is 23:30Z–01:30Z: half an hour before the rate change at Nov 15 00:00Z (rate 1),
         // 1.5 hours after (rate 2). Read naively as UTC it would be two hours at rate 1.
@@ -229,10 +229,10 @@ public class SlurmSyncTests
         Assert.Equal(Amount.FromDecimal(0.5m + 3m), (await FiguresAsync(t, physics)).Used);
     }
 
-    [Fact]
-    public async Task Sync_JobAcrossTheFallBackInChicago_ChargesItsElapsedTime()
+    [Theory, Engines]
+    public async Task Sync_JobAcrossTheFallBackInChicago_ChargesItsElapsedTime(Engine engine)
     {
-        var (t, physics, _) = await CreateAsync();
+        var (t, physics, _) = await CreateAsync(engine);
         using var __ = t;
 
         await SyncAsync(t, Text(Line("1", "COMPLETED", "2026-11-01T00:00:00", "2026-11-01T00:30:00", "2026-11-01T01:30:00", 7200)), Mapping("America/Chicago"));
@@ -240,10 +240,10 @@ public class SlurmSyncTests
         Assert.Equal(Amount.FromDecimal(2m), (await FiguresAsync(t, physics)).Used); // 2 h × rate 1, not 1 h
     }
 
-    [Fact]
-    public async Task Sync_WindowStartsAtTheWatermarkMinusTheOverlap_EvenAfterMissedRuns()
+    [Theory, Engines]
+    public async Task Sync_WindowStartsAtTheWatermarkMinusTheOverlap_EvenAfterMissedRuns(Engine engine)
     {
-        var (t, physics, _) = await CreateAsync();
+        var (t, physics, _) = await CreateAsync(engine);
         using var __ = t;
         var windows = new List<SlurmQueryWindow>();
         Task<TextReader> Fetch(SlurmQueryWindow w, string text)
@@ -267,21 +267,15 @@ public class SlurmSyncTests
         Assert.Equal(Amount.FromDecimal(Rated(1, 1800, 2)), (await FiguresAsync(t, physics)).Used);
     }
 
-    [Fact]
-    public async Task Sync_StateLostAfterPosting_ReimportCountsNothingTwice()
+    [Theory, Engines]
+    public async Task Sync_StateLostAfterPosting_ReimportCountsNothingTwice(Engine engine)
     {
-        var (t, physics, chemistry) = await CreateAsync();
+        var (t, physics, chemistry) = await CreateAsync(engine);
         using var __ = t;
         await SyncAsync(t, Capture("sacct-requested.txt"));
         var figures = (await FiguresAsync(t, physics), await FiguresAsync(t, chemistry));
         // The old tool's failure: usage posted, then the process died before saving its state.
-        using (var connection = new SqliteConnection($"Data Source={t.Path};Pooling=False"))
-        {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = "UPDATE slurm_sync_state SET watermark_ns = NULL";
-            Assert.Equal(1, command.ExecuteNonQuery());
-        }
+        Assert.Equal(1, t.Raw("UPDATE slurm_sync_state SET watermark_ns = NULL", scalar: false));
 
         var report = await SyncAsync(t, Capture("sacct-requested.txt"));
 
@@ -289,10 +283,10 @@ public class SlurmSyncTests
         Assert.Equal(figures, (await FiguresAsync(t, physics), await FiguresAsync(t, chemistry)));
     }
 
-    [Fact]
-    public async Task Sync_FetchFails_WritesNoUsageAndReleasesTheLock()
+    [Theory, Engines]
+    public async Task Sync_FetchFails_WritesNoUsageAndReleasesTheLock(Engine engine)
     {
-        var (t, physics, _) = await CreateAsync();
+        var (t, physics, _) = await CreateAsync(engine);
         using var __ = t;
 
         await Assert.ThrowsAsync<IOException>(() => t.Store.SyncSlurmFromSacctAsync(
@@ -307,17 +301,14 @@ public class SlurmSyncTests
 
     private static async Task AssertNoLockHeldAsync(TestStore t)
     {
-        using var connection = new SqliteConnection($"Data Source={t.Path};Pooling=False");
-        await connection.OpenAsync();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM slurm_sync_state WHERE lock_owner IS NOT NULL";
-        Assert.Equal(0L, (long)(await command.ExecuteScalarAsync())!);
+        await Task.Yield();
+        Assert.Equal(0L, (long)t.Raw("SELECT COUNT(*) FROM slurm_sync_state WHERE lock_owner IS NOT NULL", scalar: true)!);
     }
 
-    [Fact]
-    public async Task Sync_OverlappingRun_IsRefusedWhileTheFirstHoldsTheLock()
+    [Theory, Engines]
+    public async Task Sync_OverlappingRun_IsRefusedWhileTheFirstHoldsTheLock(Engine engine)
     {
-        var (t, _, chemistry) = await CreateAsync();
+        var (t, _, chemistry) = await CreateAsync(engine);
         using var __ = t;
         var fetched = new TaskCompletionSource();
         var release = new TaskCompletionSource();
@@ -340,10 +331,10 @@ public class SlurmSyncTests
         Assert.Equal((Amount.FromDecimal(ChemistryUsed), Amount.FromDecimal(ChemistryEstimated)), await FiguresAsync(t, chemistry));
     }
 
-    [Fact]
-    public async Task Sync_RunPastItsLockTimeout_IsTakenOverAndWritesNothing()
+    [Theory, Engines]
+    public async Task Sync_RunPastItsLockTimeout_IsTakenOverAndWritesNothing(Engine engine)
     {
-        var (t, _, chemistry) = await CreateAsync();
+        var (t, _, chemistry) = await CreateAsync(engine);
         using var __ = t;
         var fetched = new TaskCompletionSource();
         var release = new TaskCompletionSource();
@@ -366,10 +357,10 @@ public class SlurmSyncTests
         Assert.Equal(Amount.FromDecimal(ChemistryUsed), (await FiguresAsync(t, chemistry)).Used);
     }
 
-    [Fact]
-    public async Task Sync_DryRun_WritesNothingButReportsWhatItWouldDo()
+    [Theory, Engines]
+    public async Task Sync_DryRun_WritesNothingButReportsWhatItWouldDo(Engine engine)
     {
-        var (t, _, _) = await CreateAsync();
+        var (t, _, _) = await CreateAsync(engine);
         using var __ = t;
         var hash = t.ContentHash();
 
@@ -381,10 +372,10 @@ public class SlurmSyncTests
         Assert.Equal(hash, t.ContentHash());
     }
 
-    [Fact]
-    public async Task Sync_JobTheStoreRefuses_IsReportedAndHoldsTheWatermarkAtItsEnd()
+    [Theory, Engines]
+    public async Task Sync_JobTheStoreRefuses_IsReportedAndHoldsTheWatermarkAtItsEnd(Engine engine)
     {
-        var (t, physics, _) = await CreateAsync();
+        var (t, physics, _) = await CreateAsync(engine);
         using var __ = t;
         var refusedEnd = Instant.FromUtc(2026, 10, 20, 2, 0);
         var text = Text(
@@ -402,10 +393,10 @@ public class SlurmSyncTests
         Assert.Equal(Amount.FromDecimal(Rated(1, 3600, 2)), (await FiguresAsync(t, physics)).Used);
     }
 
-    [Fact]
-    public async Task Sync_MappingNamingAMissingAllocation_RefusesThoseJobs()
+    [Theory, Engines]
+    public async Task Sync_MappingNamingAMissingAllocation_RefusesThoseJobs(Engine engine)
     {
-        var (t, _, _) = await CreateAsync();
+        var (t, _, _) = await CreateAsync(engine);
         using var __ = t;
         var mapping = SlurmMapping.Parse(MappingJson().Replace("\"Chemistry\"", "\"Chem 2027\"", StringComparison.Ordinal));
 
@@ -416,10 +407,10 @@ public class SlurmSyncTests
         Assert.Contains(problems, p => p.Contains("Chem 2027", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task Sync_ActorWhoIsNotAnOrganizationAdmin_IsDenied()
+    [Theory, Engines]
+    public async Task Sync_ActorWhoIsNotAnOrganizationAdmin_IsDenied(Engine engine)
     {
-        var (t, _, _) = await CreateAsync();
+        var (t, _, _) = await CreateAsync(engine);
         using var __ = t;
         await t.Store.CreateGroupAsync(TestStore.Admin, t.Organization, "staff");
         await t.Store.AddGroupMemberAsync(TestStore.Admin, t.Organization, "staff", "mallory");
@@ -434,10 +425,10 @@ public class SlurmSyncTests
         Assert.Equal(hash, t.ContentHash());
     }
 
-    [Fact]
-    public async Task Sync_PendingJobShowingAnExpectedStart_RecordsNothing()
+    [Theory, Engines]
+    public async Task Sync_PendingJobShowingAnExpectedStart_RecordsNothing(Engine engine)
     {
-        var (t, physics, _) = await CreateAsync();
+        var (t, physics, _) = await CreateAsync(engine);
         using var __ = t;
 
         var report = await SyncAsync(t, Text(
@@ -448,10 +439,10 @@ public class SlurmSyncTests
         Assert.Equal((Amount.Zero, Amount.Zero), await FiguresAsync(t, physics));
     }
 
-    [Fact]
-    public async Task Sync_ConfirmedJobResentWithALaterEnd_IsAConflictThatHoldsTheWatermarkAndNamesBothSides()
+    [Theory, Engines]
+    public async Task Sync_ConfirmedJobResentWithALaterEnd_IsAConflictThatHoldsTheWatermarkAndNamesBothSides(Engine engine)
     {
-        var (t, physics, _) = await CreateAsync();
+        var (t, physics, _) = await CreateAsync(engine);
         using var __ = t;
         await SyncAsync(t, Text(Line("1", "COMPLETED", "2026-11-24T01:00:00", "2026-11-24T01:00:00", "2026-11-24T02:00:00", 3600)));
         t.Clock.Advance(Duration.FromHours(3));

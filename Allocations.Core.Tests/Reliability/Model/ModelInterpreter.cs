@@ -31,13 +31,21 @@ internal sealed partial class ModelInterpreter : IDisposable
     ];
 
     private readonly string? path;
+    private bool postgres;
     private readonly AllocationStoreOptions options;
     private AllocationStore store;
     private readonly OrganizationId organization;
     private readonly Dictionary<string, ModelSku> catalogue = Skus.ToDictionary(k => k.Code);
     private readonly List<MAllocation> allocations = [];
     private readonly List<MEvent> events = [];
+    private readonly FakeClock clock;
     private int step;
+
+    /// <summary>The store's default hold expiry, which the model relies on.</summary>
+    private static readonly long DefaultExpiryNs = 24 * NsPerHour;
+
+    /// <summary>Gets the instant of the store's clock, in nanoseconds.</summary>
+    private long NowNs => (clock.GetCurrentInstant() - NodaConstants.UnixEpoch).ToInt64Nanoseconds();
 
     /// <summary>How often each outcome was reached, over all sequences of the run: proof that the generator reaches
     /// every path, not only the refusals.</summary>
@@ -47,6 +55,7 @@ internal sealed partial class ModelInterpreter : IDisposable
 
     private ModelInterpreter(AllocationStore store, OrganizationId organization, string? path, AllocationStoreOptions options)
     {
+        clock = (FakeClock)options.Clock!;
         this.store = store;
         this.path = path;
         this.options = options;
@@ -55,10 +64,18 @@ internal sealed partial class ModelInterpreter : IDisposable
 
     /// <summary>Creates the catalogue in a store in memory, or in a file at <paramref name="path"/> (where the
     /// <see cref="Reopen"/> operation closes and reopens it).</summary>
-    internal static ModelInterpreter Create(string? path = null)
+    internal static ModelInterpreter Create(string? path = null) => Create(path, postgres: false);
+
+    /// <summary>The same on a PostgreSQL database of its own (<paramref name="path"/> is then its connection string,
+    /// dropped on dispose).</summary>
+    internal static ModelInterpreter Create(string? path, bool postgres)
     {
         var options = new AllocationStoreOptions { Clock = new FakeClock(T0 + Duration.FromDays(30)), DurableWrites = false };
-        var store = Run(path is null ? AllocationStore.OpenInMemoryAsync(options) : AllocationStore.OpenAsync(path, options));
+        if (postgres)
+        {
+            path = Run(Support.PostgresServer.CreateDatabaseAsync());
+        }
+        var store = Run(postgres ? AllocationStore.OpenPostgresAsync(path!, options) : path is null ? AllocationStore.OpenInMemoryAsync(options) : AllocationStore.OpenAsync(path, options));
         var org = Run(store.CreateOrganizationAsync(Principal.System, "Model", Admin.Id));
         Run(store.CreateUnitAsync(Admin, org.Id, Unit, 6));
         Run(store.CreateGroupAsync(Admin, org.Id, "g1"));
@@ -74,7 +91,7 @@ internal sealed partial class ModelInterpreter : IDisposable
                 Run(store.AddRateRuleAsync(Admin, org.Id, code, Ns(rule.FromNs), rule.ToNs is { } to ? Ns(to) : null, Rate.FromNanos(rule.RateNanos)));
             }
         }
-        return new ModelInterpreter(store, org.Id, path, options);
+        return new ModelInterpreter(store, org.Id, path, options) { postgres = postgres };
     }
 
     /// <summary>Runs every operation, checking the whole state after each.</summary>
@@ -84,8 +101,18 @@ internal sealed partial class ModelInterpreter : IDisposable
         {
             for (step = 0; step < ops.Count; step++)
             {
+                // The clock moves between steps, so holds expire while the sequence runs.
+                clock.Advance(Duration.FromSeconds(1));
+                var figuresBefore = AlertFigures();
                 var reservedAt = Step(ops[step]);
+                // Only a write records alerts: a hold that expires while the clock moves changes no stored row, and
+                // the next write compares the figures as they stand then.
+                if (ops[step] is not Tick)
+                {
+                    ExpectCrossings(figuresBefore);
+                }
                 CheckState(reservedAt);
+                CheckAlerts();
             }
             CheckEvents();
         }
@@ -161,7 +188,16 @@ internal sealed partial class ModelInterpreter : IDisposable
                 DoBatch(b.Items);
                 return null;
             case Reserve r when allocations.Count > 0:
-                return DoReserve(Pick(allocations, r.Target), catalogue[Skus[r.Sku].Code], r.QuantityMicros, r.StartSeconds, r.DurationSeconds, r.Key, r.As);
+                return DoReserve(Pick(allocations, r.Target), catalogue[Skus[r.Sku].Code], r.QuantityMicros, r.StartSeconds, r.DurationSeconds, r.Key, r.As, r.ExpirySeconds);
+            case Extend x when events.Count > 0:
+                DoExtend(PickHold(x.Event), x.ExpirySeconds, x.As);
+                return null;
+            case Sweep w:
+                DoSweep(w.As);
+                return null;
+            case Tick t:
+                clock.Advance(Duration.FromSeconds(t.Seconds));
+                return null;
             case Resubmit r when events.Count > 0:
             {
                 var e = Pick(events, r.Event);
@@ -171,7 +207,7 @@ internal sealed partial class ModelInterpreter : IDisposable
                 // A retry comes from whoever recorded the event: its key is in that source.
                 if (r.AsReservation)
                 {
-                    return DoReserve(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, key, e.Source);
+                    return DoReserve(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, key, e.Source, expirySeconds: null);
                 }
                 DoRecord(e.Allocation, catalogue[e.Sku.Code], e.Quantity, seconds, duration, e.Confirmed, key, e.Source);
                 return null;
@@ -181,14 +217,26 @@ internal sealed partial class ModelInterpreter : IDisposable
                 return null;
             case Reopen when path is not null:
                 store.Dispose();
-                store = Run(AllocationStore.OpenAsync(path, options));
+                store = Run(postgres ? AllocationStore.OpenPostgresAsync(path, options) : AllocationStore.OpenAsync(path, options));
                 Tally("reopened");
                 return null;
             case ChangeRate c:
                 DoChangeRate(catalogue[Skus[c.Sku].Code], c.AtHour, c.RateNanos);
                 return null;
+            case CorrectRate c:
+                DoCorrectRate(catalogue[Skus[c.Sku].Code], c.FromHour, c.Hours, c.RateNanos, c.As);
+                return null;
+            case Rerate r:
+                if (r.CorrectFirst is { } correction)
+                {
+                    DoCorrectRate(catalogue[Skus[r.Sku].Code], 0, null, correction, ModelActor.Admin);
+                }
+                var (rerateSku, rerateFrom, rerateHours) = r.CorrectFirst is not null ? (r.Sku, -5, 250)
+                    : r.LastCorrected && lastCorrection is { } last ? last : (r.Sku, r.FromHour, r.Hours);
+                DoRerate(catalogue[Skus[rerateSku].Code], rerateFrom, rerateHours, r.MaxEvents, r.As, r.DeleteFirst);
+                return null;
             case Confirm c when events.Count > 0:
-                DoConfirm(Pick(events, c.Event), c.FinalQuantityMicros, c.FinalDurationSeconds, c.As);
+                DoConfirm(PickHold(c.Event), c.FinalQuantityMicros, c.FinalDurationSeconds, c.As);
                 return null;
             case Release r when events.Count > 0:
             {
@@ -266,6 +314,12 @@ internal sealed partial class ModelInterpreter : IDisposable
             case SetPeriod p when allocations.Count > 0:
                 DoSetPeriod(Pick(allocations, p.Target), p, p.As);
                 return null;
+            case SetThresholds t when allocations.Count > 0:
+                DoSetThresholds(Pick(allocations, t.Target), t);
+                return null;
+            case ReadAlerts r:
+                DoReadAlerts(r.As);
+                return null;
             default:
                 return null; // nothing to act on yet
         }
@@ -311,7 +365,7 @@ internal sealed partial class ModelInterpreter : IDisposable
             Tally("key held by an event the caller cannot see");
             return new Refused(typeof(ConflictException));
         }
-        if (existing is not null && existing.SameContent(incoming))
+        if (existing is not null && existing.SameContent(incoming) && !Expired(existing))
         {
             return new Same(existing);
         }
@@ -468,7 +522,29 @@ internal sealed partial class ModelInterpreter : IDisposable
         catalogue[sku.Code] = sku with { Rules = rules };
     }
 
-    private MAllocation? DoReserve(MAllocation target, ModelSku sku, long quantity, long startSeconds, long durationSeconds, int? keyIndex, ModelActor actor)
+    /// <summary>The expiry a call now gives a hold for the model's expiry seconds: null for never; invalid (false) when
+    /// it is not later than now or ends past the store's range.</summary>
+    private (bool Valid, long? ExpiresNs) ExpiryOf(long? seconds) => seconds switch
+    {
+        null => (true, NowNs + DefaultExpiryNs),
+        ModelExpiry.Never => (true, null),
+        ModelExpiry.AtNow or ModelExpiry.PastTheRange => (false, null),
+        { } s => (true, NowNs + s * NsPerSecond),
+    };
+
+    private static HoldExpiry ToExpiry(long? seconds, long nowNs) => seconds switch
+    {
+        null => HoldExpiry.StoreDefault,
+        ModelExpiry.Never => HoldExpiry.Never,
+        ModelExpiry.AtNow => HoldExpiry.At(Ns(nowNs)),
+        ModelExpiry.PastTheRange => HoldExpiry.After(Duration.FromDays(200 * 366)),
+        { } s => HoldExpiry.After(Duration.FromSeconds(s)),
+    };
+
+    /// <summary>A hold past its expiry instant: it counts for nothing, though it stays (and is read back) until swept.</summary>
+    private bool Expired(MEvent e) => !e.Confirmed && e.ExpiresNs is { } at && at <= NowNs;
+
+    private MAllocation? DoReserve(MAllocation target, ModelSku sku, long quantity, long startSeconds, long durationSeconds, int? keyIndex, ModelActor actor, long? expirySeconds)
     {
         var principal = Actors[(int)actor];
         var (startNs, endNs) = Interval(startSeconds, durationSeconds);
@@ -476,19 +552,27 @@ internal sealed partial class ModelInterpreter : IDisposable
         // The record's status is ignored by ReserveAsync (a hold is Estimated); pass Confirmed to prove it.
         var record = ToRecord(target, sku, quantity, startNs, endNs, confirmed: true, key);
         var plan = PlanRecord(target, sku, quantity, startNs, endNs, confirmed: false, key, actor, AccessLevel.Use);
+        var expiry = ToExpiry(expirySeconds, NowNs);
         if (plan is Refused { Exception: var outside } && outside == typeof(OutsidePeriodException))
         {
-            var answer = Run(store.ReserveAsync(principal, record));
+            var answer = Run(store.ReserveAsync(principal, record, expiry));
             Check(!answer.Reserved, "a hold outside the period was recorded");
             CheckOutsidePeriod(answer.Fit, target, startNs, "reserve");
             return null;
         }
         if (plan is Refused refused)
         {
-            Expect(refused.Exception, () => store.ReserveAsync(principal, record));
+            Expect(refused.Exception, () => store.ReserveAsync(principal, record, expiry));
             return null;
         }
-        var result = Run(store.ReserveAsync(principal, record));
+        var (validExpiry, expiresNs) = ExpiryOf(expirySeconds);
+        if (!validExpiry)
+        {
+            Expect<InvalidInputException>(() => store.ReserveAsync(principal, record, expiry), "expiry");
+            Tally("reserve refused: invalid expiry");
+            return null;
+        }
+        var result = Run(store.ReserveAsync(principal, record, expiry));
         if (plan is Same same)
         {
             Tally("reserve repeated");
@@ -498,6 +582,7 @@ internal sealed partial class ModelInterpreter : IDisposable
         }
         var existing = (plan as Replace)?.Existing;
         var incoming = plan is Replace r ? r.Incoming : ((Insert)plan).Incoming;
+        incoming.ExpiresNs = expiresNs;
         if (!CheckFitDecision(result.Fit, target, incoming.Amount, existing))
         {
             Tally("reserve refused");
@@ -505,6 +590,10 @@ internal sealed partial class ModelInterpreter : IDisposable
             return null;
         }
         Tally(plan is Replace ? "reserve replaced a hold" : "reserve placed");
+        if (existing is not null && Expired(existing))
+        {
+            Tally("reserve replaced an expired hold");
+        }
         Check(result.Reserved, "a hold that fits was not recorded");
         ApplyToModel(plan);
         if (plan is Insert)
@@ -523,7 +612,7 @@ internal sealed partial class ModelInterpreter : IDisposable
         long Shortfall(MAllocation level)
         {
             var remaining = level.Total - Used(level) - Estimated(level);
-            if (existing is not null && (existing.Allocation == level || existing.Allocation.Parent == level))
+            if (existing is not null && !Expired(existing) && (existing.Allocation == level || existing.Allocation.Parent == level))
             {
                 remaining += existing.Amount;
             }
@@ -548,7 +637,7 @@ internal sealed partial class ModelInterpreter : IDisposable
     private void DoConfirm(MEvent e, long? finalQuantity, long? finalDurationSeconds, ModelActor actor)
     {
         long? finalEndNs = finalDurationSeconds is { } d ? e.StartNs + d * NsPerSecond : null;
-        Func<Task<UsageEvent>> call = () => store.ConfirmAsync(
+        Func<Task<HoldResult>> call = () => store.ConfirmAsync(
             Actors[(int)actor],
             e.Id,
             finalQuantity is { } q ? global::Allocations.Domain.Quantity.FromMicros(q) : null,
@@ -575,12 +664,22 @@ internal sealed partial class ModelInterpreter : IDisposable
         {
             if (quantity == e.Quantity && endNs == e.EndNs)
             {
-                CheckEvent(e, Run(call()));
+                var again = Run(call());
+                Check(again.Status == HoldStatus.AlreadyConfirmed, $"confirming a Confirmed event again answered {again.Status}");
+                CheckEvent(e, again.Event);
             }
             else
             {
                 Expect<ConflictException>(call);
             }
+            return;
+        }
+        if (Expired(e))
+        {
+            var expired = Run(call());
+            Tally("confirm of an expired hold");
+            Check(expired.Status == HoldStatus.Expired, $"confirming a hold that expired at {Ns(e.ExpiresNs!.Value)} answered {expired.Status}");
+            CheckEvent(e, expired.Event);
             return;
         }
         var sku = catalogue[e.Sku.Code]; // re-rated at today's rules
@@ -591,8 +690,62 @@ internal sealed partial class ModelInterpreter : IDisposable
         }
         var confirmed = Run(call());
         Tally("confirmed");
-        e.ReplaceWith(e with { Sku = sku, Quantity = quantity, EndNs = endNs, Confirmed = true, Amount = amount });
-        CheckEvent(e, confirmed);
+        Check(confirmed.Status == HoldStatus.Confirmed, $"confirming a live hold answered {confirmed.Status}");
+        e.ReplaceWith(e with { Sku = sku, Quantity = quantity, EndNs = endNs, Confirmed = true, Amount = amount, ExpiresNs = null });
+        CheckEvent(e, confirmed.Event);
+    }
+
+    /// <summary>Extending, by the documentation: the levels of confirming (Use on one's own hold, Admin on another
+    /// source's), a Confirmed event is a conflict, then the expiry must be valid, then an expired hold answers Expired
+    /// and stays as it is.</summary>
+    private void DoExtend(MEvent e, long? expirySeconds, ModelActor actor)
+    {
+        Func<Task<HoldResult>> call = () => store.ExtendHoldAsync(Actors[(int)actor], e.Id, ToExpiry(expirySeconds, NowNs));
+        if (Refusal(actor, e.Allocation, AccessLevel.Use, e.Live) is { } refusal)
+        {
+            Expect(refusal, call);
+            return;
+        }
+        if (e.Confirmed)
+        {
+            Expect<ConflictException>(call);
+            return;
+        }
+        if (e.Source != actor && Refusal(actor, e.Allocation, AccessLevel.Admin) is { } others)
+        {
+            Tally("another source's hold refused");
+            Expect(others, call);
+            return;
+        }
+        var (valid, expiresNs) = ExpiryOf(expirySeconds);
+        if (!valid)
+        {
+            Expect<InvalidInputException>(call, "expiry");
+            return;
+        }
+        var result = Run(call());
+        if (Expired(e))
+        {
+            Tally("extend of an expired hold");
+            Check(result.Status == HoldStatus.Expired, $"extending a hold that expired answered {result.Status}");
+        }
+        else
+        {
+            Tally("hold extended");
+            Check(result.Status == HoldStatus.Extended, $"extending a live hold answered {result.Status}");
+            e.ExpiresNs = expiresNs;
+        }
+        CheckEvent(e, result.Event);
+    }
+
+    /// <summary>A sweep deletes exactly the expired holds on the allocations the actor may Use.</summary>
+    private void DoSweep(ModelActor actor)
+    {
+        var expired = events.Where(e => e.Live && Expired(e) && Level(actor, e.Allocation) >= AccessLevel.Use).ToList();
+        var released = Run(store.ReleaseExpiredHoldsAsync(Actors[(int)actor], organization));
+        Tally(expired.Count > 0 ? "swept expired holds" : "sweep with nothing to do");
+        Check(released == expired.Count, $"the sweep released {released} holds, the model expected {expired.Count}");
+        expired.ForEach(e => e.Deleted = true);
     }
 
     /// <summary>SQLite reuses the largest rowid after that row is deleted (the tables lack AUTOINCREMENT), so an id
@@ -609,10 +762,12 @@ internal sealed partial class ModelInterpreter : IDisposable
         Batch b when allocations.Count > 0 => b.Items.Any(i => Reused(Pick(allocations, i.Target))),
         DeleteAllocation d when allocations.Count > 0 => Reused(Pick(allocations, d.Target)),
         Confirm c when events.Count > 0 => Reused(Pick(events, c.Event)),
+        Extend x when events.Count > 0 => Reused(Pick(events, x.Event)),
         GrantOp g when allocations.Count > 0 => Reused(Pick(allocations, g.Target)),
         RevokeOp r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
         ReadAllocation r when allocations.Count > 0 => Reused(Pick(allocations, r.Target)),
         SetPeriod p when allocations.Count > 0 => Reused(Pick(allocations, p.Target)),
+        SetThresholds t when allocations.Count > 0 => Reused(Pick(allocations, t.Target)),
         Resubmit r when events.Count > 0 => Reused(Pick(events, r.Event).Allocation),
         Release r when events.Count > 0 => Reused(Pick(events, r.Event)),
         DeleteEvent d when events.Count > 0 => Reused(Pick(events, d.Event)),
@@ -815,11 +970,11 @@ internal sealed partial class ModelInterpreter : IDisposable
 
     private long OwnUsed(MAllocation a) => EventsOf(a, false).Where(e => e.Confirmed).Sum(e => e.Amount);
 
-    private long OwnEstimated(MAllocation a) => EventsOf(a, false).Where(e => !e.Confirmed).Sum(e => e.Amount);
+    private long OwnEstimated(MAllocation a) => EventsOf(a, false).Where(e => !e.Confirmed && !Expired(e)).Sum(e => e.Amount);
 
     private long Used(MAllocation a) => EventsOf(a, true).Where(e => e.Confirmed).Sum(e => e.Amount);
 
-    private long Estimated(MAllocation a) => EventsOf(a, true).Where(e => !e.Confirmed).Sum(e => e.Amount);
+    private long Estimated(MAllocation a) => EventsOf(a, true).Where(e => !e.Confirmed && !Expired(e)).Sum(e => e.Amount);
 
     private void CheckState(MAllocation? reservedAt)
     {
@@ -872,6 +1027,7 @@ internal sealed partial class ModelInterpreter : IDisposable
         Check(actual.Status == (expected.Confirmed ? UsageStatus.Confirmed : UsageStatus.Estimated), $"{actual.Id} status {actual.Status}");
         Check(actual.Interval.End == Ns(expected.EndNs), $"{actual.Id} ends {actual.Interval.End}, expected {Ns(expected.EndNs)}");
         Check(actual.ExternalKey == expected.Key, $"{actual.Id} key {actual.ExternalKey}, expected {expected.Key}");
+        Check(actual.ExpiresAt == (expected.ExpiresNs is { } at ? Ns(at) : null), $"{actual.Id} expires {actual.ExpiresAt}, the model has {expected.ExpiresNs}");
         Check(actual.Segments.Sum(s => s.Amount.Micros) == actual.Amount.Micros, $"{actual.Id} segments do not add up to its amount");
     }
 
@@ -880,6 +1036,17 @@ internal sealed partial class ModelInterpreter : IDisposable
     private string NextName() => $"A{allocations.Count}";
 
     private static T Pick<T>(List<T> list, int index) => list[index % list.Count];
+
+    /// <summary>For an even index, a hold still stored, if there is one (so that extending and confirming often meet
+    /// holds, expired ones among them); otherwise any event, deleted and Confirmed ones included.</summary>
+    private MEvent PickHold(int index)
+    {
+        if (index % 2 == 0 && events.Where(e => !e.Deleted && !e.Confirmed).ToList() is { Count: > 0 } holds)
+        {
+            return Pick(holds, index / 2);
+        }
+        return Pick(events, index);
+    }
 
     private static (long StartNs, long EndNs) Interval(long startSeconds, long durationSeconds)
     {
@@ -942,7 +1109,15 @@ internal sealed partial class ModelInterpreter : IDisposable
         }
     }
 
-    public void Dispose() => store.Dispose();
+    public void Dispose()
+    {
+        store.Dispose();
+        if (postgres && path is not null)
+        {
+            Npgsql.NpgsqlConnection.ClearAllPools();
+            Run(Support.PostgresServer.DropDatabaseAsync(path));
+        }
+    }
 
     internal sealed class MAllocation(AllocationId id, MAllocation? parent, long total)
     {
@@ -956,6 +1131,10 @@ internal sealed partial class ModelInterpreter : IDisposable
 
         /// <summary>The grants stored on this allocation (not the inherited ones).</summary>
         public Dictionary<ModelGrantee, AccessLevel> Grants { get; } = [];
+
+        /// <summary>The alert thresholds set on this allocation: kind 1 (% Used, hundredths of a percent) or 2
+        /// (Remaining, micro-units), by kind and value.</summary>
+        public List<(int Kind, long Value)> Thresholds { get; set; } = [];
     }
 
     /// <summary>An event of the model. <paramref name="Source"/> is who recorded it: external keys are unique per
@@ -981,6 +1160,9 @@ internal sealed partial class ModelInterpreter : IDisposable
 
         public bool Deleted { get; set; }
 
+        /// <summary>When the hold expires; null for one that never does and for a Confirmed event.</summary>
+        public long? ExpiresNs { get; set; }
+
         /// <summary>Gone when deleted itself or with its allocation.</summary>
         public bool Live => !Deleted && !Allocation.Deleted;
 
@@ -996,6 +1178,7 @@ internal sealed partial class ModelInterpreter : IDisposable
             EndNs = other.EndNs;
             Confirmed = other.Confirmed;
             Amount = other.Amount;
+            ExpiresNs = other.ExpiresNs;
         }
     }
 }

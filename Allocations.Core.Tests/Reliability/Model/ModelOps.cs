@@ -45,11 +45,46 @@ public sealed record CheckFit(int Target, int Sku, long QuantityMicros, long Sta
 /// <summary>Change a SKU's rate from an hour after T0 on (refused when rules start at or after it).</summary>
 public sealed record ChangeRate(int Sku, int AtHour, long RateNanos) : ModelOp;
 
+/// <summary>Correct a SKU's rate over <c>[FromHour, FromHour + Hours)</c> after T0 (open-ended when
+/// <paramref name="Hours"/> is null; an empty period must be refused).</summary>
+public sealed record CorrectRate(int Sku, int FromHour, int? Hours, long RateNanos, ModelActor As = ModelActor.Admin) : ModelOp;
+
+/// <summary>Preview a re-rate of a SKU's events over <c>[FromHour, FromHour + Hours)</c>, apply it, apply it again and
+/// preview again; with <paramref name="DeleteFirst"/>, delete the first listed event in between, so the apply must be
+/// refused as stale. With <paramref name="LastCorrected"/>, the SKU and period are those of the last correction made
+/// (when there was one), so that re-rates meet the events corrections changed. With <paramref name="CorrectFirst"/>,
+/// the admin first corrects the SKU's rate from T0 on to that rate, and the period is the whole timeline.</summary>
+public sealed record Rerate(int Sku, int FromHour, int Hours, int MaxEvents, ModelActor As = ModelActor.Admin, bool DeleteFirst = false, bool LastCorrected = false, long? CorrectFirst = null) : ModelOp;
+
 /// <summary>Close the store and open it again (a file store only; nothing in memory).</summary>
 public sealed record Reopen : ModelOp;
 
-/// <summary>Reserve an Estimated hold.</summary>
-public sealed record Reserve(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds, int? Key, ModelActor As = ModelActor.Admin) : ModelOp;
+/// <summary>Reserve an Estimated hold, expiring as <paramref name="ExpirySeconds"/> says (see <see cref="ModelExpiry"/>).</summary>
+public sealed record Reserve(int Target, int Sku, long QuantityMicros, long StartSeconds, long DurationSeconds, int? Key, ModelActor As = ModelActor.Admin, long? ExpirySeconds = null) : ModelOp;
+
+/// <summary>Change a hold's expiry (see <see cref="ModelExpiry"/>); an expired hold answers Expired, a Confirmed event
+/// is a conflict.</summary>
+public sealed record Extend(int Event, long? ExpirySeconds, ModelActor As = ModelActor.Admin) : ModelOp;
+
+/// <summary>Delete the expired holds on every allocation the actor may Use.</summary>
+public sealed record Sweep(ModelActor As = ModelActor.Admin) : ModelOp;
+
+/// <summary>Advance the store's clock (it also advances by a second before every step).</summary>
+public sealed record Tick(long Seconds) : ModelOp;
+
+/// <summary>How the model's expiry seconds read: null is the store's default (24 hours), a positive count a duration
+/// after the call, and the constants below the explicit cases.</summary>
+internal static class ModelExpiry
+{
+    /// <summary><c>HoldExpiry.Never</c>.</summary>
+    internal const long Never = -1;
+
+    /// <summary><c>HoldExpiry.At(now)</c>: not later than now, so invalid.</summary>
+    internal const long AtNow = -2;
+
+    /// <summary>A duration that ends past the store's last instant, so invalid.</summary>
+    internal const long PastTheRange = -3;
+}
 
 /// <summary>Confirm an event, optionally with a final quantity and duration (a negative duration must be refused).</summary>
 public sealed record Confirm(int Event, long? FinalQuantityMicros, long? FinalDurationSeconds, ModelActor As = ModelActor.Admin) : ModelOp;
@@ -78,6 +113,18 @@ public sealed record ReadAllocation(int Target, ModelActor As) : ModelOp;
 /// the start, a child's bound outside its parent's period, a child's period outside the new one, or an event left
 /// outside must be refused).</summary>
 public sealed record SetPeriod(int Target, int? StartHour, int? EndHour, ModelActor As = ModelActor.Admin) : ModelOp;
+
+/// <summary>Set an allocation's alert thresholds: % Used ones in hundredths of a percent, Remaining ones in micro-units (a
+/// list may repeat one, which must be refused).</summary>
+public sealed record SetThresholds(int Target, long[] PercentHundredths, long[] RemainingMicros, ModelActor As = ModelActor.Admin) : ModelOp
+{
+    /// <inheritdoc />
+    public override string ToString() => $"SetThresholds {{ Target = {Target}, Percent = [{string.Join(", ", PercentHundredths)}], Remaining = [{string.Join(", ", RemainingMicros)}], As = {As} }}";
+}
+
+/// <summary>Read all of the organization's alerts as <paramref name="As"/>: exactly the crossings of allocations it may
+/// Read, in order.</summary>
+public sealed record ReadAlerts(ModelActor As) : ModelOp;
 
 /// <summary>Who acts: the organization admin, or a user with no standing of its own: u1 is in group g1, u2 in g2, u3 in
 /// no group (so not a member of the organization, and organization-wide grants do not reach it).</summary>
@@ -134,6 +181,14 @@ internal static class ModelOps
             (4, Gen.Choose(1, 30 * 3600).Select(s => (long)s)),
             (2, Gen.Choose(1, 30).Select(h => h * 3600L)));
 
+    private static Gen<long?> Expiry =>
+        Gen.Frequency(
+            (4, Gen.Constant<long?>(null)),
+            (1, Gen.Constant<long?>(ModelExpiry.Never)),
+            (1, Gen.Elements<long?>(ModelExpiry.AtNow, ModelExpiry.PastTheRange)),
+            (3, Gen.Choose(1, 6 * 3600).Select(s => (long?)s)),
+            (3, Gen.Choose(1, 600).Select(s => (long?)s)));
+
     private static Gen<int?> Key => Gen.Frequency((1, Gen.Constant<int?>(null)), (1, Gen.Choose(0, 4).Select(k => (int?)k)));
 
     private static Gen<int> Index(int max) => Gen.Choose(0, max);
@@ -189,8 +244,15 @@ internal static class ModelOps
                 from duration in Duration
                 from key in Key
                 from actor in Actor
-                select (ModelOp)new Reserve(target, sku, quantity, start, duration, key, actor)),
-            (4, from e in Index(15)
+                from expiry in Expiry
+                select (ModelOp)new Reserve(target, sku, quantity, start, duration, key, actor, expiry)),
+            (3, from e in Index(15)
+                from expiry in Expiry
+                from actor in Actor
+                select (ModelOp)new Extend(e, expiry, actor)),
+            (3, Actor.Select(a => (ModelOp)new Sweep(a))),
+            (6, Gen.Frequency((4, Gen.Choose(1, 4 * 3600)), (1, Gen.Choose(20 * 3600, 30 * 3600))).Select(s => (ModelOp)new Tick(s))),
+            (5, from e in Index(15)
                 from quantity in Gen.Frequency((2, Gen.Constant<long?>(null)), (1, Quantity.Select(q => (long?)q)))
                 from duration in Gen.Frequency(
                     (6, Gen.Constant<long?>(null)),
@@ -199,6 +261,21 @@ internal static class ModelOps
                 from actor in Actor
                 select (ModelOp)new Confirm(e, quantity, duration, actor)),
             (2, Gen.Zip(Index(15), Actor).Select(x => (ModelOp)new Release(x.Item1, x.Item2))),
+            (2, from sku in Index(skuCount - 1)
+                from fromHour in Gen.Choose(-5, 210)
+                from hours in Gen.Frequency((6, Gen.Choose(1, 120).Select(h => (int?)h)), (2, Gen.Constant<int?>(null)), (1, Gen.Constant<int?>(0)))
+                from rate in Gen.Choose(0, 5_000_000)
+                from actor in Gen.Frequency((6, Gen.Constant(ModelActor.Admin)), (1, Actor))
+                select (ModelOp)new CorrectRate(sku, fromHour, hours, rate * 1_000L + 3, actor)),
+            // Mostly the whole timeline, so that a re-rate usually meets the events a correction changed.
+            (3, from sku in Index(skuCount - 1)
+                from period in Gen.Frequency((2, Gen.Constant((-5, 240))), (1, Gen.Zip(Gen.Choose(-5, 210), Gen.Choose(1, 240))))
+                from max in Gen.Frequency((3, Gen.Constant(100_000)), (1, Gen.Choose(1, 2)))
+                from actor in Gen.Frequency((6, Gen.Constant(ModelActor.Admin)), (1, Actor))
+                from deleteFirst in Gen.Frequency((3, Gen.Constant(false)), (1, Gen.Constant(true)))
+                from lastCorrected in Gen.Frequency((1, Gen.Constant(false)), (2, Gen.Constant(true)))
+                from correctFirst in Gen.Frequency((1, Gen.Constant<long?>(null)), (1, Gen.Choose(1, 5_000_000).Select(r => (long?)(r * 1_000L + 1))))
+                select (ModelOp)new Rerate(sku, period.Item1, period.Item2, max, actor, deleteFirst, lastCorrected, correctFirst)),
             (1, Gen.Constant((ModelOp)new Reopen())),
             (3, Gen.Zip(Index(15), Gen.Elements(true, false)).Select(x => (ModelOp)new Resubmit(x.Item1, x.Item2))),
             (2, Gen.Zip(Index(15), Actor).Select(x => (ModelOp)new DeleteEvent(x.Item1, x.Item2))),
@@ -209,7 +286,15 @@ internal static class ModelOps
                 select (ModelOp)new GrantOp(target, grantee, level)),
             (1, Gen.Zip(Index(7), GranteeGen).Select(x => (ModelOp)new RevokeOp(x.Item1, x.Item2))),
             (2, Gen.Zip(Index(7), Gen.Elements(ModelActor.U1, ModelActor.U2, ModelActor.U3)).Select(x => (ModelOp)new ReadAllocation(x.Item1, x.Item2))),
-            (5, PeriodOp));
+            (5, PeriodOp),
+            (5, from target in Index(7)
+                from percentCount in Gen.Choose(0, 3)
+                from percents in Gen.ArrayOf(Gen.Elements(1_000L, 5_000L, 8_000L, 10_000L, 15_000L), percentCount)
+                from remainingCount in Gen.Choose(0, 2)
+                from remaining in Gen.ArrayOf(Gen.Elements(0L, 1_000_000L, 100_000_000L), remainingCount)
+                from actor in Actor
+                select (ModelOp)new SetThresholds(target, percents, remaining, actor)),
+            (3, Actor.Select(a => (ModelOp)new ReadAlerts(a))));
 
     // A few round hours most of the time, so that a parent's and a child's periods often share a bound or cross.
     private static Gen<int?> PeriodHour => Gen.Frequency(
