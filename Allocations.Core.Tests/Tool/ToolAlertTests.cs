@@ -12,23 +12,12 @@ public sealed class ToolAlertTests : IDisposable
 
     public void Dispose() => tool.Dispose();
 
-    private async Task<ToolResult> OkAsync(params string[] args)
-    {
-        var r = await tool.RunAsync(args);
-        Assert.True(r.ExitCode == 0, $"{string.Join(' ', args)}\n{r}");
-        return r;
-    }
+    private Task<ToolResult> OkAsync(params string[] args) => tool.OkAsync(args);
 
     /// <summary>Organization Physics, CPU_HOUR at 1 core-hour per core and hour, allocation Physics of 10,000.</summary>
     private async Task SetUpAsync()
     {
-        tool.Environment["ALLOCATIONS_DB"] = tool.PathOf("alerts.db");
-        tool.Environment["ALLOCATIONS_ORG"] = "Physics";
-        await OkAsync("org", "create", "Physics", "--admin", "alice");
-        await OkAsync("unit", "create", "core-hours", "--precision", "2");
-        await OkAsync("sku", "create", "CPU_HOUR", "--unit", "core-hours");
-        await OkAsync("rate", "add", "CPU_HOUR", "--rate", "1", "--from", "2026-01-01");
-        await OkAsync("alloc", "create", "Physics", "--unit", "core-hours", "--total", "10000");
+        await tool.SetUpPhysicsAsync("alerts.db", "10000");
     }
 
     /// <summary>Records cores × 10 hours of CPU_HOUR on Physics: cores × 10 core-hours.</summary>

@@ -13,22 +13,11 @@ public sealed class ToolHoldTests : IDisposable
 
     public void Dispose() => tool.Dispose();
 
-    private async Task<ToolResult> OkAsync(params string[] args)
-    {
-        var r = await tool.RunAsync(args);
-        Assert.True(r.ExitCode == 0, $"{string.Join(' ', args)}\n{r}");
-        return r;
-    }
+    private Task<ToolResult> OkAsync(params string[] args) => tool.OkAsync(args);
 
     private async Task SetUpAsync()
     {
-        tool.Environment["ALLOCATIONS_DB"] = tool.PathOf("holds.db");
-        tool.Environment["ALLOCATIONS_ORG"] = "Physics";
-        await OkAsync("org", "create", "Physics", "--admin", "alice");
-        await OkAsync("unit", "create", "core-hours", "--precision", "2");
-        await OkAsync("sku", "create", "CPU_HOUR", "--unit", "core-hours");
-        await OkAsync("rate", "add", "CPU_HOUR", "--rate", "1", "--from", "2026-01-01");
-        await OkAsync("alloc", "create", "Physics", "--unit", "core-hours", "--total", "100");
+        await tool.SetUpPhysicsAsync("holds.db", "100");
     }
 
     private static readonly string[] Hold = ["usage", "reserve", "--allocation", "Physics", "--sku", "CPU_HOUR", "--quantity", "2", "--start", "2026-03-01", "--end", "2026-03-01T05:00:00Z"];

@@ -86,6 +86,28 @@ internal sealed class ToolProcess : IDisposable
         return await WaitAsync(process);
     }
 
+    /// <summary>Runs the tool and asserts it succeeded, showing its output when it did not.</summary>
+    public async Task<ToolResult> OkAsync(params string[] args)
+    {
+        var r = await RunAsync(args);
+        Xunit.Assert.True(r.ExitCode == 0, $"{string.Join(' ', args)}\n{r}");
+        return r;
+    }
+
+    /// <summary>A fresh file <paramref name="file"/> as the default store, organization Physics (the default, admin
+    /// alice), unit core-hours, CPU_HOUR at 1 per core and hour from 2026, and an allocation Physics of
+    /// <paramref name="total"/>.</summary>
+    public async Task SetUpPhysicsAsync(string file, string total)
+    {
+        Environment["ALLOCATIONS_DB"] = PathOf(file);
+        Environment["ALLOCATIONS_ORG"] = "Physics";
+        await OkAsync("org", "create", "Physics", "--admin", "alice");
+        await OkAsync("unit", "create", "core-hours", "--precision", "2");
+        await OkAsync("sku", "create", "CPU_HOUR", "--unit", "core-hours");
+        await OkAsync("rate", "add", "CPU_HOUR", "--rate", "1", "--from", "2026-01-01");
+        await OkAsync("alloc", "create", "Physics", "--unit", "core-hours", "--total", total);
+    }
+
     public static async Task<ToolResult> WaitAsync(Process process)
     {
         var stdout = process.StandardOutput.ReadToEndAsync();

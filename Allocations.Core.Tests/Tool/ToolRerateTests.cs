@@ -11,12 +11,7 @@ public sealed partial class ToolRerateTests : IDisposable
 
     public void Dispose() => tool.Dispose();
 
-    private async Task<ToolResult> OkAsync(params string[] args)
-    {
-        var r = await tool.RunAsync(args);
-        Assert.True(r.ExitCode == 0, $"{string.Join(' ', args)}\n{r}");
-        return r;
-    }
+    private Task<ToolResult> OkAsync(params string[] args) => tool.OkAsync(args);
 
     [GeneratedRegex("token: ([0-9a-f]{64})")]
     private static partial Regex TokenLine();
@@ -24,13 +19,7 @@ public sealed partial class ToolRerateTests : IDisposable
     /// <summary>CPU_HOUR at 1 in core-hours, and a 10-core job of 10 h on 2 November: 100 core-hours.</summary>
     private async Task SetUpAsync()
     {
-        tool.Environment["ALLOCATIONS_DB"] = tool.PathOf("rerate.db");
-        tool.Environment["ALLOCATIONS_ORG"] = "Physics";
-        await OkAsync("org", "create", "Physics", "--admin", "alice");
-        await OkAsync("unit", "create", "core-hours", "--precision", "2");
-        await OkAsync("sku", "create", "CPU_HOUR", "--unit", "core-hours");
-        await OkAsync("rate", "add", "CPU_HOUR", "--rate", "1", "--from", "2026-01-01");
-        await OkAsync("alloc", "create", "Physics", "--unit", "core-hours", "--total", "1000");
+        await tool.SetUpPhysicsAsync("rerate.db", "1000");
         await OkAsync("usage", "record", "--allocation", "Physics", "--sku", "CPU_HOUR", "--quantity", "10", "--start", "2026-11-02T00:00:00Z", "--end", "2026-11-02T10:00:00Z");
     }
 

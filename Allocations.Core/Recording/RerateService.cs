@@ -172,16 +172,25 @@ internal static class RerateService
         }
         writer.Flush();
 
-        var moved = before.Keys.Order().Select(writer.Load).ToList();
+        // Expired holds no longer count: the figures compared and returned are without them, before and after.
+        var moved = before.Keys.Order().Select(id => (Row: writer.Load(id), Expired: uow.Session.SumExpiredHolds(id, uow.NowNs))).ToList();
         return new RerateResult(
             apply.Count,
             already,
-            moved.Select(RowMapping.ToAllocation).ToList(),
-            moved.Where(a => (Int128)a.Used + a.Estimated > before[a.Id] && (Int128)a.Used + a.Estimated > a.Total)
-                .Select(a => new AllocationId(a.Id))
+            moved.Select(m => RowMapping.ToAllocation(m.Row, m.Expired)).ToList(),
+            moved.Where(m => Counted(m.Row, m.Expired.Tree) > before[m.Row.Id] && Counted(m.Row, m.Expired.Tree) > m.Row.Total)
+                .Select(m => new AllocationId(m.Row.Id))
                 .ToList());
 
-        void Remember(AllocationRow row) => before.TryAdd(row.Id, (Int128)row.Used + row.Estimated);
+        void Remember(AllocationRow row)
+        {
+            if (!before.ContainsKey(row.Id))
+            {
+                before[row.Id] = Counted(row, uow.Session.SumExpiredHolds(row.Id, uow.NowNs).Tree);
+            }
+        }
+
+        static Int128 Counted(AllocationRow row, long expired) => (Int128)row.Used + row.Estimated - expired;
     }
 
     /// <summary>Each allocation's figure deltas from the listed events: an event moves its allocation's Used (when
