@@ -554,10 +554,6 @@ internal sealed partial class UsageWriter
         if (expiredHold)
         {
             Causes?.ExpiredHoldGone(allocationId, -delta);
-            if (row.ParentId is { } holdParent)
-            {
-                Causes?.ExpiredHoldGone(holdParent, -delta);
-            }
         }
         Baseline(row);
         try
@@ -584,6 +580,10 @@ internal sealed partial class UsageWriter
         {
             var parent = Load(parentId);
             Causes?.Moved(parentId, eventId);
+            if (expiredHold)
+            {
+                Causes?.ExpiredHoldGone(parentId, -delta);
+            }
             Baseline(parent);
             try
             {
