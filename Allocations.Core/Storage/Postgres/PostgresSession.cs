@@ -453,9 +453,14 @@ internal sealed partial class PostgresSession : IStorageSession
     public IReadOnlyList<EventRow> FindEventsByKeys(long orgId, string source, IReadOnlyList<string> externalKeys) =>
         externalKeys.Count == 0
             ? []
+            // One probe of the key index per key (a lateral lookup, which the planner cannot turn into a scan), whatever
+            // the statistics say: with stale ones (a table that grew since its last ANALYZE), "external_key = ANY(keys)"
+            // or a plain join with the keys is planned as a filter or a hash over every event of the source, which costs
+            // the batch's keys times the source's events.
             : Many<EventRow>(
-                $"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id " +
-                "WHERE e.org_id = @orgId AND e.source = @source AND e.external_key = ANY(@keys)",
+                $"SELECT {EventColumns} FROM unnest(@keys) AS k(key) CROSS JOIN LATERAL " +
+                "(SELECT * FROM usage_events x WHERE x.org_id = @orgId AND x.source = @source AND x.external_key = k.key LIMIT 1) e " +
+                "JOIN skus s ON s.id = e.sku_id",
                 new { orgId, source, keys = externalKeys.ToArray() });
 
     public (long Amount, long Usd)? GetOrgUsageSums(long orgId)
