@@ -20,6 +20,28 @@ internal static class PostgresQuick
 
     private static double Median(List<double> values) => QuickMode.Median(values);
 
+    /// <summary>CPU seconds this machine has spent busy (every process: the benchmark and, on a loopback server, the
+    /// server's backends), from <c>/proc/stat</c>; null where there is none.</summary>
+    private static double? MachineBusySeconds()
+    {
+        if (!File.Exists("/proc/stat"))
+        {
+            return null;
+        }
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // cpu user nice system idle iowait irq softirq steal: busy = all but idle and iowait, in USER_HZ (100) ticks.
+        var busy = long.Parse(fields[1]) + long.Parse(fields[2]) + long.Parse(fields[3]) + long.Parse(fields[6]) + long.Parse(fields[7]) + long.Parse(fields[8]);
+        return busy / 100.0;
+    }
+
+    private static void PrintCpuPerCall(string name, double busySeconds, long calls)
+    {
+        if (calls > 0 && busySeconds > 0)
+        {
+            Print(name, busySeconds * 1e6 / calls, "F1");
+        }
+    }
+
     internal static async Task RunAsync(string server, int ingestEvents, string? only)
     {
         var builder = new NpgsqlConnectionStringBuilder(server);
@@ -102,8 +124,16 @@ internal static class PostgresQuick
             }
         }
         var recordedNs = InstantCodec.ToNsUnchecked(Instant.FromUtc(2027, 1, 1, 0, 0));
+        await using (var create = new NpgsqlCommand(
+            "CREATE TABLE raw_events_fk (LIKE usage_events INCLUDING ALL, FOREIGN KEY (allocation_id) REFERENCES allocations(id), FOREIGN KEY (sku_id) REFERENCES skus(id))", raw))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
         var ingestRates = new List<double>();
         var copyRates = new List<double>();
+        var copyFkRates = new List<double>();
+        double ingestBusy = 0;
+        long ingested = 0;
         for (var offset = 0; offset < count; offset += Workload.BatchSize)
         {
             var end = Math.Min(count, offset + Workload.BatchSize);
@@ -112,46 +142,23 @@ internal static class PostgresQuick
             {
                 batch.Add(Workload.ToRecord(events[i], allocations));
             }
+            var busyBefore = MachineBusySeconds();
             var sw = Stopwatch.StartNew();
             var result = await store.RecordBatchAsync(Workload.Admin, batch);
             sw.Stop();
+            if (busyBefore is { } before && MachineBusySeconds() is { } after)
+            {
+                ingestBusy += after - before;
+                ingested += batch.Count;
+            }
             if (result.Recorded != batch.Count)
             {
                 throw new InvalidOperationException($"expected {batch.Count} new events, got {result.Recorded}");
             }
             ingestRates.Add(batch.Count / sw.Elapsed.TotalSeconds);
 
-            sw.Restart();
-            await using (var transaction = await raw.BeginTransactionAsync())
-            {
-                await using (var copy = await raw.BeginBinaryImportAsync(
-                    "COPY raw_events (org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) FROM STDIN (FORMAT BINARY)"))
-                {
-                    for (var i = offset; i < end; i++)
-                    {
-                        var e = events[i];
-                        await copy.StartRowAsync();
-                        await copy.WriteAsync(org.Value, NpgsqlDbType.Bigint);
-                        await copy.WriteAsync(allocations[e.Allocation % allocations.Length].Value, NpgsqlDbType.Bigint);
-                        await copy.WriteAsync(skuIds[e.Sku], NpgsqlDbType.Bigint);
-                        await copy.WriteAsync(e.QuantityMicros, NpgsqlDbType.Bigint);
-                        await copy.WriteAsync(e.StartNs, NpgsqlDbType.Bigint);
-                        await copy.WriteAsync(e.EndNs, NpgsqlDbType.Bigint);
-                        await copy.WriteAsync(2, NpgsqlDbType.Integer);
-                        await copy.WriteAsync(e.Key, NpgsqlDbType.Text);
-                        await copy.WriteAsync(amounts[i], NpgsqlDbType.Bigint);
-                        await copy.WriteNullAsync();
-                        await copy.WriteAsync($"{{\"user\":\"{e.User}\"}}", NpgsqlDbType.Text);
-                        await copy.WriteAsync(recordedNs, NpgsqlDbType.Bigint);
-                        await copy.WriteAsync(Workload.Admin.Id, NpgsqlDbType.Text);
-                        await copy.WriteAsync("user:" + Workload.Admin.Id, NpgsqlDbType.Text);
-                    }
-                    await copy.CompleteAsync();
-                }
-                await transaction.CommitAsync();
-            }
-            sw.Stop();
-            copyRates.Add((end - offset) / sw.Elapsed.TotalSeconds);
+            copyRates.Add((end - offset) / await CopyRawAsync(raw, "raw_events", org.Value, allocations, skuIds, events, amounts, recordedNs, offset, end));
+            copyFkRates.Add((end - offset) / await CopyRawAsync(raw, "raw_events_fk", org.Value, allocations, skuIds, events, amounts, recordedNs, offset, end));
         }
         var ingest = Median(ingestRates);
         var copyRate = Median(copyRates);
@@ -159,6 +166,43 @@ internal static class PostgresQuick
         Print("pg_ingest_events_per_s", ingest);
         Print("pg_raw_copy_rows_per_s", copyRate);
         Print("pg_ingest_vs_raw", ingest / copyRate, "F3");
+        Print("pg_raw_copy_with_foreign_keys_rows_per_s", Median(copyFkRates));
+        PrintCpuPerCall("pg_ingest_machine_cpu_us_per_event", ingestBusy, ingested);
+    }
+
+    /// <summary>Copies events [offset, end) into a raw table in one transaction; returns the seconds it took.</summary>
+    private static async Task<double> CopyRawAsync(NpgsqlConnection raw, string table, long org, AllocationId[] allocations, long[] skuIds, Workload.RawEvent[] events, long[] amounts, long recordedNs, int offset, int end)
+    {
+        var sw = Stopwatch.StartNew();
+        await using (var transaction = await raw.BeginTransactionAsync())
+        {
+            await using (var copy = await raw.BeginBinaryImportAsync(
+                $"COPY {table} (org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source) FROM STDIN (FORMAT BINARY)"))
+            {
+                for (var i = offset; i < end; i++)
+                {
+                    var e = events[i];
+                    await copy.StartRowAsync();
+                    await copy.WriteAsync(org, NpgsqlDbType.Bigint);
+                    await copy.WriteAsync(allocations[e.Allocation % allocations.Length].Value, NpgsqlDbType.Bigint);
+                    await copy.WriteAsync(skuIds[e.Sku], NpgsqlDbType.Bigint);
+                    await copy.WriteAsync(e.QuantityMicros, NpgsqlDbType.Bigint);
+                    await copy.WriteAsync(e.StartNs, NpgsqlDbType.Bigint);
+                    await copy.WriteAsync(e.EndNs, NpgsqlDbType.Bigint);
+                    await copy.WriteAsync(2, NpgsqlDbType.Integer);
+                    await copy.WriteAsync(e.Key, NpgsqlDbType.Text);
+                    await copy.WriteAsync(amounts[i], NpgsqlDbType.Bigint);
+                    await copy.WriteNullAsync();
+                    await copy.WriteAsync($"{{\"user\":\"{e.User}\"}}", NpgsqlDbType.Text);
+                    await copy.WriteAsync(recordedNs, NpgsqlDbType.Bigint);
+                    await copy.WriteAsync(Workload.Admin.Id, NpgsqlDbType.Text);
+                    await copy.WriteAsync("user:" + Workload.Admin.Id, NpgsqlDbType.Text);
+                }
+                await copy.CompleteAsync();
+            }
+            await transaction.CommitAsync();
+        }
+        return sw.Elapsed.TotalSeconds;
     }
 
     /// <summary>Holds per second from 16 callers at once, 4 on each of 4 stores (each its own connection pool, as 4
@@ -171,7 +215,10 @@ internal static class PostgresQuick
         {
             (_, allocations) = await Workload.SetUpAsync(setup, parents: 4);
         }
-        var children = allocations.Skip(4).Take(16).ToArray();
+        // Ids come parents first, each followed by its 9 children: 4 children of each of the 4 parents.
+        var stride = Workload.ChildrenPerParent + 1;
+        var children = Enumerable.Range(0, 16).Select(i => allocations[((i % 4) * stride) + 1 + (i / 4)]).ToArray();
+        var parentOf = Enumerable.Range(0, 16).Select(i => allocations[(i % 4) * stride]).ToArray();
         var stores = new List<AllocationStore>();
         for (var i = 0; i < 4; i++)
         {
@@ -182,8 +229,11 @@ internal static class PostgresQuick
             const int callsPerCaller = 100;
             var start = Workload.MonthStart(3);
             var rates = new List<double>();
+            double busy = 0;
+            long measured = 0;
             for (var round = 0; round < 6; round++)
             {
+                var busyBefore = MachineBusySeconds();
                 var sw = Stopwatch.StartNew();
                 await Task.WhenAll(children.Select((child, caller) => Task.Run(async () =>
                 {
@@ -199,17 +249,124 @@ internal static class PostgresQuick
                     }
                 })));
                 sw.Stop();
+                var busyAfter = MachineBusySeconds();
+                if (round > 0)
+                {
+                    rates.Add(children.Length * callsPerCaller / sw.Elapsed.TotalSeconds);
+                    if (busyBefore is { } before && busyAfter is { } after)
+                    {
+                        busy += after - before;
+                        measured += children.Length * callsPerCaller;
+                    }
+                }
+            }
+            Print("pg_reserve_callers", children.Length);
+            Print("pg_reserve_concurrent_per_s", Median(rates));
+            PrintCpuPerCall("pg_reserve_machine_cpu_us_per_call", busy, measured);
+
+            // One caller alone, on a child of another parent: the latency and CPU of a reservation without contention.
+            var alone = allocations[^1];
+            var single = new List<double>();
+            double singleBusy = 0;
+            long singleCalls = 0;
+            for (var round = 0; round < 4; round++)
+            {
+                var busyBefore = MachineBusySeconds();
+                var sw = Stopwatch.StartNew();
+                for (var i = 0; i < 200; i++)
+                {
+                    var at = start + Duration.FromDays(30) + Duration.FromMinutes((round * 200) + i);
+                    var result = await stores[0].ReserveAsync(Workload.Admin, new UsageRecord(alone, Workload.Sku(i % 6), Quantity.FromMicros(1_000_000), at, at + Duration.FromHours(1), UsageStatus.Estimated));
+                    if (!result.Reserved)
+                    {
+                        throw new InvalidOperationException($"a hold on {alone} did not fit");
+                    }
+                }
+                sw.Stop();
+                var busyAfter = MachineBusySeconds();
+                if (round > 0)
+                {
+                    single.Add(200 / sw.Elapsed.TotalSeconds);
+                    if (busyBefore is { } before && busyAfter is { } after)
+                    {
+                        singleBusy += after - before;
+                        singleCalls += 200;
+                    }
+                }
+            }
+            Print("pg_reserve_one_caller_per_s", Median(single));
+            PrintCpuPerCall("pg_reserve_one_caller_machine_cpu_us_per_call", singleBusy, singleCalls);
+            await RawHoldsAsync(database, children, parentOf, callsPerCaller, Median(rates));
+        }
+        finally
+        {
+            stores.ForEach(s => s.Dispose());
+        }
+    }
+
+    /// <summary>The baseline of the reservation figure, in the same run on the same server: the least a hold's
+    /// transaction can be, in plain SQL from the same 16 callers in 4 connection pools. Each transaction adds the hold to
+    /// the child's and the parent's figures (their rows locked by the updates, child first) and inserts the event row,
+    /// in one round trip, then commits; no fit check, key, journal or history.</summary>
+    private static async Task RawHoldsAsync(string database, AllocationId[] children, AllocationId[] parentOf, int callsPerCaller, double library)
+    {
+        await using (var setup = new NpgsqlConnection(database))
+        {
+            await setup.OpenAsync();
+            await using var create = new NpgsqlCommand(
+                "CREATE TABLE raw_figures AS SELECT id, estimated FROM allocations; ALTER TABLE raw_figures ADD PRIMARY KEY (id); " +
+                "CREATE TABLE raw_holds (LIKE usage_events INCLUDING ALL)",
+                setup);
+            await create.ExecuteNonQueryAsync();
+        }
+        var sources = Enumerable.Range(0, 4).Select(_ => NpgsqlDataSource.Create(database)).ToList();
+        try
+        {
+            var rates = new List<double>();
+            for (var round = 0; round < 6; round++)
+            {
+                var sw = Stopwatch.StartNew();
+                await Task.WhenAll(children.Select((child, caller) => Task.Run(async () =>
+                {
+                    var source = sources[caller % sources.Count];
+                    for (var i = 0; i < callsPerCaller; i++)
+                    {
+                        await using var connection = await source.OpenConnectionAsync();
+                        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.ReadCommitted);
+                        await using var batch = new NpgsqlBatch(connection, transaction)
+                        {
+                            BatchCommands =
+                            {
+                                new NpgsqlBatchCommand("UPDATE raw_figures SET estimated = estimated + $2 WHERE id = $1") { Parameters = { new NpgsqlParameter<long> { TypedValue = child.Value }, new NpgsqlParameter<long> { TypedValue = 1_000_000 } } },
+                                new NpgsqlBatchCommand("UPDATE raw_figures SET estimated = estimated + $2 WHERE id = $1") { Parameters = { new NpgsqlParameter<long> { TypedValue = parentOf[caller].Value }, new NpgsqlParameter<long> { TypedValue = 1_000_000 } } },
+                                new NpgsqlBatchCommand(
+                                    "INSERT INTO raw_holds (org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, amount, recorded_ns, recorded_by, source) " +
+                                    "VALUES (1, $1, 1, 1000000, $2, $2 + 3600000000000, 1, 1000000, $2, 'bench-admin', 'user:bench-admin')")
+                                {
+                                    Parameters = { new NpgsqlParameter<long> { TypedValue = child.Value }, new NpgsqlParameter<long> { TypedValue = ((round * callsPerCaller) + i) * 60_000_000_000L } },
+                                },
+                            },
+                        };
+                        await batch.ExecuteNonQueryAsync();
+                        await transaction.CommitAsync();
+                    }
+                })));
+                sw.Stop();
                 if (round > 0)
                 {
                     rates.Add(children.Length * callsPerCaller / sw.Elapsed.TotalSeconds);
                 }
             }
-            Print("pg_reserve_callers", children.Length);
-            Print("pg_reserve_concurrent_per_s", Median(rates));
+            var raw = Median(rates);
+            Print("pg_raw_hold_tx_per_s", raw);
+            Print("pg_reserve_vs_raw", library / raw, "F3");
         }
         finally
         {
-            stores.ForEach(s => s.Dispose());
+            foreach (var source in sources)
+            {
+                await source.DisposeAsync();
+            }
         }
     }
 
