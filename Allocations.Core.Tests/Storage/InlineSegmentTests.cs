@@ -9,7 +9,7 @@ using static Allocations.Tests.Support.RawSqlite;
 
 namespace Allocations.Tests.Storage;
 
-/// <summary>Schema version 16: an event's single segment that spans it with its whole amount is stored in the event's
+/// <summary>SQLite schema version 16, PostgreSQL version 3: an event's single segment that spans it with its whole amount is stored in the event's
 /// row; other events keep rows of event_segments. Every reader (the event, a page of events, reports, verification,
 /// the batch digests) reads the same segments either way, and a file of the previous schema, whose single segments
 /// are rows of event_segments, upgrades and keeps verifying.</summary>
@@ -19,9 +19,9 @@ public class InlineSegmentTests
 
     /// <summary>The batch of <see cref="Access.BatchJournalTests"/> (11 events of one segment, two of two), then an
     /// Estimated event of one segment recorded on its own, to be replaced.</summary>
-    private static async Task<(TestStore T, Allocation A, BatchResult Batch, UsageEvent Single)> SetUpAsync()
+    private static async Task<(TestStore T, Allocation A, BatchResult Batch, UsageEvent Single)> SetUpAsync(Engine engine = Engine.Sqlite)
     {
-        var (t, a, _, batch) = await Access.BatchJournalTests.SetUpAsync();
+        var (t, a, _, batch) = await Access.BatchJournalTests.SetUpAsync(engine);
         var single = await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 3m, TestStore.November15 + Duration.FromHours(5), TestStore.November15 + Duration.FromHours(6), UsageStatus.Estimated, "running"));
         return (t, a, batch, single.Event);
     }
@@ -44,15 +44,19 @@ public class InlineSegmentTests
         return report + " | " + string.Join(" | ", report.Rows.Select(r => $"{r.Allocation} {r.Sku} {r.Status} {r.Period} {r.Amount}"));
     }
 
-    [Fact]
-    public async Task ASingleSegment_IsStoredInItsEventRow_SeveralAsSegmentRows_AndBothReadAsRecorded()
+    /// <summary>A count read behind the library's back, on the store's engine.</summary>
+    private static long Count(TestStore t, string sql) => Convert.ToInt64(t.Raw(sql, scalar: true), System.Globalization.CultureInfo.InvariantCulture);
+
+    [Theory]
+    [Engines]
+    public async Task ASingleSegment_IsStoredInItsEventRow_SeveralAsSegmentRows_AndBothReadAsRecorded(Engine engine)
     {
-        var (t, a, batch, single) = await SetUpAsync();
+        var (t, a, batch, single) = await SetUpAsync(engine);
         using var _ = t;
 
-        Assert.Equal(12L, Scalar(t.Path, "SELECT COUNT(*) FROM usage_events WHERE seg_rule_id IS NOT NULL"));
-        Assert.Equal(4L, Scalar(t.Path, "SELECT COUNT(*) FROM event_segments"));
-        Assert.Equal(2L, Scalar(t.Path, $"SELECT COUNT(*) FROM event_segments WHERE event_id = {batch.EventIds[^1].Value}"));
+        Assert.Equal(12L, Count(t, "SELECT COUNT(*) FROM usage_events WHERE seg_rule_id IS NOT NULL"));
+        Assert.Equal(4L, Count(t, "SELECT COUNT(*) FROM event_segments"));
+        Assert.Equal(2L, Count(t, $"SELECT COUNT(*) FROM event_segments WHERE event_id = {batch.EventIds[^1].Value}"));
         var one = await t.Store.GetEventAsync(Admin, single.Id);
         var segment = Assert.Single(one.Segments);
         Assert.Equal((one.Interval, one.Amount), (segment.Interval, segment.Amount));
@@ -63,23 +67,25 @@ public class InlineSegmentTests
         Assert.True(verification.IsIntact, verification.Problem);
     }
 
-    [Fact]
-    public async Task ReplacingAnEvent_MovesItsSegmentsBetweenTheForms()
+    [Theory]
+    [Engines]
+    public async Task ReplacingAnEvent_MovesItsSegmentsBetweenTheForms(Engine engine)
     {
-        var (t, a, _, single) = await SetUpAsync();
+        var (t, a, _, single) = await SetUpAsync(engine);
         using var _ = t;
 
         // The running job now crosses the rate change: two segments, rows of event_segments; then one again.
         var across = await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 3m, TestStore.November15 - Duration.FromHours(1), TestStore.November15 + Duration.FromHours(6), UsageStatus.Estimated, "running"));
         Assert.Equal(RecordDisposition.Replaced, across.Disposition);
         Assert.Equal(2, (await t.Store.GetEventAsync(Admin, single.Id)).Segments.Count);
-        Assert.Equal(2L, Scalar(t.Path, $"SELECT COUNT(*) FROM event_segments WHERE event_id = {single.Id.Value}"));
-        Assert.Equal(0L, Scalar(t.Path, $"SELECT COUNT(*) FROM usage_events WHERE id = {single.Id.Value} AND seg_rule_id IS NOT NULL"));
+        Assert.Equal(2L, Count(t, $"SELECT COUNT(*) FROM event_segments WHERE event_id = {single.Id.Value}"));
+        Assert.Equal(0L, Count(t, $"SELECT COUNT(*) FROM usage_events WHERE id = {single.Id.Value} AND seg_rule_id IS NOT NULL"));
 
         var back = await t.Store.RecordUsageAsync(Admin, TestStore.Cpu1(a, 4m, TestStore.November15 + Duration.FromHours(1), TestStore.November15 + Duration.FromHours(6), UsageStatus.Estimated, "running"));
         var segment = Assert.Single((await t.Store.GetEventAsync(Admin, single.Id)).Segments);
         Assert.Equal(back.Event.Segments, [segment]);
-        Assert.Equal(0L, Scalar(t.Path, $"SELECT COUNT(*) FROM event_segments WHERE event_id = {single.Id.Value}"));
+        Assert.Equal(0L, Count(t, $"SELECT COUNT(*) FROM event_segments WHERE event_id = {single.Id.Value}"));
+        Assert.Equal(1L, Count(t, $"SELECT COUNT(*) FROM usage_events WHERE id = {single.Id.Value} AND seg_rule_id IS NOT NULL"));
 
         var verification = await t.Store.VerifyJournalAsync(Admin, t.Organization);
         Assert.True(verification.IsIntact, verification.Problem);
@@ -87,16 +93,39 @@ public class InlineSegmentTests
     }
 
     [Theory]
-    [InlineData("UPDATE usage_events SET seg_rate = seg_rate + 1 WHERE id = {0}")]
-    [InlineData("UPDATE usage_events SET seg_rule_id = seg_rule_id + 1 WHERE id = {0}")]
-    [InlineData("UPDATE usage_events SET seg_rule_id = NULL, seg_rate = NULL WHERE id = {0}")]
-    [InlineData("UPDATE usage_events SET amount = amount + 1 WHERE id = {0}")]
-    public async Task EditingASegmentStoredInItsEventRow_IsReportedByTheBatchEntry(string statement)
+    [Engines]
+    public async Task DeletingAnEventOrAnAllocation_TakesTheirSegments_AndLeavesTheOthers(Engine engine)
     {
-        var (t, _, batch, _) = await SetUpAsync();
+        var (t, a, batch, _) = await SetUpAsync(engine);
+        using var _ = t;
+        var crossing = batch.EventIds[^1]; // on A, with two segment rows
+        Assert.Equal(2L, Count(t, $"SELECT COUNT(*) FROM event_segments WHERE event_id = {crossing.Value}"));
+        await t.Store.DeleteEventAsync(Admin, crossing);
+        Assert.Equal(0L, Count(t, $"SELECT COUNT(*) FROM event_segments WHERE event_id = {crossing.Value}"));
+        var otherEvents = Count(t, $"SELECT COUNT(*) FROM usage_events WHERE allocation_id <> {a.Id.Value}");
+        var otherSegmentRows = Count(t, $"SELECT COUNT(*) FROM event_segments g JOIN usage_events e ON e.id = g.event_id WHERE e.allocation_id <> {a.Id.Value}");
+        Assert.True(Count(t, $"SELECT COUNT(*) FROM event_segments g JOIN usage_events e ON e.id = g.event_id WHERE e.allocation_id = {a.Id.Value}") > 0);
+
+        await t.Store.DeleteAllocationAsync(Admin, a.Id);
+
+        Assert.Equal(0L, Count(t, $"SELECT COUNT(*) FROM usage_events WHERE allocation_id = {a.Id.Value}"));
+        Assert.Equal(0L, Count(t, "SELECT COUNT(*) FROM event_segments g WHERE NOT EXISTS (SELECT 1 FROM usage_events e WHERE e.id = g.event_id)"));
+        Assert.Equal(otherEvents, Count(t, "SELECT COUNT(*) FROM usage_events"));
+        Assert.Equal(otherSegmentRows, Count(t, "SELECT COUNT(*) FROM event_segments"));
+        Assert.True((await t.Store.VerifyAsync(Admin, t.Organization)).IsClean);
+    }
+
+    [Theory]
+    [EngineData("UPDATE usage_events SET seg_rate = seg_rate + 1 WHERE id = {0}")]
+    [EngineData("UPDATE usage_events SET seg_rule_id = seg_rule_id + 1 WHERE id = {0}")]
+    [EngineData("UPDATE usage_events SET seg_rule_id = NULL, seg_rate = NULL WHERE id = {0}")]
+    [EngineData("UPDATE usage_events SET amount = amount + 1 WHERE id = {0}")]
+    public async Task EditingASegmentStoredInItsEventRow_IsReportedByTheBatchEntry(string statement, Engine engine)
+    {
+        var (t, _, batch, _) = await SetUpAsync(engine);
         using var _ = t;
         var entry = (await t.Store.GetOrganizationJournalAsync(Admin, t.Organization, 0, 10_000)).First(e => e.Action == "usage.batch");
-        Execute(t.Path, string.Format(System.Globalization.CultureInfo.InvariantCulture, statement, batch.EventIds[4].Value));
+        t.Raw(string.Format(System.Globalization.CultureInfo.InvariantCulture, statement, batch.EventIds[4].Value), scalar: false);
 
         var verification = await t.Store.VerifyJournalAsync(Admin, t.Organization);
 

@@ -316,10 +316,7 @@ internal sealed partial class PostgresSession
     public IReadOnlyList<SegmentRow> ListSegmentsOf(IReadOnlyList<long> eventIds) =>
         eventIds.Count == 0
             ? []
-            : Many<SegmentRow>(
-                "SELECT event_id AS EventId, seq AS Seq, start_ns AS StartNs, end_ns AS EndNs, rule_id AS RuleId, rate AS Rate, amount AS Amount " +
-                "FROM event_segments WHERE event_id = ANY(@ids) ORDER BY event_id, seq",
-                new { ids = eventIds.ToArray() });
+            : Many<SegmentRow>(SegmentsOfEventsSql, new { ids = eventIds.ToArray() });
 
     /// <summary>Streams the segments one span class at a time (see migration 1's <c>ix_usage_events_allocation_span</c>):
     /// with a period start, an event of class c can overlap the period only when it starts after from − 2^(32 + 6c),
@@ -334,9 +331,11 @@ internal sealed partial class PostgresSession
             var sql = new StringBuilder(
                 "SELECT e.id AS EventId, e.allocation_id AS AllocationId, e.sku_id AS SkuId, s.code AS SkuCode, e.status AS Status, e.start_ns AS EventStartNs, " +
                 "e.end_ns AS EventEndNs, e.usd AS Usd, " + (filter.ReadAttributes ? "e.attributes" : "NULL::text") + " AS Attributes, " +
-                "g.start_ns AS StartNs, g.end_ns AS EndNs, g.amount AS Amount " +
-                "FROM usage_events e JOIN skus s ON s.id = e.sku_id JOIN event_segments g ON g.event_id = e.id " +
-                $"WHERE {SqliteSession.SpanClassSql} = @spanClass AND e.allocation_id = ANY(@allocationIds)");
+                // A single segment stored in the event's row is the event's interval and amount; other events' segments
+                // are rows of event_segments (none are joined for an event whose row holds its segment).
+                "COALESCE(g.start_ns, e.start_ns) AS StartNs, COALESCE(g.end_ns, e.end_ns) AS EndNs, COALESCE(g.amount, e.amount) AS Amount " +
+                "FROM usage_events e JOIN skus s ON s.id = e.sku_id LEFT JOIN event_segments g ON g.event_id = e.id AND e.seg_rule_id IS NULL " +
+                $"WHERE {SqliteSession.SpanClassSql} = @spanClass AND e.allocation_id = ANY(@allocationIds) AND (e.seg_rule_id IS NOT NULL OR g.event_id IS NOT NULL)");
             parameters.Add("spanClass", c);
             parameters.Add("allocationIds", ids);
             if (filter.FromNs is { } from && c < SqliteSession.SpanClasses - 1)
@@ -345,7 +344,7 @@ internal sealed partial class PostgresSession
                 parameters.Add("spanFromNs", from - SqliteSession.SpanClassLimit(c));
             }
             AppendFilter(sql, parameters, filter);
-            sql.Append(" ORDER BY e.allocation_id, e.start_ns, e.end_ns, e.id, g.seq");
+            sql.Append(" ORDER BY e.allocation_id, e.start_ns, e.end_ns, e.id, COALESCE(g.seq, 0)");
             foreach (var row in Stream<ReportSegmentRow>(sql.ToString(), parameters))
             {
                 yield return row;

@@ -29,6 +29,9 @@ internal sealed partial class PostgresSession : IStorageSession
     private readonly HashSet<long> lockedAllocations = [];
     private readonly List<EventRow> pendingEvents = [];
     private readonly List<(long EventId, int Seq, SegmentRow Segment)> pendingSegments = [];
+
+    /// <summary>The single segment a buffered event stores in its own row (schema version 3), by event id.</summary>
+    private readonly Dictionary<long, (long RuleId, long Rate)> pendingInline = [];
     private readonly Dictionary<long, (long OwnUsed, long OwnEstimated, long Used, long Estimated)> pendingFigures = [];
     private readonly Dictionary<long, (long Amount, long Usd)> pendingSums = [];
     private readonly Queue<long> eventIds = new();
@@ -359,7 +362,12 @@ internal sealed partial class PostgresSession : IStorageSession
 
     public void DeleteAllocation(long allocationId)
     {
-        Exec("DELETE FROM allocations WHERE id = @allocationId", new { allocationId });
+        // The allocation's events and their segments first: they hold no foreign key to it (schema version 3).
+        Exec(
+            "DELETE FROM event_segments WHERE event_id IN (SELECT id FROM usage_events WHERE allocation_id = @allocationId); " +
+            "DELETE FROM usage_events WHERE allocation_id = @allocationId; " +
+            "DELETE FROM allocations WHERE id = @allocationId",
+            new { allocationId });
         tracked.Remove(allocationId);
         changes.Remove(allocationId);
         historyDue.Remove(allocationId);
@@ -442,7 +450,57 @@ internal sealed partial class PostgresSession : IStorageSession
         }
     }
 
-    public void DeleteSegments(long eventId) => Exec("DELETE FROM event_segments WHERE event_id = @eventId", new { eventId });
+    public void DeleteSegments(long eventId) =>
+        Exec(
+            "DELETE FROM event_segments WHERE event_id = @eventId; " +
+            "UPDATE usage_events SET seg_rule_id = NULL, seg_rate = NULL WHERE id = @eventId AND seg_rule_id IS NOT NULL",
+            new { eventId });
+
+    /// <summary>Inserts the event, its single segment in its own row when it spans the event with its whole amount
+    /// (see <see cref="SqliteSession.Inlines"/>), its segments as rows otherwise.</summary>
+    public long InsertRatedEvent(EventRow row, IReadOnlyList<SegmentRow> segments)
+    {
+        var id = InsertEvent(row);
+        if (SqliteSession.Inlines(row, segments))
+        {
+            pendingInline[id] = (segments[0].RuleId, segments[0].Rate);
+        }
+        else
+        {
+            InsertSegments(id, segments);
+        }
+        return id;
+    }
+
+    /// <summary>Rewrites the event and its segments in one round trip: the row (with its single segment, or none),
+    /// then the segment rows it no longer has, then any new ones with the next flush.</summary>
+    public void RewriteRatedEvent(EventRow row, IReadOnlyList<SegmentRow> segments)
+    {
+        var inline = SqliteSession.Inlines(row, segments) ? segments[0] : null;
+        Exec(
+            "UPDATE usage_events SET allocation_id = @AllocationId, sku_id = @SkuId, quantity = @Quantity, start_ns = @StartNs, end_ns = @EndNs, " +
+            "status = @Status, amount = @Amount, usd = @Usd, attributes = @Attributes, recorded_ns = @RecordedNs, recorded_by = @RecordedBy, expires_ns = @ExpiresNs, " +
+            "seg_rule_id = @SegRuleId, seg_rate = @SegRate WHERE id = @Id; " +
+            "DELETE FROM event_segments WHERE event_id = @Id",
+            new
+            {
+                row.AllocationId, row.SkuId, row.Quantity, row.StartNs, row.EndNs, row.Status, row.Amount, row.Usd, row.Attributes,
+                row.RecordedNs, row.RecordedBy, row.ExpiresNs, SegRuleId = inline?.RuleId, SegRate = inline?.Rate, row.Id,
+            });
+        if (inline is null)
+        {
+            InsertSegments(row.Id, segments);
+        }
+    }
+
+    /// <summary>The segments of events, from their rows (a single segment stored there: the event's interval and amount)
+    /// and from event_segments, by event and in order.</summary>
+    private const string SegmentsOfEventsSql =
+        "SELECT e.id AS EventId, 0 AS Seq, e.start_ns AS StartNs, e.end_ns AS EndNs, e.seg_rule_id AS RuleId, e.seg_rate AS Rate, e.amount AS Amount " +
+        "FROM usage_events e WHERE e.id = ANY(@ids) AND e.seg_rule_id IS NOT NULL " +
+        "UNION ALL " +
+        "SELECT g.event_id, g.seq, g.start_ns, g.end_ns, g.rule_id, g.rate, g.amount FROM event_segments g WHERE g.event_id = ANY(@ids) " +
+        "ORDER BY 1, 2";
 
     public EventRow? GetEvent(long eventId) =>
         One<EventRow>($"SELECT {EventColumns} FROM usage_events e JOIN skus s ON s.id = e.sku_id WHERE e.id = @eventId", new { eventId });
@@ -517,12 +575,10 @@ internal sealed partial class PostgresSession : IStorageSession
             new { orgId });
 
     public IReadOnlyList<SegmentRow> ListSegments(long eventId) =>
-        Many<SegmentRow>(
-            "SELECT event_id AS EventId, seq AS Seq, start_ns AS StartNs, end_ns AS EndNs, rule_id AS RuleId, rate AS Rate, amount AS Amount " +
-            "FROM event_segments WHERE event_id = @eventId ORDER BY seq",
-            new { eventId });
+        Many<SegmentRow>(SegmentsOfEventsSql, new { ids = new[] { eventId } });
 
-    public void DeleteEvent(long eventId) => Exec("DELETE FROM usage_events WHERE id = @eventId", new { eventId });
+    public void DeleteEvent(long eventId) =>
+        Exec("DELETE FROM event_segments WHERE event_id = @eventId; DELETE FROM usage_events WHERE id = @eventId", new { eventId });
 
     public long CountEvents(long allocationId) =>
         One<long>("SELECT COUNT(*) FROM usage_events WHERE allocation_id = @allocationId", new { allocationId });
@@ -537,7 +593,8 @@ internal sealed partial class PostgresSession : IStorageSession
     public IReadOnlyList<(long EventId, long AllocationId, long Amount, long SegmentSum)> FindSegmentMismatches(long orgId) =>
         Many<(long, long, long, long)>(
             "SELECT e.id, e.allocation_id, e.amount, COALESCE((SELECT SUM(g.amount) FROM event_segments g WHERE g.event_id = e.id), 0)::bigint AS segsum " +
-            "FROM usage_events e WHERE e.org_id = @orgId AND e.amount <> COALESCE((SELECT SUM(g.amount) FROM event_segments g WHERE g.event_id = e.id), 0)",
+            // An event whose single segment is in its own row has that segment's amount by construction.
+            "FROM usage_events e WHERE e.org_id = @orgId AND e.seg_rule_id IS NULL AND e.amount <> COALESCE((SELECT SUM(g.amount) FROM event_segments g WHERE g.event_id = e.id), 0)",
             new { orgId });
 
     // Slurm importer state
@@ -562,6 +619,10 @@ internal sealed partial class PostgresSession : IStorageSession
             "status AS Status, external_key AS ExternalKey, amount AS Amount, usd AS Usd, attributes AS Attributes, recorded_ns AS RecordedNs, " +
             "recorded_by AS RecordedBy, source AS Source FROM usage_events WHERE id BETWEEN @firstId AND @lastId AND org_id = @orgId ORDER BY id",
             new { orgId, firstId, lastId });
+        // The single segments stored in the events' own rows.
+        var inline = Many<(long Id, long RuleId, long? Rate)>(
+            "SELECT id, seg_rule_id, seg_rate FROM usage_events WHERE id BETWEEN @firstId AND @lastId AND org_id = @orgId AND seg_rule_id IS NOT NULL",
+            new { orgId, firstId, lastId }).ToDictionary(r => r.Id, r => (r.RuleId, r.Rate));
         var rows = new List<(EventRow Row, List<SegmentRow> Segments)>(events.Count);
         if (events.Count == 0)
         {
@@ -571,6 +632,10 @@ internal sealed partial class PostgresSession : IStorageSession
         foreach (var row in events)
         {
             var segments = new List<SegmentRow>();
+            if (inline.TryGetValue(row.Id, out var stored))
+            {
+                segments.Add(SqliteSession.InlineSegment(row, stored.RuleId, stored.Rate ?? throw new StoredRowException("usage_events", row.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), "column seg_rate is null where seg_rule_id is set")));
+            }
             byId[row.Id] = segments;
             rows.Add((row, segments));
         }
@@ -603,8 +668,8 @@ internal sealed partial class PostgresSession : IStorageSession
         {
             var e = pendingEvents;
             var command = new NpgsqlBatchCommand(
-                "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source, expires_ns) " +
-                "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::integer[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16::bigint[])");
+                "INSERT INTO usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source, expires_ns, seg_rule_id, seg_rate) " +
+                "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::integer[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[])");
             Add(command, e.Select(r => r.Id).ToArray());
             Add(command, e.Select(r => r.OrgId).ToArray());
             Add(command, e.Select(r => r.AllocationId).ToArray());
@@ -621,6 +686,8 @@ internal sealed partial class PostgresSession : IStorageSession
             Add(command, e.Select(r => r.RecordedBy).ToArray());
             Add(command, e.Select(r => r.Source).ToArray());
             Add(command, e.Select(r => r.ExpiresNs).ToArray());
+            Add(command, e.Select(r => pendingInline.TryGetValue(r.Id, out var inline) ? inline.RuleId : (long?)null).ToArray());
+            Add(command, e.Select(r => pendingInline.TryGetValue(r.Id, out var inline) ? inline.Rate : (long?)null).ToArray());
             batch.BatchCommands.Add(command);
         }
         if (pendingSegments.Count > 0)
@@ -675,6 +742,7 @@ internal sealed partial class PostgresSession : IStorageSession
         AddHistoryWrites(batch);
         AddJournalWrites(batch);
         pendingEvents.Clear();
+        pendingInline.Clear();
         pendingSegments.Clear();
         pendingFigures.Clear();
         pendingSums.Clear();
@@ -705,7 +773,7 @@ internal sealed partial class PostgresSession : IStorageSession
     private void CopyPendingRows()
     {
         using (var copy = connection.BeginBinaryImport(
-            "COPY usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source, expires_ns) FROM STDIN (FORMAT BINARY)"))
+            "COPY usage_events (id, org_id, allocation_id, sku_id, quantity, start_ns, end_ns, status, external_key, amount, usd, attributes, recorded_ns, recorded_by, source, expires_ns, seg_rule_id, seg_rate) FROM STDIN (FORMAT BINARY)"))
         {
             foreach (var e in pendingEvents)
             {
@@ -740,10 +808,21 @@ internal sealed partial class PostgresSession : IStorageSession
                 {
                     copy.WriteNull();
                 }
+                if (pendingInline.TryGetValue(e.Id, out var inline))
+                {
+                    copy.Write(inline.RuleId, NpgsqlDbType.Bigint);
+                    copy.Write(inline.Rate, NpgsqlDbType.Bigint);
+                }
+                else
+                {
+                    copy.WriteNull();
+                    copy.WriteNull();
+                }
             }
             copy.Complete();
         }
         pendingEvents.Clear();
+        pendingInline.Clear();
         using (var copy = connection.BeginBinaryImport("COPY event_segments (event_id, seq, start_ns, end_ns, rule_id, rate, amount) FROM STDIN (FORMAT BINARY)"))
         {
             foreach (var (eventId, seq, segment) in pendingSegments)
