@@ -266,10 +266,13 @@ internal sealed partial class PostgresSession
         Exec("UPDATE usage_events SET expires_ns = @expiresNs WHERE id = @eventId", new { eventId, expiresNs });
 
     // Periods
-    public void SetPeriod(long allocationId, long? startNs, long? endNs) =>
+    public void SetPeriod(long allocationId, long? startNs, long? endNs)
+    {
+        lockedRows.Remove(allocationId);
         Exec(
             "UPDATE allocations SET period_start_ns = @startNs, period_end_ns = @endNs WHERE id = @allocationId",
             new { allocationId, startNs, endNs });
+    }
 
     public EventStart? FindEventOutside(long allocationId, long? startNs, long? endNs)
     {

@@ -27,6 +27,10 @@ internal sealed partial class PostgresSession : IStorageSession
     private readonly NpgsqlTransaction transaction;
     private readonly bool write;
     private readonly HashSet<long> lockedAllocations = [];
+
+    /// <summary>The allocation rows this write transaction has read under its row locks and not written since: what a
+    /// read of them would return again until the commit, so a second read of them is answered from here.</summary>
+    private readonly Dictionary<long, AllocationRow> lockedRows = [];
     private readonly List<EventRow> pendingEvents = [];
     private readonly List<(long EventId, int Seq, SegmentRow Segment)> pendingSegments = [];
 
@@ -93,16 +97,39 @@ internal sealed partial class PostgresSession : IStorageSession
             return;
         }
         Flush();
-        // One statement, the rows (and their parents) locked in id order. The ids form one array (the parents read
-        // first, once), so the rows are found through the primary key: an OR with a subquery is planned as a scan of
-        // the table, which a table of often-updated rows makes slow, under the locks of every other writer.
-        var locked = await connection.QueryAsync<long>(Cmd(
-            withParents
-                ? "SELECT id FROM allocations WHERE id = ANY(@ids || ARRAY(SELECT parent_id FROM allocations WHERE id = ANY(@ids) AND parent_id IS NOT NULL)) ORDER BY id FOR UPDATE"
-                : "SELECT id FROM allocations WHERE id = ANY(@ids) ORDER BY id FOR UPDATE",
+        // One statement, the rows (and their parents) locked in id order, and read: the writer reads them next. The ids
+        // form one array (the parents read first, once), so the rows are found through the primary key: an OR with a
+        // subquery is planned as a scan of the table, which a table of often-updated rows makes slow, under the locks
+        // of every other writer.
+        var locked = await connection.QueryAsync<AllocationRow>(Cmd(
+            $"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.id = ANY(" +
+            (withParents ? "@ids || ARRAY(SELECT p.parent_id FROM allocations p WHERE p.id = ANY(@ids) AND p.parent_id IS NOT NULL)" : "@ids") +
+            ") ORDER BY a.id FOR UPDATE OF a",
             new { ids })).ConfigureAwait(false);
-        lockedAllocations.UnionWith(locked);
+        foreach (var row in locked)
+        {
+            lockedAllocations.Add(row.Id);
+            lockedRows[row.Id] = row;
+        }
     }
+
+    private static AllocationRow Copy(AllocationRow row) => new()
+    {
+        Id = row.Id,
+        OrgId = row.OrgId,
+        Name = row.Name,
+        UnitId = row.UnitId,
+        UnitCode = row.UnitCode,
+        ParentId = row.ParentId,
+        Total = row.Total,
+        OwnUsed = row.OwnUsed,
+        OwnEstimated = row.OwnEstimated,
+        Used = row.Used,
+        Estimated = row.Estimated,
+        CreatedNs = row.CreatedNs,
+        PeriodStartNs = row.PeriodStartNs,
+        PeriodEndNs = row.PeriodEndNs,
+    };
 
     public async ValueTask LockImporterAsync(long orgId, string importer, string key)
     {
@@ -224,7 +251,19 @@ internal sealed partial class PostgresSession : IStorageSession
         {
             return Many<AllocationRow>($"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id WHERE a.id = ANY(@ids)", new { ids });
         }
-        // In a write: the allocations and their parents, locked in id order (see the class remarks).
+        // In a write: the allocations and their parents, locked in id order (see the class remarks); rows this
+        // transaction read under its locks and has not written since are as they were read.
+        if (ids.All(id => lockedRows.TryGetValue(id, out var held) && (held.ParentId is not { } parent || lockedAllocations.Contains(parent))))
+        {
+            var known = new List<AllocationRow>(ids.Length);
+            foreach (var id in ids.Distinct().Order())
+            {
+                var row = lockedRows[id];
+                Track(row);
+                known.Add(Copy(row));
+            }
+            return known;
+        }
         var rows = Many<AllocationRow>(
             $"SELECT {AllocationColumns} FROM allocations a JOIN units u ON u.id = a.unit_id " +
             "WHERE a.id = ANY(@ids || ARRAY(SELECT p.parent_id FROM allocations p WHERE p.id = ANY(@ids) AND p.parent_id IS NOT NULL)) ORDER BY a.id FOR UPDATE OF a",
@@ -235,6 +274,7 @@ internal sealed partial class PostgresSession : IStorageSession
             if (!pendingFigures.ContainsKey(row.Id))
             {
                 Track(row); // locked: current until the commit, but for this transaction's own writes, followed from here
+                lockedRows[row.Id] = Copy(row);
             }
         }
         var wanted = new HashSet<long>(ids);
@@ -311,6 +351,7 @@ internal sealed partial class PostgresSession : IStorageSession
 
     public void SetTotal(long allocationId, long total)
     {
+        lockedRows.Remove(allocationId);
         NoteAbsolute(allocationId);
         Exec("UPDATE allocations SET total = @total WHERE id = @allocationId", new { allocationId, total });
         if (tracked.TryGetValue(allocationId, out var current))
@@ -322,6 +363,7 @@ internal sealed partial class PostgresSession : IStorageSession
     // Absolute figures (an allocation's deletion moves its parent's): written now, after the buffered deltas.
     public void SetFigures(long allocationId, long ownUsed, long ownEstimated, long used, long estimated)
     {
+        lockedRows.Remove(allocationId);
         NoteAbsolute(allocationId);
         Exec(
             "UPDATE allocations SET own_used = @ownUsed, own_estimated = @ownEstimated, used = @used, estimated = @estimated WHERE id = @allocationId",
@@ -337,6 +379,7 @@ internal sealed partial class PostgresSession : IStorageSession
     /// checks them again in exact arithmetic and fails the transaction, naming the allocation, if they do not fit.</summary>
     public bool AddFigures(long allocationId, long ownUsedDelta, long ownEstimatedDelta, long usedDelta, long estimatedDelta)
     {
+        lockedRows.Remove(allocationId);
         if (pendingFigures.TryGetValue(allocationId, out var d))
         {
             // Two halves of one delta past the range are added separately by the writer; their sum may not fit a long,
@@ -362,6 +405,7 @@ internal sealed partial class PostgresSession : IStorageSession
 
     public void DeleteAllocation(long allocationId)
     {
+        lockedRows.Remove(allocationId);
         // The allocation's events and their segments first: they hold no foreign key to it (schema version 3).
         Exec(
             "DELETE FROM event_segments WHERE event_id IN (SELECT id FROM usage_events WHERE allocation_id = @allocationId); " +
