@@ -19,7 +19,8 @@ internal sealed class PostgresStorageEngineFactory : IStorageEngineFactory
     internal static bool IsUri(string location) =>
         location.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || location.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Builds a data source with prepared statements kept per connection. A malformed connection string is
+    /// <summary>Builds a data source with prepared statements kept per connection and no reset of a pooled connection
+    /// (unless the connection string sets them). A malformed connection string is
     /// refused naming its field, without repeating it (it may hold a password).</summary>
     internal static NpgsqlDataSource CreateDataSource(string connectionString)
     {
@@ -39,6 +40,12 @@ internal sealed class PostgresStorageEngineFactory : IStorageEngineFactory
         if (builder.MaxAutoPrepare == 0)
         {
             builder.MaxAutoPrepare = 64;
+        }
+        // The store leaves nothing on a connection past its transaction (its settings are SET LOCAL, its advisory locks
+        // transaction-scoped): a connection back in the pool needs no reset statements before its next transaction.
+        if (!builder.ConnectionString.Contains("No Reset On Close", StringComparison.OrdinalIgnoreCase) && !builder.ConnectionString.Contains("NoResetOnClose", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.NoResetOnClose = true;
         }
         return new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
     }
