@@ -1,8 +1,8 @@
 namespace Allocations.Storage;
 
 /// <summary>Writing an event together with its rated segments, so that an engine may store them in whatever layout
-/// suits it (SQLite stores a single segment that spans its event and carries its whole amount in the event's own
-/// row). Both calls have a default made of the single-purpose calls, which every engine provides; an engine that
+/// suits it (both engines store a single segment that spans its event and carries its whole amount in the event's
+/// own row). Both calls have a default made of the single-purpose calls, which every engine provides; an engine that
 /// overrides them must read back the same segments through <see cref="ListSegments"/>, the report stream and the
 /// digest read either way.</summary>
 internal partial interface IStorageSession
