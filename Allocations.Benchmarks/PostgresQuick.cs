@@ -100,11 +100,15 @@ internal static class PostgresQuick
 
     /// <summary>Keyed batches of 10,000 through RecordBatchAsync against the same events, rated once beforehand, copied
     /// in binary into <c>raw_events</c> (<c>LIKE usage_events INCLUDING ALL</c>), one transaction per batch for both.
-    /// Medians of the batch rates.</summary>
+    /// Medians of the batch rates, after two warm-up batches of each.</summary>
     private static async Task IngestVsCopyAsync(string database, int count)
     {
         using var store = await AllocationStore.OpenPostgresAsync(database);
         var (org, allocations) = await Workload.SetUpAsync(store);
+        // Two warm-up batches first, not counted (past the JIT's tier-up, as BenchmarkDotNet warms up), for both.
+        const int warmUpBatches = 2;
+        var warmUp = warmUpBatches * Workload.BatchSize;
+        count += warmUp;
         var events = Workload.Events(count, seed: 11);
         var schedules = Enumerable.Range(0, Workload.SkuCount).Select(Workload.Schedule).ToArray();
         var amounts = events.Select(e => Rater.Rate(schedules[e.Sku], Workload.Basis(e.Sku), e.QuantityMicros, e.StartNs, e.EndNs, (List<SegmentNs>?)null)).ToArray();
@@ -146,7 +150,8 @@ internal static class PostgresQuick
             var sw = Stopwatch.StartNew();
             var result = await store.RecordBatchAsync(Workload.Admin, batch);
             sw.Stop();
-            if (busyBefore is { } before && MachineBusySeconds() is { } after)
+            var measured = offset >= warmUp;
+            if (measured && busyBefore is { } before && MachineBusySeconds() is { } after)
             {
                 ingestBusy += after - before;
                 ingested += batch.Count;
@@ -155,10 +160,14 @@ internal static class PostgresQuick
             {
                 throw new InvalidOperationException($"expected {batch.Count} new events, got {result.Recorded}");
             }
-            ingestRates.Add(batch.Count / sw.Elapsed.TotalSeconds);
-
-            copyRates.Add((end - offset) / await CopyRawAsync(raw, "raw_events", org.Value, allocations, skuIds, events, amounts, recordedNs, offset, end));
-            copyFkRates.Add((end - offset) / await CopyRawAsync(raw, "raw_events_fk", org.Value, allocations, skuIds, events, amounts, recordedNs, offset, end));
+            var copy = (end - offset) / await CopyRawAsync(raw, "raw_events", org.Value, allocations, skuIds, events, amounts, recordedNs, offset, end);
+            var copyFk = (end - offset) / await CopyRawAsync(raw, "raw_events_fk", org.Value, allocations, skuIds, events, amounts, recordedNs, offset, end);
+            if (measured)
+            {
+                ingestRates.Add(batch.Count / sw.Elapsed.TotalSeconds);
+                copyRates.Add(copy);
+                copyFkRates.Add(copyFk);
+            }
         }
         var ingest = Median(ingestRates);
         var copyRate = Median(copyRates);
