@@ -51,6 +51,25 @@ internal sealed class RuleRow
 
 internal sealed class AllocationRow
 {
+    /// <summary>A copy of the row, for a caller that may change it while the original is kept.</summary>
+    public AllocationRow Copy() => new()
+    {
+        Id = Id,
+        OrgId = OrgId,
+        Name = Name,
+        UnitId = UnitId,
+        UnitCode = UnitCode,
+        ParentId = ParentId,
+        Total = Total,
+        OwnUsed = OwnUsed,
+        OwnEstimated = OwnEstimated,
+        Used = Used,
+        Estimated = Estimated,
+        CreatedNs = CreatedNs,
+        PeriodStartNs = PeriodStartNs,
+        PeriodEndNs = PeriodEndNs,
+    };
+
     public long Id { get; set; }
 
     public long OrgId { get; set; }

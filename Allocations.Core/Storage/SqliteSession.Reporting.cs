@@ -379,7 +379,7 @@ internal sealed class AllocationListSnapshot
         rows = new AllocationRow[read.Count];
         for (var i = 0; i < rows.Length; i++)
         {
-            rows[i] = Clone(read[i]);
+            rows[i] = read[i].Copy();
         }
     }
 
@@ -394,26 +394,9 @@ internal sealed class AllocationListSnapshot
         var copy = new List<AllocationRow>(rows.Length);
         foreach (var row in rows)
         {
-            copy.Add(Clone(row));
+            copy.Add(row.Copy());
         }
         return copy;
     }
 
-    private static AllocationRow Clone(AllocationRow row) => new()
-    {
-        Id = row.Id,
-        OrgId = row.OrgId,
-        Name = row.Name,
-        UnitId = row.UnitId,
-        UnitCode = row.UnitCode,
-        ParentId = row.ParentId,
-        Total = row.Total,
-        OwnUsed = row.OwnUsed,
-        OwnEstimated = row.OwnEstimated,
-        Used = row.Used,
-        Estimated = row.Estimated,
-        CreatedNs = row.CreatedNs,
-        PeriodStartNs = row.PeriodStartNs,
-        PeriodEndNs = row.PeriodEndNs,
-    };
 }

@@ -113,24 +113,6 @@ internal sealed partial class PostgresSession : IStorageSession
         }
     }
 
-    private static AllocationRow Copy(AllocationRow row) => new()
-    {
-        Id = row.Id,
-        OrgId = row.OrgId,
-        Name = row.Name,
-        UnitId = row.UnitId,
-        UnitCode = row.UnitCode,
-        ParentId = row.ParentId,
-        Total = row.Total,
-        OwnUsed = row.OwnUsed,
-        OwnEstimated = row.OwnEstimated,
-        Used = row.Used,
-        Estimated = row.Estimated,
-        CreatedNs = row.CreatedNs,
-        PeriodStartNs = row.PeriodStartNs,
-        PeriodEndNs = row.PeriodEndNs,
-    };
-
     public async ValueTask LockImporterAsync(long orgId, string importer, string key)
     {
         Flush();
@@ -260,7 +242,7 @@ internal sealed partial class PostgresSession : IStorageSession
             {
                 var row = lockedRows[id];
                 Track(row);
-                known.Add(Copy(row));
+                known.Add(row.Copy());
             }
             return known;
         }
@@ -274,7 +256,7 @@ internal sealed partial class PostgresSession : IStorageSession
             if (!pendingFigures.ContainsKey(row.Id))
             {
                 Track(row); // locked: current until the commit, but for this transaction's own writes, followed from here
-                lockedRows[row.Id] = Copy(row);
+                lockedRows[row.Id] = row.Copy();
             }
         }
         var wanted = new HashSet<long>(ids);
